@@ -1,0 +1,24 @@
+//! Rapport's domain: the types every other part speaks. Values here can only
+//! hold valid data (a `PhoneE164` is always E.164), so code past the edge never
+//! re-checks them. No I/O, no async, no wire formats.
+
+pub mod appointment;
+pub mod consent;
+pub mod contact;
+pub mod ids;
+pub mod organization;
+pub mod patient;
+pub mod validation;
+pub mod value;
+
+pub use appointment::{Appointment, AppointmentDetails, AppointmentStatus};
+pub use consent::{Channel, Consent, ConsentStatus, Purpose};
+pub use contact::{Email, PhoneE164, PhoneKind};
+pub use ids::{AppointmentId, ConsentId, LocationId, OrganizationId, PatientId, ProviderId};
+pub use organization::{Location, OpeningHours, Organization, Provider};
+pub use patient::{
+    Address, Caregiver, ExternalId, Patient, PatientDetails, PatientEmail, PatientPhone,
+    QuietHours, Sex,
+};
+pub use validation::{FieldError, ValidationErrors};
+pub use value::{BirthDate, Icd10Code, LanguageTag, Npi, TimeZoneName, UsState};
