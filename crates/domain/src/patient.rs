@@ -262,3 +262,35 @@ mod tests {
         assert_eq!(parse_tag("two words"), Err(TagError));
     }
 }
+
+/// The form a name is searched by: lower case, common Latin accents folded,
+/// so "jose" finds "José" and "NUNEZ" finds "Núñez".
+pub fn name_search_key(name: &str) -> String {
+    name.trim()
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'ø' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ñ' => 'n',
+            'ç' => 'c',
+            'ý' | 'ÿ' => 'y',
+            other => other,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod search_key_tests {
+    use super::name_search_key;
+
+    #[test]
+    fn folds_case_and_accents() {
+        assert_eq!(name_search_key(" Núñez "), "nunez");
+        assert_eq!(name_search_key("JOSÉ"), "jose");
+        assert_eq!(name_search_key("O'Brien"), "o'brien");
+    }
+}

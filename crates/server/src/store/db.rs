@@ -1,0 +1,392 @@
+//! The one seam between Rapport and its two databases. Portable SQL is written
+//! once with `$1..$n` placeholders; arguments and columns are typed here, so a
+//! store function never matches on the backend. Instants are stored as
+//! microseconds since the Unix epoch (UTC) in a 64-bit integer on both.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Postgres, Row as _, SqlSafeStr, Sqlite};
+
+use super::StoreError;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool of one backend or the other.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A bound argument. Nulls carry their type, because PostgreSQL checks it.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(Some(v.to_owned()))
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        Arg::Text(v.map(str::to_owned))
+    }
+}
+impl From<Timestamp> for Arg {
+    fn from(v: Timestamp) -> Self {
+        Arg::Int(Some(micros(v)))
+    }
+}
+
+/// Builds an argument list: `args![org, id, version]`-like, without a macro.
+pub fn args<const N: usize>(values: [Arg; N]) -> Vec<Arg> {
+    Vec::from(values)
+}
+
+pub fn micros(t: Timestamp) -> i64 {
+    i64::try_from(t.as_microsecond()).unwrap_or(i64::MAX)
+}
+
+pub fn from_micros(us: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_microsecond(us).map_err(|_| StoreError::Corrupt("timestamp out of range"))
+}
+
+/// One result row, read by column name.
+pub enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+impl Row {
+    pub fn text(&self, col: &str) -> Result<String, StoreError> {
+        self.opt_text(col)?
+            .ok_or(StoreError::Corrupt("unexpected NULL text column"))
+    }
+
+    pub fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        Ok(match self {
+            Row::Sqlite(r) => r.try_get(col)?,
+            Row::Postgres(r) => r.try_get(col)?,
+        })
+    }
+
+    pub fn int(&self, col: &str) -> Result<i64, StoreError> {
+        self.opt_int(col)?
+            .ok_or(StoreError::Corrupt("unexpected NULL integer column"))
+    }
+
+    pub fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        Ok(match self {
+            Row::Sqlite(r) => r.try_get(col)?,
+            Row::Postgres(r) => r.try_get(col)?,
+        })
+    }
+
+    pub fn timestamp(&self, col: &str) -> Result<Timestamp, StoreError> {
+        from_micros(self.int(col)?)
+    }
+
+    /// Parses a text column into a domain value; a failure means the row was
+    /// written by something that bypassed validation.
+    pub fn parsed<T: std::str::FromStr>(&self, col: &str) -> Result<T, StoreError> {
+        self.text(col)?
+            .parse()
+            .map_err(|_| StoreError::Corrupt("column holds an invalid value"))
+    }
+
+    pub fn opt_parsed<T: std::str::FromStr>(&self, col: &str) -> Result<Option<T>, StoreError> {
+        self.opt_text(col)?
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| StoreError::Corrupt("column holds an invalid value"))
+            })
+            .transpose()
+    }
+}
+
+fn sqlite_query(
+    sql: impl SqlSafeStr,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
+    let mut q = sqlx::query(sql);
+    for arg in args {
+        q = match arg {
+            Arg::Int(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+fn pg_query(
+    sql: impl SqlSafeStr,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments> {
+    let mut q = sqlx::query(sql);
+    for arg in args {
+        q = match arg {
+            Arg::Int(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+/// Options for opening a database.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self { max_connections: 8 }
+    }
+}
+
+impl Db {
+    /// Opens `url`: `sqlite://PATH` (created if missing, WAL, `synchronous=FULL`)
+    /// or `postgres://…`.
+    pub async fn connect(url: &str, options: &DbOptions) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            return Ok(Db::Postgres(pool));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .connect_with(connect)
+            .await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn execute(&self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<u64, StoreError> {
+        Ok(match self {
+            Db::Sqlite(p) => sqlite_query(sql, args).execute(p).await?.rows_affected(),
+            Db::Postgres(p) => pg_query(sql, args).execute(p).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all(
+        &self,
+        sql: impl SqlSafeStr,
+        args: Vec<Arg>,
+    ) -> Result<Vec<Row>, StoreError> {
+        Ok(match self {
+            Db::Sqlite(p) => sqlite_query(sql, args)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Db::Postgres(p) => pg_query(sql, args)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
+    pub async fn fetch_optional(
+        &self,
+        sql: impl SqlSafeStr,
+        args: Vec<Arg>,
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(match self {
+            Db::Sqlite(p) => sqlite_query(sql, args)
+                .fetch_optional(p)
+                .await?
+                .map(Row::Sqlite),
+            Db::Postgres(p) => pg_query(sql, args)
+                .fetch_optional(p)
+                .await?
+                .map(Row::Postgres),
+        })
+    }
+
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A transaction. Dropped without [`commit`](Tx::commit), it rolls back, so
+/// an error anywhere leaves nothing half-written.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn execute(
+        &mut self,
+        sql: impl SqlSafeStr,
+        args: Vec<Arg>,
+    ) -> Result<u64, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(t) => sqlite_query(sql, args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+            Tx::Postgres(t) => pg_query(sql, args).execute(&mut **t).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all(
+        &mut self,
+        sql: impl SqlSafeStr,
+        args: Vec<Arg>,
+    ) -> Result<Vec<Row>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(t) => sqlite_query(sql, args)
+                .fetch_all(&mut **t)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Tx::Postgres(t) => pg_query(sql, args)
+                .fetch_all(&mut **t)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
+    pub async fn fetch_optional(
+        &mut self,
+        sql: impl SqlSafeStr,
+        args: Vec<Arg>,
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(t) => sqlite_query(sql, args)
+                .fetch_optional(&mut **t)
+                .await?
+                .map(Row::Sqlite),
+            Tx::Postgres(t) => pg_query(sql, args)
+                .fetch_optional(&mut **t)
+                .await?
+                .map(Row::Postgres),
+        })
+    }
+
+    /// Runs several statements separated by `;` (migrations).
+    pub async fn execute_script(&mut self, sql: &'static str) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(drop)?,
+            Tx::Postgres(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(drop)?,
+        };
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// `$start, $start+1, …` for `count` placeholders: IN lists and multi-row VALUES.
+pub fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts `rows` into `into` (`table (col, …)`) with multi-row VALUES,
+/// in chunks that stay under both backends' limit on bound parameters.
+pub async fn insert_rows(
+    tx: &mut Tx,
+    into: &'static str,
+    rows: Vec<Vec<Arg>>,
+) -> Result<(), StoreError> {
+    const MAX_PARAMS: usize = 30_000;
+    let Some(width) = rows.first().map(Vec::len) else {
+        return Ok(());
+    };
+    let per_chunk = (MAX_PARAMS / width).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_chunk).collect();
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(i * width + 1, width)))
+            .collect();
+        let sql = format!("INSERT INTO {into} VALUES {}", tuples.join(", "));
+        tx.execute(
+            sqlx::AssertSqlSafe(sql),
+            chunk.into_iter().flatten().collect(),
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Schema migrations, one list per backend, embedded in the binary and run in
+//! order, each in its own transaction. On PostgreSQL an advisory lock makes
+//! several processes starting at once apply each migration exactly once.
+
+use jiff::Timestamp;
+
+use super::StoreError;
+use super::db::{Backend, Db, args};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "registry",
+    sqlite: include_str!("migrations/sqlite/0001_registry.sql"),
+    postgres: include_str!("migrations/postgres/0001_registry.sql"),
+}];
+
+/// Any advisory lock key will do, as long as it is always this one.
+const PG_MIGRATION_LOCK: i64 = 0x5241_5050_4f52_54;
+
+/// Applies every migration not yet applied; returns how many ran.
+pub async fn run(db: &Db) -> Result<usize, StoreError> {
+    let ledger = "CREATE TABLE IF NOT EXISTS rapport_migrations (
+        version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+    db.execute(ledger, vec![]).await?;
+    let mut applied = 0;
+    for migration in MIGRATIONS {
+        let mut tx = db.begin().await?;
+        if db.backend() == Backend::Postgres {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                args([PG_MIGRATION_LOCK.into()]),
+            )
+            .await?;
+        }
+        let done = tx
+            .fetch_optional(
+                "SELECT version FROM rapport_migrations WHERE version = $1",
+                args([migration.version.into()]),
+            )
+            .await?
+            .is_some();
+        if done {
+            continue;
+        }
+        let script = match db.backend() {
+            Backend::Sqlite => migration.sqlite,
+            Backend::Postgres => migration.postgres,
+        };
+        tx.execute_script(script).await?;
+        tx.execute(
+            "INSERT INTO rapport_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            args([
+                migration.version.into(),
+                migration.name.into(),
+                Timestamp::now().into(),
+            ]),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "migration applied"
+        );
+        applied += 1;
+    }
+    Ok(applied)
+}

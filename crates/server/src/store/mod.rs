@@ -1,0 +1,151 @@
+//! Storage: the Store API over SQLite or PostgreSQL, with the same behaviour
+//! on both. Every function is scoped by organization; a row of another tenant
+//! is "not found", never visible.
+
+mod appointments;
+mod codec;
+mod consents;
+pub mod db;
+mod error;
+pub mod migrate;
+mod organizations;
+mod patients;
+mod versioned;
+
+pub use appointments::{AppointmentQuery, AppointmentUpsert};
+pub use db::{Backend, Db, DbOptions};
+pub use error::StoreError;
+pub use patients::{PatientQuery, PatientUpsert};
+
+use crate::clock::Clock;
+
+/// The application's handle on its database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+    clock: Clock,
+}
+
+/// One page of a list, and the cursor of the next page if there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// What a bulk upsert did with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome<Id> {
+    Created(Id),
+    Updated(Id),
+}
+
+/// Where a page starts and how long it is. The cursor is the last id seen:
+/// it carries no patient data, so it is safe in URLs and logs.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: usize = 200;
+
+    pub fn first(limit: usize) -> Self {
+        Self { after: None, limit }
+    }
+
+    fn limit(&self) -> usize {
+        self.limit.clamp(1, Self::MAX_LIMIT)
+    }
+}
+
+impl Store {
+    /// Opens the database at `url` and brings its schema up to date.
+    pub async fn open(url: &str, options: &DbOptions, clock: Clock) -> Result<Self, StoreError> {
+        let db = Db::connect(url, options).await?;
+        migrate::run(&db).await?;
+        Ok(Self { db, clock })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        self.db
+            .fetch_optional("SELECT 1 AS one", vec![])
+            .await
+            .is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+}
+
+/// Cuts `rows` (fetched with `limit + 1`) to a page, with the next cursor.
+fn paginate<T>(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(id_of)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+/// Server-level operations for tooling and tests: creating and dropping
+/// whole PostgreSQL databases. Not used by the application itself.
+pub struct Admin(sqlx::PgPool);
+
+impl Store {
+    /// Connects to a PostgreSQL server's maintenance database.
+    pub async fn open_admin(url: &str) -> Result<Admin, StoreError> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await?;
+        Ok(Admin(pool))
+    }
+}
+
+impl Admin {
+    /// `name` must be a plain identifier (letters, digits, underscore).
+    pub async fn create_database(&self, name: &str) -> Result<(), StoreError> {
+        Self::check_name(name)?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&self.0)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn drop_database(&self, name: &str) -> Result<(), StoreError> {
+        Self::check_name(name)?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
+    fn check_name(name: &str) -> Result<(), StoreError> {
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(
+                "database name must be a plain identifier",
+            ))
+        }
+    }
+
+    pub async fn close(&self) {
+        self.0.close().await;
+    }
+}
