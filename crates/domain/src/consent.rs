@@ -116,3 +116,14 @@ pub struct Consent {
     pub evidence: Option<String>,
     pub recorded_at: Timestamp,
 }
+
+/// The current choice per channel and purpose: the latest entry of each,
+/// from a ledger in the order it was recorded.
+pub fn current(ledger: &[Consent]) -> Vec<&Consent> {
+    let mut current: Vec<&Consent> = Vec::new();
+    for entry in ledger {
+        current.retain(|c| (c.channel, c.purpose) != (entry.channel, entry.purpose));
+        current.push(entry);
+    }
+    current
+}

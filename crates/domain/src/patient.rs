@@ -74,13 +74,7 @@ pub enum QuietHoursError {
 
 impl QuietHours {
     pub fn parse(start: &str, end: &str) -> Result<Self, QuietHoursError> {
-        let time = |s: &str| -> Result<Time, QuietHoursError> {
-            let s = s.trim();
-            if s.len() != 5 || s.as_bytes()[2] != b':' {
-                return Err(QuietHoursError::Format);
-            }
-            s.parse().map_err(|_| QuietHoursError::Format)
-        };
+        let time = |s: &str| crate::value::parse_hhmm(s).map_err(|_| QuietHoursError::Format);
         let (start, end) = (time(start)?, time(end)?);
         if start == end {
             return Err(QuietHoursError::Empty);

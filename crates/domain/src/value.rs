@@ -5,6 +5,19 @@ use std::fmt;
 
 use jiff::civil::Date;
 
+/// A wall-clock time written `HH:MM` (24-hour).
+pub fn parse_hhmm(raw: &str) -> Result<jiff::civil::Time, TimeFormatError> {
+    let s = raw.trim();
+    if s.len() != 5 || s.as_bytes()[2] != b':' {
+        return Err(TimeFormatError);
+    }
+    s.parse().map_err(|_| TimeFormatError)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("is not a time in HH:MM form")]
+pub struct TimeFormatError;
+
 /// A birth date (`YYYY-MM-DD`), not in the future and not before 1880.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BirthDate(Date);

@@ -2,4 +2,9 @@
 //! parses the command line and calls in here.
 
 pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod import;
+pub mod server;
 pub mod store;

@@ -86,11 +86,10 @@ impl Store {
         org: OrganizationId,
         patient: PatientId,
     ) -> Result<Vec<Consent>, StoreError> {
-        let mut current: Vec<Consent> = Vec::new();
-        for entry in self.consent_history(org, patient).await? {
-            current.retain(|c| (c.channel, c.purpose) != (entry.channel, entry.purpose));
-            current.push(entry);
-        }
-        Ok(current)
+        let history = self.consent_history(org, patient).await?;
+        Ok(rapport_domain::consent::current(&history)
+            .into_iter()
+            .cloned()
+            .collect())
     }
 }

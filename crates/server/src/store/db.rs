@@ -11,7 +11,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Postgres, Row as _, SqlSafeStr, Sqlite};
+use sqlx::{ConnectOptions, Postgres, Row as _, SqlSafeStr, Sqlite};
 
 use super::StoreError;
 
@@ -183,10 +183,14 @@ impl Db {
     /// or `postgres://…`.
     pub async fn connect(url: &str, options: &DbOptions) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = url
+                .parse::<sqlx::postgres::PgConnectOptions>()?
+                .log_statements(log::LevelFilter::Off)
+                .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(connect)
                 .await?;
             return Ok(Db::Postgres(pool));
         }
@@ -202,7 +206,10 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-65536")
+            // Statement logs would only repeat our SQL; request logs say what matters.
+            .log_statements(log::LevelFilter::Off)
+            .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .connect_with(connect)

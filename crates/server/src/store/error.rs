@@ -2,7 +2,7 @@
 //! callers see not-found, conflict (with the constraint), a stale version, or
 //! an internal failure whose text never holds row values.
 
-use sqlx::error::ErrorKind;
+use sqlx::error::{DatabaseError, ErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,8 +35,15 @@ impl From<sqlx::Error> for StoreError {
                 | ErrorKind::CheckViolation => StoreError::Conflict {
                     constraint: constraint_name(db.as_ref()),
                 },
-                // Database messages can quote values; keep only the code.
-                _ => StoreError::Database(format!("code {}", db.code().unwrap_or_default())),
+                // PostgreSQL's messages can quote row values, so only its code
+                // is kept; SQLite's name the statement's problem, never a value.
+                _ => match db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                    Some(sqlite) => StoreError::Database(format!("SQLite: {}", sqlite.message())),
+                    None => StoreError::Database(format!(
+                        "PostgreSQL error code {}",
+                        db.code().unwrap_or_default()
+                    )),
+                },
             },
             other => StoreError::Database(other.to_string()),
         }
@@ -45,7 +52,7 @@ impl From<sqlx::Error> for StoreError {
 
 /// PostgreSQL names the constraint; SQLite says `UNIQUE constraint failed:
 /// table.col, …` (column names only, no values), which is what we keep.
-fn constraint_name(db: &dyn sqlx::error::DatabaseError) -> String {
+fn constraint_name(db: &dyn DatabaseError) -> String {
     if let Some(name) = db.constraint() {
         return name.to_owned();
     }

@@ -432,6 +432,24 @@ impl Store {
         Ok(outcomes)
     }
 
+    /// The live patient holding external id `system|value`, if any.
+    pub async fn find_patient_by_external_id(
+        &self,
+        org: OrganizationId,
+        system: &str,
+        value: &str,
+    ) -> Result<Option<PatientId>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT i.patient_id FROM patient_identifiers i JOIN patients p ON p.id = i.patient_id \
+                 WHERE i.organization_id = $1 AND i.system = $2 AND i.value = $3 AND p.deleted_at IS NULL",
+                args([org.to_string().into(), system.into(), value.into()]),
+            )
+            .await?;
+        row.map(|r| r.parsed("patient_id")).transpose()
+    }
+
     /// Loads the children of `rows` with one query per child table.
     async fn hydrate(&self, rows: Vec<Row>) -> Result<Vec<Patient>, StoreError> {
         if rows.is_empty() {
@@ -569,28 +587,29 @@ async fn existing_keys(
     org: OrganizationId,
     records: &[PatientUpsert],
 ) -> Result<HashMap<(String, String), PatientId>, StoreError> {
+    let mut by_system: HashMap<&str, Vec<&str>> = HashMap::new();
+    for record in records {
+        by_system
+            .entry(record.key.system.as_str())
+            .or_default()
+            .push(record.key.value.as_str());
+    }
     let mut known = HashMap::new();
-    for chunk in records.chunks(1000) {
-        let mut values: Vec<Arg> = vec![org.to_string().into()];
-        let mut tuples = Vec::with_capacity(chunk.len());
-        for r in chunk {
-            values.push(r.key.system.clone().into());
-            values.push(r.key.value.clone().into());
-            tuples.push(format!(
-                "(system = ${} AND value = ${})",
-                values.len() - 1,
-                values.len()
-            ));
-        }
-        let sql = format!(
-            "SELECT system, value, patient_id FROM patient_identifiers WHERE organization_id = $1 AND ({})",
-            tuples.join(" OR ")
-        );
-        for row in tx.fetch_all(AssertSqlSafe(sql), values).await? {
-            known.insert(
-                (row.text("system")?, row.text("value")?),
-                row.parsed("patient_id")?,
+    for (system, values) in by_system {
+        for chunk in values.chunks(1000) {
+            let mut args: Vec<Arg> = vec![org.to_string().into(), system.into()];
+            args.extend(chunk.iter().map(|v| Arg::from(*v)));
+            let sql = format!(
+                "SELECT system, value, patient_id FROM patient_identifiers \
+                 WHERE organization_id = $1 AND system = $2 AND value IN ({})",
+                placeholders(3, chunk.len())
             );
+            for row in tx.fetch_all(AssertSqlSafe(sql), args).await? {
+                known.insert(
+                    (row.text("system")?, row.text("value")?),
+                    row.parsed("patient_id")?,
+                );
+            }
         }
     }
     Ok(known)

@@ -1,0 +1,288 @@
+//! One typed configuration. Layers, each overriding the one before:
+//! defaults < TOML file (`--config`) < `RAPPORT_*` environment < flags.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// A value that must not be printed: shown as `[redacted]` in `Debug`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+    /// Holds the SQLite database (`rapport.db`) when no database URL is set.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL, or `sqlite://PATH`. Secret: it may hold a password.
+    pub database_url: Option<Secret>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Database connections per process.
+    pub max_connections: u32,
+    /// Log filter (`info`, `rapport_server=debug` …).
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            max_body_bytes: 1024 * 1024,
+            max_connections: 8,
+            log: "info".into(),
+        }
+    }
+}
+
+/// The file layer: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLayer {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<Secret>,
+    database_url_file: Option<PathBuf>,
+    max_body_bytes: Option<usize>,
+    max_connections: Option<u32>,
+    log: Option<String>,
+}
+
+/// The flag layer, filled by the CLI.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+const ENV_KEYS: &[&str] = &[
+    "RAPPORT_LISTEN",
+    "RAPPORT_DATA_DIR",
+    "RAPPORT_DATABASE_URL",
+    "RAPPORT_DATABASE_URL_FILE",
+    "RAPPORT_MAX_BODY_BYTES",
+    "RAPPORT_MAX_CONNECTIONS",
+    "RAPPORT_LOG",
+    "RAPPORT_CONFIG",
+    // Read by the test suite, not by the server.
+    "RAPPORT_TEST_POSTGRES_URL",
+];
+
+impl Config {
+    /// Builds the configuration from every layer. Returns it with the
+    /// warnings to show once logging is up (unknown `RAPPORT_*` variables).
+    pub fn load(
+        overrides: &Overrides,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> anyhow::Result<(Self, Vec<String>)> {
+        let env: Vec<(String, String)> = env.filter(|(k, _)| k.starts_with("RAPPORT_")).collect();
+        let var = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let warnings = env
+            .iter()
+            .filter(|(k, _)| !ENV_KEYS.contains(&k.as_str()))
+            .map(|(k, _)| format!("unknown environment variable {k} is ignored"))
+            .collect();
+        let mut config = Config::default();
+        let file_path = overrides
+            .config_file
+            .clone()
+            .or_else(|| var("RAPPORT_CONFIG").map(PathBuf::from));
+        if let Some(path) = file_path {
+            config.apply_file(&path)?;
+        }
+        config.apply_env(&var)?;
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(url) = &overrides.database_url {
+            config.database_url = Some(Secret::new(url.clone()));
+        }
+        Ok((config, warnings))
+    }
+
+    fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let file: FileLayer =
+            toml::from_str(&text).with_context(|| format!("in config file {}", path.display()))?;
+        if let Some(v) = file.listen {
+            self.listen = v;
+        }
+        if let Some(v) = file.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = file.database_url {
+            self.database_url = Some(v);
+        }
+        if let Some(p) = file.database_url_file {
+            self.database_url = Some(read_secret_file(&p)?);
+        }
+        if let Some(v) = file.max_body_bytes {
+            self.max_body_bytes = v;
+        }
+        if let Some(v) = file.max_connections {
+            self.max_connections = v;
+        }
+        if let Some(v) = file.log {
+            self.log = v;
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = var("RAPPORT_LISTEN") {
+            self.listen = v
+                .parse()
+                .context("RAPPORT_LISTEN is not an address such as 127.0.0.1:8080")?;
+        }
+        if let Some(v) = var("RAPPORT_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(p) = var("RAPPORT_DATABASE_URL_FILE") {
+            self.database_url = Some(read_secret_file(Path::new(&p))?);
+        }
+        if let Some(v) = var("RAPPORT_DATABASE_URL") {
+            self.database_url = Some(Secret::new(v));
+        }
+        if let Some(v) = var("RAPPORT_MAX_BODY_BYTES") {
+            self.max_body_bytes = v
+                .parse()
+                .context("RAPPORT_MAX_BODY_BYTES is not a number of bytes")?;
+        }
+        if let Some(v) = var("RAPPORT_MAX_CONNECTIONS") {
+            self.max_connections = v
+                .parse()
+                .context("RAPPORT_MAX_CONNECTIONS is not a number")?;
+        }
+        if let Some(v) = var("RAPPORT_LOG") {
+            self.log = v;
+        }
+        Ok(())
+    }
+
+    /// The URL the store opens: the configured one, or SQLite in the data dir.
+    pub fn store_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.expose().to_owned());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
+        Ok(format!(
+            "sqlite://{}",
+            self.data_dir.join("rapport.db").display()
+        ))
+    }
+}
+
+fn read_secret_file(path: &Path) -> anyhow::Result<Secret> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading secret file {}", path.display()))?;
+    let value = text.trim();
+    if value.is_empty() {
+        bail!("secret file {} is empty", path.display());
+    }
+    Ok(Secret::new(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("rapport.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\nmax_connections = 3\n",
+        )
+        .expect("write");
+        let overrides = Overrides {
+            config_file: Some(file),
+            listen: Some("127.0.0.1:9100".parse().expect("addr")),
+            ..Default::default()
+        };
+        let (config, warnings) = Config::load(
+            &overrides,
+            env(&[
+                ("RAPPORT_LOG", "warn"),
+                ("RAPPORT_COLOUR", "x"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(config.listen.port(), 9100, "flags beat the file");
+        assert_eq!(config.log, "warn", "env beats the file");
+        assert_eq!(config.max_connections, 3, "the file beats defaults");
+        assert_eq!(
+            warnings,
+            vec!["unknown environment variable RAPPORT_COLOUR is ignored".to_owned()]
+        );
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("rapport.toml");
+        std::fs::write(&file, "listne = \"127.0.0.1:9000\"\n").expect("write");
+        let overrides = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let error = Config::load(&overrides, env(&[])).expect_err("typo refused");
+        assert!(format!("{error:#}").contains("listne"), "{error:#}");
+    }
+
+    #[test]
+    fn secrets_do_not_print_and_can_come_from_files() {
+        let dir = tempfile::tempdir().expect("dir");
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://rapport:hunter2@db/rapport\n").expect("write");
+        let (config, _) = Config::load(
+            &Overrides::default(),
+            env(&[("RAPPORT_DATABASE_URL_FILE", secret.to_str().expect("utf-8"))]),
+        )
+        .expect("load");
+        assert_eq!(
+            config.database_url.as_ref().map(Secret::expose),
+            Some("postgres://rapport:hunter2@db/rapport")
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

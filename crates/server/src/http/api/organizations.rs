@@ -1,0 +1,295 @@
+//! `/organizations`, and their `/locations` and `/providers`.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use rapport_domain::{Location, LocationId, Organization, OrganizationId, Provider, ProviderId};
+
+use super::organization_dto::{
+    LocationInput, LocationView, OrganizationInput, OrganizationView, ProviderInput, ProviderView,
+};
+use super::{ListView, versioned};
+use crate::http::AppState;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{IfMatch, JsonBody, path_id};
+use crate::http::query::QueryParams;
+
+/// List organizations.
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations",
+    params(("limit" = Option<usize>, Query, description = "1 to 200"), ("after" = Option<String>, Query, description = "Cursor")),
+    responses((status = 200, body = ListView<OrganizationView>), (status = 400, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    let page = state
+        .store
+        .list_organizations(&params.only(&[])?.page()?)
+        .await?;
+    let items = page.items.iter().map(OrganizationView::from).collect();
+    Ok(axum::Json(ListView {
+        items,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
+}
+
+/// Create an organization (a tenant).
+#[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations", request_body = OrganizationInput,
+    responses((status = 201, body = OrganizationView), (status = 400, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(input): JsonBody<OrganizationInput>,
+) -> Result<Response, ApiError> {
+    let fields = input.validate()?;
+    let now = state.store.clock().now();
+    let org = Organization {
+        id: OrganizationId::generate(),
+        name: fields.name,
+        time_zone: fields.time_zone,
+        default_language: fields.default_language,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let org = state.store.create_organization(&org).await?;
+    Ok(versioned(org.version, OrganizationView::from(&org), true))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations/{org}", tag = "organizations",
+    params(("org" = String, Path, description = "Organization id")),
+    responses((status = 200, body = OrganizationView), (status = 404, body = Problem)))]
+pub async fn read(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+) -> Result<Response, ApiError> {
+    let org = state.store.get_organization(path_id(&org)?).await?;
+    Ok(versioned(org.version, OrganizationView::from(&org), false))
+}
+
+#[utoipa::path(put, path = "/api/v1/organizations/{org}", tag = "organizations",
+    params(("org" = String, Path, description = "Organization id"), ("If-Match" = String, Header, description = "The ETag read")),
+    request_body = OrganizationInput,
+    responses((status = 200, body = OrganizationView), (status = 404, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem), (status = 428, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    IfMatch(expected): IfMatch,
+    JsonBody(input): JsonBody<OrganizationInput>,
+) -> Result<Response, ApiError> {
+    let current = state.store.get_organization(path_id(&org)?).await?;
+    let fields = input.validate()?;
+    let changed = Organization {
+        name: fields.name,
+        time_zone: fields.time_zone,
+        default_language: fields.default_language,
+        ..current
+    };
+    let org = state.store.update_organization(&changed, expected).await?;
+    Ok(versioned(org.version, OrganizationView::from(&org), false))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/locations", tag = "locations",
+    params(("org" = String, Path, description = "Organization id"), ("limit" = Option<usize>, Query, description = "1 to 200"),
+        ("after" = Option<String>, Query, description = "Cursor")),
+    responses((status = 200, body = ListView<LocationView>), (status = 404, body = Problem)))]
+pub async fn list_locations(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    let org = state.store.get_organization(path_id(&org)?).await?;
+    let page = state
+        .store
+        .list_locations(org.id, &params.only(&[])?.page()?)
+        .await?;
+    let items = page.items.iter().map(LocationView::from).collect();
+    Ok(axum::Json(ListView {
+        items,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/locations", tag = "locations",
+    params(("org" = String, Path, description = "Organization id")), request_body = LocationInput,
+    responses((status = 201, body = LocationView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_location(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    JsonBody(input): JsonBody<LocationInput>,
+) -> Result<Response, ApiError> {
+    let org = state.store.get_organization(path_id(&org)?).await?;
+    let f = input.validate()?;
+    let now = state.store.clock().now();
+    let location = Location {
+        id: LocationId::generate(),
+        organization_id: org.id,
+        name: f.name,
+        address: f.address,
+        phone: f.phone,
+        time_zone: f.time_zone,
+        opening_hours: f.opening_hours,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let location = state.store.create_location(&location).await?;
+    Ok(versioned(
+        location.version,
+        LocationView::from(&location),
+        true,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/locations/{id}", tag = "locations",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Location id")),
+    responses((status = 200, body = LocationView), (status = 404, body = Problem)))]
+pub async fn read_location(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let location = state
+        .store
+        .get_location(path_id(&org)?, path_id(&id)?)
+        .await?;
+    Ok(versioned(
+        location.version,
+        LocationView::from(&location),
+        false,
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/organizations/{org}/locations/{id}", tag = "locations",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Location id"),
+        ("If-Match" = String, Header, description = "The ETag read")),
+    request_body = LocationInput,
+    responses((status = 200, body = LocationView), (status = 404, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem), (status = 428, body = Problem)))]
+pub async fn update_location(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    IfMatch(expected): IfMatch,
+    JsonBody(input): JsonBody<LocationInput>,
+) -> Result<Response, ApiError> {
+    let (org, id): (OrganizationId, LocationId) = (path_id(&org)?, path_id(&id)?);
+    let current = state.store.get_location(org, id).await?;
+    let f = input.validate()?;
+    let changed = Location {
+        name: f.name,
+        address: f.address,
+        phone: f.phone,
+        time_zone: f.time_zone,
+        opening_hours: f.opening_hours,
+        ..current
+    };
+    let location = state.store.update_location(&changed, expected).await?;
+    Ok(versioned(
+        location.version,
+        LocationView::from(&location),
+        false,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/providers", tag = "providers",
+    params(("org" = String, Path, description = "Organization id"), ("limit" = Option<usize>, Query, description = "1 to 200"),
+        ("after" = Option<String>, Query, description = "Cursor")),
+    responses((status = 200, body = ListView<ProviderView>), (status = 404, body = Problem)))]
+pub async fn list_providers(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    let org = state.store.get_organization(path_id(&org)?).await?;
+    let page = state
+        .store
+        .list_providers(org.id, &params.only(&[])?.page()?)
+        .await?;
+    let items = page.items.iter().map(ProviderView::from).collect();
+    Ok(axum::Json(ListView {
+        items,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/providers", tag = "providers",
+    params(("org" = String, Path, description = "Organization id")), request_body = ProviderInput,
+    responses((status = 201, body = ProviderView), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn create_provider(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    JsonBody(input): JsonBody<ProviderInput>,
+) -> Result<Response, ApiError> {
+    let org = state.store.get_organization(path_id(&org)?).await?;
+    let f = input.validate()?;
+    let now = state.store.clock().now();
+    let provider = Provider {
+        id: ProviderId::generate(),
+        organization_id: org.id,
+        given_name: f.given_name,
+        family_name: f.family_name,
+        title: f.title,
+        npi: f.npi,
+        location_ids: f.location_ids,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let provider = state.store.create_provider(&provider).await?;
+    Ok(versioned(
+        provider.version,
+        ProviderView::from(&provider),
+        true,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/providers/{id}", tag = "providers",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Provider id")),
+    responses((status = 200, body = ProviderView), (status = 404, body = Problem)))]
+pub async fn read_provider(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let provider = state
+        .store
+        .get_provider(path_id(&org)?, path_id(&id)?)
+        .await?;
+    Ok(versioned(
+        provider.version,
+        ProviderView::from(&provider),
+        false,
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/organizations/{org}/providers/{id}", tag = "providers",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Provider id"),
+        ("If-Match" = String, Header, description = "The ETag read")),
+    request_body = ProviderInput,
+    responses((status = 200, body = ProviderView), (status = 404, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem), (status = 428, body = Problem)))]
+pub async fn update_provider(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    IfMatch(expected): IfMatch,
+    JsonBody(input): JsonBody<ProviderInput>,
+) -> Result<Response, ApiError> {
+    let (org, id): (OrganizationId, ProviderId) = (path_id(&org)?, path_id(&id)?);
+    let current = state.store.get_provider(org, id).await?;
+    let f = input.validate()?;
+    let changed = Provider {
+        given_name: f.given_name,
+        family_name: f.family_name,
+        title: f.title,
+        npi: f.npi,
+        location_ids: f.location_ids,
+        ..current
+    };
+    let provider = state.store.update_provider(&changed, expected).await?;
+    Ok(versioned(
+        provider.version,
+        ProviderView::from(&provider),
+        false,
+    ))
+}

@@ -1,0 +1,93 @@
+//! HTTP: the router, middleware, health checks and the OpenAPI document.
+//! Handlers parse, call the store, and map; no SQL and no policy live here.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+mod openapi;
+mod query;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::store::Store;
+use error::{ApiError, InternalCause};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// HTTP settings that shape the router.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes; larger is a 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The whole application as a `Router`, ready to serve or to test in-process.
+pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/openapi.json", get(openapi::serve))
+        .nest("/api/v1", api::routes())
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process is up")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "The database is reachable"),
+    (status = 503, description = "The database is not reachable", body = error::Problem)))]
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.store.ping().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        ApiError::Unavailable.into_response()
+    }
+}
+
+/// Logs one line per request with the route *template* (never the raw URI,
+/// whose path and query can hold patient data), and the cause of any 500.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "(unmatched)".to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let micros = started.elapsed().as_micros();
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(%method, %route, status, micros, cause = %cause, "request failed");
+    } else {
+        tracing::info!(%method, %route, status, micros, "request");
+    }
+    response
+}

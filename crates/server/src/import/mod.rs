@@ -1,0 +1,60 @@
+//! CSV import of patients and appointments. Columns are found by header
+//! (with common aliases); each bad row is reported with its line, column and
+//! reason, and the rest go on. Rows land in batches, one transaction each;
+//! with `strict`, any bad row stops the import before anything is written.
+
+mod appointments;
+mod batch;
+mod patients;
+mod table;
+
+pub use appointments::import_appointments;
+pub use patients::import_patients;
+pub use table::RowError;
+
+use crate::store::StoreError;
+
+/// Rows per transaction.
+pub const BATCH_ROWS: usize = 1000;
+
+/// What an import did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ImportReport {
+    pub rows: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub failed: Vec<RowError>,
+}
+
+/// Why an import stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the header is not usable: {0}")]
+    Header(String),
+    #[error("reading the file failed: {0}")]
+    Read(String),
+    #[error("strict import stopped: {} bad row(s), nothing was written", .0.len())]
+    Strict(Vec<RowError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Options shared by both imports.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The identifier system of the `mrn` column.
+    pub id_system: String,
+    /// The system named as the source of imported appointments' ids.
+    pub source_system: String,
+    pub strict: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            id_system: "mrn".into(),
+            source_system: "csv".into(),
+            strict: false,
+        }
+    }
+}
