@@ -1,4 +1,5 @@
 //! The server's integration tests, in one binary so it links once.
 
+mod api;
 mod storage;
 mod support;
