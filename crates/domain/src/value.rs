@@ -242,7 +242,7 @@ fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A US state or territory postal code (`FL`); quiet-hour rules differ by state.

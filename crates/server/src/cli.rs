@@ -104,8 +104,10 @@ fn load(overrides: &Overrides) -> anyhow::Result<Config> {
     let (config, warnings) = Config::load(overrides, std::env::vars())?;
     let filter =
         tracing_subscriber::EnvFilter::try_new(&config.log).context("the log filter is invalid")?;
+    // Colour only for a person at a terminal; files and pipes get plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     for warning in warnings {

@@ -78,7 +78,7 @@ pub fn args<const N: usize>(values: [Arg; N]) -> Vec<Arg> {
 }
 
 pub fn micros(t: Timestamp) -> i64 {
-    i64::try_from(t.as_microsecond()).unwrap_or(i64::MAX)
+    t.as_microsecond()
 }
 
 pub fn from_micros(us: i64) -> Result<Timestamp, StoreError> {

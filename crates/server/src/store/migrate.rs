@@ -22,7 +22,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// Any advisory lock key will do, as long as it is always this one.
-const PG_MIGRATION_LOCK: i64 = 0x5241_5050_4f52_54;
+const PG_MIGRATION_LOCK: i64 = 0x0052_4150_504f_5254;
 
 /// Applies every migration not yet applied; returns how many ran.
 pub async fn run(db: &Db) -> Result<usize, StoreError> {

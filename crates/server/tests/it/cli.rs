@@ -1,0 +1,128 @@
+//! The real `rapport` binary: serve the demo, talk HTTP over TCP, stop on
+//! SIGTERM, import from the command line. Logs are checked for patient data.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rapport");
+
+/// A plain HTTP/1.1 GET over a fresh connection: (status, body).
+async fn http_get(address: &str, path: &str) -> (u16, Value) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// A running server; killed if a test fails before stopping it.
+struct Running {
+    child: Child,
+    address: String,
+    /// Kept open: the server still prints after its first line.
+    _stdout: Option<BufReader<std::process::ChildStdout>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `rapport serve --demo` on port 0 and returns it with its address.
+fn start_demo(data_dir: &std::path::Path) -> Running {
+    let child = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("RAPPORT_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rapport");
+    let mut running = Running { child, address: String::new(), _stdout: None };
+    let mut stdout = BufReader::new(running.child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(stdout.read_line(&mut line).expect("read stdout") > 0, "rapport exited before it listened");
+        if let Some(rest) = line.trim().strip_prefix("Rapport is running on SQLite at http://") {
+            running.address = rest.trim_end_matches('/').to_owned();
+            running._stdout = Some(stdout);
+            return running;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server = start_demo(dir.path());
+    let address = server.address.clone();
+    assert_eq!(http_get(&address, "/readyz").await.0, 200);
+    let (status, orgs) = http_get(&address, "/api/v1/organizations").await;
+    assert_eq!(status, 200);
+    let org = orgs["items"][0]["id"].as_str().expect("the demo organization").to_owned();
+    let (_, page) = http_get(&address, &format!("/api/v1/organizations/{org}/patients?limit=200")).await;
+    let patients = page["items"].as_array().expect("patients").clone();
+    assert_eq!(patients.len(), 200);
+    // Searches put names and phones in query strings: the logs must not repeat them.
+    for patient in patients.iter().take(20) {
+        let name = patient["family_name"].as_str().expect("name");
+        let phone = patient["phones"][0]["number"].as_str().expect("phone").trim_start_matches('+');
+        let (status, _) = http_get(&address, &format!("/api/v1/organizations/{org}/patients?name={}&phone=%2B{phone}", urlish(name))).await;
+        assert_eq!(status, 200);
+    }
+    let (_, appointments) = http_get(&address, &format!("/api/v1/organizations/{org}/appointments?limit=5&status=booked")).await;
+    assert_eq!(appointments["items"].as_array().map(Vec::len), Some(5));
+
+    let terminated = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
+    assert!(terminated.success());
+    let exit = server.child.wait().expect("wait");
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    let mut logs = String::new();
+    server.child.stderr.take().expect("stderr").read_to_string(&mut logs).expect("logs");
+    assert!(logs.contains("route=/api/v1/organizations/{org}/patients"), "request lines are logged: {logs}");
+    for patient in &patients {
+        for field in [&patient["given_name"], &patient["family_name"], &patient["birth_date"], &patient["phones"][0]["number"]] {
+            let value = field.as_str().expect("text");
+            assert!(!logs.contains(value), "the logs contain patient data");
+        }
+        if let Some(email) = patient["emails"][0].as_str() {
+            assert!(!logs.contains(email), "the logs contain an email address");
+        }
+    }
+}
+
+/// Percent-encodes what a name may hold beyond letters.
+fn urlish(name: &str) -> String {
+    name.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+#[test]
+fn import_from_the_command_line_reports_rows_and_exit_status() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(BIN).args(args).arg("--data-dir").arg(&data).output().expect("run rapport")
+    };
+    let migrate = run(&["migrate"]);
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let csv = dir.path().join("patients.csv");
+    std::fs::write(&csv, "mrn,given_name,family_name\nM1,Ann,Lee\n").expect("write");
+    let path = csv.to_str().expect("utf-8 path");
+    let no_org = run(&["import", "patients", path]);
+    assert!(!no_org.status.success());
+    assert!(String::from_utf8_lossy(&no_org.stderr).contains("--organization"), "{}", String::from_utf8_lossy(&no_org.stderr));
+}
