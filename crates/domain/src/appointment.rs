@@ -55,10 +55,7 @@ impl AppointmentStatus {
 
     /// Whether the visit is still expected to happen (reminders apply).
     pub fn is_upcoming(self) -> bool {
-        matches!(
-            self,
-            AppointmentStatus::Proposed | AppointmentStatus::Pending | AppointmentStatus::Booked
-        )
+        matches!(self, AppointmentStatus::Proposed | AppointmentStatus::Pending | AppointmentStatus::Booked)
     }
 }
 
@@ -94,11 +91,7 @@ impl AppointmentDetails {
     /// Checks what one field alone cannot: the span.
     pub fn check_span(&self) -> Result<(), AppointmentSpanError> {
         let seconds = self.end.as_second() - self.start.as_second();
-        if seconds <= 0 || seconds > 24 * 3600 {
-            Err(AppointmentSpanError)
-        } else {
-            Ok(())
-        }
+        if seconds <= 0 || seconds > 24 * 3600 { Err(AppointmentSpanError) } else { Ok(()) }
     }
 }
 

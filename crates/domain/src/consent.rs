@@ -50,11 +50,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 3] = [
-        Purpose::Transactional,
-        Purpose::Marketing,
-        Purpose::Research,
-    ];
+    pub const ALL: [Purpose; 3] = [Purpose::Transactional, Purpose::Marketing, Purpose::Research];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -127,9 +127,7 @@ impl Email {
             return Err(EmailError);
         }
         let (local, domain) = s.rsplit_once('@').ok_or(EmailError)?;
-        let labels_ok = domain
-            .split('.')
-            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+        let labels_ok = domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
         if local.is_empty() || local.len() > 64 || local.contains('@') {
             return Err(EmailError);
         }
@@ -180,20 +178,8 @@ mod tests {
 
     #[test]
     fn emails_keep_local_part_and_lower_the_domain() {
-        assert_eq!(
-            Email::parse(" Ana.Diaz@Example.ORG ").map(|e| e.0),
-            Ok("Ana.Diaz@example.org".into())
-        );
-        for bad in [
-            "",
-            "ana",
-            "ana@",
-            "@example.org",
-            "ana@example",
-            "ana diaz@example.org",
-            "a@-x.org",
-            "a@x..org",
-        ] {
+        assert_eq!(Email::parse(" Ana.Diaz@Example.ORG ").map(|e| e.0), Ok("Ana.Diaz@example.org".into()));
+        for bad in ["", "ana", "ana@", "@example.org", "ana@example", "ana diaz@example.org", "a@-x.org", "a@x..org"] {
             assert_eq!(Email::parse(bad), Err(EmailError), "{bad:?}");
         }
     }

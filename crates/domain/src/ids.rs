@@ -46,10 +46,7 @@ impl<K> Id<K> {
     }
 
     pub fn from_uuid(uuid: Uuid) -> Self {
-        Self {
-            uuid,
-            kind: PhantomData,
-        }
+        Self { uuid, kind: PhantomData }
     }
 
     pub fn as_uuid(&self) -> Uuid {
@@ -98,9 +95,7 @@ impl<K> FromStr for Id<K> {
     type Err = InvalidId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s)
-            .map(Self::from_uuid)
-            .map_err(|_| InvalidId)
+        Uuid::parse_str(s).map(Self::from_uuid).map_err(|_| InvalidId)
     }
 }
 

@@ -17,8 +17,7 @@ pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{AppointmentId, ConsentId, LocationId, OrganizationId, PatientId, ProviderId};
 pub use organization::{Location, OpeningHours, Organization, Provider};
 pub use patient::{
-    Address, Caregiver, ExternalId, Patient, PatientDetails, PatientEmail, PatientPhone,
-    QuietHours, Sex,
+    Address, Caregiver, ExternalId, Patient, PatientDetails, PatientEmail, PatientPhone, QuietHours, Sex,
 };
 pub use validation::{FieldError, ValidationErrors};
 pub use value::{BirthDate, Icd10Code, LanguageTag, Npi, TimeZoneName, UsState};

@@ -84,11 +84,7 @@ impl QuietHours {
 
     /// True when `t` falls in the quiet period (which may wrap past midnight).
     pub fn contains(&self, t: Time) -> bool {
-        if self.start < self.end {
-            self.start <= t && t < self.end
-        } else {
-            t >= self.start || t < self.end
-        }
+        if self.start < self.end { self.start <= t && t < self.end } else { t >= self.start || t < self.end }
     }
 }
 
@@ -116,10 +112,7 @@ impl ExternalId {
         if value.is_empty() || value.len() > 200 {
             return Err(ExternalIdError::Value);
         }
-        Ok(Self {
-            system: system.to_owned(),
-            value: value.to_owned(),
-        })
+        Ok(Self { system: system.to_owned(), value: value.to_owned() })
     }
 }
 
@@ -206,9 +199,7 @@ pub fn parse_tag(raw: &str) -> Result<String, TagError> {
     let tag = raw.trim().to_lowercase();
     let ok = !tag.is_empty()
         && tag.len() <= 64
-        && tag
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
+        && tag.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
     if ok { Ok(tag) } else { Err(TagError) }
 }
 
@@ -230,14 +221,8 @@ mod tests {
         let day = QuietHours::parse("12:00", "13:00").expect("valid");
         assert!(day.contains(Time::constant(12, 30, 0, 0)));
         assert!(!day.contains(Time::constant(13, 0, 0, 0)));
-        assert_eq!(
-            QuietHours::parse("8pm", "09:00"),
-            Err(QuietHoursError::Format)
-        );
-        assert_eq!(
-            QuietHours::parse("09:00", "09:00"),
-            Err(QuietHoursError::Empty)
-        );
+        assert_eq!(QuietHours::parse("8pm", "09:00"), Err(QuietHoursError::Format));
+        assert_eq!(QuietHours::parse("09:00", "09:00"), Err(QuietHoursError::Empty));
     }
 
     #[test]

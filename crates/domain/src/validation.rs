@@ -13,10 +13,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Self { field: field.into(), reason: reason.into() }
     }
 }
 
@@ -42,11 +39,7 @@ impl ValidationErrors {
     }
 
     /// Parses `raw` with `parse`, recording a failure under `field`.
-    pub fn check<T, E: fmt::Display>(
-        &mut self,
-        field: impl Into<String>,
-        parsed: Result<T, E>,
-    ) -> Option<T> {
+    pub fn check<T, E: fmt::Display>(&mut self, field: impl Into<String>, parsed: Result<T, E>) -> Option<T> {
         match parsed {
             Ok(value) => Some(value),
             Err(reason) => {
@@ -71,11 +64,7 @@ impl ValidationErrors {
 
     /// `Ok(value)` when nothing was recorded.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
-        if self.errors.is_empty() {
-            Ok(value())
-        } else {
-            Err(self)
-        }
+        if self.errors.is_empty() { Ok(value()) } else { Err(self) }
     }
 }
 

@@ -101,9 +101,7 @@ impl TimeZoneName {
 
     pub fn tz(&self) -> jiff::tz::TimeZone {
         // Validated at parse time; the database does not shrink while we run.
-        jiff::tz::db()
-            .get(&self.0)
-            .unwrap_or(jiff::tz::TimeZone::UTC)
+        jiff::tz::db().get(&self.0).unwrap_or(jiff::tz::TimeZone::UTC)
     }
 }
 
@@ -166,26 +164,15 @@ pub struct Icd10Error;
 
 impl Icd10Code {
     pub fn parse(raw: &str) -> Result<Self, Icd10Error> {
-        let compact: String = raw
-            .trim()
-            .chars()
-            .filter(|c| *c != '.')
-            .collect::<String>()
-            .to_ascii_uppercase();
+        let compact: String = raw.trim().chars().filter(|c| *c != '.').collect::<String>().to_ascii_uppercase();
         let b = compact.as_bytes();
-        let category_ok = b.len() >= 3
-            && b[0].is_ascii_uppercase()
-            && b[1].is_ascii_digit()
-            && b[2].is_ascii_alphanumeric();
+        let category_ok =
+            b.len() >= 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_alphanumeric();
         if !category_ok || b.len() > 7 || !b[3..].iter().all(u8::is_ascii_alphanumeric) {
             return Err(Icd10Error);
         }
         let (category, rest) = compact.split_at(3);
-        Ok(Self(if rest.is_empty() {
-            category.to_owned()
-        } else {
-            format!("{category}.{rest}")
-        }))
+        Ok(Self(if rest.is_empty() { category.to_owned() } else { format!("{category}.{rest}") }))
     }
 
     pub fn as_str(&self) -> &str {
@@ -208,18 +195,12 @@ impl Npi {
         if raw.len() != 10 || !raw.bytes().all(|b| b.is_ascii_digit()) {
             return Err(NpiError);
         }
-        if luhn_valid(&format!("80840{raw}")) {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(NpiError)
-        }
+        if luhn_valid(&format!("80840{raw}")) { Ok(Self(raw.to_owned())) } else { Err(NpiError) }
     }
 
     /// Completes nine digits with their check digit (demo data, tests).
     pub fn with_check_digit(nine: &str) -> Option<Self> {
-        (0..10)
-            .map(|d| format!("{nine}{d}"))
-            .find_map(|c| Self::parse(&c).ok())
+        (0..10).map(|d| format!("{nine}{d}")).find_map(|c| Self::parse(&c).ok())
     }
 
     pub fn as_str(&self) -> &str {
@@ -279,40 +260,19 @@ mod tests {
     #[test]
     fn birth_dates() {
         let today = date(2026, 11, 22);
-        assert_eq!(
-            BirthDate::parse("1980-02-29", today).map(|d| d.to_string()),
-            Ok("1980-02-29".into())
-        );
-        assert_eq!(
-            BirthDate::parse("1981-02-29", today),
-            Err(BirthDateError::Format)
-        );
-        assert_eq!(
-            BirthDate::parse("1980-2-9", today),
-            Err(BirthDateError::Format)
-        );
-        assert_eq!(
-            BirthDate::parse("02/09/1980", today),
-            Err(BirthDateError::Format)
-        );
-        assert_eq!(
-            BirthDate::parse("2026-11-23", today),
-            Err(BirthDateError::Future)
-        );
-        assert_eq!(
-            BirthDate::parse("1879-12-31", today),
-            Err(BirthDateError::TooOld)
-        );
+        assert_eq!(BirthDate::parse("1980-02-29", today).map(|d| d.to_string()), Ok("1980-02-29".into()));
+        assert_eq!(BirthDate::parse("1981-02-29", today), Err(BirthDateError::Format));
+        assert_eq!(BirthDate::parse("1980-2-9", today), Err(BirthDateError::Format));
+        assert_eq!(BirthDate::parse("02/09/1980", today), Err(BirthDateError::Format));
+        assert_eq!(BirthDate::parse("2026-11-23", today), Err(BirthDateError::Future));
+        assert_eq!(BirthDate::parse("1879-12-31", today), Err(BirthDateError::TooOld));
         let born = BirthDate::parse("2000-11-23", today).map(|d| d.age_on(today));
         assert_eq!(born, Ok(25));
     }
 
     #[test]
     fn zones_are_iana_names() {
-        assert_eq!(
-            TimeZoneName::parse("America/Phoenix").map(|z| z.0),
-            Ok("America/Phoenix".into())
-        );
+        assert_eq!(TimeZoneName::parse("America/Phoenix").map(|z| z.0), Ok("America/Phoenix".into()));
         assert_eq!(TimeZoneName::parse("UTC").map(|z| z.0), Ok("UTC".into()));
         for bad in ["EST", "+05:00", "America/Atlantis", ""] {
             assert_eq!(TimeZoneName::parse(bad), Err(TimeZoneError), "{bad:?}");
@@ -325,10 +285,7 @@ mod tests {
         assert_eq!(tag("ES"), Ok("es".into()));
         assert_eq!(tag("en_us"), Ok("en-US".into()));
         assert_eq!(tag("zh-hant-tw"), Ok("zh-Hant-TW".into()));
-        assert_eq!(
-            LanguageTag::parse("es-MX").map(|t| t.primary().to_owned()),
-            Ok("es".into())
-        );
+        assert_eq!(LanguageTag::parse("es-MX").map(|t| t.primary().to_owned()), Ok("es".into()));
         assert_eq!(tag("spanish"), Err(LanguageTagError));
         assert_eq!(tag("e"), Err(LanguageTagError));
     }
@@ -350,18 +307,12 @@ mod tests {
         assert!(Npi::parse("1234567893").is_ok());
         assert_eq!(Npi::parse("1234567890"), Err(NpiError));
         assert_eq!(Npi::parse("12345"), Err(NpiError));
-        assert_eq!(
-            Npi::with_check_digit("123456789").map(|n| n.0),
-            Some("1234567893".into())
-        );
+        assert_eq!(Npi::with_check_digit("123456789").map(|n| n.0), Some("1234567893".into()));
     }
 
     #[test]
     fn states() {
-        assert_eq!(
-            UsState::parse("fl").map(|s| s.as_str().to_owned()),
-            Ok("FL".into())
-        );
+        assert_eq!(UsState::parse("fl").map(|s| s.as_str().to_owned()), Ok("FL".into()));
         assert_eq!(UsState::parse("XX"), Err(UsStateError));
     }
 }

@@ -16,11 +16,7 @@ use rapport_server::import::{ImportError, ImportOptions, ImportReport};
 use rapport_server::store::{DbOptions, Store};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "rapport",
-    version,
-    about = "Patient relationship management server"
-)]
+#[command(name = "rapport", version, about = "Patient relationship management server")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -102,8 +98,7 @@ impl StorageArgs {
 
 fn load(overrides: &Overrides) -> anyhow::Result<Config> {
     let (config, warnings) = Config::load(overrides, std::env::vars())?;
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&config.log).context("the log filter is invalid")?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).context("the log filter is invalid")?;
     // Colour only for a person at a terminal; files and pipes get plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -117,27 +112,16 @@ fn load(overrides: &Overrides) -> anyhow::Result<Config> {
 }
 
 async fn open(config: &Config) -> anyhow::Result<Store> {
-    let options = DbOptions {
-        max_connections: config.max_connections,
-    };
-    Store::open(&config.store_url()?, &options, Clock::system())
-        .await
-        .context("opening the database")
+    let options = DbOptions { max_connections: config.max_connections };
+    Store::open(&config.store_url()?, &options, Clock::system()).await.context("opening the database")
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve {
-            listen,
-            demo,
-            storage,
-        } => serve(&load(&storage.overrides(listen))?, demo).await,
+        Command::Serve { listen, demo, storage } => serve(&load(&storage.overrides(listen))?, demo).await,
         Command::Migrate { storage } => {
             let store = open(&load(&storage.overrides(None))?).await?;
-            println!(
-                "migrations are up to date ({} backend)",
-                backend_name(&store)
-            );
+            println!("migrations are up to date ({} backend)", backend_name(&store));
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -161,16 +145,10 @@ fn backend_name(store: &Store) -> &'static str {
 async fn serve(config: &Config, demo: bool) -> anyhow::Result<ExitCode> {
     let store = open(config).await?;
     if demo {
-        match rapport_server::demo::seed(&store)
-            .await
-            .context("creating demo data")?
-        {
+        match rapport_server::demo::seed(&store).await.context("creating demo data")? {
             Some(summary) => println!(
                 "demo data: {} with {} patients and {} appointments (organization {})",
-                summary.organization.name,
-                summary.patients,
-                summary.appointments,
-                summary.organization.id
+                summary.organization.name, summary.patients, summary.appointments, summary.organization.id
             ),
             None => println!("demo data: the database already has data; left as it is"),
         }
@@ -179,26 +157,13 @@ async fn serve(config: &Config, demo: bool) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    println!(
-        "Rapport is running on {} at http://{address}/",
-        backend_name(&store)
-    );
+    println!("Rapport is running on {} at http://{address}/", backend_name(&store));
     println!("  API:     http://{address}/api/v1/organizations");
     println!("  OpenAPI: http://{address}/api/openapi.json");
     println!("  (staff sign-in arrives with the trust work; the API is open on loopback for now)");
-    let settings = HttpSettings {
-        max_body_bytes: config.max_body_bytes,
-    };
-    let state = AppState {
-        store: store.clone(),
-    };
-    rapport_server::server::serve(
-        listener,
-        state,
-        &settings,
-        rapport_server::server::shutdown_signal(),
-    )
-    .await?;
+    let settings = HttpSettings { max_body_bytes: config.max_body_bytes };
+    let state = AppState { store: store.clone() };
+    rapport_server::server::serve(listener, state, &settings, rapport_server::server::shutdown_signal()).await?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -207,28 +172,18 @@ async fn import(args: ImportArgs, patients: bool) -> anyhow::Result<ExitCode> {
     let config = load(&args.storage.overrides(None))?;
     let store = open(&config).await?;
     let org = match &args.organization {
-        Some(id) => id
-            .parse::<OrganizationId>()
-            .map_err(|_| anyhow::anyhow!("--organization is not an organization id"))?,
+        Some(id) => {
+            id.parse::<OrganizationId>().map_err(|_| anyhow::anyhow!("--organization is not an organization id"))?
+        }
         None => match store.sole_organization().await? {
             Some(org) => org.id,
-            None => bail!(
-                "the database has no organization or several: name one with --organization ID"
-            ),
+            None => bail!("the database has no organization or several: name one with --organization ID"),
         },
     };
-    store
-        .get_organization(org)
-        .await
-        .context("--organization names no organization")?;
-    let file = std::fs::File::open(&args.file)
-        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    store.get_organization(org).await.context("--organization names no organization")?;
+    let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
     let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let options = ImportOptions {
-        id_system: args.id_system,
-        strict: args.strict,
-        ..ImportOptions::default()
-    };
+    let options = ImportOptions { id_system: args.id_system, strict: args.strict, ..ImportOptions::default() };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_message(format!("importing ({total_bytes} bytes)"));
@@ -242,8 +197,7 @@ async fn import(args: ImportArgs, patients: bool) -> anyhow::Result<ExitCode> {
     let result = if patients {
         rapport_server::import::import_patients(&store, org, reader, &options, &mut progress).await
     } else {
-        rapport_server::import::import_appointments(&store, org, reader, &options, &mut progress)
-            .await
+        rapport_server::import::import_appointments(&store, org, reader, &options, &mut progress).await
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -255,10 +209,7 @@ async fn import(args: ImportArgs, patients: bool) -> anyhow::Result<ExitCode> {
             for error in &errors {
                 eprintln!("  {error}");
             }
-            eprintln!(
-                "strict import stopped: {} bad row(s), nothing was written",
-                errors.len()
-            );
+            eprintln!("strict import stopped: {} bad row(s), nothing was written", errors.len());
             Ok(ExitCode::FAILURE)
         }
         Err(other) => Err(other.into()),
@@ -277,9 +228,5 @@ fn print_report(report: &ImportReport) -> ExitCode {
         report.updated,
         report.failed.len()
     );
-    if report.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -41,16 +41,10 @@ pub struct ManualClock(Arc<Mutex<Timestamp>>);
 
 impl ManualClock {
     pub fn now(&self) -> Timestamp {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn set(&self, to: Timestamp) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = to;
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = to;
     }
 }

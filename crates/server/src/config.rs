@@ -108,10 +108,7 @@ impl Config {
             .map(|(k, _)| format!("unknown environment variable {k} is ignored"))
             .collect();
         let mut config = Config::default();
-        let file_path = overrides
-            .config_file
-            .clone()
-            .or_else(|| var("RAPPORT_CONFIG").map(PathBuf::from));
+        let file_path = overrides.config_file.clone().or_else(|| var("RAPPORT_CONFIG").map(PathBuf::from));
         if let Some(path) = file_path {
             config.apply_file(&path)?;
         }
@@ -129,10 +126,8 @@ impl Config {
     }
 
     fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
-        let file: FileLayer =
-            toml::from_str(&text).with_context(|| format!("in config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        let file: FileLayer = toml::from_str(&text).with_context(|| format!("in config file {}", path.display()))?;
         if let Some(v) = file.listen {
             self.listen = v;
         }
@@ -159,9 +154,7 @@ impl Config {
 
     fn apply_env(&mut self, var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         if let Some(v) = var("RAPPORT_LISTEN") {
-            self.listen = v
-                .parse()
-                .context("RAPPORT_LISTEN is not an address such as 127.0.0.1:8080")?;
+            self.listen = v.parse().context("RAPPORT_LISTEN is not an address such as 127.0.0.1:8080")?;
         }
         if let Some(v) = var("RAPPORT_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -173,14 +166,10 @@ impl Config {
             self.database_url = Some(Secret::new(v));
         }
         if let Some(v) = var("RAPPORT_MAX_BODY_BYTES") {
-            self.max_body_bytes = v
-                .parse()
-                .context("RAPPORT_MAX_BODY_BYTES is not a number of bytes")?;
+            self.max_body_bytes = v.parse().context("RAPPORT_MAX_BODY_BYTES is not a number of bytes")?;
         }
         if let Some(v) = var("RAPPORT_MAX_CONNECTIONS") {
-            self.max_connections = v
-                .parse()
-                .context("RAPPORT_MAX_CONNECTIONS is not a number")?;
+            self.max_connections = v.parse().context("RAPPORT_MAX_CONNECTIONS is not a number")?;
         }
         if let Some(v) = var("RAPPORT_LOG") {
             self.log = v;
@@ -195,16 +184,12 @@ impl Config {
         }
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
-        Ok(format!(
-            "sqlite://{}",
-            self.data_dir.join("rapport.db").display()
-        ))
+        Ok(format!("sqlite://{}", self.data_dir.join("rapport.db").display()))
     }
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<Secret> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading secret file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading secret file {}", path.display()))?;
     let value = text.trim();
     if value.is_empty() {
         bail!("secret file {} is empty", path.display());
@@ -217,43 +202,26 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>()
-            .into_iter()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>().into_iter()
     }
 
     #[test]
     fn layers_override_in_order() {
         let dir = tempfile::tempdir().expect("dir");
         let file = dir.path().join("rapport.toml");
-        std::fs::write(
-            &file,
-            "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\nmax_connections = 3\n",
-        )
-        .expect("write");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\nmax_connections = 3\n").expect("write");
         let overrides = Overrides {
             config_file: Some(file),
             listen: Some("127.0.0.1:9100".parse().expect("addr")),
             ..Default::default()
         };
-        let (config, warnings) = Config::load(
-            &overrides,
-            env(&[
-                ("RAPPORT_LOG", "warn"),
-                ("RAPPORT_COLOUR", "x"),
-                ("HOME", "/root"),
-            ]),
-        )
-        .expect("load");
+        let (config, warnings) =
+            Config::load(&overrides, env(&[("RAPPORT_LOG", "warn"), ("RAPPORT_COLOUR", "x"), ("HOME", "/root")]))
+                .expect("load");
         assert_eq!(config.listen.port(), 9100, "flags beat the file");
         assert_eq!(config.log, "warn", "env beats the file");
         assert_eq!(config.max_connections, 3, "the file beats defaults");
-        assert_eq!(
-            warnings,
-            vec!["unknown environment variable RAPPORT_COLOUR is ignored".to_owned()]
-        );
+        assert_eq!(warnings, vec!["unknown environment variable RAPPORT_COLOUR is ignored".to_owned()]);
     }
 
     #[test]
@@ -261,10 +229,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let file = dir.path().join("rapport.toml");
         std::fs::write(&file, "listne = \"127.0.0.1:9000\"\n").expect("write");
-        let overrides = Overrides {
-            config_file: Some(file),
-            ..Default::default()
-        };
+        let overrides = Overrides { config_file: Some(file), ..Default::default() };
         let error = Config::load(&overrides, env(&[])).expect_err("typo refused");
         assert!(format!("{error:#}").contains("listne"), "{error:#}");
     }
@@ -274,15 +239,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let secret = dir.path().join("db-url");
         std::fs::write(&secret, "postgres://rapport:hunter2@db/rapport\n").expect("write");
-        let (config, _) = Config::load(
-            &Overrides::default(),
-            env(&[("RAPPORT_DATABASE_URL_FILE", secret.to_str().expect("utf-8"))]),
-        )
-        .expect("load");
-        assert_eq!(
-            config.database_url.as_ref().map(Secret::expose),
-            Some("postgres://rapport:hunter2@db/rapport")
-        );
+        let (config, _) =
+            Config::load(&Overrides::default(), env(&[("RAPPORT_DATABASE_URL_FILE", secret.to_str().expect("utf-8"))]))
+                .expect("load");
+        assert_eq!(config.database_url.as_ref().map(Secret::expose), Some("postgres://rapport:hunter2@db/rapport"));
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

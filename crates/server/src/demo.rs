@@ -6,10 +6,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 use rapport_domain::{
-    Address, AppointmentDetails, AppointmentStatus, Channel, Consent, ConsentId, ConsentStatus,
-    Email, ExternalId, LanguageTag, Location, LocationId, Npi, OpeningHours, Organization,
-    OrganizationId, PatientDetails, PatientEmail, PatientPhone, PhoneE164, PhoneKind, Provider,
-    ProviderId, Purpose, Sex, TimeZoneName,
+    Address, AppointmentDetails, AppointmentStatus, Channel, Consent, ConsentId, ConsentStatus, Email, ExternalId,
+    LanguageTag, Location, LocationId, Npi, OpeningHours, Organization, OrganizationId, PatientDetails, PatientEmail,
+    PatientPhone, PhoneE164, PhoneKind, Provider, ProviderId, Purpose, Sex, TimeZoneName,
 };
 
 use crate::store::{AppointmentUpsert, PatientUpsert, Store, StoreError, UpsertOutcome};
@@ -69,9 +68,8 @@ const GIVEN_F: &[&str] = &[
     "Dorothy",
 ];
 const GIVEN_M: &[&str] = &[
-    "Liam", "Noah", "James", "William", "Benjamin", "Lucas", "Henry", "Samuel", "David", "Joseph",
-    "José", "Luis", "Carlos", "Mateo", "Diego", "Juan", "Miguel", "Wei", "Minh", "Jamal", "Elijah",
-    "Frank", "George", "Walter",
+    "Liam", "Noah", "James", "William", "Benjamin", "Lucas", "Henry", "Samuel", "David", "Joseph", "José", "Luis",
+    "Carlos", "Mateo", "Diego", "Juan", "Miguel", "Wei", "Minh", "Jamal", "Elijah", "Frank", "George", "Walter",
 ];
 const FAMILY: &[&str] = &[
     "Smith",
@@ -141,27 +139,9 @@ struct Site {
 }
 
 const SITES: [Site; 3] = [
-    Site {
-        name: "Riverbend Downtown",
-        zone: "America/New_York",
-        city: "Albany",
-        state: "NY",
-        area: "518",
-    },
-    Site {
-        name: "Riverbend Lakeshore",
-        zone: "America/Chicago",
-        city: "Evanston",
-        state: "IL",
-        area: "847",
-    },
-    Site {
-        name: "Riverbend Desert Clinic",
-        zone: "America/Phoenix",
-        city: "Tempe",
-        state: "AZ",
-        area: "480",
-    },
+    Site { name: "Riverbend Downtown", zone: "America/New_York", city: "Albany", state: "NY", area: "518" },
+    Site { name: "Riverbend Lakeshore", zone: "America/Chicago", city: "Evanston", state: "IL", area: "847" },
+    Site { name: "Riverbend Desert Clinic", zone: "America/Phoenix", city: "Tempe", state: "AZ", area: "480" },
 ];
 
 /// What the demo created, printed on start.
@@ -178,12 +158,7 @@ fn zone(name: &str) -> Result<TimeZoneName, StoreError> {
 
 /// Fills the database when it has no organization yet; `None` when it had data.
 pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
-    if !store
-        .list_organizations(&crate::store::PageRequest::first(1))
-        .await?
-        .items
-        .is_empty()
-    {
+    if !store.list_organizations(&crate::store::PageRequest::first(1)).await?.items.is_empty() {
         return Ok(None);
     }
     let now = store.clock().now();
@@ -193,8 +168,7 @@ pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
             id: OrganizationId::generate(),
             name: "Riverbend Health Partners".into(),
             time_zone: zone("America/New_York")?,
-            default_language: LanguageTag::parse("en")
-                .map_err(|_| StoreError::Corrupt("demo language"))?,
+            default_language: LanguageTag::parse("en").map_err(|_| StoreError::Corrupt("demo language"))?,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -226,11 +200,7 @@ pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
     let mut providers = Vec::new();
     for i in 0..10 {
         let female = i % 2 == 0;
-        let given = if female {
-            rng.pick(GIVEN_F)
-        } else {
-            rng.pick(GIVEN_M)
-        };
+        let given = if female { rng.pick(GIVEN_F) } else { rng.pick(GIVEN_M) };
         let provider = Provider {
             id: ProviderId::generate(),
             organization_id: org.id,
@@ -247,21 +217,8 @@ pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
     }
     let patient_ids = seed_patients(store, org.id, &mut rng).await?;
     seed_consents(store, org.id, &patient_ids, &mut rng).await?;
-    let appointments = seed_appointments(
-        store,
-        org.id,
-        &patient_ids,
-        &locations,
-        &providers,
-        now,
-        &mut rng,
-    )
-    .await?;
-    Ok(Some(DemoSummary {
-        organization: org,
-        patients: patient_ids.len(),
-        appointments,
-    }))
+    let appointments = seed_appointments(store, org.id, &patient_ids, &locations, &providers, now, &mut rng).await?;
+    Ok(Some(DemoSummary { organization: org, patients: patient_ids.len(), appointments }))
 }
 
 async fn seed_patients(
@@ -275,16 +232,8 @@ async fn seed_patients(
     let mut family_phone: Option<(String, PhoneE164)> = None;
     for n in 0..PATIENTS {
         let site = rng.below(SITES.len());
-        let sex = if rng.chance(52) {
-            Sex::Female
-        } else {
-            Sex::Male
-        };
-        let given = if sex == Sex::Female {
-            rng.pick(GIVEN_F)
-        } else {
-            rng.pick(GIVEN_M)
-        };
+        let sex = if rng.chance(52) { Sex::Female } else { Sex::Male };
+        let given = if sex == Sex::Female { rng.pick(GIVEN_F) } else { rng.pick(GIVEN_M) };
         // Every twelfth patient joins the previous one's family and shares its phone.
         let shares = n % 12 == 11 && family_phone.is_some();
         let family = match (&family_phone, shares) {
@@ -300,22 +249,15 @@ async fn seed_patients(
             "en"
         };
         let age_days = i64::try_from(rng.below(95 * 365)).unwrap_or(0);
-        let birth = today
-            .checked_sub(jiff::Span::new().days(age_days + 1))
-            .unwrap_or(today);
+        let birth = today.checked_sub(jiff::Span::new().days(age_days + 1)).unwrap_or(today);
         let phone = match (&family_phone, shares) {
             (Some((_, p)), true) => p.clone(),
             _ => PhoneE164::parse(&format!("+1{}555{:04}", SITES[site].area, 100 + n % 9800))
                 .map_err(|_| StoreError::Corrupt("demo phone"))?,
         };
         family_phone = Some((family.clone(), phone.clone()));
-        let kind = if rng.chance(85) {
-            PhoneKind::Mobile
-        } else {
-            PhoneKind::Landline
-        };
-        let ascii = rapport_domain::patient::name_search_key(&format!("{given}.{family}"))
-            .replace(['\'', ' '], "");
+        let kind = if rng.chance(85) { PhoneKind::Mobile } else { PhoneKind::Landline };
+        let ascii = rapport_domain::patient::name_search_key(&format!("{given}.{family}")).replace(['\'', ' '], "");
         let emails = if rng.chance(82) {
             vec![PatientEmail {
                 address: Email::parse(&format!("{ascii}{n}@example.com"))
@@ -324,10 +266,7 @@ async fn seed_patients(
         } else {
             Vec::new()
         };
-        let key = ExternalId {
-            system: "mrn".into(),
-            value: format!("RB{:06}", n + 1),
-        };
+        let key = ExternalId { system: "mrn".into(), value: format!("RB{:06}", n + 1) };
         let details = PatientDetails {
             given_name: (*given).into(),
             family_name: family,
@@ -342,10 +281,7 @@ async fn seed_patients(
                 state: Some(SITES[site].state.into()),
                 ..Address::default()
             },
-            phones: vec![PatientPhone {
-                number: phone,
-                kind,
-            }],
+            phones: vec![PatientPhone { number: phone, kind }],
             emails,
             channel_order: if kind == PhoneKind::Mobile {
                 vec![Channel::Sms, Channel::Email]
@@ -364,12 +300,7 @@ async fn seed_patients(
     }
     let mut ids = Vec::with_capacity(PATIENTS);
     for (chunk, chunk_sites) in records.chunks(1000).zip(sites.chunks(1000)) {
-        for (outcome, site) in store
-            .upsert_patients(org, chunk)
-            .await?
-            .into_iter()
-            .zip(chunk_sites)
-        {
+        for (outcome, site) in store.upsert_patients(org, chunk).await?.into_iter().zip(chunk_sites) {
             let (UpsertOutcome::Created(id) | UpsertOutcome::Updated(id)) = outcome;
             ids.push((id, *site));
         }
@@ -386,18 +317,8 @@ async fn seed_consents(
 ) -> Result<(), StoreError> {
     for (patient, _) in patients {
         let choice = match rng.below(100) {
-            0..4 => Some((
-                Channel::Sms,
-                Purpose::Transactional,
-                ConsentStatus::Revoked,
-                "sms-keyword",
-            )),
-            4..14 => Some((
-                Channel::Email,
-                Purpose::Marketing,
-                ConsentStatus::Granted,
-                "portal",
-            )),
+            0..4 => Some((Channel::Sms, Purpose::Transactional, ConsentStatus::Revoked, "sms-keyword")),
+            4..14 => Some((Channel::Email, Purpose::Marketing, ConsentStatus::Granted, "portal")),
             _ => None,
         };
         if let Some((channel, purpose, status, source)) = choice {
@@ -431,29 +352,19 @@ async fn seed_appointments(
     for n in 0..APPOINTMENTS {
         let (patient, site) = *rng.pick(patients);
         let location = &locations[site];
-        let provider = providers
-            .iter()
-            .filter(|p| p.location_ids.contains(&location.id))
-            .nth(rng.below(3))
-            .or(providers.first());
+        let provider =
+            providers.iter().filter(|p| p.location_ids.contains(&location.id)).nth(rng.below(3)).or(providers.first());
         let (visit_type, minutes) = *rng.pick(VISIT_TYPES);
         // From 90 days ago to 60 days ahead, on a weekday, 08:00–16:30 local.
         let day_offset = i64::try_from(rng.below(150)).unwrap_or(0) - 90;
-        let local_day = now
-            .to_zoned(location.time_zone.tz())
-            .date()
-            .checked_add(jiff::Span::new().days(day_offset));
+        let local_day = now.to_zoned(location.time_zone.tz()).date().checked_add(jiff::Span::new().days(day_offset));
         let Ok(mut day) = local_day else { continue };
         while day.weekday().to_monday_zero_offset() >= 5 {
             day = day.tomorrow().unwrap_or(day);
         }
         let slot = i8::try_from(rng.below(17)).unwrap_or(0);
         let time = jiff::civil::time(8 + slot / 2, (slot % 2) * 30, 0, 0);
-        let Ok(start) = day
-            .to_datetime(time)
-            .to_zoned(location.time_zone.tz())
-            .map(|z| z.timestamp())
-        else {
+        let Ok(start) = day.to_datetime(time).to_zoned(location.time_zone.tz()).map(|z| z.timestamp()) else {
             continue;
         };
         let past = start < now;
@@ -475,10 +386,7 @@ async fn seed_appointments(
                 end: start + SignedDuration::from_mins(minutes),
                 visit_type: visit_type.into(),
                 status,
-                source: Some(ExternalId {
-                    system: "demo".into(),
-                    value: format!("V{:06}", n + 1),
-                }),
+                source: Some(ExternalId { system: "demo".into(), value: format!("V{:06}", n + 1) }),
             },
         });
     }

@@ -61,61 +61,29 @@ impl ApiError {
     pub fn describe(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource"),
-            ApiError::Validation(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                "Some fields are invalid",
-            ),
-            ApiError::UnknownField(_) => (
-                StatusCode::BAD_REQUEST,
-                "unknown_field",
-                "The body has a field this endpoint does not take",
-            ),
-            ApiError::MalformedJson { .. } => (
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                "The body is not valid JSON",
-            ),
-            ApiError::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Send the body as application/json",
-            ),
-            ApiError::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "The body is too large",
-            ),
-            ApiError::InvalidQuery(_) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                "A query parameter is invalid",
-            ),
-            ApiError::PreconditionRequired => (
-                StatusCode::PRECONDITION_REQUIRED,
-                "precondition_required",
-                "Send If-Match with the ETag you read",
-            ),
-            ApiError::PreconditionFailed { .. } => (
-                StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                "The resource changed since you read it",
-            ),
-            ApiError::Conflict(_) => (
-                StatusCode::CONFLICT,
-                "conflict",
-                "The change conflicts with existing data",
-            ),
-            ApiError::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "The database is not reachable",
-            ),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Something went wrong on our side",
-            ),
+            ApiError::Validation(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Some fields are invalid")
+            }
+            ApiError::UnknownField(_) => {
+                (StatusCode::BAD_REQUEST, "unknown_field", "The body has a field this endpoint does not take")
+            }
+            ApiError::MalformedJson { .. } => (StatusCode::BAD_REQUEST, "malformed_json", "The body is not valid JSON"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send the body as application/json")
+            }
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is too large"),
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query", "A query parameter is invalid"),
+            ApiError::PreconditionRequired => {
+                (StatusCode::PRECONDITION_REQUIRED, "precondition_required", "Send If-Match with the ETag you read")
+            }
+            ApiError::PreconditionFailed { .. } => {
+                (StatusCode::PRECONDITION_FAILED, "precondition_failed", "The resource changed since you read it")
+            }
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "The change conflicts with existing data"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not reachable"),
+            ApiError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side")
+            }
         }
     }
 
@@ -140,12 +108,8 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownReference { field } => {
                 ApiError::field(field, "does not name a record of this organization")
             }
-            StoreError::StaleVersion { actual, .. } => ApiError::PreconditionFailed {
-                current_version: actual,
-            },
-            other @ (StoreError::Corrupt(_) | StoreError::Database(_)) => {
-                ApiError::Internal(other.to_string())
-            }
+            StoreError::StaleVersion { actual, .. } => ApiError::PreconditionFailed { current_version: actual },
+            other @ (StoreError::Corrupt(_) | StoreError::Database(_)) => ApiError::Internal(other.to_string()),
         }
     }
 }
@@ -159,17 +123,12 @@ impl IntoResponse for ApiError {
                 errors = v
                     .errors
                     .iter()
-                    .map(|e| FieldProblem {
-                        field: e.field.clone(),
-                        reason: e.reason.clone(),
-                    })
+                    .map(|e| FieldProblem { field: e.field.clone(), reason: e.reason.clone() })
                     .collect();
                 None
             }
             ApiError::UnknownField(name) => Some(format!("unknown field `{name}`")),
-            ApiError::MalformedJson { line, column } => {
-                Some(format!("syntax error at line {line}, column {column}"))
-            }
+            ApiError::MalformedJson { line, column } => Some(format!("syntax error at line {line}, column {column}")),
             ApiError::InvalidQuery(what) => Some(what.clone()),
             ApiError::PreconditionFailed { current_version } => {
                 Some(format!("the current ETag is \"{current_version}\""))
@@ -186,10 +145,7 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, Json(problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let ApiError::Internal(cause) = self {
             response.extensions_mut().insert(InternalCause(cause));
         }

@@ -49,10 +49,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = error.inner();
         let message = inner.to_string();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::MalformedJson {
-                line: inner.line(),
-                column: inner.column(),
-            };
+            return ApiError::MalformedJson { line: inner.line(), column: inner.column() };
         }
         if let Some(name) = backticked(&message, "unknown field `") {
             return ApiError::UnknownField(join_path(&path, name, true));
@@ -63,10 +60,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let field = if path == "." { "body".to_owned() } else { path };
         ApiError::field(field, "has the wrong type or shape")
     })?;
-    deserializer.end().map_err(|e| ApiError::MalformedJson {
-        line: e.line(),
-        column: e.column(),
-    })?;
+    deserializer.end().map_err(|e| ApiError::MalformedJson { line: e.line(), column: e.column() })?;
     Ok(value)
 }
 
@@ -110,14 +104,11 @@ impl<S: Send + Sync> FromRequestParts<S> for OptionalIfMatch {
         let Some(raw) = parts.headers.get(header::IF_MATCH) else {
             return Ok(OptionalIfMatch(None));
         };
-        let text = raw.to_str().map_err(|_| ApiError::PreconditionFailed {
-            current_version: -1,
-        })?;
+        let text = raw.to_str().map_err(|_| ApiError::PreconditionFailed { current_version: -1 })?;
         let tag = text.trim().trim_start_matches("W/").trim_matches('"');
         // A tag that is not one of ours can never match the current version.
-        let version = tag
-            .parse::<i64>()
-            .map_err(|_| ApiError::InvalidQuery("If-Match is not an ETag of this API".into()))?;
+        let version =
+            tag.parse::<i64>().map_err(|_| ApiError::InvalidQuery("If-Match is not an ETag of this API".into()))?;
         Ok(OptionalIfMatch(Some(version)))
     }
 }
@@ -159,9 +150,7 @@ mod tests {
             Ok(_) => ("ok", String::new()),
             Err(ApiError::Validation(v)) => ("validation_failed", v.to_string()),
             Err(ApiError::UnknownField(f)) => ("unknown_field", f),
-            Err(ApiError::MalformedJson { line, column }) => {
-                ("malformed_json", format!("{line}:{column}"))
-            }
+            Err(ApiError::MalformedJson { line, column }) => ("malformed_json", format!("{line}:{column}")),
             Err(other) => ("other", format!("{other:?}")),
         }
     }
@@ -169,18 +158,12 @@ mod tests {
     #[test]
     fn json_errors_name_fields_and_never_values() {
         assert_eq!(codes(r#"{"name":"Ann"}"#).0, "ok");
-        assert_eq!(
-            codes(r#"{"name":"Ann","ssn":"123"}"#),
-            ("unknown_field", "ssn".into())
-        );
+        assert_eq!(codes(r#"{"name":"Ann","ssn":"123"}"#), ("unknown_field", "ssn".into()));
         assert_eq!(
             codes(r#"{"name":"Ann","phones":[{"number":"1","ext":"2"}]}"#),
             ("unknown_field", "phones[0].ext".into())
         );
-        assert_eq!(
-            codes(r#"{}"#),
-            ("validation_failed", "name: is required".into())
-        );
+        assert_eq!(codes(r#"{}"#), ("validation_failed", "name: is required".into()));
         assert_eq!(
             codes(r#"{"name":"Ann","phones":[{}]}"#),
             ("validation_failed", "phones[0].number: is required".into())

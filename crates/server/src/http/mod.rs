@@ -34,9 +34,7 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self {
-            max_body_bytes: 1024 * 1024,
-        }
+        Self { max_body_bytes: 1024 * 1024 }
     }
 }
 

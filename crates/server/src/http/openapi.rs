@@ -7,10 +7,7 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(
-        title = "Rapport",
-        description = "Patient relationship management: the registry API."
-    ),
+    info(title = "Rapport", description = "Patient relationship management: the registry API."),
     paths(super::healthz, super::readyz)
 )]
 struct ApiDoc;

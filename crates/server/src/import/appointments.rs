@@ -17,8 +17,7 @@ use std::io::Read;
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use rapport_domain::{
-    AppointmentDetails, AppointmentStatus, ExternalId, Location, OrganizationId, Provider,
-    ProviderId,
+    AppointmentDetails, AppointmentStatus, ExternalId, Location, OrganizationId, Provider, ProviderId,
 };
 
 use super::batch::Batcher;
@@ -28,13 +27,7 @@ use crate::store::{AppointmentUpsert, PageRequest, Store, StoreError};
 
 const SPEC: ColumnSpec = ColumnSpec {
     required: &["id", "mrn", "location", "start", "visit_type"],
-    optional: &[
-        "end",
-        "duration_minutes",
-        "provider_npi",
-        "provider_id",
-        "status",
-    ],
+    optional: &["end", "duration_minutes", "provider_npi", "provider_id", "status"],
     aliases: &[
         ("appointment_id", "id"),
         ("visit_id", "id"),
@@ -77,30 +70,19 @@ impl Directory {
                 None => break,
             }
         }
-        Ok(Self {
-            locations,
-            providers,
-        })
+        Ok(Self { locations, providers })
     }
 
     fn location(&self, word: &str) -> Option<&Location> {
-        self.locations
-            .iter()
-            .find(|l| l.id.to_string() == word || l.name.eq_ignore_ascii_case(word))
+        self.locations.iter().find(|l| l.id.to_string() == word || l.name.eq_ignore_ascii_case(word))
     }
 
     fn provider_by_npi(&self, npi: &str) -> Option<ProviderId> {
-        self.providers
-            .iter()
-            .find(|p| p.npi.as_ref().is_some_and(|n| n.as_str() == npi))
-            .map(|p| p.id)
+        self.providers.iter().find(|p| p.npi.as_ref().is_some_and(|n| n.as_str() == npi)).map(|p| p.id)
     }
 
     fn provider_by_id(&self, id: &str) -> Option<ProviderId> {
-        self.providers
-            .iter()
-            .find(|p| p.id.to_string() == id)
-            .map(|p| p.id)
+        self.providers.iter().find(|p| p.id.to_string() == id).map(|p| p.id)
     }
 }
 
@@ -127,9 +109,7 @@ pub async fn import_appointments(
         };
         let mrn = row.get("mrn").unwrap_or_default().to_owned();
         if !patients.contains_key(&mrn) {
-            let found = store
-                .find_patient_by_external_id(org, &options.id_system, &mrn)
-                .await?;
+            let found = store.find_patient_by_external_id(org, &options.id_system, &mrn).await?;
             patients.insert(mrn.clone(), found);
         }
         let patient = patients.get(&mrn).copied().flatten();
@@ -147,15 +127,10 @@ fn parse_row(
     patient: Option<rapport_domain::PatientId>,
     source_system: &str,
 ) -> Result<AppointmentUpsert, RowError> {
-    let required = |column: &str| {
-        row.get(column)
-            .ok_or_else(|| row.error(column, "is required"))
-    };
-    let source =
-        ExternalId::parse(source_system, required("id")?).map_err(|e| row.error("id", e))?;
+    let required = |column: &str| row.get(column).ok_or_else(|| row.error(column, "is required"));
+    let source = ExternalId::parse(source_system, required("id")?).map_err(|e| row.error("id", e))?;
     required("mrn")?;
-    let patient_id =
-        patient.ok_or_else(|| row.error("mrn", "names no patient of this organization"))?;
+    let patient_id = patient.ok_or_else(|| row.error("mrn", "names no patient of this organization"))?;
     let location = directory
         .location(required("location")?)
         .ok_or_else(|| row.error("location", "names no location of this organization"))?;
@@ -169,27 +144,25 @@ fn parse_row(
                 .parse()
                 .ok()
                 .filter(|m| (1..=1440).contains(m))
-                .ok_or_else(|| {
-                    row.error("duration_minutes", "must be a whole number from 1 to 1440")
-                })?;
+                .ok_or_else(|| row.error("duration_minutes", "must be a whole number from 1 to 1440"))?;
             start + jiff::SignedDuration::from_mins(minutes)
         }
     };
-    let provider_id =
-        match (row.get("provider_npi"), row.get("provider_id")) {
-            (Some(npi), _) => Some(directory.provider_by_npi(npi).ok_or_else(|| {
-                row.error("provider_npi", "names no provider of this organization")
-            })?),
-            (None, Some(id)) => Some(directory.provider_by_id(id).ok_or_else(|| {
-                row.error("provider_id", "names no provider of this organization")
-            })?),
-            (None, None) => None,
-        };
-    let status = row
-        .get("status")
-        .unwrap_or("booked")
-        .parse::<AppointmentStatus>()
-        .map_err(|e| row.error("status", e))?;
+    let provider_id = match (row.get("provider_npi"), row.get("provider_id")) {
+        (Some(npi), _) => Some(
+            directory
+                .provider_by_npi(npi)
+                .ok_or_else(|| row.error("provider_npi", "names no provider of this organization"))?,
+        ),
+        (None, Some(id)) => Some(
+            directory
+                .provider_by_id(id)
+                .ok_or_else(|| row.error("provider_id", "names no provider of this organization"))?,
+        ),
+        (None, None) => None,
+    };
+    let status =
+        row.get("status").unwrap_or("booked").parse::<AppointmentStatus>().map_err(|e| row.error("status", e))?;
     let visit_type = required("visit_type")?.to_owned();
     let details = AppointmentDetails {
         patient_id,
@@ -210,12 +183,6 @@ fn instant(raw: &str, tz: &jiff::tz::TimeZone) -> Result<Timestamp, &'static str
     if let Ok(t) = raw.parse::<Timestamp>() {
         return Ok(t);
     }
-    let local: DateTime = raw
-        .replacen(' ', "T", 1)
-        .parse()
-        .map_err(|_| "is not RFC 3339 nor YYYY-MM-DD HH:MM")?;
-    local
-        .to_zoned(tz.clone())
-        .map(|z| z.timestamp())
-        .map_err(|_| "is not a time that exists in the location's zone")
+    let local: DateTime = raw.replacen(' ', "T", 1).parse().map_err(|_| "is not RFC 3339 nor YYYY-MM-DD HH:MM")?;
+    local.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|_| "is not a time that exists in the location's zone")
 }

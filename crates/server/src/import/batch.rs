@@ -14,12 +14,7 @@ pub struct Batcher<T> {
 
 impl<T> Batcher<T> {
     pub fn new(strict: bool, batch_rows: usize) -> Self {
-        Self {
-            pending: Vec::new(),
-            report: ImportReport::default(),
-            strict,
-            batch_rows,
-        }
+        Self { pending: Vec::new(), report: ImportReport::default(), strict, batch_rows }
     }
 
     pub fn fail(&mut self, error: RowError) {
@@ -77,11 +72,9 @@ impl<T> Batcher<T> {
                 for (line, item) in lines.into_iter().zip(items) {
                     match write(std::slice::from_ref(&item)).await {
                         Ok(outcomes) => self.count(&outcomes),
-                        Err(e) if is_data_error(&e) => self.report.failed.push(RowError {
-                            line,
-                            column: None,
-                            reason: e.to_string(),
-                        }),
+                        Err(e) if is_data_error(&e) => {
+                            self.report.failed.push(RowError { line, column: None, reason: e.to_string() })
+                        }
                         Err(e) => return Err(e.into()),
                     }
                 }
@@ -102,8 +95,5 @@ impl<T> Batcher<T> {
 }
 
 fn is_data_error(error: &StoreError) -> bool {
-    matches!(
-        error,
-        StoreError::Conflict { .. } | StoreError::UnknownReference { .. }
-    )
+    matches!(error, StoreError::Conflict { .. } | StoreError::UnknownReference { .. })
 }

@@ -51,10 +51,6 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self {
-            id_system: "mrn".into(),
-            source_system: "csv".into(),
-            strict: false,
-        }
+        Self { id_system: "mrn".into(), source_system: "csv".into(), strict: false }
     }
 }

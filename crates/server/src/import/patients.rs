@@ -12,8 +12,8 @@ use std::io::Read;
 use jiff::civil::Date;
 use rapport_domain::patient::parse_name;
 use rapport_domain::{
-    Address, BirthDate, Email, ExternalId, LanguageTag, OrganizationId, PatientDetails,
-    PatientEmail, PatientPhone, PhoneE164, PhoneKind, Sex, TimeZoneName,
+    Address, BirthDate, Email, ExternalId, LanguageTag, OrganizationId, PatientDetails, PatientEmail, PatientPhone,
+    PhoneE164, PhoneKind, Sex, TimeZoneName,
 };
 
 use super::batch::Batcher;
@@ -65,9 +65,7 @@ pub async fn import_patients(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
     let mut table = Table::open(input, &SPEC)?;
-    let today = store
-        .clock()
-        .today_in(&jiff::tz::TimeZone::fixed(jiff::tz::offset(14)));
+    let today = store.clock().today_in(&jiff::tz::TimeZone::fixed(jiff::tz::offset(14)));
     let write = async |records: &[PatientUpsert]| store.upsert_patients(org, records).await;
     let mut batcher = Batcher::new(options.strict, BATCH_ROWS);
     while let Some(row) = table.next_row() {
@@ -80,27 +78,18 @@ pub async fn import_patients(
 }
 
 fn parse_row(row: &TableRow<'_>, today: Date, id_system: &str) -> Result<PatientUpsert, RowError> {
-    let required = |column: &str| {
-        row.get(column)
-            .ok_or_else(|| row.error(column, "is required"))
-    };
+    let required = |column: &str| row.get(column).ok_or_else(|| row.error(column, "is required"));
     let key = ExternalId::parse(id_system, required("mrn")?).map_err(|e| row.error("mrn", e))?;
     let given_name = parse_name(required("given_name")?).map_err(|e| row.error("given_name", e))?;
-    let family_name =
-        parse_name(required("family_name")?).map_err(|e| row.error("family_name", e))?;
+    let family_name = parse_name(required("family_name")?).map_err(|e| row.error("family_name", e))?;
     let optional = |column: &'static str| row.get(column);
     let birth_date = optional("birth_date")
         .map(|b| BirthDate::parse(b, today))
         .transpose()
         .map_err(|e| row.error("birth_date", e))?;
-    let sex = optional("sex")
-        .unwrap_or("unknown")
-        .parse::<Sex>()
-        .map_err(|e| row.error("sex", e))?;
-    let kind = optional("phone_type")
-        .unwrap_or("unknown")
-        .parse::<PhoneKind>()
-        .map_err(|e| row.error("phone_type", e))?;
+    let sex = optional("sex").unwrap_or("unknown").parse::<Sex>().map_err(|e| row.error("sex", e))?;
+    let kind =
+        optional("phone_type").unwrap_or("unknown").parse::<PhoneKind>().map_err(|e| row.error("phone_type", e))?;
     let phones = optional("phone")
         .map(|p| PhoneE164::parse(p).map(|number| PatientPhone { number, kind }))
         .transpose()
@@ -109,18 +98,11 @@ fn parse_row(row: &TableRow<'_>, today: Date, id_system: &str) -> Result<Patient
         .map(|e| Email::parse(e).map(|address| PatientEmail { address }))
         .transpose()
         .map_err(|e| row.error("email", e))?;
-    let language = optional("language")
-        .map(LanguageTag::parse)
-        .transpose()
-        .map_err(|e| row.error("language", e))?;
-    let time_zone = optional("time_zone")
-        .map(TimeZoneName::parse)
-        .transpose()
-        .map_err(|e| row.error("time_zone", e))?;
-    let preferred_name = optional("preferred_name")
-        .map(parse_name)
-        .transpose()
-        .map_err(|e| row.error("preferred_name", e))?;
+    let language = optional("language").map(LanguageTag::parse).transpose().map_err(|e| row.error("language", e))?;
+    let time_zone =
+        optional("time_zone").map(TimeZoneName::parse).transpose().map_err(|e| row.error("time_zone", e))?;
+    let preferred_name =
+        optional("preferred_name").map(parse_name).transpose().map_err(|e| row.error("preferred_name", e))?;
     let address = Address {
         line: optional("address_line").map(str::to_owned),
         city: optional("city").map(str::to_owned),

@@ -34,11 +34,7 @@ pub struct ColumnSpec {
 
 /// `First Name` → `first_name`.
 fn normalise(header: &str) -> String {
-    header
-        .trim()
-        .trim_start_matches('\u{feff}')
-        .to_lowercase()
-        .replace([' ', '-'], "_")
+    header.trim().trim_start_matches('\u{feff}').to_lowercase().replace([' ', '-'], "_")
 }
 
 /// A CSV reader whose columns are known by canonical name.
@@ -64,29 +60,18 @@ impl<'a> TableRow<'a> {
     }
 
     pub fn error(&self, column: &str, reason: impl fmt::Display) -> RowError {
-        RowError {
-            line: self.line,
-            column: Some(column.to_owned()),
-            reason: reason.to_string(),
-        }
+        RowError { line: self.line, column: Some(column.to_owned()), reason: reason.to_string() }
     }
 }
 
 impl<R: Read> Table<R> {
     pub fn open(input: R, spec: &ColumnSpec) -> Result<Self, ImportError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(true)
-            .from_reader(input);
-        let headers = reader
-            .byte_headers()
-            .map_err(|e| ImportError::Read(e.to_string()))?
-            .clone();
+        let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(input);
+        let headers = reader.byte_headers().map_err(|e| ImportError::Read(e.to_string()))?.clone();
         let mut positions = HashMap::new();
         for (i, raw) in headers.iter().enumerate() {
-            let text = std::str::from_utf8(raw).map_err(|_| {
-                ImportError::Header(format!("column {} of the header is not UTF-8 text", i + 1))
-            })?;
+            let text = std::str::from_utf8(raw)
+                .map_err(|_| ImportError::Header(format!("column {} of the header is not UTF-8 text", i + 1)))?;
             let name = normalise(text);
             let canonical = spec
                 .required
@@ -94,15 +79,9 @@ impl<R: Read> Table<R> {
                 .chain(spec.optional)
                 .find(|c| **c == name)
                 .copied()
-                .or_else(|| {
-                    spec.aliases
-                        .iter()
-                        .find(|(alias, _)| *alias == name)
-                        .map(|(_, c)| *c)
-                })
+                .or_else(|| spec.aliases.iter().find(|(alias, _)| *alias == name).map(|(_, c)| *c))
                 .ok_or_else(|| {
-                    let known: Vec<&str> =
-                        spec.required.iter().chain(spec.optional).copied().collect();
+                    let known: Vec<&str> = spec.required.iter().chain(spec.optional).copied().collect();
                     ImportError::Header(format!(
                         "unknown column `{name}` (column {}); known columns: {}",
                         i + 1,
@@ -110,22 +89,13 @@ impl<R: Read> Table<R> {
                     ))
                 })?;
             if positions.insert(canonical, i).is_some() {
-                return Err(ImportError::Header(format!(
-                    "column `{canonical}` appears more than once"
-                )));
+                return Err(ImportError::Header(format!("column `{canonical}` appears more than once")));
             }
         }
         if let Some(missing) = spec.required.iter().find(|c| !positions.contains_key(*c)) {
-            return Err(ImportError::Header(format!(
-                "required column `{missing}` is missing"
-            )));
+            return Err(ImportError::Header(format!("required column `{missing}` is missing")));
         }
-        Ok(Self {
-            reader,
-            positions,
-            width: headers.len(),
-            record: csv::ByteRecord::new(),
-        })
+        Ok(Self { reader, positions, width: headers.len(), record: csv::ByteRecord::new() })
     }
 
     /// The next row, a row-level error, or `None` at the end of the file.
@@ -135,11 +105,7 @@ impl<R: Read> Table<R> {
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                return Some(Err(RowError {
-                    line,
-                    column: None,
-                    reason: "the row is not valid CSV".into(),
-                }));
+                return Some(Err(RowError { line, column: None, reason: "the row is not valid CSV".into() }));
             }
         }
         let line = self.record.position().map_or(0, |p| p.line());
@@ -149,34 +115,18 @@ impl<R: Read> Table<R> {
                 self.record.len(),
                 self.width
             );
-            return Some(Err(RowError {
-                line,
-                column: None,
-                reason,
-            }));
+            return Some(Err(RowError { line, column: None, reason }));
         }
         let mut fields = Vec::with_capacity(self.width);
         for (i, raw) in self.record.iter().enumerate() {
             match std::str::from_utf8(raw) {
                 Ok(text) => fields.push(text),
                 Err(_) => {
-                    let column = self
-                        .positions
-                        .iter()
-                        .find(|(_, p)| **p == i)
-                        .map(|(c, _)| (*c).to_owned());
-                    return Some(Err(RowError {
-                        line,
-                        column,
-                        reason: "is not valid UTF-8 text".into(),
-                    }));
+                    let column = self.positions.iter().find(|(_, p)| **p == i).map(|(c, _)| (*c).to_owned());
+                    return Some(Err(RowError { line, column, reason: "is not valid UTF-8 text".into() }));
                 }
             }
         }
-        Some(Ok(TableRow {
-            line,
-            fields,
-            positions: &self.positions,
-        }))
+        Some(Ok(TableRow { line, fields, positions: &self.positions }))
     }
 }

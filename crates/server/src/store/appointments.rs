@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use rapport_domain::{
-    Appointment, AppointmentDetails, AppointmentId, AppointmentStatus, ExternalId, OrganizationId,
-    TimeZoneName,
+    Appointment, AppointmentDetails, AppointmentId, AppointmentStatus, ExternalId, OrganizationId, TimeZoneName,
 };
 use sqlx::AssertSqlSafe;
 
@@ -90,11 +89,7 @@ impl Store {
         self.get_appointment(org, id).await
     }
 
-    pub async fn get_appointment(
-        &self,
-        org: OrganizationId,
-        id: AppointmentId,
-    ) -> Result<Appointment, StoreError> {
+    pub async fn get_appointment(&self, org: OrganizationId, id: AppointmentId) -> Result<Appointment, StoreError> {
         let row = self
             .db
             .fetch_optional(
@@ -115,20 +110,8 @@ impl Store {
     ) -> Result<Appointment, StoreError> {
         let mut tx = self.db.begin().await?;
         let zone = check_references(&mut tx, org, d).await?;
-        let target = Target {
-            table: Versioned::Appointments,
-            tenant: org.to_string(),
-            id: id.to_string(),
-            expected,
-        };
-        versioned::update(
-            &mut tx,
-            target,
-            DETAIL_SETS,
-            detail_values(d, &zone),
-            self.clock.now(),
-        )
-        .await?;
+        let target = Target { table: Versioned::Appointments, tenant: org.to_string(), id: id.to_string(), expected };
+        versioned::update(&mut tx, target, DETAIL_SETS, detail_values(d, &zone), self.clock.now()).await?;
         tx.commit().await?;
         self.get_appointment(org, id).await
     }
@@ -145,21 +128,10 @@ impl Store {
             .db
             .execute(
                 "DELETE FROM appointments WHERE organization_id = $1 AND id = $2 AND version = $3",
-                args([
-                    org.to_string().into(),
-                    id.to_string().into(),
-                    version.into(),
-                ]),
+                args([org.to_string().into(), id.to_string().into(), version.into()]),
             )
             .await?;
-        if deleted == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::StaleVersion {
-                expected: version,
-                actual: current.version,
-            })
-        }
+        if deleted == 1 { Ok(()) } else { Err(StoreError::StaleVersion { expected: version, actual: current.version }) }
     }
 
     pub async fn list_appointments(
@@ -171,18 +143,9 @@ impl Store {
         let mut sql = String::from("SELECT * FROM appointments WHERE organization_id = $1");
         let mut values: Vec<Arg> = vec![org.to_string().into()];
         let filters: [(&str, Option<Arg>); 7] = [
-            (
-                "patient_id =",
-                query.patient_id.map(|p| p.to_string().into()),
-            ),
-            (
-                "provider_id =",
-                query.provider_id.map(|p| p.to_string().into()),
-            ),
-            (
-                "location_id =",
-                query.location_id.map(|l| l.to_string().into()),
-            ),
+            ("patient_id =", query.patient_id.map(|p| p.to_string().into())),
+            ("provider_id =", query.provider_id.map(|p| p.to_string().into())),
+            ("location_id =", query.location_id.map(|l| l.to_string().into())),
             ("status =", query.status.map(|s| s.as_str().into())),
             ("start_at >=", query.from.map(Arg::from)),
             ("start_at <", query.to.map(Arg::from)),
@@ -197,10 +160,7 @@ impl Store {
         values.push(((page.limit() + 1) as i64).into());
         sql.push_str(&format!(" ORDER BY id LIMIT ${}", values.len()));
         let rows = self.db.fetch_all(AssertSqlSafe(sql), values).await?;
-        let items = rows
-            .iter()
-            .map(appointment_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows.iter().map(appointment_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(items, page.limit(), |a| a.id.to_string()))
     }
 
@@ -218,9 +178,7 @@ impl Store {
         let mut outcomes = Vec::with_capacity(records.len());
         for (i, record) in records.iter().enumerate() {
             let d = &record.details;
-            let source = d.source.as_ref().ok_or(StoreError::UnknownReference {
-                field: format!("[{i}].source"),
-            })?;
+            let source = d.source.as_ref().ok_or(StoreError::UnknownReference { field: format!("[{i}].source") })?;
             let zone = match zones.get(&d.location_id.to_string()) {
                 Some(z) if d.provider_id.is_none() => z.clone(),
                 _ => {
@@ -250,14 +208,7 @@ impl Store {
                             id: current.id.to_string(),
                             expected: current.version,
                         };
-                        versioned::update(
-                            &mut tx,
-                            target,
-                            DETAIL_SETS,
-                            detail_values(d, &zone),
-                            now,
-                        )
-                        .await?;
+                        versioned::update(&mut tx, target, DETAIL_SETS, detail_values(d, &zone), now).await?;
                     }
                     outcomes.push(super::UpsertOutcome::Updated(current.id));
                 }
@@ -296,9 +247,7 @@ async fn check_references(
     org: OrganizationId,
     d: &AppointmentDetails,
 ) -> Result<TimeZoneName, StoreError> {
-    let unknown = |field: &str| StoreError::UnknownReference {
-        field: field.to_owned(),
-    };
+    let unknown = |field: &str| StoreError::UnknownReference { field: field.to_owned() };
     tx.fetch_optional(
         "SELECT id FROM patients WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
         args([org.to_string().into(), d.patient_id.to_string().into()]),

@@ -33,11 +33,8 @@ pub fn address_from_text(text: &str) -> Result<Address, StoreError> {
 
 /// `[["08:00","17:00"], …]` per weekday, Monday first.
 pub fn hours_to_text(h: &OpeningHours) -> String {
-    let days: Vec<Value> = h
-        .days
-        .iter()
-        .map(|d| Value::Array(d.iter().map(|(s, e)| json!([hhmm(*s), hhmm(*e)])).collect()))
-        .collect();
+    let days: Vec<Value> =
+        h.days.iter().map(|d| Value::Array(d.iter().map(|(s, e)| json!([hhmm(*s), hhmm(*e)])).collect())).collect();
     Value::Array(days).to_string()
 }
 
@@ -46,10 +43,7 @@ pub fn hours_from_text(text: &str) -> Result<OpeningHours, StoreError> {
     let mut hours = OpeningHours::default();
     for (slot, day) in hours.days.iter_mut().zip(days) {
         for (s, e) in day {
-            slot.push((
-                s.parse::<Time>().map_err(corrupt)?,
-                e.parse::<Time>().map_err(corrupt)?,
-            ));
+            slot.push((s.parse::<Time>().map_err(corrupt)?, e.parse::<Time>().map_err(corrupt)?));
         }
     }
     Ok(hours)
@@ -60,10 +54,7 @@ pub fn hhmm(t: Time) -> String {
 }
 
 pub fn map_to_text(map: &BTreeMap<String, String>) -> String {
-    let object: Map<String, Value> = map
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
+    let object: Map<String, Value> = map.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     Value::Object(object).to_string()
 }
 
@@ -77,29 +68,16 @@ pub fn list_to_text(items: impl IntoIterator<Item = String>) -> String {
 
 pub fn list_from_text<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, StoreError> {
     let items: Vec<String> = serde_json::from_str(text).map_err(corrupt)?;
-    items
-        .iter()
-        .map(|s| {
-            s.parse()
-                .map_err(|_| StoreError::Corrupt("list item does not parse"))
-        })
-        .collect()
+    items.iter().map(|s| s.parse().map_err(|_| StoreError::Corrupt("list item does not parse"))).collect()
 }
 
 pub fn channels_to_text(order: &[Channel]) -> String {
-    order
-        .iter()
-        .map(|c| c.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    order.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
 }
 
 pub fn channels_from_text(text: &str) -> Result<Vec<Channel>, StoreError> {
     text.split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse()
-                .map_err(|_| StoreError::Corrupt("channel order does not parse"))
-        })
+        .map(|s| s.parse().map_err(|_| StoreError::Corrupt("channel order does not parse")))
         .collect()
 }

@@ -27,10 +27,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         tx.fetch_optional(
             "SELECT id FROM patients WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
-            args([
-                org.to_string().into(),
-                consent.patient_id.to_string().into(),
-            ]),
+            args([org.to_string().into(), consent.patient_id.to_string().into()]),
         )
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -54,21 +51,14 @@ impl Store {
         tx.commit().await?;
         let row = self
             .db
-            .fetch_optional(
-                "SELECT * FROM consents WHERE id = $1",
-                args([id.to_string().into()]),
-            )
+            .fetch_optional("SELECT * FROM consents WHERE id = $1", args([id.to_string().into()]))
             .await?
             .ok_or(StoreError::NotFound)?;
         consent_from_row(&row)
     }
 
     /// The whole ledger of one patient, oldest first.
-    pub async fn consent_history(
-        &self,
-        org: OrganizationId,
-        patient: PatientId,
-    ) -> Result<Vec<Consent>, StoreError> {
+    pub async fn consent_history(&self, org: OrganizationId, patient: PatientId) -> Result<Vec<Consent>, StoreError> {
         self.get_patient(org, patient).await?;
         let rows = self
             .db
@@ -81,15 +71,8 @@ impl Store {
     }
 
     /// The current choice per channel and purpose (latest entry of each).
-    pub async fn current_consents(
-        &self,
-        org: OrganizationId,
-        patient: PatientId,
-    ) -> Result<Vec<Consent>, StoreError> {
+    pub async fn current_consents(&self, org: OrganizationId, patient: PatientId) -> Result<Vec<Consent>, StoreError> {
         let history = self.consent_history(org, patient).await?;
-        Ok(rapport_domain::consent::current(&history)
-            .into_iter()
-            .cloned()
-            .collect())
+        Ok(rapport_domain::consent::current(&history).into_iter().cloned().collect())
     }
 }

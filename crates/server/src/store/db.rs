@@ -8,8 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Postgres, Row as _, SqlSafeStr, Sqlite};
 
@@ -93,8 +92,7 @@ pub enum Row {
 
 impl Row {
     pub fn text(&self, col: &str) -> Result<String, StoreError> {
-        self.opt_text(col)?
-            .ok_or(StoreError::Corrupt("unexpected NULL text column"))
+        self.opt_text(col)?.ok_or(StoreError::Corrupt("unexpected NULL text column"))
     }
 
     pub fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
@@ -105,8 +103,7 @@ impl Row {
     }
 
     pub fn int(&self, col: &str) -> Result<i64, StoreError> {
-        self.opt_int(col)?
-            .ok_or(StoreError::Corrupt("unexpected NULL integer column"))
+        self.opt_int(col)?.ok_or(StoreError::Corrupt("unexpected NULL integer column"))
     }
 
     pub fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
@@ -123,17 +120,12 @@ impl Row {
     /// Parses a text column into a domain value; a failure means the row was
     /// written by something that bypassed validation.
     pub fn parsed<T: std::str::FromStr>(&self, col: &str) -> Result<T, StoreError> {
-        self.text(col)?
-            .parse()
-            .map_err(|_| StoreError::Corrupt("column holds an invalid value"))
+        self.text(col)?.parse().map_err(|_| StoreError::Corrupt("column holds an invalid value"))
     }
 
     pub fn opt_parsed<T: std::str::FromStr>(&self, col: &str) -> Result<Option<T>, StoreError> {
         self.opt_text(col)?
-            .map(|s| {
-                s.parse()
-                    .map_err(|_| StoreError::Corrupt("column holds an invalid value"))
-            })
+            .map(|s| s.parse().map_err(|_| StoreError::Corrupt("column holds an invalid value")))
             .transpose()
     }
 }
@@ -194,10 +186,7 @@ impl Db {
                 .await?;
             return Ok(Db::Postgres(pool));
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
         let connect = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -210,10 +199,7 @@ impl Db {
             // Statement logs would only repeat our SQL; request logs say what matters.
             .log_statements(log::LevelFilter::Off)
             .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections)
-            .connect_with(connect)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(options.max_connections).connect_with(connect).await?;
         Ok(Db::Sqlite(pool))
     }
 
@@ -231,41 +217,17 @@ impl Db {
         })
     }
 
-    pub async fn fetch_all(
-        &self,
-        sql: impl SqlSafeStr,
-        args: Vec<Arg>,
-    ) -> Result<Vec<Row>, StoreError> {
+    pub async fn fetch_all(&self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
-            Db::Sqlite(p) => sqlite_query(sql, args)
-                .fetch_all(p)
-                .await?
-                .into_iter()
-                .map(Row::Sqlite)
-                .collect(),
-            Db::Postgres(p) => pg_query(sql, args)
-                .fetch_all(p)
-                .await?
-                .into_iter()
-                .map(Row::Postgres)
-                .collect(),
+            Db::Sqlite(p) => sqlite_query(sql, args).fetch_all(p).await?.into_iter().map(Row::Sqlite).collect(),
+            Db::Postgres(p) => pg_query(sql, args).fetch_all(p).await?.into_iter().map(Row::Postgres).collect(),
         })
     }
 
-    pub async fn fetch_optional(
-        &self,
-        sql: impl SqlSafeStr,
-        args: Vec<Arg>,
-    ) -> Result<Option<Row>, StoreError> {
+    pub async fn fetch_optional(&self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Option<Row>, StoreError> {
         Ok(match self {
-            Db::Sqlite(p) => sqlite_query(sql, args)
-                .fetch_optional(p)
-                .await?
-                .map(Row::Sqlite),
-            Db::Postgres(p) => pg_query(sql, args)
-                .fetch_optional(p)
-                .await?
-                .map(Row::Postgres),
+            Db::Sqlite(p) => sqlite_query(sql, args).fetch_optional(p).await?.map(Row::Sqlite),
+            Db::Postgres(p) => pg_query(sql, args).fetch_optional(p).await?.map(Row::Postgres),
         })
     }
 
@@ -292,55 +254,24 @@ pub enum Tx {
 }
 
 impl Tx {
-    pub async fn execute(
-        &mut self,
-        sql: impl SqlSafeStr,
-        args: Vec<Arg>,
-    ) -> Result<u64, StoreError> {
+    pub async fn execute(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<u64, StoreError> {
         Ok(match self {
-            Tx::Sqlite(t) => sqlite_query(sql, args)
-                .execute(&mut **t)
-                .await?
-                .rows_affected(),
+            Tx::Sqlite(t) => sqlite_query(sql, args).execute(&mut **t).await?.rows_affected(),
             Tx::Postgres(t) => pg_query(sql, args).execute(&mut **t).await?.rows_affected(),
         })
     }
 
-    pub async fn fetch_all(
-        &mut self,
-        sql: impl SqlSafeStr,
-        args: Vec<Arg>,
-    ) -> Result<Vec<Row>, StoreError> {
+    pub async fn fetch_all(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
-            Tx::Sqlite(t) => sqlite_query(sql, args)
-                .fetch_all(&mut **t)
-                .await?
-                .into_iter()
-                .map(Row::Sqlite)
-                .collect(),
-            Tx::Postgres(t) => pg_query(sql, args)
-                .fetch_all(&mut **t)
-                .await?
-                .into_iter()
-                .map(Row::Postgres)
-                .collect(),
+            Tx::Sqlite(t) => sqlite_query(sql, args).fetch_all(&mut **t).await?.into_iter().map(Row::Sqlite).collect(),
+            Tx::Postgres(t) => pg_query(sql, args).fetch_all(&mut **t).await?.into_iter().map(Row::Postgres).collect(),
         })
     }
 
-    pub async fn fetch_optional(
-        &mut self,
-        sql: impl SqlSafeStr,
-        args: Vec<Arg>,
-    ) -> Result<Option<Row>, StoreError> {
+    pub async fn fetch_optional(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<Option<Row>, StoreError> {
         Ok(match self {
-            Tx::Sqlite(t) => sqlite_query(sql, args)
-                .fetch_optional(&mut **t)
-                .await?
-                .map(Row::Sqlite),
-            Tx::Postgres(t) => pg_query(sql, args)
-                .fetch_optional(&mut **t)
-                .await?
-                .map(Row::Postgres),
+            Tx::Sqlite(t) => sqlite_query(sql, args).fetch_optional(&mut **t).await?.map(Row::Sqlite),
+            Tx::Postgres(t) => pg_query(sql, args).fetch_optional(&mut **t).await?.map(Row::Postgres),
         })
     }
 
@@ -364,19 +295,12 @@ impl Tx {
 
 /// `$start, $start+1, …` for `count` placeholders: IN lists and multi-row VALUES.
 pub fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Inserts `rows` into `into` (`table (col, …)`) with multi-row VALUES,
 /// in chunks that stay under both backends' limit on bound parameters.
-pub async fn insert_rows(
-    tx: &mut Tx,
-    into: &'static str,
-    rows: Vec<Vec<Arg>>,
-) -> Result<(), StoreError> {
+pub async fn insert_rows(tx: &mut Tx, into: &'static str, rows: Vec<Vec<Arg>>) -> Result<(), StoreError> {
     const MAX_PARAMS: usize = 30_000;
     let Some(width) = rows.first().map(Vec::len) else {
         return Ok(());
@@ -385,15 +309,10 @@ pub async fn insert_rows(
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_chunk).collect();
-        let tuples: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * width + 1, width)))
-            .collect();
+        let tuples: Vec<String> =
+            (0..chunk.len()).map(|i| format!("({})", placeholders(i * width + 1, width))).collect();
         let sql = format!("INSERT INTO {into} VALUES {}", tuples.join(", "));
-        tx.execute(
-            sqlx::AssertSqlSafe(sql),
-            chunk.into_iter().flatten().collect(),
-        )
-        .await?;
+        tx.execute(sqlx::AssertSqlSafe(sql), chunk.into_iter().flatten().collect()).await?;
     }
     Ok(())
 }

@@ -30,19 +30,14 @@ impl From<sqlx::Error> for StoreError {
         match &error {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) => match db.kind() {
-                ErrorKind::UniqueViolation
-                | ErrorKind::ForeignKeyViolation
-                | ErrorKind::CheckViolation => StoreError::Conflict {
-                    constraint: constraint_name(db.as_ref()),
-                },
+                ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation | ErrorKind::CheckViolation => {
+                    StoreError::Conflict { constraint: constraint_name(db.as_ref()) }
+                }
                 // PostgreSQL's messages can quote row values, so only its code
                 // is kept; SQLite's name the statement's problem, never a value.
                 _ => match db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
                     Some(sqlite) => StoreError::Database(format!("SQLite: {}", sqlite.message())),
-                    None => StoreError::Database(format!(
-                        "PostgreSQL error code {}",
-                        db.code().unwrap_or_default()
-                    )),
+                    None => StoreError::Database(format!("PostgreSQL error code {}", db.code().unwrap_or_default())),
                 },
             },
             other => StoreError::Database(other.to_string()),
@@ -58,10 +53,7 @@ fn constraint_name(db: &dyn DatabaseError) -> String {
     }
     let message = db.message();
     match db.kind() {
-        ErrorKind::UniqueViolation => message
-            .strip_prefix("UNIQUE constraint failed: ")
-            .unwrap_or("unique")
-            .to_owned(),
+        ErrorKind::UniqueViolation => message.strip_prefix("UNIQUE constraint failed: ").unwrap_or("unique").to_owned(),
         ErrorKind::ForeignKeyViolation => "foreign_key".to_owned(),
         _ => "check".to_owned(),
     }

@@ -33,11 +33,7 @@ pub async fn run(db: &Db) -> Result<usize, StoreError> {
     for migration in MIGRATIONS {
         let mut tx = db.begin().await?;
         if db.backend() == Backend::Postgres {
-            tx.execute(
-                "SELECT pg_advisory_xact_lock($1)",
-                args([PG_MIGRATION_LOCK.into()]),
-            )
-            .await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", args([PG_MIGRATION_LOCK.into()])).await?;
         }
         let done = tx
             .fetch_optional(
@@ -56,19 +52,11 @@ pub async fn run(db: &Db) -> Result<usize, StoreError> {
         tx.execute_script(script).await?;
         tx.execute(
             "INSERT INTO rapport_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            args([
-                migration.version.into(),
-                migration.name.into(),
-                Timestamp::now().into(),
-            ]),
+            args([migration.version.into(), migration.name.into(), Timestamp::now().into()]),
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(
-            version = migration.version,
-            name = migration.name,
-            "migration applied"
-        );
+        tracing::info!(version = migration.version, name = migration.name, "migration applied");
         applied += 1;
     }
     Ok(applied)

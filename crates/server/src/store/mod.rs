@@ -78,10 +78,7 @@ impl Store {
 
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
-        self.db
-            .fetch_optional("SELECT 1 AS one", vec![])
-            .await
-            .is_ok()
+        self.db.fetch_optional("SELECT 1 AS one", vec![]).await.is_ok()
     }
 
     pub async fn close(&self) {
@@ -107,10 +104,7 @@ pub struct Admin(sqlx::PgPool);
 impl Store {
     /// Connects to a PostgreSQL server's maintenance database.
     pub async fn open_admin(url: &str) -> Result<Admin, StoreError> {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(url)
-            .await?;
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
         Ok(Admin(pool))
     }
 }
@@ -119,19 +113,15 @@ impl Admin {
     /// `name` must be a plain identifier (letters, digits, underscore).
     pub async fn create_database(&self, name: &str) -> Result<(), StoreError> {
         Self::check_name(name)?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&self.0)
-            .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&self.0).await?;
         Ok(())
     }
 
     pub async fn drop_database(&self, name: &str) -> Result<(), StoreError> {
         Self::check_name(name)?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&self.0)
-        .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&self.0)
+            .await?;
         Ok(())
     }
 
@@ -139,9 +129,7 @@ impl Admin {
         if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             Ok(())
         } else {
-            Err(StoreError::Corrupt(
-                "database name must be a plain identifier",
-            ))
+            Err(StoreError::Corrupt("database name must be a plain identifier"))
         }
     }
 

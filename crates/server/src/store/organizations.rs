@@ -2,10 +2,7 @@
 
 use rapport_domain::{Location, LocationId, Organization, OrganizationId, Provider, ProviderId};
 
-use super::codec::{
-    address_from_text, address_to_text, hours_from_text, hours_to_text, list_from_text,
-    list_to_text,
-};
+use super::codec::{address_from_text, address_to_text, hours_from_text, hours_to_text, list_from_text, list_to_text};
 use super::db::{Row, args};
 use super::versioned::{self, Target, Versioned};
 use super::{Page, PageRequest, Store, StoreError, paginate};
@@ -14,13 +11,12 @@ fn organization_from_row(r: &Row) -> Result<Organization, StoreError> {
     Ok(Organization {
         id: r.parsed("id")?,
         name: r.text("name")?,
-        time_zone: r.text("time_zone").and_then(|z| {
-            rapport_domain::TimeZoneName::parse(&z)
-                .map_err(|_| StoreError::Corrupt("bad time zone"))
-        })?,
-        default_language: r.text("default_language").and_then(|l| {
-            rapport_domain::LanguageTag::parse(&l).map_err(|_| StoreError::Corrupt("bad language"))
-        })?,
+        time_zone: r
+            .text("time_zone")
+            .and_then(|z| rapport_domain::TimeZoneName::parse(&z).map_err(|_| StoreError::Corrupt("bad time zone")))?,
+        default_language: r
+            .text("default_language")
+            .and_then(|l| rapport_domain::LanguageTag::parse(&l).map_err(|_| StoreError::Corrupt("bad language")))?,
         version: r.int("version")?,
         created_at: r.timestamp("created_at")?,
         updated_at: r.timestamp("updated_at")?,
@@ -62,10 +58,7 @@ fn provider_from_row(r: &Row) -> Result<Provider, StoreError> {
 }
 
 impl Store {
-    pub async fn create_organization(
-        &self,
-        org: &Organization,
-    ) -> Result<Organization, StoreError> {
+    pub async fn create_organization(&self, org: &Organization) -> Result<Organization, StoreError> {
         let now = self.clock.now();
         self.db
             .execute(
@@ -86,57 +79,33 @@ impl Store {
     pub async fn get_organization(&self, id: OrganizationId) -> Result<Organization, StoreError> {
         let row = self
             .db
-            .fetch_optional(
-                "SELECT * FROM organizations WHERE id = $1",
-                args([id.to_string().into()]),
-            )
+            .fetch_optional("SELECT * FROM organizations WHERE id = $1", args([id.to_string().into()]))
             .await?
             .ok_or(StoreError::NotFound)?;
         organization_from_row(&row)
     }
 
-    pub async fn list_organizations(
-        &self,
-        page: &PageRequest,
-    ) -> Result<Page<Organization>, StoreError> {
+    pub async fn list_organizations(&self, page: &PageRequest) -> Result<Page<Organization>, StoreError> {
         let rows = self
             .db
             .fetch_all(
                 "SELECT * FROM organizations WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
-                args([
-                    page.after.clone().into(),
-                    ((page.limit() + 1) as i64).into(),
-                ]),
+                args([page.after.clone().into(), ((page.limit() + 1) as i64).into()]),
             )
             .await?;
-        let items = rows
-            .iter()
-            .map(organization_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows.iter().map(organization_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(items, page.limit(), |o| o.id.to_string()))
     }
 
-    pub async fn update_organization(
-        &self,
-        org: &Organization,
-        expected: i64,
-    ) -> Result<Organization, StoreError> {
+    pub async fn update_organization(&self, org: &Organization, expected: i64) -> Result<Organization, StoreError> {
         let mut tx = self.db.begin().await?;
-        let target = Target {
-            table: Versioned::Organizations,
-            tenant: org.id.to_string(),
-            id: org.id.to_string(),
-            expected,
-        };
+        let target =
+            Target { table: Versioned::Organizations, tenant: org.id.to_string(), id: org.id.to_string(), expected };
         versioned::update(
             &mut tx,
             target,
             "name = $1, time_zone = $2, default_language = $3",
-            args([
-                org.name.clone().into(),
-                org.time_zone.as_str().into(),
-                org.default_language.as_str().into(),
-            ]),
+            args([org.name.clone().into(), org.time_zone.as_str().into(), org.default_language.as_str().into()]),
             self.clock.now(),
         )
         .await?;
@@ -146,15 +115,8 @@ impl Store {
 
     /// The only organization, when there is exactly one (CLI convenience).
     pub async fn sole_organization(&self) -> Result<Option<Organization>, StoreError> {
-        let rows = self
-            .db
-            .fetch_all("SELECT * FROM organizations ORDER BY id LIMIT 2", vec![])
-            .await?;
-        if rows.len() == 1 {
-            rows.first().map(organization_from_row).transpose()
-        } else {
-            Ok(None)
-        }
+        let rows = self.db.fetch_all("SELECT * FROM organizations ORDER BY id LIMIT 2", vec![]).await?;
+        if rows.len() == 1 { rows.first().map(organization_from_row).transpose() } else { Ok(None) }
     }
 
     pub async fn create_location(&self, loc: &Location) -> Result<Location, StoreError> {
@@ -178,11 +140,7 @@ impl Store {
         self.get_location(loc.organization_id, loc.id).await
     }
 
-    pub async fn get_location(
-        &self,
-        org: OrganizationId,
-        id: LocationId,
-    ) -> Result<Location, StoreError> {
+    pub async fn get_location(&self, org: OrganizationId, id: LocationId) -> Result<Location, StoreError> {
         let row = self
             .db
             .fetch_optional(
@@ -194,11 +152,7 @@ impl Store {
         location_from_row(&row)
     }
 
-    pub async fn list_locations(
-        &self,
-        org: OrganizationId,
-        page: &PageRequest,
-    ) -> Result<Page<Location>, StoreError> {
+    pub async fn list_locations(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Location>, StoreError> {
         let rows = self
             .db
             .fetch_all(
@@ -206,18 +160,11 @@ impl Store {
                 args([org.to_string().into(), page.after.clone().into(), ((page.limit() + 1) as i64).into()]),
             )
             .await?;
-        let items = rows
-            .iter()
-            .map(location_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows.iter().map(location_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(items, page.limit(), |l| l.id.to_string()))
     }
 
-    pub async fn update_location(
-        &self,
-        loc: &Location,
-        expected: i64,
-    ) -> Result<Location, StoreError> {
+    pub async fn update_location(&self, loc: &Location, expected: i64) -> Result<Location, StoreError> {
         let mut tx = self.db.begin().await?;
         let target = Target {
             table: Versioned::Locations,
@@ -245,8 +192,7 @@ impl Store {
 
     pub async fn create_provider(&self, p: &Provider) -> Result<Provider, StoreError> {
         let mut tx = self.db.begin().await?;
-        self.check_locations(&mut tx, p.organization_id, &p.location_ids)
-            .await?;
+        self.check_locations(&mut tx, p.organization_id, &p.location_ids).await?;
         tx.execute(
             "INSERT INTO providers (id, organization_id, given_name, family_name, title, npi, location_ids, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)",
@@ -266,11 +212,7 @@ impl Store {
         self.get_provider(p.organization_id, p.id).await
     }
 
-    pub async fn get_provider(
-        &self,
-        org: OrganizationId,
-        id: ProviderId,
-    ) -> Result<Provider, StoreError> {
+    pub async fn get_provider(&self, org: OrganizationId, id: ProviderId) -> Result<Provider, StoreError> {
         let row = self
             .db
             .fetch_optional(
@@ -282,11 +224,7 @@ impl Store {
         provider_from_row(&row)
     }
 
-    pub async fn list_providers(
-        &self,
-        org: OrganizationId,
-        page: &PageRequest,
-    ) -> Result<Page<Provider>, StoreError> {
+    pub async fn list_providers(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Provider>, StoreError> {
         let rows = self
             .db
             .fetch_all(
@@ -294,21 +232,13 @@ impl Store {
                 args([org.to_string().into(), page.after.clone().into(), ((page.limit() + 1) as i64).into()]),
             )
             .await?;
-        let items = rows
-            .iter()
-            .map(provider_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows.iter().map(provider_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(items, page.limit(), |p| p.id.to_string()))
     }
 
-    pub async fn update_provider(
-        &self,
-        p: &Provider,
-        expected: i64,
-    ) -> Result<Provider, StoreError> {
+    pub async fn update_provider(&self, p: &Provider, expected: i64) -> Result<Provider, StoreError> {
         let mut tx = self.db.begin().await?;
-        self.check_locations(&mut tx, p.organization_id, &p.location_ids)
-            .await?;
+        self.check_locations(&mut tx, p.organization_id, &p.location_ids).await?;
         let target = Target {
             table: Versioned::Providers,
             tenant: p.organization_id.to_string(),
@@ -349,9 +279,7 @@ impl Store {
                 )
                 .await?;
             if found.is_none() {
-                return Err(StoreError::UnknownReference {
-                    field: format!("location_ids[{i}]"),
-                });
+                return Err(StoreError::UnknownReference { field: format!("location_ids[{i}]") });
             }
         }
         Ok(())

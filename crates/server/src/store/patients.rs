@@ -6,14 +6,13 @@ use std::collections::HashMap;
 
 use rapport_domain::patient::name_search_key;
 use rapport_domain::{
-    BirthDate, Caregiver, Email, ExternalId, OrganizationId, Patient, PatientDetails, PatientEmail,
-    PatientId, PatientPhone, PhoneE164, PhoneKind, QuietHours, TimeZoneName,
+    BirthDate, Caregiver, Email, ExternalId, OrganizationId, Patient, PatientDetails, PatientEmail, PatientId,
+    PatientPhone, PhoneE164, PhoneKind, QuietHours, TimeZoneName,
 };
 use sqlx::AssertSqlSafe;
 
 use super::codec::{
-    address_from_text, address_to_text, channels_from_text, channels_to_text, hhmm, map_from_text,
-    map_to_text,
+    address_from_text, address_to_text, channels_from_text, channels_to_text, hhmm, map_from_text, map_to_text,
 };
 use super::db::{Arg, Row, Tx, args, insert_rows, placeholders};
 use super::versioned::{self, Target, Versioned};
@@ -41,8 +40,7 @@ pub struct PatientUpsert {
 const PATIENT_COLUMNS: &str = "patients (id, organization_id, given_name, family_name, given_key, family_key, preferred_name, \
      birth_date, sex, gender_identity, language, time_zone, address, channel_order, quiet_start, quiet_end, attributes, \
      version, created_at, updated_at)";
-const CONTACT_COLUMNS: &str =
-    "patient_contacts (patient_id, organization_id, system, position, value, kind)";
+const CONTACT_COLUMNS: &str = "patient_contacts (patient_id, organization_id, system, position, value, kind)";
 const IDENTIFIER_COLUMNS: &str = "patient_identifiers (organization_id, system, value, patient_id)";
 const CODE_COLUMNS: &str = "patient_codes (patient_id, organization_id, kind, code)";
 const CAREGIVER_COLUMNS: &str = "patient_caregivers (patient_id, caregiver_id, relationship)";
@@ -76,12 +74,7 @@ const DETAIL_SETS: &str = "given_name = $1, family_name = $2, given_key = $3, fa
      birth_date = $6, sex = $7, gender_identity = $8, language = $9, time_zone = $10, address = $11, \
      channel_order = $12, quiet_start = $13, quiet_end = $14, attributes = $15";
 
-fn patient_row(
-    id: PatientId,
-    org: OrganizationId,
-    d: &PatientDetails,
-    now: jiff::Timestamp,
-) -> Vec<Arg> {
+fn patient_row(id: PatientId, org: OrganizationId, d: &PatientDetails, now: jiff::Timestamp) -> Vec<Arg> {
     let mut row: Vec<Arg> = vec![id.to_string().into(), org.to_string().into()];
     row.extend(detail_values(d));
     row.extend([1_i64.into(), now.into(), now.into()]);
@@ -114,46 +107,23 @@ fn contact_rows(org: OrganizationId, id: PatientId, d: &PatientDetails) -> Vec<V
 
 fn identifier_rows(org: OrganizationId, id: PatientId, ids: &[ExternalId]) -> Vec<Vec<Arg>> {
     ids.iter()
-        .map(|x| {
-            vec![
-                org.to_string().into(),
-                x.system.clone().into(),
-                x.value.clone().into(),
-                id.to_string().into(),
-            ]
-        })
+        .map(|x| vec![org.to_string().into(), x.system.clone().into(), x.value.clone().into(), id.to_string().into()])
         .collect()
 }
 
 fn code_rows(org: OrganizationId, id: PatientId, d: &PatientDetails) -> Vec<Vec<Arg>> {
-    let conditions = d
-        .conditions
-        .iter()
-        .map(|c| ("condition", c.as_str().to_owned()));
+    let conditions = d.conditions.iter().map(|c| ("condition", c.as_str().to_owned()));
     let tags = d.tags.iter().map(|t| ("tag", t.clone()));
     conditions
         .chain(tags)
-        .map(|(kind, code)| {
-            vec![
-                id.to_string().into(),
-                org.to_string().into(),
-                kind.into(),
-                code.into(),
-            ]
-        })
+        .map(|(kind, code)| vec![id.to_string().into(), org.to_string().into(), kind.into(), code.into()])
         .collect()
 }
 
 fn caregiver_rows(id: PatientId, d: &PatientDetails) -> Vec<Vec<Arg>> {
     d.caregivers
         .iter()
-        .map(|c| {
-            vec![
-                id.to_string().into(),
-                c.patient_id.to_string().into(),
-                c.relationship.clone().into(),
-            ]
-        })
+        .map(|c| vec![id.to_string().into(), c.patient_id.to_string().into(), c.relationship.clone().into()])
         .collect()
 }
 
@@ -170,18 +140,12 @@ struct Children {
 
 fn patient_from_row(r: &Row, children: Children) -> Result<Patient, StoreError> {
     let quiet_hours = match (r.opt_text("quiet_start")?, r.opt_text("quiet_end")?) {
-        (Some(s), Some(e)) => {
-            Some(QuietHours::parse(&s, &e).map_err(|_| StoreError::Corrupt("bad quiet hours"))?)
-        }
+        (Some(s), Some(e)) => Some(QuietHours::parse(&s, &e).map_err(|_| StoreError::Corrupt("bad quiet hours"))?),
         _ => None,
     };
     let birth_date = r
         .opt_text("birth_date")?
-        .map(|b| {
-            b.parse()
-                .map(BirthDate::from_date)
-                .map_err(|_| StoreError::Corrupt("bad birth date"))
-        })
+        .map(|b| b.parse().map(BirthDate::from_date).map_err(|_| StoreError::Corrupt("bad birth date")))
         .transpose()?;
     Ok(Patient {
         id: r.parsed("id")?,
@@ -198,10 +162,7 @@ fn patient_from_row(r: &Row, children: Children) -> Result<Patient, StoreError> 
             gender_identity: r.opt_text("gender_identity")?,
             language: r
                 .opt_text("language")?
-                .map(|l| {
-                    rapport_domain::LanguageTag::parse(&l)
-                        .map_err(|_| StoreError::Corrupt("bad language"))
-                })
+                .map(|l| rapport_domain::LanguageTag::parse(&l).map_err(|_| StoreError::Corrupt("bad language")))
                 .transpose()?,
             time_zone: r.opt_text("time_zone")?.map(|z| zone(&z)).transpose()?,
             address: address_from_text(&r.text("address")?)?,
@@ -219,30 +180,17 @@ fn patient_from_row(r: &Row, children: Children) -> Result<Patient, StoreError> 
 }
 
 impl Store {
-    pub async fn create_patient(
-        &self,
-        org: OrganizationId,
-        details: &PatientDetails,
-    ) -> Result<Patient, StoreError> {
+    pub async fn create_patient(&self, org: OrganizationId, details: &PatientDetails) -> Result<Patient, StoreError> {
         let id = PatientId::generate();
         let mut tx = self.db.begin().await?;
         check_caregivers(&mut tx, org, id, details).await?;
-        insert_rows(
-            &mut tx,
-            PATIENT_COLUMNS,
-            vec![patient_row(id, org, details, self.clock.now())],
-        )
-        .await?;
+        insert_rows(&mut tx, PATIENT_COLUMNS, vec![patient_row(id, org, details, self.clock.now())]).await?;
         insert_children(&mut tx, org, id, details).await?;
         tx.commit().await?;
         self.get_patient(org, id).await
     }
 
-    pub async fn get_patient(
-        &self,
-        org: OrganizationId,
-        id: PatientId,
-    ) -> Result<Patient, StoreError> {
+    pub async fn get_patient(&self, org: OrganizationId, id: PatientId) -> Result<Patient, StoreError> {
         let row = self
             .db
             .fetch_optional(
@@ -251,10 +199,7 @@ impl Store {
             )
             .await?
             .ok_or(StoreError::NotFound)?;
-        self.hydrate(vec![row])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)
+        self.hydrate(vec![row]).await?.pop().ok_or(StoreError::NotFound)
     }
 
     /// Replaces the details of a patient read at version `expected`.
@@ -267,20 +212,8 @@ impl Store {
     ) -> Result<Patient, StoreError> {
         let mut tx = self.db.begin().await?;
         check_caregivers(&mut tx, org, id, details).await?;
-        let target = Target {
-            table: Versioned::Patients,
-            tenant: org.to_string(),
-            id: id.to_string(),
-            expected,
-        };
-        versioned::update(
-            &mut tx,
-            target,
-            DETAIL_SETS,
-            detail_values(details),
-            self.clock.now(),
-        )
-        .await?;
+        let target = Target { table: Versioned::Patients, tenant: org.to_string(), id: id.to_string(), expected };
+        versioned::update(&mut tx, target, DETAIL_SETS, detail_values(details), self.clock.now()).await?;
         delete_children(&mut tx, id).await?;
         insert_children(&mut tx, org, id, details).await?;
         tx.commit().await?;
@@ -314,9 +247,7 @@ impl Store {
         query: &PatientQuery,
         page: &PageRequest,
     ) -> Result<Page<Patient>, StoreError> {
-        let mut sql = String::from(
-            "SELECT p.* FROM patients p WHERE p.organization_id = $1 AND p.deleted_at IS NULL",
-        );
+        let mut sql = String::from("SELECT p.* FROM patients p WHERE p.organization_id = $1 AND p.deleted_at IS NULL");
         let mut values: Vec<Arg> = vec![org.to_string().into()];
         let bind = |values: &mut Vec<Arg>, v: Arg| {
             values.push(v);
@@ -325,18 +256,12 @@ impl Store {
         for word in query.name.iter().flat_map(|n| n.split_whitespace()) {
             let low = name_search_key(word);
             let high = prefix_successor(&low);
-            let (lo, hi) = (
-                bind(&mut values, low.into()),
-                bind(&mut values, high.into()),
-            );
+            let (lo, hi) = (bind(&mut values, low.into()), bind(&mut values, high.into()));
             sql.push_str(&format!(
                 " AND ((p.family_key >= {lo} AND p.family_key < {hi}) OR (p.given_key >= {lo} AND p.given_key < {hi}))"
             ));
         }
-        let contacts = [
-            query.phone.as_ref().map(|p| p.to_string()),
-            query.email.as_ref().map(|e| e.to_string()),
-        ];
+        let contacts = [query.phone.as_ref().map(|p| p.to_string()), query.email.as_ref().map(|e| e.to_string())];
         for value in contacts.into_iter().flatten() {
             let v = bind(&mut values, value.into());
             sql.push_str(&format!(
@@ -401,10 +326,7 @@ impl Store {
         }
         // A key repeated within the batch: the first occurrence is inserted,
         // later ones update it, in order, as if they had come one by one.
-        let patients = new_rows
-            .iter()
-            .map(|(id, r)| patient_row(*id, org, &r.details, now))
-            .collect();
+        let patients = new_rows.iter().map(|(id, r)| patient_row(*id, org, &r.details, now)).collect();
         insert_rows(&mut tx, PATIENT_COLUMNS, patients).await?;
         let mut contacts = Vec::new();
         let mut identifiers = Vec::new();
@@ -412,13 +334,7 @@ impl Store {
         for (id, r) in &new_rows {
             contacts.extend(contact_rows(org, *id, &r.details));
             let mut ids = vec![r.key.clone()];
-            ids.extend(
-                r.details
-                    .external_ids
-                    .iter()
-                    .filter(|x| **x != r.key)
-                    .cloned(),
-            );
+            ids.extend(r.details.external_ids.iter().filter(|x| **x != r.key).cloned());
             identifiers.extend(identifier_rows(org, *id, &ids));
             codes.extend(code_rows(org, *id, &r.details));
         }
@@ -455,14 +371,8 @@ impl Store {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<String> = rows
-            .iter()
-            .map(|r| r.text("id"))
-            .collect::<Result<_, _>>()?;
-        let mut children: HashMap<String, Children> = ids
-            .iter()
-            .map(|id| (id.clone(), Children::default()))
-            .collect();
+        let ids: Vec<String> = rows.iter().map(|r| r.text("id")).collect::<Result<_, _>>()?;
+        let mut children: HashMap<String, Children> = ids.iter().map(|id| (id.clone(), Children::default())).collect();
         let list = placeholders(1, ids.len());
         let id_args = || ids.iter().map(|i| Arg::from(i.clone())).collect::<Vec<_>>();
         let sql = format!(
@@ -475,29 +385,20 @@ impl Store {
             match r.text("system")?.as_str() {
                 "phone" => c.phones.push(PatientPhone {
                     number: r.parsed("value")?,
-                    kind: r
-                        .opt_parsed::<PhoneKind>("kind")?
-                        .unwrap_or(PhoneKind::Unknown),
+                    kind: r.opt_parsed::<PhoneKind>("kind")?.unwrap_or(PhoneKind::Unknown),
                 }),
                 _ => c.emails.push(PatientEmail {
-                    address: Email::parse(&r.text("value")?)
-                        .map_err(|_| StoreError::Corrupt("bad email"))?,
+                    address: Email::parse(&r.text("value")?).map_err(|_| StoreError::Corrupt("bad email"))?,
                 }),
             }
         }
-        let sql = format!(
-            "SELECT * FROM patient_identifiers WHERE patient_id IN ({list}) ORDER BY system, value"
-        );
+        let sql = format!("SELECT * FROM patient_identifiers WHERE patient_id IN ({list}) ORDER BY system, value");
         for r in self.db.fetch_all(AssertSqlSafe(sql), id_args()).await? {
             if let Some(c) = children.get_mut(&r.text("patient_id")?) {
-                c.external_ids.push(ExternalId {
-                    system: r.text("system")?,
-                    value: r.text("value")?,
-                });
+                c.external_ids.push(ExternalId { system: r.text("system")?, value: r.text("value")? });
             }
         }
-        let sql =
-            format!("SELECT * FROM patient_codes WHERE patient_id IN ({list}) ORDER BY kind, code");
+        let sql = format!("SELECT * FROM patient_codes WHERE patient_id IN ({list}) ORDER BY kind, code");
         for r in self.db.fetch_all(AssertSqlSafe(sql), id_args()).await? {
             let Some(c) = children.get_mut(&r.text("patient_id")?) else {
                 continue;
@@ -510,21 +411,14 @@ impl Store {
                 _ => c.tags.push(r.text("code")?),
             }
         }
-        let sql = format!(
-            "SELECT * FROM patient_caregivers WHERE patient_id IN ({list}) ORDER BY caregiver_id"
-        );
+        let sql = format!("SELECT * FROM patient_caregivers WHERE patient_id IN ({list}) ORDER BY caregiver_id");
         for r in self.db.fetch_all(AssertSqlSafe(sql), id_args()).await? {
             if let Some(c) = children.get_mut(&r.text("patient_id")?) {
-                c.caregivers.push(Caregiver {
-                    patient_id: r.parsed("caregiver_id")?,
-                    relationship: r.text("relationship")?,
-                });
+                c.caregivers
+                    .push(Caregiver { patient_id: r.parsed("caregiver_id")?, relationship: r.text("relationship")? });
             }
         }
-        rows.iter()
-            .zip(&ids)
-            .map(|(row, id)| patient_from_row(row, children.remove(id).unwrap_or_default()))
-            .collect()
+        rows.iter().zip(&ids).map(|(row, id)| patient_from_row(row, children.remove(id).unwrap_or_default())).collect()
     }
 }
 
@@ -535,26 +429,15 @@ async fn insert_children(
     d: &PatientDetails,
 ) -> Result<(), StoreError> {
     insert_rows(tx, CONTACT_COLUMNS, contact_rows(org, id, d)).await?;
-    insert_rows(
-        tx,
-        IDENTIFIER_COLUMNS,
-        identifier_rows(org, id, &d.external_ids),
-    )
-    .await?;
+    insert_rows(tx, IDENTIFIER_COLUMNS, identifier_rows(org, id, &d.external_ids)).await?;
     insert_rows(tx, CODE_COLUMNS, code_rows(org, id, d)).await?;
     insert_rows(tx, CAREGIVER_COLUMNS, caregiver_rows(id, d)).await
 }
 
 async fn delete_children(tx: &mut Tx, id: PatientId) -> Result<(), StoreError> {
-    for table in [
-        "patient_contacts",
-        "patient_identifiers",
-        "patient_codes",
-        "patient_caregivers",
-    ] {
+    for table in ["patient_contacts", "patient_identifiers", "patient_codes", "patient_caregivers"] {
         let sql = format!("DELETE FROM {table} WHERE patient_id = $1");
-        tx.execute(AssertSqlSafe(sql), args([id.to_string().into()]))
-            .await?;
+        tx.execute(AssertSqlSafe(sql), args([id.to_string().into()])).await?;
     }
     Ok(())
 }
@@ -574,9 +457,7 @@ async fn check_caregivers(
             )
             .await?;
         if found.is_none() || caregiver.patient_id == id {
-            return Err(StoreError::UnknownReference {
-                field: format!("caregivers[{i}].patient_id"),
-            });
+            return Err(StoreError::UnknownReference { field: format!("caregivers[{i}].patient_id") });
         }
     }
     Ok(())
@@ -589,10 +470,7 @@ async fn existing_keys(
 ) -> Result<HashMap<(String, String), PatientId>, StoreError> {
     let mut by_system: HashMap<&str, Vec<&str>> = HashMap::new();
     for record in records {
-        by_system
-            .entry(record.key.system.as_str())
-            .or_default()
-            .push(record.key.value.as_str());
+        by_system.entry(record.key.system.as_str()).or_default().push(record.key.value.as_str());
     }
     let mut known = HashMap::new();
     for (system, values) in by_system {
@@ -605,10 +483,7 @@ async fn existing_keys(
                 placeholders(3, chunk.len())
             );
             for row in tx.fetch_all(AssertSqlSafe(sql), args).await? {
-                known.insert(
-                    (row.text("system")?, row.text("value")?),
-                    row.parsed("patient_id")?,
-                );
+                known.insert((row.text("system")?, row.text("value")?), row.parsed("patient_id")?);
             }
         }
     }
@@ -643,11 +518,7 @@ async fn update_demographics(
     )
     .await?;
     if !d.phones.is_empty() || !d.emails.is_empty() {
-        tx.execute(
-            "DELETE FROM patient_contacts WHERE patient_id = $1",
-            args([id.to_string().into()]),
-        )
-        .await?;
+        tx.execute("DELETE FROM patient_contacts WHERE patient_id = $1", args([id.to_string().into()])).await?;
         insert_rows(tx, CONTACT_COLUMNS, contact_rows(org, id, d)).await?;
     }
     Ok(())

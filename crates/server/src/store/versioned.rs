@@ -61,12 +61,7 @@ pub async fn update(
     mut values: Vec<Arg>,
     now: jiff::Timestamp,
 ) -> Result<i64, StoreError> {
-    let Target {
-        table,
-        tenant,
-        id,
-        expected,
-    } = target;
+    let Target { table, tenant, id, expected } = target;
     let n = values.len();
     let sql = format!(
         "UPDATE {t} SET {sets}, version = version + 1, updated_at = ${a} WHERE {tc} = ${b} AND id = ${c} AND version = ${d}{live}",
@@ -78,12 +73,7 @@ pub async fn update(
         c = n + 3,
         d = n + 4,
     );
-    values.extend([
-        now.into(),
-        tenant.clone().into(),
-        id.clone().into(),
-        expected.into(),
-    ]);
+    values.extend([now.into(), tenant.clone().into(), id.clone().into(), expected.into()]);
     if tx.execute(AssertSqlSafe(sql), values).await? == 1 {
         return Ok(expected + 1);
     }
@@ -93,14 +83,8 @@ pub async fn update(
         tc = table.tenant_column(),
         live = table.live_filter()
     );
-    match tx
-        .fetch_optional(AssertSqlSafe(current), args([tenant.into(), id.into()]))
-        .await?
-    {
-        Some(row) => Err(StoreError::StaleVersion {
-            expected,
-            actual: row.int("version")?,
-        }),
+    match tx.fetch_optional(AssertSqlSafe(current), args([tenant.into(), id.into()])).await? {
+        Some(row) => Err(StoreError::StaleVersion { expected, actual: row.int("version")? }),
         None => Err(StoreError::NotFound),
     }
 }

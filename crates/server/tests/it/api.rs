@@ -28,38 +28,18 @@ pub struct Reply {
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::with_settings(HttpSettings {
-            max_body_bytes: 16 * 1024,
-        })
-        .await
+        Self::with_settings(HttpSettings { max_body_bytes: 16 * 1024 }).await
     }
 
     async fn with_settings(settings: HttpSettings) -> Self {
         let (db, url) = TestDb::sqlite();
         let (clock, _) = Clock::manual(test_now());
-        let store = Store::open(&url, &DbOptions::default(), clock)
-            .await
-            .expect("open");
-        let router = build_app(
-            AppState {
-                store: store.clone(),
-            },
-            &settings,
-        );
-        Self {
-            router,
-            store,
-            _db: db,
-        }
+        let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open");
+        let router = build_app(AppState { store: store.clone() }, &settings);
+        Self { router, store, _db: db }
     }
 
-    pub async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-        headers: &[(&str, &str)],
-    ) -> Reply {
+    pub async fn send(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
@@ -67,37 +47,14 @@ impl TestApp {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let request = request
-            .body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default())
-            .expect("request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("response");
+        let request = request.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default()).expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("response");
         let status = response.status();
-        let text = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+        let text = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let (etag, content_type) = (text(header::ETAG), text(header::CONTENT_TYPE));
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            etag,
-            content_type,
-            body,
-        }
+        Reply { status, etag, content_type, body }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
@@ -110,12 +67,7 @@ impl TestApp {
 
     /// An organization with one Chicago location; returns their ids.
     pub async fn organization(&self, name: &str) -> (String, String) {
-        let org = self
-            .post(
-                "/api/v1/organizations",
-                json!({"name": name, "time_zone": "America/New_York"}),
-            )
-            .await;
+        let org = self.post("/api/v1/organizations", json!({"name": name, "time_zone": "America/New_York"})).await;
         assert_eq!(org.status, StatusCode::CREATED, "{}", org.body);
         let org_id = org.body["id"].as_str().expect("id").to_owned();
         let location = self
@@ -129,9 +81,7 @@ impl TestApp {
     }
 
     pub async fn patient_count(&self, org: &str) -> usize {
-        let list = self
-            .get(&format!("/api/v1/organizations/{org}/patients?limit=200"))
-            .await;
+        let list = self.get(&format!("/api/v1/organizations/{org}/patients?limit=200")).await;
         list.body["items"].as_array().map_or(0, Vec::len)
     }
 }
@@ -151,10 +101,7 @@ fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
     assert_eq!(reply.status, status, "{}", reply.body);
     assert_eq!(reply.body["code"], code, "{}", reply.body);
     assert_eq!(reply.body["status"], status.as_u16());
-    assert_eq!(
-        reply.content_type.as_deref(),
-        Some("application/problem+json")
-    );
+    assert_eq!(reply.content_type.as_deref(), Some("application/problem+json"));
 }
 
 fn fields(reply: &Reply) -> Vec<String> {
@@ -170,9 +117,7 @@ fn fields(reply: &Reply) -> Vec<String> {
 async fn create_read_update_delete_a_patient_with_etags() {
     let app = TestApp::new().await;
     let (org, _) = app.organization("Practice").await;
-    let created = app
-        .post(&format!("/api/v1/organizations/{org}/patients"), ann())
-        .await;
+    let created = app.post(&format!("/api/v1/organizations/{org}/patients"), ann()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.etag.as_deref(), Some("\"1\""));
     assert_eq!(created.body["phones"][0]["number"], "+13125550101");
@@ -183,42 +128,18 @@ async fn create_read_update_delete_a_patient_with_etags() {
     let path = format!("/api/v1/organizations/{org}/patients/{id}");
 
     let read = app.get(&path).await;
-    assert_eq!(
-        (read.status, read.body.clone()),
-        (StatusCode::OK, created.body.clone())
-    );
+    assert_eq!((read.status, read.body.clone()), (StatusCode::OK, created.body.clone()));
 
     let mut changed = ann();
     changed["family_name"] = json!("Lee-Park");
-    let updated = app
-        .send(
-            "PUT",
-            &path,
-            Some(&changed.to_string()),
-            &[("if-match", "\"1\"")],
-        )
-        .await;
+    let updated = app.send("PUT", &path, Some(&changed.to_string()), &[("if-match", "\"1\"")]).await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
-    assert_eq!(
-        (updated.etag.as_deref(), &updated.body["family_name"]),
-        (Some("\"2\""), &json!("Lee-Park"))
-    );
+    assert_eq!((updated.etag.as_deref(), &updated.body["family_name"]), (Some("\"2\""), &json!("Lee-Park")));
 
-    let found = app
-        .get(&format!(
-            "/api/v1/organizations/{org}/patients?name=lee-p&phone=3125550101"
-        ))
-        .await;
-    assert_eq!(
-        found.body["items"].as_array().map(Vec::len),
-        Some(1),
-        "{}",
-        found.body
-    );
+    let found = app.get(&format!("/api/v1/organizations/{org}/patients?name=lee-p&phone=3125550101")).await;
+    assert_eq!(found.body["items"].as_array().map(Vec::len), Some(1), "{}", found.body);
 
-    let deleted = app
-        .send("DELETE", &path, None, &[("if-match", "\"2\"")])
-        .await;
+    let deleted = app.send("DELETE", &path, None, &[("if-match", "\"2\"")]).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_problem(&app.get(&path).await, StatusCode::NOT_FOUND, "not_found");
 }
@@ -233,49 +154,17 @@ async fn invalid_fields_are_422_naming_each_field_and_write_nothing() {
     bad["birth_date"] = json!("04/02/1980");
     bad["time_zone"] = json!("CST");
     bad["channel_order"] = json!(["sms", "fax"]);
-    let reply = app
-        .post(&format!("/api/v1/organizations/{org}/patients"), bad)
-        .await;
-    assert_problem(
-        &reply,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    );
-    assert_eq!(
-        fields(&reply),
-        [
-            "birth_date",
-            "time_zone",
-            "phones[0].number",
-            "emails[0]",
-            "channel_order[1]"
-        ]
-    );
+    let reply = app.post(&format!("/api/v1/organizations/{org}/patients"), bad).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields(&reply), ["birth_date", "time_zone", "phones[0].number", "emails[0]", "channel_order[1]"]);
     let text = reply.body.to_string();
-    assert!(
-        !text.contains("555-0101") && !text.contains("04/02/1980"),
-        "values leak: {text}"
-    );
+    assert!(!text.contains("555-0101") && !text.contains("04/02/1980"), "values leak: {text}");
     assert_eq!(app.patient_count(&org).await, 0);
 
-    let missing = app
-        .post(
-            &format!("/api/v1/organizations/{org}/patients"),
-            json!({"given_name": "Ann"}),
-        )
-        .await;
-    assert_problem(
-        &missing,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    );
+    let missing = app.post(&format!("/api/v1/organizations/{org}/patients"), json!({"given_name": "Ann"})).await;
+    assert_problem(&missing, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(fields(&missing), ["family_name"]);
-    let zone = app
-        .post(
-            "/api/v1/organizations",
-            json!({"name": "X", "time_zone": "Mars/Olympus"}),
-        )
-        .await;
+    let zone = app.post("/api/v1/organizations", json!({"name": "X", "time_zone": "Mars/Olympus"})).await;
     assert_eq!(fields(&zone), ["time_zone"]);
 }
 
@@ -286,28 +175,16 @@ async fn unknown_fields_malformed_bodies_and_media_types_are_refused() {
     let path = format!("/api/v1/organizations/{org}/patients");
     let mut extra = ann();
     extra["ssn"] = json!("000-00-0000");
-    assert_problem(
-        &app.post(&path, extra).await,
-        StatusCode::BAD_REQUEST,
-        "unknown_field",
-    );
+    assert_problem(&app.post(&path, extra).await, StatusCode::BAD_REQUEST, "unknown_field");
     let mut nested = ann();
     nested["phones"] = json!([{"number": "+13125550101", "extension": "12"}]);
     let reply = app.post(&path, nested).await;
     assert_problem(&reply, StatusCode::BAD_REQUEST, "unknown_field");
     assert_eq!(reply.body["detail"], "unknown field `phones[0].extension`");
-    let broken = app
-        .send("POST", &path, Some("{\"given_name\": \"Ann\","), &[])
-        .await;
+    let broken = app.send("POST", &path, Some("{\"given_name\": \"Ann\","), &[]).await;
     assert_problem(&broken, StatusCode::BAD_REQUEST, "malformed_json");
-    let wrong_type = app
-        .send("POST", &path, None, &[("content-type", "text/plain")])
-        .await;
-    assert_problem(
-        &wrong_type,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    );
+    let wrong_type = app.send("POST", &path, None, &[("content-type", "text/plain")]).await;
+    assert_problem(&wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
     assert_eq!(app.patient_count(&org).await, 0);
 }
 
@@ -317,9 +194,7 @@ async fn a_body_over_the_limit_is_413_and_writes_nothing() {
     let (org, _) = app.organization("Practice").await;
     let mut huge = ann();
     huge["attributes"] = json!({"notes": "x".repeat(20 * 1024)});
-    let reply = app
-        .post(&format!("/api/v1/organizations/{org}/patients"), huge)
-        .await;
+    let reply = app.post(&format!("/api/v1/organizations/{org}/patients"), huge).await;
     assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     assert_eq!(app.patient_count(&org).await, 0);
 }
@@ -328,43 +203,19 @@ async fn a_body_over_the_limit_is_413_and_writes_nothing() {
 async fn preconditions_guard_updates() {
     let app = TestApp::new().await;
     let (org, _) = app.organization("Practice").await;
-    let created = app
-        .post(&format!("/api/v1/organizations/{org}/patients"), ann())
-        .await;
-    let path = format!(
-        "/api/v1/organizations/{org}/patients/{}",
-        created.body["id"].as_str().expect("id")
-    );
+    let created = app.post(&format!("/api/v1/organizations/{org}/patients"), ann()).await;
+    let path = format!("/api/v1/organizations/{org}/patients/{}", created.body["id"].as_str().expect("id"));
     let mut changed = ann();
     changed["given_name"] = json!("Anna");
     let body = changed.to_string();
     let missing = app.send("PUT", &path, Some(&body), &[]).await;
-    assert_problem(
-        &missing,
-        StatusCode::PRECONDITION_REQUIRED,
-        "precondition_required",
-    );
-    let stale = app
-        .send("PUT", &path, Some(&body), &[("if-match", "\"7\"")])
-        .await;
-    assert_problem(
-        &stale,
-        StatusCode::PRECONDITION_FAILED,
-        "precondition_failed",
-    );
-    let stale_delete = app
-        .send("DELETE", &path, None, &[("if-match", "\"7\"")])
-        .await;
-    assert_problem(
-        &stale_delete,
-        StatusCode::PRECONDITION_FAILED,
-        "precondition_failed",
-    );
+    assert_problem(&missing, StatusCode::PRECONDITION_REQUIRED, "precondition_required");
+    let stale = app.send("PUT", &path, Some(&body), &[("if-match", "\"7\"")]).await;
+    assert_problem(&stale, StatusCode::PRECONDITION_FAILED, "precondition_failed");
+    let stale_delete = app.send("DELETE", &path, None, &[("if-match", "\"7\"")]).await;
+    assert_problem(&stale_delete, StatusCode::PRECONDITION_FAILED, "precondition_failed");
     let read = app.get(&path).await;
-    assert_eq!(
-        (read.body["given_name"].as_str(), read.etag.as_deref()),
-        (Some("Ann"), Some("\"1\""))
-    );
+    assert_eq!((read.body["given_name"].as_str(), read.etag.as_deref()), (Some("Ann"), Some("\"1\"")));
 }
 
 #[tokio::test]
@@ -372,75 +223,28 @@ async fn unknown_and_foreign_ids_are_404_and_touch_nothing() {
     let app = TestApp::new().await;
     let (ours, _) = app.organization("Ours").await;
     let (theirs, their_location) = app.organization("Theirs").await;
-    let theirs_created = app
-        .post(&format!("/api/v1/organizations/{theirs}/patients"), ann())
-        .await;
+    let theirs_created = app.post(&format!("/api/v1/organizations/{theirs}/patients"), ann()).await;
     let their_patient = theirs_created.body["id"].as_str().expect("id");
     let patient = ann().to_string();
     let location = json!({"name": "Stolen", "time_zone": "America/Chicago"}).to_string();
     for (path, body) in [
-        (
-            format!("/api/v1/organizations/{ours}/patients/{their_patient}"),
-            &patient,
-        ),
-        (
-            format!(
-                "/api/v1/organizations/{ours}/patients/{}",
-                uuid::Uuid::now_v7()
-            ),
-            &patient,
-        ),
-        (
-            format!("/api/v1/organizations/{ours}/patients/not-an-id"),
-            &patient,
-        ),
-        (
-            format!("/api/v1/organizations/{ours}/locations/{their_location}"),
-            &location,
-        ),
-        (
-            format!(
-                "/api/v1/organizations/{}/patients/{their_patient}",
-                uuid::Uuid::now_v7()
-            ),
-            &patient,
-        ),
+        (format!("/api/v1/organizations/{ours}/patients/{their_patient}"), &patient),
+        (format!("/api/v1/organizations/{ours}/patients/{}", uuid::Uuid::now_v7()), &patient),
+        (format!("/api/v1/organizations/{ours}/patients/not-an-id"), &patient),
+        (format!("/api/v1/organizations/{ours}/locations/{their_location}"), &location),
+        (format!("/api/v1/organizations/{}/patients/{their_patient}", uuid::Uuid::now_v7()), &patient),
     ] {
         assert_problem(&app.get(&path).await, StatusCode::NOT_FOUND, "not_found");
-        let put = app
-            .send("PUT", &path, Some(body), &[("if-match", "\"1\"")])
-            .await;
+        let put = app.send("PUT", &path, Some(body), &[("if-match", "\"1\"")]).await;
         assert_problem(&put, StatusCode::NOT_FOUND, "not_found");
     }
-    let delete = app
-        .send(
-            "DELETE",
-            &format!("/api/v1/organizations/{ours}/patients/{their_patient}"),
-            None,
-            &[],
-        )
-        .await;
+    let delete = app.send("DELETE", &format!("/api/v1/organizations/{ours}/patients/{their_patient}"), None, &[]).await;
     assert_problem(&delete, StatusCode::NOT_FOUND, "not_found");
-    let consents = app
-        .get(&format!(
-            "/api/v1/organizations/{ours}/patients/{their_patient}/consents"
-        ))
-        .await;
+    let consents = app.get(&format!("/api/v1/organizations/{ours}/patients/{their_patient}/consents")).await;
     assert_problem(&consents, StatusCode::NOT_FOUND, "not_found");
-    let still = app
-        .get(&format!(
-            "/api/v1/organizations/{theirs}/patients/{their_patient}"
-        ))
-        .await;
-    assert_eq!(
-        (still.status, still.etag.as_deref()),
-        (StatusCode::OK, Some("\"1\""))
-    );
-    assert_problem(
-        &app.get("/api/v1/nothing-here").await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    );
+    let still = app.get(&format!("/api/v1/organizations/{theirs}/patients/{their_patient}")).await;
+    assert_eq!((still.status, still.etag.as_deref()), (StatusCode::OK, Some("\"1\"")));
+    assert_problem(&app.get("/api/v1/nothing-here").await, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]
@@ -448,61 +252,34 @@ async fn appointments_refuse_another_tenants_patient_and_show_local_time() {
     let app = TestApp::new().await;
     let (ours, location) = app.organization("Ours").await;
     let (theirs, _) = app.organization("Theirs").await;
-    let mine = app
-        .post(&format!("/api/v1/organizations/{ours}/patients"), ann())
-        .await
-        .body["id"]
-        .clone();
-    let foreign = app
-        .post(&format!("/api/v1/organizations/{theirs}/patients"), ann())
-        .await
-        .body["id"]
-        .clone();
+    let mine = app.post(&format!("/api/v1/organizations/{ours}/patients"), ann()).await.body["id"].clone();
+    let foreign = app.post(&format!("/api/v1/organizations/{theirs}/patients"), ann()).await.body["id"].clone();
     let path = format!("/api/v1/organizations/{ours}/appointments");
     let booking = |patient: &Value| {
         json!({"patient_id": patient, "location_id": location, "start": "2026-11-25T09:30:00-06:00",
                "duration_minutes": 30, "visit_type": "follow-up"})
     };
     let refused = app.post(&path, booking(&foreign)).await;
-    assert_problem(
-        &refused,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    );
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(fields(&refused), ["patient_id"]);
     assert_eq!(app.get(&path).await.body["items"], json!([]));
 
     let booked = app.post(&path, booking(&mine)).await;
     assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
     assert_eq!(booked.body["start"], "2026-11-25T15:30:00Z");
-    assert_eq!(
-        booked.body["start_local"],
-        "2026-11-25T09:30:00-06:00[America/Chicago]"
-    );
+    assert_eq!(booked.body["start_local"], "2026-11-25T09:30:00-06:00[America/Chicago]");
     assert_eq!(booked.body["status"], "booked");
 
     let mut backwards = booking(&mine);
     backwards["end"] = json!("2026-11-25T09:00:00-06:00");
-    backwards
-        .as_object_mut()
-        .expect("object")
-        .remove("duration_minutes");
+    backwards.as_object_mut().expect("object").remove("duration_minutes");
     assert_eq!(fields(&app.post(&path, backwards).await), ["end"]);
     let mut bad_status = booking(&mine);
     bad_status["status"] = json!("done");
     assert_eq!(fields(&app.post(&path, bad_status).await), ["status"]);
 
-    let listed = app
-        .get(&format!(
-            "{path}?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z&status=booked"
-        ))
-        .await;
-    assert_eq!(
-        listed.body["items"].as_array().map(Vec::len),
-        Some(1),
-        "{}",
-        listed.body
-    );
+    let listed = app.get(&format!("{path}?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z&status=booked")).await;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1), "{}", listed.body);
 }
 
 #[tokio::test]
@@ -521,14 +298,7 @@ async fn query_parameters_are_checked_by_name() {
     ] {
         let reply = app.get(&format!("{base}{query}")).await;
         assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid_query");
-        assert!(
-            reply.body["detail"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(parameter),
-            "{}",
-            reply.body
-        );
+        assert!(reply.body["detail"].as_str().unwrap_or_default().contains(parameter), "{}", reply.body);
     }
 }
 
@@ -536,30 +306,13 @@ async fn query_parameters_are_checked_by_name() {
 async fn consents_record_a_ledger_with_the_latest_choice_current() {
     let app = TestApp::new().await;
     let (org, _) = app.organization("Practice").await;
-    let id = app
-        .post(&format!("/api/v1/organizations/{org}/patients"), ann())
-        .await
-        .body["id"]
-        .clone();
-    let path = format!(
-        "/api/v1/organizations/{org}/patients/{}/consents",
-        id.as_str().expect("id")
-    );
+    let id = app.post(&format!("/api/v1/organizations/{org}/patients"), ann()).await.body["id"].clone();
+    let path = format!("/api/v1/organizations/{org}/patients/{}/consents", id.as_str().expect("id"));
     for status in ["granted", "revoked"] {
-        let reply = app
-            .post(
-                &path,
-                json!({"channel": "sms", "purpose": "marketing", "status": status}),
-            )
-            .await;
+        let reply = app.post(&path, json!({"channel": "sms", "purpose": "marketing", "status": status})).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     }
-    let bad = app
-        .post(
-            &path,
-            json!({"channel": "fax", "purpose": "marketing", "status": "maybe"}),
-        )
-        .await;
+    let bad = app.post(&path, json!({"channel": "fax", "purpose": "marketing", "status": "maybe"})).await;
     assert_eq!(fields(&bad), ["channel", "status"]);
     let ledger = app.get(&path).await;
     assert_eq!(ledger.body["history"].as_array().map(Vec::len), Some(2));
@@ -573,16 +326,8 @@ async fn health_and_openapi() {
     assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
     let doc = app.get("/api/openapi.json").await;
     let paths = doc.body["paths"].as_object().expect("paths");
-    for path in [
-        "/healthz",
-        "/api/v1/organizations/{org}/patients",
-        "/api/v1/organizations/{org}/appointments/{id}",
-    ] {
-        assert!(
-            paths.contains_key(path),
-            "{path} missing from {:?}",
-            paths.keys().collect::<Vec<_>>()
-        );
+    for path in ["/healthz", "/api/v1/organizations/{org}/patients", "/api/v1/organizations/{org}/appointments/{id}"] {
+        assert!(paths.contains_key(path), "{path} missing from {:?}", paths.keys().collect::<Vec<_>>());
     }
     assert!(doc.body["components"]["schemas"]["PatientInput"].is_object());
     app.store.close().await;

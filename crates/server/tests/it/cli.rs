@@ -79,10 +79,13 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
     for patient in patients.iter().take(20) {
         let name = patient["family_name"].as_str().expect("name");
         let phone = patient["phones"][0]["number"].as_str().expect("phone").trim_start_matches('+');
-        let (status, _) = http_get(&address, &format!("/api/v1/organizations/{org}/patients?name={}&phone=%2B{phone}", urlish(name))).await;
+        let (status, _) =
+            http_get(&address, &format!("/api/v1/organizations/{org}/patients?name={}&phone=%2B{phone}", urlish(name)))
+                .await;
         assert_eq!(status, 200);
     }
-    let (_, appointments) = http_get(&address, &format!("/api/v1/organizations/{org}/appointments?limit=5&status=booked")).await;
+    let (_, appointments) =
+        http_get(&address, &format!("/api/v1/organizations/{org}/appointments?limit=5&status=booked")).await;
     assert_eq!(appointments["items"].as_array().map(Vec::len), Some(5));
 
     let terminated = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
@@ -93,7 +96,9 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
     server.child.stderr.take().expect("stderr").read_to_string(&mut logs).expect("logs");
     assert!(logs.contains("route=/api/v1/organizations/{org}/patients"), "request lines are logged: {logs}");
     for patient in &patients {
-        for field in [&patient["given_name"], &patient["family_name"], &patient["birth_date"], &patient["phones"][0]["number"]] {
+        for field in
+            [&patient["given_name"], &patient["family_name"], &patient["birth_date"], &patient["phones"][0]["number"]]
+        {
             let value = field.as_str().expect("text");
             assert!(!logs.contains(value), "the logs contain patient data");
         }
@@ -114,9 +119,7 @@ fn urlish(name: &str) -> String {
 fn import_from_the_command_line_reports_rows_and_exit_status() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data");
-    let run = |args: &[&str]| {
-        Command::new(BIN).args(args).arg("--data-dir").arg(&data).output().expect("run rapport")
-    };
+    let run = |args: &[&str]| Command::new(BIN).args(args).arg("--data-dir").arg(&data).output().expect("run rapport");
     let migrate = run(&["migrate"]);
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     let csv = dir.path().join("patients.csv");
@@ -124,5 +127,9 @@ fn import_from_the_command_line_reports_rows_and_exit_status() {
     let path = csv.to_str().expect("utf-8 path");
     let no_org = run(&["import", "patients", path]);
     assert!(!no_org.status.success());
-    assert!(String::from_utf8_lossy(&no_org.stderr).contains("--organization"), "{}", String::from_utf8_lossy(&no_org.stderr));
+    assert!(
+        String::from_utf8_lossy(&no_org.stderr).contains("--organization"),
+        "{}",
+        String::from_utf8_lossy(&no_org.stderr)
+    );
 }

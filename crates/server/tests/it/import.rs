@@ -6,7 +6,12 @@ use rapport_server::store::{AppointmentQuery, PageRequest, PatientQuery, Store};
 
 use crate::support::{on_each_backend, seed_location, seed_organization};
 
-async fn patients(store: &Store, org: OrganizationId, csv: &str, strict: bool) -> Result<rapport_server::import::ImportReport, ImportError> {
+async fn patients(
+    store: &Store,
+    org: OrganizationId,
+    csv: &str,
+    strict: bool,
+) -> Result<rapport_server::import::ImportReport, ImportError> {
     let options = ImportOptions { strict, ..ImportOptions::default() };
     import_patients(store, org, csv.as_bytes(), &options, &mut |_| {}).await
 }
@@ -64,13 +69,20 @@ async fn a_bad_header_or_strict_failure_writes_nothing() {
     on_each_backend(|store| async move {
         let org = seed_organization(&store, "Practice").await;
         let unknown = patients(&store, org.id, "mrn,given_name,family_name,ssn\nM1,A,B,1\n", false).await;
-        assert!(matches!(&unknown, Err(ImportError::Header(m)) if m.contains("`ssn`") && m.contains("column 4")), "{unknown:?}");
+        assert!(
+            matches!(&unknown, Err(ImportError::Header(m)) if m.contains("`ssn`") && m.contains("column 4")),
+            "{unknown:?}"
+        );
         let missing = patients(&store, org.id, "mrn,given_name\nM1,A\n", false).await;
         assert!(matches!(&missing, Err(ImportError::Header(m)) if m.contains("family_name")), "{missing:?}");
         let twice = patients(&store, org.id, "mrn,first_name,given_name,family_name\nM1,A,A,B\n", false).await;
         assert!(matches!(&twice, Err(ImportError::Header(m)) if m.contains("more than once")), "{twice:?}");
-        let strict = patients(&store, org.id, "mrn,given_name,family_name,dob\nM1,A,B,1980-01-01\nM2,C,D,never\n", true).await;
-        assert!(matches!(&strict, Err(ImportError::Strict(errors)) if errors.len() == 1 && errors[0].line == 3), "{strict:?}");
+        let strict =
+            patients(&store, org.id, "mrn,given_name,family_name,dob\nM1,A,B,1980-01-01\nM2,C,D,never\n", true).await;
+        assert!(
+            matches!(&strict, Err(ImportError::Strict(errors)) if errors.len() == 1 && errors[0].line == 3),
+            "{strict:?}"
+        );
         assert_eq!(count(&store, org.id).await, 0);
     })
     .await;
@@ -111,7 +123,8 @@ async fn appointments_import_by_source_id_with_local_times() {
         assert_eq!(report.created, 2);
         let columns: Vec<_> = report.failed.iter().map(|e| (e.line, e.column.clone().unwrap_or_default())).collect();
         assert_eq!(columns, vec![(4, "mrn".into()), (5, "location".into()), (6, "duration_minutes".into())]);
-        let listed = store.list_appointments(org.id, &AppointmentQuery::default(), &PageRequest::first(10)).await.expect("list");
+        let listed =
+            store.list_appointments(org.id, &AppointmentQuery::default(), &PageRequest::first(10)).await.expect("list");
         let starts: Vec<String> = listed.items.iter().map(|a| a.details.start.to_string()).collect();
         // 09:30 CST is 15:30Z; 02:30 on the spring-forward night does not exist and moves to 03:30 CDT.
         assert_eq!(starts, vec!["2026-12-01T15:30:00Z".to_owned(), "2026-03-08T08:30:00Z".to_owned()]);

@@ -1,7 +1,7 @@
 //! The server's integration tests, in one binary so it links once.
 
 mod api;
-mod import;
 mod cli;
+mod import;
 mod storage;
 mod support;

@@ -4,8 +4,8 @@ use std::future::Future;
 
 use jiff::Timestamp;
 use rapport_domain::{
-    Address, LanguageTag, Location, LocationId, OpeningHours, Organization, OrganizationId,
-    PatientDetails, Sex, TimeZoneName,
+    Address, LanguageTag, Location, LocationId, OpeningHours, Organization, OrganizationId, PatientDetails, Sex,
+    TimeZoneName,
 };
 use rapport_server::clock::Clock;
 use rapport_server::store::{DbOptions, Store};
@@ -41,22 +41,11 @@ impl TestDb {
 
     pub async fn postgres(admin_url: &str) -> (Self, String) {
         let name = format!("rapport_test_{}", uuid::Uuid::now_v7().simple());
-        let admin = Store::open_admin(admin_url)
-            .await
-            .expect("reach PostgreSQL");
-        admin
-            .create_database(&name)
-            .await
-            .expect("create test database");
+        let admin = Store::open_admin(admin_url).await.expect("reach PostgreSQL");
+        admin.create_database(&name).await.expect("create test database");
         admin.close().await;
         let url = replace_database(admin_url, &name);
-        (
-            TestDb::Postgres {
-                admin_url: admin_url.to_owned(),
-                name,
-            },
-            url,
-        )
+        (TestDb::Postgres { admin_url: admin_url.to_owned(), name }, url)
     }
 }
 
@@ -71,10 +60,7 @@ impl Drop for TestDb {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs outside async; a short-lived runtime on its own thread does the work.
             let done = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 rt.block_on(async {
                     if let Ok(admin) = Store::open_admin(&admin_url).await {
                         let _ = admin.drop_database(&name).await;
@@ -100,18 +86,14 @@ where
 {
     let (db, url) = TestDb::sqlite();
     let (clock, _) = Clock::manual(test_now());
-    let store = Store::open(&url, &DbOptions::default(), clock)
-        .await
-        .expect("open sqlite");
+    let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open sqlite");
     test(store.clone()).await;
     store.close().await;
     drop(db);
     if let Some(admin) = postgres_url() {
         let (db, url) = TestDb::postgres(&admin).await;
         let (clock, _) = Clock::manual(test_now());
-        let store = Store::open(&url, &DbOptions::default(), clock)
-            .await
-            .expect("open postgres");
+        let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open postgres");
         test(store.clone()).await;
         store.close().await;
         drop(db);
@@ -132,10 +114,7 @@ pub async fn seed_organization(store: &Store, name: &str) -> Organization {
         created_at: test_now(),
         updated_at: test_now(),
     };
-    store
-        .create_organization(&org)
-        .await
-        .expect("create organization")
+    store.create_organization(&org).await.expect("create organization")
 }
 
 pub async fn seed_location(store: &Store, org: OrganizationId, zone_name: &str) -> Location {
@@ -143,11 +122,7 @@ pub async fn seed_location(store: &Store, org: OrganizationId, zone_name: &str) 
         id: LocationId::generate(),
         organization_id: org,
         name: "Main Street Clinic".into(),
-        address: Address {
-            city: Some("Springfield".into()),
-            state: Some("IL".into()),
-            ..Address::default()
-        },
+        address: Address { city: Some("Springfield".into()), state: Some("IL".into()), ..Address::default() },
         phone: None,
         time_zone: zone(zone_name),
         opening_hours: OpeningHours::weekdays_8_to_5(),
@@ -155,10 +130,7 @@ pub async fn seed_location(store: &Store, org: OrganizationId, zone_name: &str) 
         created_at: test_now(),
         updated_at: test_now(),
     };
-    store
-        .create_location(&location)
-        .await
-        .expect("create location")
+    store.create_location(&location).await.expect("create location")
 }
 
 pub fn patient_details(given: &str, family: &str) -> PatientDetails {

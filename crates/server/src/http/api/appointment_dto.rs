@@ -2,9 +2,7 @@
 //! offset; the view also shows the start in the location's own zone.
 
 use jiff::Timestamp;
-use rapport_domain::{
-    Appointment, AppointmentDetails, AppointmentStatus, ExternalId, ValidationErrors,
-};
+use rapport_domain::{Appointment, AppointmentDetails, AppointmentStatus, ExternalId, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -30,21 +28,14 @@ pub struct AppointmentInput {
 }
 
 fn instant(raw: &str) -> Result<Timestamp, &'static str> {
-    raw.trim()
-        .parse::<Timestamp>()
-        .map_err(|_| "is not an RFC 3339 instant with an offset")
+    raw.trim().parse::<Timestamp>().map_err(|_| "is not an RFC 3339 instant with an offset")
 }
 
 impl AppointmentInput {
     pub fn into_details(self) -> Result<AppointmentDetails, ValidationErrors> {
         let mut v = ValidationErrors::new();
         let patient_id = v.check("patient_id", self.patient_id.parse());
-        let provider_id = v.check_opt(
-            "provider_id",
-            self.provider_id
-                .filter(|p| !p.is_empty())
-                .map(|p| p.parse()),
-        );
+        let provider_id = v.check_opt("provider_id", self.provider_id.filter(|p| !p.is_empty()).map(|p| p.parse()));
         let location_id = v.check("location_id", self.location_id.parse());
         let start = v.check("start", instant(&self.start));
         let end = match (self.end, self.duration_minutes, start) {
@@ -69,32 +60,15 @@ impl AppointmentInput {
         if visit_type.is_empty() || visit_type.len() > 100 {
             v.push("visit_type", "must be 1 to 100 characters");
         }
-        let status = v.check(
-            "status",
-            self.status
-                .as_deref()
-                .unwrap_or("booked")
-                .parse::<AppointmentStatus>(),
-        );
-        let source = v.check_opt(
-            "source",
-            self.source.map(|s| ExternalId::parse(&s.system, &s.value)),
-        );
+        let status = v.check("status", self.status.as_deref().unwrap_or("booked").parse::<AppointmentStatus>());
+        let source = v.check_opt("source", self.source.map(|s| ExternalId::parse(&s.system, &s.value)));
         let (Some(patient_id), Some(location_id), Some(start), Some(end), Some(status)) =
             (patient_id, location_id, start, end, status)
         else {
             return Err(v);
         };
-        let details = AppointmentDetails {
-            patient_id,
-            provider_id,
-            location_id,
-            start,
-            end,
-            visit_type,
-            status,
-            source,
-        };
+        let details =
+            AppointmentDetails { patient_id, provider_id, location_id, start, end, visit_type, status, source };
         if details.check_span().is_err() {
             v.push("end", "must be after start, within 24 hours");
         }
@@ -139,10 +113,7 @@ impl From<&Appointment> for AppointmentView {
             time_zone: a.time_zone.to_string(),
             visit_type: d.visit_type.clone(),
             status: d.status.as_str().to_owned(),
-            source: d.source.as_ref().map(|s| IdentifierDto {
-                system: s.system.clone(),
-                value: s.value.clone(),
-            }),
+            source: d.source.as_ref().map(|s| IdentifierDto { system: s.system.clone(), value: s.value.clone() }),
             created_at: a.created_at.to_string(),
             updated_at: a.updated_at.to_string(),
         }

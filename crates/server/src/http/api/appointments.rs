@@ -32,14 +32,7 @@ pub async fn list(
     params: QueryParams,
 ) -> Result<Response, ApiError> {
     let org: OrganizationId = path_id(&org)?;
-    let params = params.only(&[
-        "patient_id",
-        "provider_id",
-        "location_id",
-        "status",
-        "from",
-        "to",
-    ])?;
+    let params = params.only(&["patient_id", "provider_id", "location_id", "status", "from", "to"])?;
     let query = AppointmentQuery {
         patient_id: params.parse("patient_id", "an id")?,
         provider_id: params.parse("provider_id", "an id")?,
@@ -49,14 +42,9 @@ pub async fn list(
         to: params.parse::<Timestamp>("to", "an RFC 3339 instant")?,
     };
     state.store.get_organization(org).await?;
-    let page = state
-        .store
-        .list_appointments(org, &query, &params.page()?)
-        .await?;
-    let view = ListView {
-        items: page.items.iter().map(AppointmentView::from).collect(),
-        next_cursor: page.next_cursor,
-    };
+    let page = state.store.list_appointments(org, &query, &params.page()?).await?;
+    let view =
+        ListView { items: page.items.iter().map(AppointmentView::from).collect(), next_cursor: page.next_cursor };
     Ok(axum::Json(view).into_response())
 }
 
@@ -74,11 +62,7 @@ pub async fn create_appointment(
     state.store.get_organization(org).await?;
     let details = input.into_details()?;
     let appointment = state.store.create_appointment(org, &details).await?;
-    Ok(versioned(
-        appointment.version,
-        AppointmentView::from(&appointment),
-        true,
-    ))
+    Ok(versioned(appointment.version, AppointmentView::from(&appointment), true))
 }
 
 /// Read one appointment; the ETag is its version.
@@ -91,11 +75,7 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let (org, id): (OrganizationId, AppointmentId) = (path_id(&org)?, path_id(&id)?);
     let appointment = state.store.get_appointment(org, id).await?;
-    Ok(versioned(
-        appointment.version,
-        AppointmentView::from(&appointment),
-        false,
-    ))
+    Ok(versioned(appointment.version, AppointmentView::from(&appointment), false))
 }
 
 /// Replace an appointment (reschedule, change status …). `If-Match` required.
@@ -113,15 +93,8 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let (org, id): (OrganizationId, AppointmentId) = (path_id(&org)?, path_id(&id)?);
     let details = input.into_details()?;
-    let appointment = state
-        .store
-        .update_appointment(org, id, expected, &details)
-        .await?;
-    Ok(versioned(
-        appointment.version,
-        AppointmentView::from(&appointment),
-        false,
-    ))
+    let appointment = state.store.update_appointment(org, id, expected, &details).await?;
+    Ok(versioned(appointment.version, AppointmentView::from(&appointment), false))
 }
 
 /// Delete an appointment entered by mistake (to call one off, set its status to `cancelled`).

@@ -4,8 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rapport_domain::{
-    Channel, Consent, ConsentId, ConsentStatus, OrganizationId, PatientId, Purpose,
-    ValidationErrors,
+    Channel, Consent, ConsentId, ConsentStatus, OrganizationId, PatientId, Purpose, ValidationErrors,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -75,10 +74,7 @@ pub async fn list(
     let (org, id): (OrganizationId, PatientId) = (path_id(&org)?, path_id(&id)?);
     let history = state.store.consent_history(org, id).await?;
     let view = ConsentsView {
-        current: rapport_domain::consent::current(&history)
-            .into_iter()
-            .map(ConsentView::from)
-            .collect(),
+        current: rapport_domain::consent::current(&history).into_iter().map(ConsentView::from).collect(),
         history: history.iter().map(ConsentView::from).collect(),
     };
     Ok(axum::Json(view).into_response())
@@ -109,11 +105,7 @@ pub async fn record(
         channel,
         purpose,
         status,
-        source: input
-            .source
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "api".into()),
+        source: input.source.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| "api".into()),
         evidence: input.evidence,
         recorded_at: state.store.clock().now(),
     };

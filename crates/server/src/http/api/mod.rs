@@ -24,14 +24,8 @@ pub(crate) use openapi_paths::ApiPaths;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/organizations",
-            get(organizations::list).post(organizations::create),
-        )
-        .route(
-            "/organizations/{org}",
-            get(organizations::read).put(organizations::update),
-        )
+        .route("/organizations", get(organizations::list).post(organizations::create))
+        .route("/organizations/{org}", get(organizations::read).put(organizations::update))
         .route(
             "/organizations/{org}/locations",
             get(organizations::list_locations).post(organizations::create_location),
@@ -48,29 +42,13 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/providers/{id}",
             get(organizations::read_provider).put(organizations::update_provider),
         )
-        .route(
-            "/organizations/{org}/patients",
-            get(patients::search).post(patients::create),
-        )
-        .route(
-            "/organizations/{org}/patients/{id}",
-            get(patients::read)
-                .put(patients::update)
-                .delete(patients::delete),
-        )
-        .route(
-            "/organizations/{org}/patients/{id}/consents",
-            get(consents::list).post(consents::record),
-        )
-        .route(
-            "/organizations/{org}/appointments",
-            get(appointments::list).post(appointments::create_appointment),
-        )
+        .route("/organizations/{org}/patients", get(patients::search).post(patients::create))
+        .route("/organizations/{org}/patients/{id}", get(patients::read).put(patients::update).delete(patients::delete))
+        .route("/organizations/{org}/patients/{id}/consents", get(consents::list).post(consents::record))
+        .route("/organizations/{org}/appointments", get(appointments::list).post(appointments::create_appointment))
         .route(
             "/organizations/{org}/appointments/{id}",
-            get(appointments::read)
-                .put(appointments::update)
-                .delete(appointments::delete),
+            get(appointments::read).put(appointments::update).delete(appointments::delete),
         )
 }
 
@@ -83,11 +61,7 @@ pub struct ListView<T> {
 
 /// A JSON body with its version as ETag; `created` answers 201.
 fn versioned<T: Serialize>(version: i64, body: T, created: bool) -> Response {
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let mut response = (status, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&etag(version)) {
         response.headers_mut().insert(header::ETAG, value);

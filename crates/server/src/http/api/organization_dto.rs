@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use rapport_domain::organization::OpeningHours;
 use rapport_domain::patient::parse_name;
 use rapport_domain::value::parse_hhmm;
-use rapport_domain::{
-    LanguageTag, Location, Npi, Organization, PhoneE164, Provider, TimeZoneName, ValidationErrors,
-};
+use rapport_domain::{LanguageTag, Location, Npi, Organization, PhoneE164, Provider, TimeZoneName, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -35,16 +33,12 @@ impl OrganizationInput {
         let mut v = ValidationErrors::new();
         let name = v.check("name", parse_name(&self.name));
         let time_zone = v.check("time_zone", TimeZoneName::parse(&self.time_zone));
-        let default_language = v.check(
-            "default_language",
-            LanguageTag::parse(self.default_language.as_deref().unwrap_or("en")),
-        );
+        let default_language =
+            v.check("default_language", LanguageTag::parse(self.default_language.as_deref().unwrap_or("en")));
         match (name, time_zone, default_language) {
-            (Some(name), Some(time_zone), Some(default_language)) => Ok(OrganizationFields {
-                name,
-                time_zone,
-                default_language,
-            }),
+            (Some(name), Some(time_zone), Some(default_language)) => {
+                Ok(OrganizationFields { name, time_zone, default_language })
+            }
             _ => Err(v),
         }
     }
@@ -103,46 +97,30 @@ impl LocationInput {
     pub fn validate(self) -> Result<LocationFields, ValidationErrors> {
         let mut v = ValidationErrors::new();
         let name = v.check("name", parse_name(&self.name));
-        let phone = v.check_opt(
-            "phone",
-            self.phone
-                .filter(|p| !p.trim().is_empty())
-                .map(|p| PhoneE164::parse(&p)),
-        );
+        let phone = v.check_opt("phone", self.phone.filter(|p| !p.trim().is_empty()).map(|p| PhoneE164::parse(&p)));
         let time_zone = v.check("time_zone", TimeZoneName::parse(&self.time_zone));
         let opening_hours = match self.opening_hours {
             None => Some(OpeningHours::weekdays_8_to_5()),
             Some(map) => parse_hours(map, &mut v),
         };
         match (name, time_zone, opening_hours) {
-            (Some(name), Some(time_zone), Some(opening_hours)) if v.is_empty() => {
-                Ok(LocationFields {
-                    name,
-                    address: self
-                        .address
-                        .map(AddressDto::into_domain)
-                        .unwrap_or_default(),
-                    phone,
-                    time_zone,
-                    opening_hours,
-                })
-            }
+            (Some(name), Some(time_zone), Some(opening_hours)) if v.is_empty() => Ok(LocationFields {
+                name,
+                address: self.address.map(AddressDto::into_domain).unwrap_or_default(),
+                phone,
+                time_zone,
+                opening_hours,
+            }),
             _ => Err(v),
         }
     }
 }
 
-fn parse_hours(
-    map: BTreeMap<String, Vec<[String; 2]>>,
-    v: &mut ValidationErrors,
-) -> Option<OpeningHours> {
+fn parse_hours(map: BTreeMap<String, Vec<[String; 2]>>, v: &mut ValidationErrors) -> Option<OpeningHours> {
     let mut hours = OpeningHours::default();
     for (day, intervals) in map {
         let Some(index) = DAYS.iter().position(|d| *d == day) else {
-            v.push(
-                format!("opening_hours.{day}"),
-                "is not a weekday (mon … sun)",
-            );
+            v.push(format!("opening_hours.{day}"), "is not a weekday (mon … sun)");
             continue;
         };
         for (i, [start, end]) in intervals.iter().enumerate() {
@@ -178,12 +156,7 @@ impl From<&Location> for LocationView {
             .iter()
             .zip(&l.opening_hours.days)
             .filter(|(_, d)| !d.is_empty())
-            .map(|(name, d)| {
-                (
-                    (*name).to_owned(),
-                    d.iter().map(|(s, e)| [hhmm(*s), hhmm(*e)]).collect(),
-                )
-            })
+            .map(|(name, d)| ((*name).to_owned(), d.iter().map(|(s, e)| [hhmm(*s), hhmm(*e)]).collect()))
             .collect();
         Self {
             id: l.id.to_string(),
@@ -227,12 +200,7 @@ impl ProviderInput {
         let mut v = ValidationErrors::new();
         let given_name = v.check("given_name", parse_name(&self.given_name));
         let family_name = v.check("family_name", parse_name(&self.family_name));
-        let npi = v.check_opt(
-            "npi",
-            self.npi
-                .filter(|n| !n.trim().is_empty())
-                .map(|n| Npi::parse(&n)),
-        );
+        let npi = v.check_opt("npi", self.npi.filter(|n| !n.trim().is_empty()).map(|n| Npi::parse(&n)));
         let location_ids = (self.location_ids.iter().enumerate())
             .filter_map(|(i, l)| v.check(format!("location_ids[{i}]"), l.parse()))
             .collect();
@@ -240,10 +208,7 @@ impl ProviderInput {
             (Some(given_name), Some(family_name)) if v.is_empty() => Ok(ProviderFields {
                 given_name,
                 family_name,
-                title: self
-                    .title
-                    .map(|t| t.trim().to_owned())
-                    .filter(|t| !t.is_empty()),
+                title: self.title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
                 npi,
                 location_ids,
             }),

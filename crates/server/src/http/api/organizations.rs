@@ -17,20 +17,10 @@ use crate::http::query::QueryParams;
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations",
     params(("limit" = Option<usize>, Query, description = "1 to 200"), ("after" = Option<String>, Query, description = "Cursor")),
     responses((status = 200, body = ListView<OrganizationView>), (status = 400, body = Problem)))]
-pub async fn list(
-    State(state): State<AppState>,
-    params: QueryParams,
-) -> Result<Response, ApiError> {
-    let page = state
-        .store
-        .list_organizations(&params.only(&[])?.page()?)
-        .await?;
+pub async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Response, ApiError> {
+    let page = state.store.list_organizations(&params.only(&[])?.page()?).await?;
     let items = page.items.iter().map(OrganizationView::from).collect();
-    Ok(axum::Json(ListView {
-        items,
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    Ok(axum::Json(ListView { items, next_cursor: page.next_cursor }).into_response())
 }
 
 /// Create an organization (a tenant).
@@ -58,10 +48,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/organizations/{org}", tag = "organizations",
     params(("org" = String, Path, description = "Organization id")),
     responses((status = 200, body = OrganizationView), (status = 404, body = Problem)))]
-pub async fn read(
-    State(state): State<AppState>,
-    Path(org): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn read(State(state): State<AppState>, Path(org): Path<String>) -> Result<Response, ApiError> {
     let org = state.store.get_organization(path_id(&org)?).await?;
     Ok(versioned(org.version, OrganizationView::from(&org), false))
 }
@@ -99,16 +86,9 @@ pub async fn list_locations(
     params: QueryParams,
 ) -> Result<Response, ApiError> {
     let org = state.store.get_organization(path_id(&org)?).await?;
-    let page = state
-        .store
-        .list_locations(org.id, &params.only(&[])?.page()?)
-        .await?;
+    let page = state.store.list_locations(org.id, &params.only(&[])?.page()?).await?;
     let items = page.items.iter().map(LocationView::from).collect();
-    Ok(axum::Json(ListView {
-        items,
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    Ok(axum::Json(ListView { items, next_cursor: page.next_cursor }).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/organizations/{org}/locations", tag = "locations",
@@ -135,11 +115,7 @@ pub async fn create_location(
         updated_at: now,
     };
     let location = state.store.create_location(&location).await?;
-    Ok(versioned(
-        location.version,
-        LocationView::from(&location),
-        true,
-    ))
+    Ok(versioned(location.version, LocationView::from(&location), true))
 }
 
 #[utoipa::path(get, path = "/api/v1/organizations/{org}/locations/{id}", tag = "locations",
@@ -149,15 +125,8 @@ pub async fn read_location(
     State(state): State<AppState>,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let location = state
-        .store
-        .get_location(path_id(&org)?, path_id(&id)?)
-        .await?;
-    Ok(versioned(
-        location.version,
-        LocationView::from(&location),
-        false,
-    ))
+    let location = state.store.get_location(path_id(&org)?, path_id(&id)?).await?;
+    Ok(versioned(location.version, LocationView::from(&location), false))
 }
 
 #[utoipa::path(put, path = "/api/v1/organizations/{org}/locations/{id}", tag = "locations",
@@ -184,11 +153,7 @@ pub async fn update_location(
         ..current
     };
     let location = state.store.update_location(&changed, expected).await?;
-    Ok(versioned(
-        location.version,
-        LocationView::from(&location),
-        false,
-    ))
+    Ok(versioned(location.version, LocationView::from(&location), false))
 }
 
 #[utoipa::path(get, path = "/api/v1/organizations/{org}/providers", tag = "providers",
@@ -201,16 +166,9 @@ pub async fn list_providers(
     params: QueryParams,
 ) -> Result<Response, ApiError> {
     let org = state.store.get_organization(path_id(&org)?).await?;
-    let page = state
-        .store
-        .list_providers(org.id, &params.only(&[])?.page()?)
-        .await?;
+    let page = state.store.list_providers(org.id, &params.only(&[])?.page()?).await?;
     let items = page.items.iter().map(ProviderView::from).collect();
-    Ok(axum::Json(ListView {
-        items,
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    Ok(axum::Json(ListView { items, next_cursor: page.next_cursor }).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/organizations/{org}/providers", tag = "providers",
@@ -238,11 +196,7 @@ pub async fn create_provider(
         updated_at: now,
     };
     let provider = state.store.create_provider(&provider).await?;
-    Ok(versioned(
-        provider.version,
-        ProviderView::from(&provider),
-        true,
-    ))
+    Ok(versioned(provider.version, ProviderView::from(&provider), true))
 }
 
 #[utoipa::path(get, path = "/api/v1/organizations/{org}/providers/{id}", tag = "providers",
@@ -252,15 +206,8 @@ pub async fn read_provider(
     State(state): State<AppState>,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let provider = state
-        .store
-        .get_provider(path_id(&org)?, path_id(&id)?)
-        .await?;
-    Ok(versioned(
-        provider.version,
-        ProviderView::from(&provider),
-        false,
-    ))
+    let provider = state.store.get_provider(path_id(&org)?, path_id(&id)?).await?;
+    Ok(versioned(provider.version, ProviderView::from(&provider), false))
 }
 
 #[utoipa::path(put, path = "/api/v1/organizations/{org}/providers/{id}", tag = "providers",
@@ -287,9 +234,5 @@ pub async fn update_provider(
         ..current
     };
     let provider = state.store.update_provider(&changed, expected).await?;
-    Ok(versioned(
-        provider.version,
-        ProviderView::from(&provider),
-        false,
-    ))
+    Ok(versioned(provider.version, ProviderView::from(&provider), false))
 }

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use rapport_domain::patient::{parse_name, parse_tag};
 use rapport_domain::{
-    Address, BirthDate, Caregiver, Channel, Email, ExternalId, Icd10Code, LanguageTag, Patient,
-    PatientDetails, PatientEmail, PatientPhone, PhoneE164, PhoneKind, QuietHours, Sex,
-    TimeZoneName, ValidationErrors,
+    Address, BirthDate, Caregiver, Channel, Email, ExternalId, Icd10Code, LanguageTag, Patient, PatientDetails,
+    PatientEmail, PatientPhone, PhoneE164, PhoneKind, QuietHours, Sex, TimeZoneName, ValidationErrors,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -127,40 +126,20 @@ impl PatientInput {
         let mut v = ValidationErrors::new();
         let given_name = v.check("given_name", parse_name(&self.given_name));
         let family_name = v.check("family_name", parse_name(&self.family_name));
-        let preferred_name = v.check_opt(
-            "preferred_name",
-            optional_text(self.preferred_name).map(|n| parse_name(&n)),
-        );
-        let birth_date = v.check_opt(
-            "birth_date",
-            self.birth_date.map(|b| BirthDate::parse(&b, today)),
-        );
-        let sex = v.check(
-            "sex",
-            self.sex.as_deref().unwrap_or("unknown").parse::<Sex>(),
-        );
-        let language = v.check_opt(
-            "language",
-            optional_text(self.language).map(|l| LanguageTag::parse(&l)),
-        );
-        let time_zone = v.check_opt(
-            "time_zone",
-            optional_text(self.time_zone).map(|z| TimeZoneName::parse(&z)),
-        );
+        let preferred_name = v.check_opt("preferred_name", optional_text(self.preferred_name).map(|n| parse_name(&n)));
+        let birth_date = v.check_opt("birth_date", self.birth_date.map(|b| BirthDate::parse(&b, today)));
+        let sex = v.check("sex", self.sex.as_deref().unwrap_or("unknown").parse::<Sex>());
+        let language = v.check_opt("language", optional_text(self.language).map(|l| LanguageTag::parse(&l)));
+        let time_zone = v.check_opt("time_zone", optional_text(self.time_zone).map(|z| TimeZoneName::parse(&z)));
         let phones: Vec<PatientPhone> = self
             .phones
             .into_iter()
             .enumerate()
             .filter_map(|(i, p)| {
                 let number = v.check(format!("phones[{i}].number"), PhoneE164::parse(&p.number));
-                let kind = v.check(
-                    format!("phones[{i}].type"),
-                    p.kind.as_deref().unwrap_or("unknown").parse::<PhoneKind>(),
-                );
-                Some(PatientPhone {
-                    number: number?,
-                    kind: kind?,
-                })
+                let kind =
+                    v.check(format!("phones[{i}].type"), p.kind.as_deref().unwrap_or("unknown").parse::<PhoneKind>());
+                Some(PatientPhone { number: number?, kind: kind? })
             })
             .collect();
         let emails: Vec<PatientEmail> = self
@@ -168,8 +147,7 @@ impl PatientInput {
             .iter()
             .enumerate()
             .filter_map(|(i, e)| {
-                v.check(format!("emails[{i}]"), Email::parse(e))
-                    .map(|address| PatientEmail { address })
+                v.check(format!("emails[{i}]"), Email::parse(e)).map(|address| PatientEmail { address })
             })
             .collect();
         let channel_order: Vec<Channel> = self
@@ -184,45 +162,28 @@ impl PatientInput {
         if seen.len() != channel_order.len() {
             v.push("channel_order", "names a channel more than once");
         }
-        let quiet_hours = v.check_opt(
-            "quiet_hours",
-            self.quiet_hours
-                .map(|q| QuietHours::parse(&q.start, &q.end)),
-        );
+        let quiet_hours = v.check_opt("quiet_hours", self.quiet_hours.map(|q| QuietHours::parse(&q.start, &q.end)));
         let conditions = (self.conditions.iter().enumerate())
             .filter_map(|(i, c)| v.check(format!("conditions[{i}]"), Icd10Code::parse(c)))
             .collect();
-        let tags = (self.tags.iter().enumerate())
-            .filter_map(|(i, t)| v.check(format!("tags[{i}]"), parse_tag(t)))
-            .collect();
+        let tags =
+            (self.tags.iter().enumerate()).filter_map(|(i, t)| v.check(format!("tags[{i}]"), parse_tag(t))).collect();
         for key in self.attributes.keys() {
             if key.trim().is_empty() || key.len() > 64 {
                 v.push("attributes", "keys must be 1 to 64 characters");
             }
         }
         let external_ids = (self.identifiers.iter().enumerate())
-            .filter_map(|(i, x)| {
-                v.check(
-                    format!("identifiers[{i}]"),
-                    ExternalId::parse(&x.system, &x.value),
-                )
-            })
+            .filter_map(|(i, x)| v.check(format!("identifiers[{i}]"), ExternalId::parse(&x.system, &x.value)))
             .collect();
         let caregivers = (self.caregivers.iter().enumerate())
             .filter_map(|(i, c)| {
                 let id = v.check(format!("caregivers[{i}].patient_id"), c.patient_id.parse());
-                let relationship = v.check(
-                    format!("caregivers[{i}].relationship"),
-                    parse_name(&c.relationship),
-                );
-                Some(Caregiver {
-                    patient_id: id?,
-                    relationship: relationship?,
-                })
+                let relationship = v.check(format!("caregivers[{i}].relationship"), parse_name(&c.relationship));
+                Some(Caregiver { patient_id: id?, relationship: relationship? })
             })
             .collect();
-        let (Some(given_name), Some(family_name), Some(sex)) = (given_name, family_name, sex)
-        else {
+        let (Some(given_name), Some(family_name), Some(sex)) = (given_name, family_name, sex) else {
             return Err(v);
         };
         v.finish(|| PatientDetails {
@@ -234,10 +195,7 @@ impl PatientInput {
             gender_identity: optional_text(self.gender_identity),
             language,
             time_zone,
-            address: self
-                .address
-                .map(AddressDto::into_domain)
-                .unwrap_or_default(),
+            address: self.address.map(AddressDto::into_domain).unwrap_or_default(),
             phones,
             emails,
             channel_order,
@@ -301,39 +259,23 @@ impl From<&Patient> for PatientView {
             phones: d
                 .phones
                 .iter()
-                .map(|ph| PhoneDto {
-                    number: ph.number.to_string(),
-                    kind: Some(ph.kind.as_str().to_owned()),
-                })
+                .map(|ph| PhoneDto { number: ph.number.to_string(), kind: Some(ph.kind.as_str().to_owned()) })
                 .collect(),
             emails: d.emails.iter().map(|e| e.address.to_string()).collect(),
-            channel_order: d
-                .channel_order
-                .iter()
-                .map(|c| c.as_str().to_owned())
-                .collect(),
-            quiet_hours: d.quiet_hours.map(|q| QuietHoursDto {
-                start: hhmm(q.start),
-                end: hhmm(q.end),
-            }),
+            channel_order: d.channel_order.iter().map(|c| c.as_str().to_owned()).collect(),
+            quiet_hours: d.quiet_hours.map(|q| QuietHoursDto { start: hhmm(q.start), end: hhmm(q.end) }),
             conditions: d.conditions.iter().map(|c| c.as_str().to_owned()).collect(),
             tags: d.tags.clone(),
             attributes: d.attributes.clone(),
             identifiers: d
                 .external_ids
                 .iter()
-                .map(|x| IdentifierDto {
-                    system: x.system.clone(),
-                    value: x.value.clone(),
-                })
+                .map(|x| IdentifierDto { system: x.system.clone(), value: x.value.clone() })
                 .collect(),
             caregivers: d
                 .caregivers
                 .iter()
-                .map(|c| CaregiverDto {
-                    patient_id: c.patient_id.to_string(),
-                    relationship: c.relationship.clone(),
-                })
+                .map(|c| CaregiverDto { patient_id: c.patient_id.to_string(), relationship: c.relationship.clone() })
                 .collect(),
         }
     }

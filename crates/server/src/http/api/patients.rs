@@ -35,32 +35,20 @@ pub async fn search(
     let query = PatientQuery {
         name: params.get("name").map(str::to_owned),
         phone: params.parse::<PhoneE164>("phone", "a phone number")?,
-        email: params
-            .get("email")
-            .map(Email::parse)
-            .transpose()
-            .map_err(|_| bad("email", "an email address"))?,
+        email: params.get("email").map(Email::parse).transpose().map_err(|_| bad("email", "an email address"))?,
         birth_date: params
             .get("birth_date")
             .map(|b| BirthDate::parse(b, latest_today(state.store.clock())))
             .transpose()
             .map_err(|_| bad("birth_date", "a date in YYYY-MM-DD form"))?,
-        identifier: params
-            .get("identifier")
-            .map(|raw| match raw.split_once('|') {
-                Some((system, value)) => (Some(system.to_owned()), value.to_owned()),
-                None => (None, raw.to_owned()),
-            }),
+        identifier: params.get("identifier").map(|raw| match raw.split_once('|') {
+            Some((system, value)) => (Some(system.to_owned()), value.to_owned()),
+            None => (None, raw.to_owned()),
+        }),
     };
     state.store.get_organization(org).await?;
-    let page = state
-        .store
-        .search_patients(org, &query, &params.page()?)
-        .await?;
-    let view = ListView {
-        items: page.items.iter().map(PatientView::from).collect(),
-        next_cursor: page.next_cursor,
-    };
+    let page = state.store.search_patients(org, &query, &params.page()?).await?;
+    let view = ListView { items: page.items.iter().map(PatientView::from).collect(), next_cursor: page.next_cursor };
     Ok(axum::Json(view).into_response())
 }
 
@@ -82,11 +70,7 @@ pub async fn create(
     state.store.get_organization(org).await?;
     let details = input.into_details(latest_today(state.store.clock()))?;
     let patient = state.store.create_patient(org, &details).await?;
-    Ok(versioned(
-        patient.version,
-        PatientView::from(&patient),
-        true,
-    ))
+    Ok(versioned(patient.version, PatientView::from(&patient), true))
 }
 
 /// Read one patient; the ETag is its version.
@@ -99,11 +83,7 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let (org, id): (OrganizationId, PatientId) = (path_id(&org)?, path_id(&id)?);
     let patient = state.store.get_patient(org, id).await?;
-    Ok(versioned(
-        patient.version,
-        PatientView::from(&patient),
-        false,
-    ))
+    Ok(versioned(patient.version, PatientView::from(&patient), false))
 }
 
 /// Replace a patient's details. `If-Match` must carry the ETag you read.
@@ -121,15 +101,8 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let (org, id): (OrganizationId, PatientId) = (path_id(&org)?, path_id(&id)?);
     let details = input.into_details(latest_today(state.store.clock()))?;
-    let patient = state
-        .store
-        .update_patient(org, id, expected, &details)
-        .await?;
-    Ok(versioned(
-        patient.version,
-        PatientView::from(&patient),
-        false,
-    ))
+    let patient = state.store.update_patient(org, id, expected, &details).await?;
+    Ok(versioned(patient.version, PatientView::from(&patient), false))
 }
 
 /// Delete a patient (soft: history is kept, lookups stop finding them).
