@@ -221,8 +221,9 @@ fn print_report(report: &ImportReport) -> ExitCode {
     for error in &report.failed {
         eprintln!("  {error}");
     }
+    let noun = if report.rows == 1 { "row" } else { "rows" };
     println!(
-        "{} rows: {} created, {} updated, {} failed",
+        "{} {noun}: {} created, {} updated, {} failed",
         report.rows,
         report.created,
         report.updated,

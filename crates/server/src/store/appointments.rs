@@ -1,15 +1,16 @@
 //! Appointments: who is seen, where, when, and in what state. The zone of an
 //! appointment is its location's, resolved at write time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 use rapport_domain::{
-    Appointment, AppointmentDetails, AppointmentId, AppointmentStatus, ExternalId, OrganizationId, TimeZoneName,
+    Appointment, AppointmentDetails, AppointmentId, AppointmentStatus, ExternalId, LocationId, OrganizationId,
+    TimeZoneName,
 };
 use sqlx::AssertSqlSafe;
 
-use super::db::{Arg, Row, Tx, args};
+use super::db::{Arg, Row, Tx, args, insert_rows, placeholders};
 use super::versioned::{self, Target, Versioned};
 use super::{Page, PageRequest, Store, StoreError, paginate};
 
@@ -166,57 +167,180 @@ impl Store {
 
     /// Creates or updates appointments keyed on their source id, all in one
     /// transaction. An unchanged record keeps its version, so a feed that
-    /// sends the same visit again does not look like a reschedule.
+    /// sends the same visit again does not look like a reschedule. A key
+    /// repeated within the batch is applied in order, as if sent one by one.
     pub async fn upsert_appointments(
         &self,
         org: OrganizationId,
         records: &[AppointmentUpsert],
     ) -> Result<Vec<super::UpsertOutcome<AppointmentId>>, StoreError> {
         let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        let mut zones: HashMap<String, TimeZoneName> = HashMap::new();
-        let mut outcomes = Vec::with_capacity(records.len());
+        let mut keys = Vec::with_capacity(records.len());
         for (i, record) in records.iter().enumerate() {
+            let source = record.details.source.as_ref();
+            keys.push(source.ok_or(StoreError::UnknownReference { field: format!("[{i}].source") })?);
+        }
+        let mut tx = self.db.begin().await?;
+        let zones = check_batch_references(&mut tx, org, records).await?;
+        let mut current = existing_by_source(&mut tx, org, &keys).await?;
+        let mut outcomes = Vec::with_capacity(records.len());
+        let mut new_rows: Vec<(AppointmentId, &AppointmentDetails)> = Vec::new();
+        for (record, key) in records.iter().zip(&keys) {
             let d = &record.details;
-            let source = d.source.as_ref().ok_or(StoreError::UnknownReference { field: format!("[{i}].source") })?;
-            let zone = match zones.get(&d.location_id.to_string()) {
-                Some(z) if d.provider_id.is_none() => z.clone(),
-                _ => {
-                    let z = check_references(&mut tx, org, d).await?;
-                    zones.insert(d.location_id.to_string(), z.clone());
-                    z
-                }
-            };
-            let existing = tx
-                .fetch_optional(
-                    "SELECT * FROM appointments WHERE organization_id = $1 AND source_system = $2 AND source_id = $3",
-                    args([org.to_string().into(), source.system.clone().into(), source.value.clone().into()]),
-                )
-                .await?;
-            match existing {
+            let zone = zones.get(&d.location_id).ok_or(StoreError::Corrupt("location zone missing"))?;
+            let key = ((*key).system.clone(), (*key).value.clone());
+            if let Some(queued) = new_rows.iter_mut().find(|(_, q)| q.source.as_ref() == d.source.as_ref()) {
+                queued.1 = d;
+                outcomes.push(super::UpsertOutcome::Updated(queued.0));
+                continue;
+            }
+            match current.get_mut(&key) {
                 None => {
                     let id = AppointmentId::generate();
-                    insert(&mut tx, org, id, d, &zone, now).await?;
+                    new_rows.push((id, d));
                     outcomes.push(super::UpsertOutcome::Created(id));
                 }
-                Some(row) => {
-                    let current = appointment_from_row(&row)?;
-                    if current.details != *d {
+                Some(existing) => {
+                    if existing.details != *d {
                         let target = Target {
                             table: Versioned::Appointments,
                             tenant: org.to_string(),
-                            id: current.id.to_string(),
-                            expected: current.version,
+                            id: existing.id.to_string(),
+                            expected: existing.version,
                         };
-                        versioned::update(&mut tx, target, DETAIL_SETS, detail_values(d, &zone), now).await?;
+                        existing.version =
+                            versioned::update(&mut tx, target, DETAIL_SETS, detail_values(d, zone), now).await?;
+                        existing.details = d.clone();
                     }
-                    outcomes.push(super::UpsertOutcome::Updated(current.id));
+                    outcomes.push(super::UpsertOutcome::Updated(existing.id));
                 }
             }
         }
+        let rows = new_rows
+            .iter()
+            .map(|(id, d)| {
+                let zone = zones.get(&d.location_id).ok_or(StoreError::Corrupt("location zone missing"))?;
+                Ok(row_values(org, *id, d, zone, now))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        insert_rows(&mut tx, APPOINTMENT_COLUMNS, rows).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
+}
+
+const APPOINTMENT_COLUMNS: &str = "appointments (id, organization_id, patient_id, provider_id, location_id, start_at, \
+     end_at, time_zone, visit_type, status, source_system, source_id, version, created_at, updated_at)";
+
+fn row_values(
+    org: OrganizationId,
+    id: AppointmentId,
+    d: &AppointmentDetails,
+    zone: &TimeZoneName,
+    now: Timestamp,
+) -> Vec<Arg> {
+    let mut values: Vec<Arg> = vec![id.to_string().into(), org.to_string().into()];
+    values.extend(detail_values(d, zone));
+    values.extend([1_i64.into(), now.into(), now.into()]);
+    values
+}
+
+/// Checks every record's patient, provider and location at once (one query
+/// per kind); returns the zone of each location.
+async fn check_batch_references(
+    tx: &mut Tx,
+    org: OrganizationId,
+    records: &[AppointmentUpsert],
+) -> Result<HashMap<LocationId, TimeZoneName>, StoreError> {
+    let patients: Vec<String> = distinct(records.iter().map(|r| r.details.patient_id.to_string()));
+    let providers: Vec<String> = distinct(records.iter().filter_map(|r| r.details.provider_id.map(|p| p.to_string())));
+    let locations: Vec<String> = distinct(records.iter().map(|r| r.details.location_id.to_string()));
+    let live_patients = ids_in(tx, "patients", "AND deleted_at IS NULL", org, &patients).await?;
+    let known_providers = ids_in(tx, "providers", "", org, &providers).await?;
+    let mut zones = HashMap::new();
+    for chunk in locations.chunks(1000) {
+        let mut values: Vec<Arg> = vec![org.to_string().into()];
+        values.extend(chunk.iter().map(|l| Arg::from(l.clone())));
+        let sql = format!(
+            "SELECT id, time_zone FROM locations WHERE organization_id = $1 AND id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        for row in tx.fetch_all(AssertSqlSafe(sql), values).await? {
+            zones.insert(row.parsed::<LocationId>("id")?, super::patients::zone(&row.text("time_zone")?)?);
+        }
+    }
+    for (i, record) in records.iter().enumerate() {
+        let d = &record.details;
+        let unknown = |field: &str| StoreError::UnknownReference { field: format!("[{i}].{field}") };
+        if !live_patients.contains(&d.patient_id.to_string()) {
+            return Err(unknown("patient_id"));
+        }
+        if d.provider_id.is_some_and(|p| !known_providers.contains(&p.to_string())) {
+            return Err(unknown("provider_id"));
+        }
+        if !zones.contains_key(&d.location_id) {
+            return Err(unknown("location_id"));
+        }
+    }
+    Ok(zones)
+}
+
+fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
+    let set: HashSet<String> = items.collect();
+    set.into_iter().collect()
+}
+
+/// Which of `ids` name rows of `table` in `org` (with an extra filter).
+async fn ids_in(
+    tx: &mut Tx,
+    table: &'static str,
+    filter: &'static str,
+    org: OrganizationId,
+    ids: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(1000) {
+        let mut values: Vec<Arg> = vec![org.to_string().into()];
+        values.extend(chunk.iter().map(|i| Arg::from(i.clone())));
+        let sql = format!(
+            "SELECT id FROM {table} WHERE organization_id = $1 {filter} AND id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        for row in tx.fetch_all(AssertSqlSafe(sql), values).await? {
+            found.insert(row.text("id")?);
+        }
+    }
+    Ok(found)
+}
+
+/// The stored appointments holding any of `keys`, by (system, value).
+async fn existing_by_source(
+    tx: &mut Tx,
+    org: OrganizationId,
+    keys: &[&ExternalId],
+) -> Result<HashMap<(String, String), Appointment>, StoreError> {
+    let mut by_system: HashMap<&str, Vec<&str>> = HashMap::new();
+    for key in keys {
+        by_system.entry(key.system.as_str()).or_default().push(key.value.as_str());
+    }
+    let mut found = HashMap::new();
+    for (system, values) in by_system {
+        for chunk in values.chunks(1000) {
+            let mut args: Vec<Arg> = vec![org.to_string().into(), system.into()];
+            args.extend(chunk.iter().map(|v| Arg::from(*v)));
+            let sql = format!(
+                "SELECT * FROM appointments WHERE organization_id = $1 AND source_system = $2 AND source_id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            for row in tx.fetch_all(AssertSqlSafe(sql), args).await? {
+                let appointment = appointment_from_row(&row)?;
+                if let Some(source) = &appointment.details.source {
+                    found.insert((source.system.clone(), source.value.clone()), appointment);
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 async fn insert(
@@ -227,17 +351,7 @@ async fn insert(
     zone: &TimeZoneName,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let mut values: Vec<Arg> = vec![id.to_string().into(), org.to_string().into()];
-    values.extend(detail_values(d, zone));
-    values.extend([now.into(), now.into()]);
-    tx.execute(
-        "INSERT INTO appointments (id, organization_id, patient_id, provider_id, location_id, start_at, end_at, time_zone, \
-         visit_type, status, source_system, source_id, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14)",
-        values,
-    )
-    .await?;
-    Ok(())
+    insert_rows(tx, APPOINTMENT_COLUMNS, vec![row_values(org, id, d, zone, now)]).await
 }
 
 /// The patient, location and provider must be this organization's; returns
