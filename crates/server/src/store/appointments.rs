@@ -188,7 +188,7 @@ impl Store {
         for (record, key) in records.iter().zip(&keys) {
             let d = &record.details;
             let zone = zones.get(&d.location_id).ok_or(StoreError::Corrupt("location zone missing"))?;
-            let key = ((*key).system.clone(), (*key).value.clone());
+            let key = (key.system.clone(), key.value.clone());
             if let Some(queued) = new_rows.iter_mut().find(|(_, q)| q.source.as_ref() == d.source.as_ref()) {
                 queued.1 = d;
                 outcomes.push(super::UpsertOutcome::Updated(queued.0));
