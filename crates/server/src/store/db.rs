@@ -130,10 +130,45 @@ impl Row {
     }
 }
 
+/// SQLite's `sqlite3_bind_parameter_name` walks every named parameter, and
+/// sqlx calls it for each one, so binding `$1…$n` costs O(n²): a second for a
+/// 20,000-parameter insert. Anonymous `?` parameters have no names and bind
+/// in order, so each `$N` occurrence becomes `?` with its argument placed at
+/// that position (an argument used twice is bound twice).
+fn sqlite_positional(sql: impl SqlSafeStr, args: Vec<Arg>) -> (sqlx::AssertSqlSafe<String>, Vec<Arg>) {
+    let sql = sql.into_sql_str();
+    let text = sql.as_str();
+    let mut out = String::with_capacity(text.len());
+    let mut ordered = Vec::with_capacity(args.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let number = (bytes[i] == b'$' && digits > 0)
+            .then(|| text[i + 1..i + 1 + digits].parse::<usize>().ok())
+            .flatten()
+            .filter(|n| (1..=args.len()).contains(n));
+        match number {
+            Some(n) => {
+                out.push('?');
+                ordered.push(args[n - 1].clone());
+                i += 1 + digits;
+            }
+            None => {
+                let len = text[i..].chars().next().map_or(1, char::len_utf8);
+                out.push_str(&text[i..i + len]);
+                i += len;
+            }
+        }
+    }
+    (sqlx::AssertSqlSafe(out), ordered)
+}
+
 fn sqlite_query(
     sql: impl SqlSafeStr,
     args: Vec<Arg>,
 ) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
+    let (sql, args) = sqlite_positional(sql, args);
     let mut q = sqlx::query(sql);
     for arg in args {
         q = match arg {
@@ -290,6 +325,20 @@ impl Tx {
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Arg, sqlite_positional};
+
+    #[test]
+    fn sqlite_gets_anonymous_parameters_in_occurrence_order() {
+        let sql = sqlx::AssertSqlSafe("SELECT a FROM t WHERE b = $2 AND c IN ($1, $2) AND d = '$' AND é = $3");
+        let (sql, args) = sqlite_positional(sql, vec![Arg::from(1), Arg::from("two"), Arg::Int(None)]);
+        assert_eq!(sql.0, "SELECT a FROM t WHERE b = ? AND c IN (?, ?) AND d = '$' AND é = ?");
+        let shown: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+        assert_eq!(shown, ["Text(Some(\"two\"))", "Int(Some(1))", "Text(Some(\"two\"))", "Int(None)"]);
     }
 }
 

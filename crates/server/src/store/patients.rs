@@ -287,7 +287,11 @@ impl Store {
             sql.push_str(&format!(" AND p.id > {v}"));
         }
         let limit = bind(&mut values, ((page.limit() + 1) as i64).into());
-        sql.push_str(&format!(" ORDER BY p.id LIMIT {limit}"));
+        // Ordered by the bare id, both planners would walk the organization's
+        // id index and test every row against the name; as an expression it
+        // makes them use the two name indexes and sort the few matches.
+        let order = if query.name.is_some() { "p.id || ''" } else { "p.id" };
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {limit}"));
         let rows = self.db.fetch_all(AssertSqlSafe(sql), values).await?;
         let items = self.hydrate(rows).await?;
         Ok(paginate(items, page.limit(), |p| p.id.to_string()))
