@@ -328,20 +328,6 @@ impl Tx {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{Arg, sqlite_positional};
-
-    #[test]
-    fn sqlite_gets_anonymous_parameters_in_occurrence_order() {
-        let sql = sqlx::AssertSqlSafe("SELECT a FROM t WHERE b = $2 AND c IN ($1, $2) AND d = '$' AND é = $3");
-        let (sql, args) = sqlite_positional(sql, vec![Arg::from(1), Arg::from("two"), Arg::Int(None)]);
-        assert_eq!(sql.0, "SELECT a FROM t WHERE b = ? AND c IN (?, ?) AND d = '$' AND é = ?");
-        let shown: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
-        assert_eq!(shown, ["Text(Some(\"two\"))", "Int(Some(1))", "Text(Some(\"two\"))", "Int(None)"]);
-    }
-}
-
 /// `$start, $start+1, …` for `count` placeholders: IN lists and multi-row VALUES.
 pub fn placeholders(start: usize, count: usize) -> String {
     (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
@@ -364,4 +350,18 @@ pub async fn insert_rows(tx: &mut Tx, into: &'static str, rows: Vec<Vec<Arg>>) -
         tx.execute(sqlx::AssertSqlSafe(sql), chunk.into_iter().flatten().collect()).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Arg, sqlite_positional};
+
+    #[test]
+    fn sqlite_gets_anonymous_parameters_in_occurrence_order() {
+        let sql = sqlx::AssertSqlSafe("SELECT a FROM t WHERE b = $2 AND c IN ($1, $2) AND d = '$' AND é = $3");
+        let (sql, args) = sqlite_positional(sql, vec![Arg::from(1), Arg::from("two"), Arg::Int(None)]);
+        assert_eq!(sql.0, "SELECT a FROM t WHERE b = ? AND c IN (?, ?) AND d = '$' AND é = ?");
+        let shown: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+        assert_eq!(shown, ["Text(Some(\"two\"))", "Int(Some(1))", "Text(Some(\"two\"))", "Int(None)"]);
+    }
 }
