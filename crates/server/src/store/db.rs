@@ -333,13 +333,45 @@ pub fn placeholders(start: usize, count: usize) -> String {
     (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Inserts `rows` into `into` (`table (col, …)`) with multi-row VALUES,
-/// in chunks that stay under both backends' limit on bound parameters.
+/// Inserts `rows` into `into` (`table (col, …)`), all columns given. On
+/// SQLite: multi-row VALUES in chunks under its parameter limit. On
+/// PostgreSQL: one array per column through `UNNEST`, so a batch is one
+/// statement with as many parameters as columns, whatever its length.
 pub async fn insert_rows(tx: &mut Tx, into: &'static str, rows: Vec<Vec<Arg>>) -> Result<(), StoreError> {
-    const MAX_PARAMS: usize = 30_000;
-    let Some(width) = rows.first().map(Vec::len) else {
+    let Some(first) = rows.first() else { return Ok(()) };
+    let width = first.len();
+    if let Tx::Postgres(t) = tx {
+        let types: Vec<&str> =
+            first.iter().map(|a| if matches!(a, Arg::Int(_)) { "int8[]" } else { "text[]" }).collect();
+        let arrays: Vec<String> = types.iter().enumerate().map(|(i, ty)| format!("${}::{ty}", i + 1)).collect();
+        let sql = format!("INSERT INTO {into} SELECT * FROM UNNEST({})", arrays.join(", "));
+        let mut ints: Vec<Vec<Option<i64>>> = vec![Vec::new(); width];
+        let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); width];
+        for row in rows {
+            // UNNEST pads short arrays with NULLs: a row of another shape must fail, not shift.
+            if row.len() != width {
+                return Err(StoreError::Corrupt("insert rows differ in width"));
+            }
+            for (column, arg) in row.into_iter().enumerate() {
+                match (arg, types[column]) {
+                    (Arg::Int(v), "int8[]") => ints[column].push(v),
+                    (Arg::Text(v), "text[]") => texts[column].push(v),
+                    _ => return Err(StoreError::Corrupt("insert rows differ in column types")),
+                }
+            }
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (column, ty) in types.iter().enumerate() {
+            query = if *ty == "int8[]" {
+                query.bind(std::mem::take(&mut ints[column]))
+            } else {
+                query.bind(std::mem::take(&mut texts[column]))
+            };
+        }
+        query.execute(&mut **t).await?;
         return Ok(());
-    };
+    }
+    const MAX_PARAMS: usize = 30_000;
     let per_chunk = (MAX_PARAMS / width).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {

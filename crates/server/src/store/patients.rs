@@ -370,7 +370,8 @@ impl Store {
         row.map(|r| r.parsed("patient_id")).transpose()
     }
 
-    /// Loads the children of `rows` with one query per child table.
+    /// Loads the children of `rows` in one round trip: the four child tables
+    /// as one `UNION ALL` of (patient, kind, a, b, c, n) rows.
     async fn hydrate(&self, rows: Vec<Row>) -> Result<Vec<Patient>, StoreError> {
         if rows.is_empty() {
             return Ok(Vec::new());
@@ -378,52 +379,44 @@ impl Store {
         let ids: Vec<String> = rows.iter().map(|r| r.text("id")).collect::<Result<_, _>>()?;
         let mut children: HashMap<String, Children> = ids.iter().map(|id| (id.clone(), Children::default())).collect();
         let list = placeholders(1, ids.len());
-        let id_args = || ids.iter().map(|i| Arg::from(i.clone())).collect::<Vec<_>>();
         let sql = format!(
-            "SELECT * FROM patient_contacts WHERE patient_id IN ({list}) ORDER BY patient_id, system, position"
+            "SELECT patient_id, system AS kind, value AS a, kind AS b, position AS n FROM patient_contacts \
+               WHERE patient_id IN ({list}) \
+             UNION ALL SELECT patient_id, 'identifier', value, system, 0 FROM patient_identifiers \
+               WHERE patient_id IN ({list}) \
+             UNION ALL SELECT patient_id, kind, code, NULL, 0 FROM patient_codes WHERE patient_id IN ({list}) \
+             UNION ALL SELECT patient_id, 'caregiver', caregiver_id, relationship, 0 FROM patient_caregivers \
+               WHERE patient_id IN ({list}) \
+             ORDER BY 1, 2, 5, 3"
         );
-        for r in self.db.fetch_all(AssertSqlSafe(sql), id_args()).await? {
-            let Some(c) = children.get_mut(&r.text("patient_id")?) else {
-                continue;
-            };
-            match r.text("system")?.as_str() {
-                "phone" => c.phones.push(PatientPhone {
-                    number: r.parsed("value")?,
-                    kind: r.opt_parsed::<PhoneKind>("kind")?.unwrap_or(PhoneKind::Unknown),
-                }),
-                _ => c.emails.push(PatientEmail {
-                    address: Email::parse(&r.text("value")?).map_err(|_| StoreError::Corrupt("bad email"))?,
-                }),
-            }
-        }
-        let sql = format!("SELECT * FROM patient_identifiers WHERE patient_id IN ({list}) ORDER BY system, value");
-        for r in self.db.fetch_all(AssertSqlSafe(sql), id_args()).await? {
-            if let Some(c) = children.get_mut(&r.text("patient_id")?) {
-                c.external_ids.push(ExternalId { system: r.text("system")?, value: r.text("value")? });
-            }
-        }
-        let sql = format!("SELECT * FROM patient_codes WHERE patient_id IN ({list}) ORDER BY kind, code");
-        for r in self.db.fetch_all(AssertSqlSafe(sql), id_args()).await? {
-            let Some(c) = children.get_mut(&r.text("patient_id")?) else {
-                continue;
-            };
-            match r.text("kind")?.as_str() {
-                "condition" => c.conditions.push(
-                    rapport_domain::Icd10Code::parse(&r.text("code")?)
-                        .map_err(|_| StoreError::Corrupt("bad ICD-10"))?,
-                ),
-                _ => c.tags.push(r.text("code")?),
-            }
-        }
-        let sql = format!("SELECT * FROM patient_caregivers WHERE patient_id IN ({list}) ORDER BY caregiver_id");
-        for r in self.db.fetch_all(AssertSqlSafe(sql), id_args()).await? {
-            if let Some(c) = children.get_mut(&r.text("patient_id")?) {
-                c.caregivers
-                    .push(Caregiver { patient_id: r.parsed("caregiver_id")?, relationship: r.text("relationship")? });
-            }
+        let args = ids.iter().map(|i| Arg::from(i.clone())).collect();
+        for r in self.db.fetch_all(AssertSqlSafe(sql), args).await? {
+            let Some(c) = children.get_mut(&r.text("patient_id")?) else { continue };
+            add_child(c, &r)?;
         }
         rows.iter().zip(&ids).map(|(row, id)| patient_from_row(row, children.remove(id).unwrap_or_default())).collect()
     }
+}
+
+/// One row of `hydrate`'s union into the patient's children.
+fn add_child(c: &mut Children, r: &Row) -> Result<(), StoreError> {
+    match r.text("kind")?.as_str() {
+        "phone" => c.phones.push(PatientPhone {
+            number: r.parsed("a")?,
+            kind: r.opt_parsed::<PhoneKind>("b")?.unwrap_or(PhoneKind::Unknown),
+        }),
+        "email" => c
+            .emails
+            .push(PatientEmail { address: Email::parse(&r.text("a")?).map_err(|_| StoreError::Corrupt("bad email"))? }),
+        "identifier" => c.external_ids.push(ExternalId { system: r.text("b")?, value: r.text("a")? }),
+        "condition" => c
+            .conditions
+            .push(rapport_domain::Icd10Code::parse(&r.text("a")?).map_err(|_| StoreError::Corrupt("bad ICD-10"))?),
+        "tag" => c.tags.push(r.text("a")?),
+        "caregiver" => c.caregivers.push(Caregiver { patient_id: r.parsed("a")?, relationship: r.text("b")? }),
+        _ => return Err(StoreError::Corrupt("unknown child row kind")),
+    }
+    Ok(())
 }
 
 async fn insert_children(
