@@ -10,7 +10,7 @@ use rapport_domain::{
 };
 use sqlx::AssertSqlSafe;
 
-use super::db::{Arg, Row, Tx, args, insert_rows, placeholders};
+use super::db::{Arg, Row, Tx, args, insert_rows};
 use super::versioned::{self, Target, Versioned};
 use super::{Page, PageRequest, Store, StoreError, paginate};
 
@@ -259,13 +259,9 @@ async fn check_batch_references(
     let known_providers = ids_in(tx, "providers", "", org, &providers).await?;
     let mut zones = HashMap::new();
     for chunk in locations.chunks(1000) {
-        let mut values: Vec<Arg> = vec![org.to_string().into()];
-        values.extend(chunk.iter().map(|l| Arg::from(l.clone())));
-        let sql = format!(
-            "SELECT id, time_zone FROM locations WHERE organization_id = $1 AND id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        for row in tx.fetch_all(AssertSqlSafe(sql), values).await? {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let select = "SELECT id, time_zone FROM locations WHERE organization_id = $1";
+        for row in tx.fetch_where_in(select, "id", vec![org.to_string().into()], &chunk).await? {
             zones.insert(row.parsed::<LocationId>("id")?, super::patients::zone(&row.text("time_zone")?)?);
         }
     }
@@ -300,13 +296,9 @@ async fn ids_in(
 ) -> Result<HashSet<String>, StoreError> {
     let mut found = HashSet::new();
     for chunk in ids.chunks(1000) {
-        let mut values: Vec<Arg> = vec![org.to_string().into()];
-        values.extend(chunk.iter().map(|i| Arg::from(i.clone())));
-        let sql = format!(
-            "SELECT id FROM {table} WHERE organization_id = $1 {filter} AND id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        for row in tx.fetch_all(AssertSqlSafe(sql), values).await? {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let select = format!("SELECT id FROM {table} WHERE organization_id = $1 {filter}");
+        for row in tx.fetch_where_in(&select, "id", vec![org.to_string().into()], &chunk).await? {
             found.insert(row.text("id")?);
         }
     }
@@ -326,13 +318,9 @@ async fn existing_by_source(
     let mut found = HashMap::new();
     for (system, values) in by_system {
         for chunk in values.chunks(1000) {
-            let mut args: Vec<Arg> = vec![org.to_string().into(), system.into()];
-            args.extend(chunk.iter().map(|v| Arg::from(*v)));
-            let sql = format!(
-                "SELECT * FROM appointments WHERE organization_id = $1 AND source_system = $2 AND source_id IN ({})",
-                placeholders(3, chunk.len())
-            );
-            for row in tx.fetch_all(AssertSqlSafe(sql), args).await? {
+            let select = "SELECT * FROM appointments WHERE organization_id = $1 AND source_system = $2";
+            let args = vec![org.to_string().into(), system.into()];
+            for row in tx.fetch_where_in(select, "source_id", args, chunk).await? {
                 let appointment = appointment_from_row(&row)?;
                 if let Some(source) = &appointment.details.source {
                     found.insert((source.system.clone(), source.value.clone()), appointment);

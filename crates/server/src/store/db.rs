@@ -319,6 +319,39 @@ impl Tx {
         Ok(())
     }
 
+    /// Rows of `select` whose `column` is one of `values`, with the other
+    /// arguments `args` numbered first (`$1..$n`); the values are appended
+    /// as `IN (…)` on SQLite, and on PostgreSQL as one `text[]` parameter
+    /// joined LATERAL, so each value is its own exact index probe. There an
+    /// IN list, `= ANY` or a semi-join let the planner, whose statistics lag
+    /// behind a bulk load, filter every row of the organization instead:
+    /// half a second per 1,000 keys at 20,000 rows, growing with the table.
+    pub async fn fetch_where_in(
+        &mut self,
+        select: &str,
+        column: &str,
+        args: Vec<Arg>,
+        values: &[&str],
+    ) -> Result<Vec<Row>, StoreError> {
+        let next = args.len() + 1;
+        match self {
+            Tx::Postgres(t) => {
+                let sql = format!(
+                    "SELECT t.* FROM UNNEST(${next}::text[]) AS k(v) CROSS JOIN LATERAL ({select} AND {column} = k.v) AS t"
+                );
+                let mut q = pg_query(sqlx::AssertSqlSafe(sql), args);
+                q = q.bind(values.iter().map(|v| (*v).to_owned()).collect::<Vec<String>>());
+                Ok(q.fetch_all(&mut **t).await?.into_iter().map(Row::Postgres).collect())
+            }
+            Tx::Sqlite(_) => {
+                let sql = format!("{select} AND {column} IN ({})", placeholders(next, values.len()));
+                let mut all = args;
+                all.extend(values.iter().map(|v| Arg::from(*v)));
+                self.fetch_all(sqlx::AssertSqlSafe(sql), all).await
+            }
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,

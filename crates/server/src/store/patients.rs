@@ -472,14 +472,10 @@ async fn existing_keys(
     let mut known = HashMap::new();
     for (system, values) in by_system {
         for chunk in values.chunks(1000) {
-            let mut args: Vec<Arg> = vec![org.to_string().into(), system.into()];
-            args.extend(chunk.iter().map(|v| Arg::from(*v)));
-            let sql = format!(
-                "SELECT system, value, patient_id FROM patient_identifiers \
-                 WHERE organization_id = $1 AND system = $2 AND value IN ({})",
-                placeholders(3, chunk.len())
-            );
-            for row in tx.fetch_all(AssertSqlSafe(sql), args).await? {
+            let select = "SELECT system, value, patient_id FROM patient_identifiers \
+                          WHERE organization_id = $1 AND system = $2";
+            let args = vec![org.to_string().into(), system.into()];
+            for row in tx.fetch_where_in(select, "value", args, chunk).await? {
                 known.insert((row.text("system")?, row.text("value")?), row.parsed("patient_id")?);
             }
         }
