@@ -14,12 +14,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "registry",
-    sqlite: include_str!("migrations/sqlite/0001_registry.sql"),
-    postgres: include_str!("migrations/postgres/0001_registry.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registry",
+        sqlite: include_str!("migrations/sqlite/0001_registry.sql"),
+        postgres: include_str!("migrations/postgres/0001_registry.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "name_search",
+        sqlite: include_str!("migrations/sqlite/0002_name_search.sql"),
+        postgres: include_str!("migrations/postgres/0002_name_search.sql"),
+    },
+];
 
 /// Any advisory lock key will do, as long as it is always this one.
 const PG_MIGRATION_LOCK: i64 = 0x0052_4150_504f_5254;

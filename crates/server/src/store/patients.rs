@@ -247,30 +247,33 @@ impl Store {
         query: &PatientQuery,
         page: &PageRequest,
     ) -> Result<Page<Patient>, StoreError> {
-        let mut sql = String::from("SELECT p.* FROM patients p WHERE p.organization_id = $1 AND p.deleted_at IS NULL");
         let mut values: Vec<Arg> = vec![org.to_string().into()];
         let bind = |values: &mut Vec<Arg>, v: Arg| {
             values.push(v);
             format!("${}", values.len())
         };
+        let mut conditions = vec!["p.organization_id = $1".to_owned(), "p.deleted_at IS NULL".to_owned()];
+        let mut first_word = None;
         for word in query.name.iter().flat_map(|n| n.split_whitespace()) {
             let low = name_search_key(word);
             let high = prefix_successor(&low);
             let (lo, hi) = (bind(&mut values, low.into()), bind(&mut values, high.into()));
-            sql.push_str(&format!(
-                " AND ((p.family_key >= {lo} AND p.family_key < {hi}) OR (p.given_key >= {lo} AND p.given_key < {hi}))"
-            ));
+            match first_word {
+                None => first_word = Some((lo, hi)),
+                Some(_) => conditions.push(format!(
+                    "((p.family_key >= {lo} AND p.family_key < {hi}) OR (p.given_key >= {lo} AND p.given_key < {hi}))"
+                )),
+            }
         }
         let contacts = [query.phone.as_ref().map(|p| p.to_string()), query.email.as_ref().map(|e| e.to_string())];
         for value in contacts.into_iter().flatten() {
             let v = bind(&mut values, value.into());
-            sql.push_str(&format!(
-                " AND p.id IN (SELECT patient_id FROM patient_contacts WHERE organization_id = $1 AND value = {v})"
+            conditions.push(format!(
+                "p.id IN (SELECT patient_id FROM patient_contacts WHERE organization_id = $1 AND value = {v})"
             ));
         }
         if let Some(birth_date) = query.birth_date {
-            let v = bind(&mut values, birth_date.to_string().into());
-            sql.push_str(&format!(" AND p.birth_date = {v}"));
+            conditions.push(format!("p.birth_date = {}", bind(&mut values, birth_date.to_string().into())));
         }
         if let Some((system, value)) = &query.identifier {
             let v = bind(&mut values, value.clone().into());
@@ -278,20 +281,28 @@ impl Store {
                 Some(s) => format!(" AND system = {}", bind(&mut values, s.clone().into())),
                 None => String::new(),
             };
-            sql.push_str(&format!(
-                " AND p.id IN (SELECT patient_id FROM patient_identifiers WHERE organization_id = $1 AND value = {v}{system_filter})"
+            conditions.push(format!(
+                "p.id IN (SELECT patient_id FROM patient_identifiers WHERE organization_id = $1 AND value = {v}{system_filter})"
             ));
         }
         if let Some(after) = &page.after {
-            let v = bind(&mut values, after.clone().into());
-            sql.push_str(&format!(" AND p.id > {v}"));
+            conditions.push(format!("p.id > {}", bind(&mut values, after.clone().into())));
         }
         let limit = bind(&mut values, ((page.limit() + 1) as i64).into());
-        // Ordered by the bare id, both planners would walk the organization's
-        // id index and test every row against the name; as an expression it
-        // makes them use the two name indexes and sort the few matches.
-        let order = if query.name.is_some() { "p.id || ''" } else { "p.id" };
-        sql.push_str(&format!(" ORDER BY {order} LIMIT {limit}"));
+        let filter = conditions.join(" AND ");
+        let sql = match first_word {
+            // A common prefix matches thousands: each branch is one range of a
+            // name index (which carries the id), only ids are sorted, and the
+            // page's rows are read last. An OR of the two ranges, or ordering
+            // the rows themselves, made both planners scan the organization.
+            Some((lo, hi)) => format!(
+                "SELECT p.* FROM patients p WHERE p.id IN (SELECT id FROM (\
+                   SELECT p.id AS id FROM patients p WHERE {filter} AND p.family_key >= {lo} AND p.family_key < {hi} \
+                   UNION SELECT p.id FROM patients p WHERE {filter} AND p.given_key >= {lo} AND p.given_key < {hi}\
+                 ) AS matches ORDER BY id LIMIT {limit}) ORDER BY p.id"
+            ),
+            None => format!("SELECT p.* FROM patients p WHERE {filter} ORDER BY p.id LIMIT {limit}"),
+        };
         let rows = self.db.fetch_all(AssertSqlSafe(sql), values).await?;
         let items = self.hydrate(rows).await?;
         Ok(paginate(items, page.limit(), |p| p.id.to_string()))
