@@ -202,6 +202,9 @@ async fn import(args: ImportArgs, patients: bool) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    if result.is_ok() {
+        store.refresh_statistics().await.context("refreshing planner statistics")?;
+    }
     store.close().await;
     match result {
         Ok(report) => Ok(print_report(&report)),

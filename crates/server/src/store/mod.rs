@@ -84,6 +84,24 @@ impl Store {
     pub async fn close(&self) {
         self.db.close().await;
     }
+
+    /// Refreshes the query planner's statistics after a bulk change (an
+    /// import): `ANALYZE` of the registry tables on PostgreSQL (autovacuum
+    /// would, later), `PRAGMA optimize` on SQLite (which has no autovacuum).
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        match self.db.backend() {
+            Backend::Postgres => {
+                self.db
+                    .execute(
+                        "ANALYZE patients, patient_contacts, patient_identifiers, patient_codes, appointments",
+                        vec![],
+                    )
+                    .await?
+            }
+            Backend::Sqlite => self.db.execute("PRAGMA optimize", vec![]).await?,
+        };
+        Ok(())
+    }
 }
 
 /// Cuts `rows` (fetched with `limit + 1`) to a page, with the next cursor.
@@ -114,6 +132,13 @@ impl Admin {
     pub async fn create_database(&self, name: &str) -> Result<(), StoreError> {
         Self::check_name(name)?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&self.0).await?;
+        Ok(())
+    }
+
+    /// `VACUUM ANALYZE` of the connected database, as autovacuum does after
+    /// a bulk load (benchmarks use it to measure the steady state).
+    pub async fn vacuum(&self) -> Result<(), StoreError> {
+        sqlx::raw_sql("VACUUM ANALYZE").execute(&self.0).await?;
         Ok(())
     }
 
