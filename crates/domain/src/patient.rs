@@ -157,6 +157,32 @@ pub struct PatientDetails {
     pub caregivers: Vec<Caregiver>,
 }
 
+impl PatientDetails {
+    /// A patient known by name only; every other field empty or unknown.
+    pub fn new(given_name: String, family_name: String) -> Self {
+        Self {
+            given_name,
+            family_name,
+            preferred_name: None,
+            birth_date: None,
+            sex: Sex::Unknown,
+            gender_identity: None,
+            language: None,
+            time_zone: None,
+            address: Address::default(),
+            phones: Vec::new(),
+            emails: Vec::new(),
+            channel_order: Vec::new(),
+            quiet_hours: None,
+            conditions: Vec::new(),
+            tags: Vec::new(),
+            attributes: BTreeMap::new(),
+            external_ids: Vec::new(),
+            caregivers: Vec::new(),
+        }
+    }
+}
+
 /// A stored patient: the details plus what the registry keeps about them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Patient {

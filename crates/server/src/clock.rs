@@ -24,6 +24,12 @@ impl Clock {
         (self.0)()
     }
 
+    /// The latest date anywhere on Earth (UTC+14): a birth date after it is
+    /// in the future wherever the patient is.
+    pub fn latest_today(&self) -> jiff::civil::Date {
+        self.today_in(&jiff::tz::TimeZone::fixed(jiff::tz::offset(14)))
+    }
+
     /// Today's date in `zone`.
     pub fn today_in(&self, zone: &jiff::tz::TimeZone) -> jiff::civil::Date {
         self.now().to_zoned(zone.clone()).date()

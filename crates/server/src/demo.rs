@@ -268,12 +268,8 @@ async fn seed_patients(
         };
         let key = ExternalId { system: "mrn".into(), value: format!("RB{:06}", n + 1) };
         let details = PatientDetails {
-            given_name: (*given).into(),
-            family_name: family,
-            preferred_name: None,
             birth_date: Some(rapport_domain::BirthDate::from_date(birth)),
             sex,
-            gender_identity: None,
             language: LanguageTag::parse(language).ok(),
             time_zone: Some(zone(SITES[site].zone)?),
             address: Address {
@@ -288,12 +284,8 @@ async fn seed_patients(
             } else {
                 vec![Channel::Email, Channel::Voice]
             },
-            quiet_hours: None,
-            conditions: Vec::new(),
-            tags: Vec::new(),
-            attributes: Default::default(),
             external_ids: vec![key.clone()],
-            caregivers: Vec::new(),
+            ..PatientDetails::new((*given).into(), family)
         };
         records.push(PatientUpsert { key, details });
         sites.push(site);

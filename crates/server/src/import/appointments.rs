@@ -23,7 +23,7 @@ use rapport_domain::{
 use super::batch::Batcher;
 use super::table::{ColumnSpec, Table, TableRow};
 use super::{BATCH_ROWS, ImportError, ImportOptions, ImportReport, RowError};
-use crate::store::{AppointmentUpsert, PageRequest, Store, StoreError};
+use crate::store::{AppointmentUpsert, Page, PageRequest, Store, StoreError};
 
 const SPEC: ColumnSpec = ColumnSpec {
     required: &["id", "mrn", "location", "start", "visit_type"],
@@ -50,26 +50,8 @@ struct Directory {
 
 impl Directory {
     async fn load(store: &Store, org: OrganizationId) -> Result<Self, StoreError> {
-        let mut locations = Vec::new();
-        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
-        loop {
-            let result = store.list_locations(org, &page).await?;
-            locations.extend(result.items);
-            match result.next_cursor {
-                Some(cursor) => page.after = Some(cursor),
-                None => break,
-            }
-        }
-        let mut providers = Vec::new();
-        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
-        loop {
-            let result = store.list_providers(org, &page).await?;
-            providers.extend(result.items);
-            match result.next_cursor {
-                Some(cursor) => page.after = Some(cursor),
-                None => break,
-            }
-        }
+        let locations = all_pages(async |page| store.list_locations(org, page).await).await?;
+        let providers = all_pages(async |page| store.list_providers(org, page).await).await?;
         Ok(Self { locations, providers })
     }
 
@@ -83,6 +65,20 @@ impl Directory {
 
     fn provider_by_id(&self, id: &str) -> Option<ProviderId> {
         self.providers.iter().find(|p| p.id.to_string() == id).map(|p| p.id)
+    }
+}
+
+/// Every item of a paged list.
+async fn all_pages<T>(fetch: impl AsyncFn(&PageRequest) -> Result<Page<T>, StoreError>) -> Result<Vec<T>, StoreError> {
+    let mut items = Vec::new();
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    loop {
+        let result = fetch(&page).await?;
+        items.extend(result.items);
+        match result.next_cursor {
+            Some(cursor) => page.after = Some(cursor),
+            None => return Ok(items),
+        }
     }
 }
 

@@ -65,7 +65,7 @@ pub async fn import_patients(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
     let mut table = Table::open(input, &SPEC)?;
-    let today = store.clock().today_in(&jiff::tz::TimeZone::fixed(jiff::tz::offset(14)));
+    let today = store.clock().latest_today();
     let write = async |records: &[PatientUpsert]| store.upsert_patients(org, records).await;
     let mut batcher = Batcher::new(options.strict, BATCH_ROWS);
     while let Some(row) = table.next_row() {
@@ -111,24 +111,16 @@ fn parse_row(row: &TableRow<'_>, today: Date, id_system: &str) -> Result<Patient
         country: None,
     };
     let details = PatientDetails {
-        given_name,
-        family_name,
         preferred_name,
         birth_date,
         sex,
-        gender_identity: None,
         language,
         time_zone,
         address,
         phones: phones.into_iter().collect(),
         emails: emails.into_iter().collect(),
-        channel_order: Vec::new(),
-        quiet_hours: None,
-        conditions: Vec::new(),
-        tags: Vec::new(),
-        attributes: Default::default(),
         external_ids: vec![key.clone()],
-        caregivers: Vec::new(),
+        ..PatientDetails::new(given_name, family_name)
     };
     Ok(PatientUpsert { key, details })
 }

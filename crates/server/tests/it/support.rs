@@ -4,7 +4,7 @@ use std::future::Future;
 
 use jiff::Timestamp;
 use rapport_domain::{
-    Address, LanguageTag, Location, LocationId, OpeningHours, Organization, OrganizationId, PatientDetails, Sex,
+    Address, LanguageTag, Location, LocationId, OpeningHours, Organization, OrganizationId, PatientDetails,
     TimeZoneName,
 };
 use rapport_server::clock::Clock;
@@ -134,24 +134,5 @@ pub async fn seed_location(store: &Store, org: OrganizationId, zone_name: &str) 
 }
 
 pub fn patient_details(given: &str, family: &str) -> PatientDetails {
-    PatientDetails {
-        given_name: given.into(),
-        family_name: family.into(),
-        preferred_name: None,
-        birth_date: None,
-        sex: Sex::Unknown,
-        gender_identity: None,
-        language: None,
-        time_zone: None,
-        address: Address::default(),
-        phones: vec![],
-        emails: vec![],
-        channel_order: vec![],
-        quiet_hours: None,
-        conditions: vec![],
-        tags: vec![],
-        attributes: Default::default(),
-        external_ids: vec![],
-        caregivers: vec![],
-    }
+    PatientDetails::new(given.into(), family.into())
 }

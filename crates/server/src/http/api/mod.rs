@@ -69,12 +69,6 @@ fn versioned<T: Serialize>(version: i64, body: T, created: bool) -> Response {
     response
 }
 
-/// The latest date anywhere on Earth (UTC+14): a birth date after it is in the future.
-fn latest_today(clock: &crate::clock::Clock) -> jiff::civil::Date {
-    let ahead = jiff::tz::TimeZone::fixed(jiff::tz::offset(14));
-    clock.now().to_zoned(ahead).date()
-}
-
 mod openapi_paths {
     /// Every operation of the API, for the OpenAPI document.
     #[derive(utoipa::OpenApi)]

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use rapport_domain::{BirthDate, Email, OrganizationId, PatientId, PhoneE164};
 
 use super::patient_dto::{PatientInput, PatientView};
-use super::{ListView, latest_today, versioned};
+use super::{ListView, versioned};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{IfMatch, JsonBody, OptionalIfMatch, path_id};
@@ -38,7 +38,7 @@ pub async fn search(
         email: params.get("email").map(Email::parse).transpose().map_err(|_| bad("email", "an email address"))?,
         birth_date: params
             .get("birth_date")
-            .map(|b| BirthDate::parse(b, latest_today(state.store.clock())))
+            .map(|b| BirthDate::parse(b, state.store.clock().latest_today()))
             .transpose()
             .map_err(|_| bad("birth_date", "a date in YYYY-MM-DD form"))?,
         identifier: params.get("identifier").map(|raw| match raw.split_once('|') {
@@ -68,7 +68,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let org: OrganizationId = path_id(&org)?;
     state.store.get_organization(org).await?;
-    let details = input.into_details(latest_today(state.store.clock()))?;
+    let details = input.into_details(state.store.clock().latest_today())?;
     let patient = state.store.create_patient(org, &details).await?;
     Ok(versioned(patient.version, PatientView::from(&patient), true))
 }
@@ -100,7 +100,7 @@ pub async fn update(
     JsonBody(input): JsonBody<PatientInput>,
 ) -> Result<Response, ApiError> {
     let (org, id): (OrganizationId, PatientId) = (path_id(&org)?, path_id(&id)?);
-    let details = input.into_details(latest_today(state.store.clock()))?;
+    let details = input.into_details(state.store.clock().latest_today())?;
     let patient = state.store.update_patient(org, id, expected, &details).await?;
     Ok(versioned(patient.version, PatientView::from(&patient), false))
 }
