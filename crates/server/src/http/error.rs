@@ -17,12 +17,18 @@ pub enum ApiError {
     NotFound,
     Validation(ValidationErrors),
     UnknownField(String),
-    MalformedJson { line: usize, column: usize },
+    MalformedJson {
+        line: usize,
+        column: usize,
+    },
     UnsupportedMediaType,
     PayloadTooLarge,
     InvalidQuery(String),
     PreconditionRequired,
-    PreconditionFailed { current_version: i64 },
+    /// The current version when known (to name the current ETag).
+    PreconditionFailed {
+        current_version: Option<i64>,
+    },
     Conflict(String),
     Unavailable,
     Internal(String),
@@ -108,7 +114,7 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownReference { field } => {
                 ApiError::field(field, "does not name a record of this organization")
             }
-            StoreError::StaleVersion { actual, .. } => ApiError::PreconditionFailed { current_version: actual },
+            StoreError::StaleVersion { actual, .. } => ApiError::PreconditionFailed { current_version: Some(actual) },
             other @ (StoreError::Corrupt(_) | StoreError::Database(_)) => ApiError::Internal(other.to_string()),
         }
     }
@@ -130,8 +136,11 @@ impl IntoResponse for ApiError {
             ApiError::UnknownField(name) => Some(format!("unknown field `{name}`")),
             ApiError::MalformedJson { line, column } => Some(format!("syntax error at line {line}, column {column}")),
             ApiError::InvalidQuery(what) => Some(what.clone()),
-            ApiError::PreconditionFailed { current_version } => {
-                Some(format!("the current ETag is \"{current_version}\""))
+            ApiError::PreconditionFailed { current_version: Some(version) } => {
+                Some(format!("the current ETag is \"{version}\""))
+            }
+            ApiError::PreconditionFailed { current_version: None } => {
+                Some("If-Match does not name a version of this resource".to_owned())
             }
             ApiError::Conflict(constraint) => Some(format!("conflicts with {constraint}")),
             _ => None,

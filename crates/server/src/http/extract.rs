@@ -104,11 +104,11 @@ impl<S: Send + Sync> FromRequestParts<S> for OptionalIfMatch {
         let Some(raw) = parts.headers.get(header::IF_MATCH) else {
             return Ok(OptionalIfMatch(None));
         };
-        let text = raw.to_str().map_err(|_| ApiError::PreconditionFailed { current_version: -1 })?;
+        // A tag that is not one of ours can never match the current version (RFC 9110, 13.1.1).
+        let never_matches = || ApiError::PreconditionFailed { current_version: None };
+        let text = raw.to_str().map_err(|_| never_matches())?;
         let tag = text.trim().trim_start_matches("W/").trim_matches('"');
-        // A tag that is not one of ours can never match the current version.
-        let version =
-            tag.parse::<i64>().map_err(|_| ApiError::InvalidQuery("If-Match is not an ETag of this API".into()))?;
+        let version = tag.parse::<i64>().map_err(|_| never_matches())?;
         Ok(OptionalIfMatch(Some(version)))
     }
 }

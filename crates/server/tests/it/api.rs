@@ -212,6 +212,8 @@ async fn preconditions_guard_updates() {
     assert_problem(&missing, StatusCode::PRECONDITION_REQUIRED, "precondition_required");
     let stale = app.send("PUT", &path, Some(&body), &[("if-match", "\"7\"")]).await;
     assert_problem(&stale, StatusCode::PRECONDITION_FAILED, "precondition_failed");
+    let foreign_tag = app.send("PUT", &path, Some(&body), &[("if-match", "\"abc\"")]).await;
+    assert_problem(&foreign_tag, StatusCode::PRECONDITION_FAILED, "precondition_failed");
     let stale_delete = app.send("DELETE", &path, None, &[("if-match", "\"7\"")]).await;
     assert_problem(&stale_delete, StatusCode::PRECONDITION_FAILED, "precondition_failed");
     let read = app.get(&path).await;
