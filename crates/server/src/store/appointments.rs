@@ -84,7 +84,7 @@ impl Store {
     ) -> Result<Appointment, StoreError> {
         let id = AppointmentId::generate();
         let mut tx = self.db.begin().await?;
-        let zone = check_references(&mut tx, org, d).await?;
+        let zone = one_zone(&mut tx, org, d).await?;
         insert(&mut tx, org, id, d, &zone, self.clock.now()).await?;
         tx.commit().await?;
         self.get_appointment(org, id).await
@@ -110,7 +110,7 @@ impl Store {
         d: &AppointmentDetails,
     ) -> Result<Appointment, StoreError> {
         let mut tx = self.db.begin().await?;
-        let zone = check_references(&mut tx, org, d).await?;
+        let zone = one_zone(&mut tx, org, d).await?;
         let target = Target { table: Versioned::Appointments, tenant: org.to_string(), id: id.to_string(), expected };
         versioned::update(&mut tx, target, DETAIL_SETS, detail_values(d, &zone), self.clock.now()).await?;
         tx.commit().await?;
@@ -181,7 +181,8 @@ impl Store {
             keys.push(source.ok_or(StoreError::UnknownReference { field: format!("[{i}].source") })?);
         }
         let mut tx = self.db.begin().await?;
-        let zones = check_batch_references(&mut tx, org, records).await?;
+        let details: Vec<&AppointmentDetails> = records.iter().map(|r| &r.details).collect();
+        let zones = check_references(&mut tx, org, &details, |i, name| format!("[{i}].{name}")).await?;
         let mut current = existing_by_source(&mut tx, org, &keys).await?;
         let mut outcomes = Vec::with_capacity(records.len());
         let mut new_rows: Vec<(AppointmentId, &AppointmentDetails)> = Vec::new();
@@ -245,29 +246,29 @@ fn row_values(
     values
 }
 
-/// Checks every record's patient, provider and location at once (one query
-/// per kind); returns the zone of each location.
-async fn check_batch_references(
+/// Checks that every record's patient, provider and location are this
+/// organization's, with one query per kind whatever the number of records;
+/// returns the zone of each location. `field` names a failing field of the
+/// record at an index (`patient_id` alone, `[3].patient_id` in a batch).
+async fn check_references(
     tx: &mut Tx,
     org: OrganizationId,
-    records: &[AppointmentUpsert],
+    records: &[&AppointmentDetails],
+    field: impl Fn(usize, &str) -> String,
 ) -> Result<HashMap<LocationId, TimeZoneName>, StoreError> {
-    let patients: Vec<String> = distinct(records.iter().map(|r| r.details.patient_id.to_string()));
-    let providers: Vec<String> = distinct(records.iter().filter_map(|r| r.details.provider_id.map(|p| p.to_string())));
-    let locations: Vec<String> = distinct(records.iter().map(|r| r.details.location_id.to_string()));
+    let patients: Vec<String> = distinct(records.iter().map(|d| d.patient_id.to_string()));
+    let providers: Vec<String> = distinct(records.iter().filter_map(|d| d.provider_id.map(|p| p.to_string())));
+    let locations: Vec<String> = distinct(records.iter().map(|d| d.location_id.to_string()));
     let live_patients = ids_in(tx, "patients", "AND deleted_at IS NULL", org, &patients).await?;
     let known_providers = ids_in(tx, "providers", "", org, &providers).await?;
     let mut zones = HashMap::new();
-    for chunk in locations.chunks(1000) {
-        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let select = "SELECT id, time_zone FROM locations WHERE organization_id = $1";
-        for row in tx.fetch_where_in(select, "id", vec![org.to_string().into()], &chunk).await? {
-            zones.insert(row.parsed::<LocationId>("id")?, super::patients::zone(&row.text("time_zone")?)?);
-        }
+    let locations: Vec<&str> = locations.iter().map(String::as_str).collect();
+    let select = "SELECT id, time_zone FROM locations WHERE organization_id = $1";
+    for row in tx.fetch_where_in(select, "id", vec![org.to_string().into()], &locations).await? {
+        zones.insert(row.parsed::<LocationId>("id")?, super::patients::zone(&row.text("time_zone")?)?);
     }
-    for (i, record) in records.iter().enumerate() {
-        let d = &record.details;
-        let unknown = |field: &str| StoreError::UnknownReference { field: format!("[{i}].{field}") };
+    for (i, d) in records.iter().enumerate() {
+        let unknown = |name: &str| StoreError::UnknownReference { field: field(i, name) };
         if !live_patients.contains(&d.patient_id.to_string()) {
             return Err(unknown("patient_id"));
         }
@@ -294,15 +295,10 @@ async fn ids_in(
     org: OrganizationId,
     ids: &[String],
 ) -> Result<HashSet<String>, StoreError> {
-    let mut found = HashSet::new();
-    for chunk in ids.chunks(1000) {
-        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let select = format!("SELECT id FROM {table} WHERE organization_id = $1 {filter}");
-        for row in tx.fetch_where_in(&select, "id", vec![org.to_string().into()], &chunk).await? {
-            found.insert(row.text("id")?);
-        }
-    }
-    Ok(found)
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let select = format!("SELECT id FROM {table} WHERE organization_id = $1 {filter}");
+    let rows = tx.fetch_where_in(&select, "id", vec![org.to_string().into()], &ids).await?;
+    rows.iter().map(|row| row.text("id")).collect()
 }
 
 /// The stored appointments holding any of `keys`, by (system, value).
@@ -311,20 +307,14 @@ async fn existing_by_source(
     org: OrganizationId,
     keys: &[&ExternalId],
 ) -> Result<HashMap<(String, String), Appointment>, StoreError> {
-    let mut by_system: HashMap<&str, Vec<&str>> = HashMap::new();
-    for key in keys {
-        by_system.entry(key.system.as_str()).or_default().push(key.value.as_str());
-    }
     let mut found = HashMap::new();
-    for (system, values) in by_system {
-        for chunk in values.chunks(1000) {
-            let select = "SELECT * FROM appointments WHERE organization_id = $1 AND source_system = $2";
-            let args = vec![org.to_string().into(), system.into()];
-            for row in tx.fetch_where_in(select, "source_id", args, chunk).await? {
-                let appointment = appointment_from_row(&row)?;
-                if let Some(source) = &appointment.details.source {
-                    found.insert((source.system.clone(), source.value.clone()), appointment);
-                }
+    for (system, values) in super::values_by_system(keys.iter().copied()) {
+        let select = "SELECT * FROM appointments WHERE organization_id = $1 AND source_system = $2";
+        let args = vec![org.to_string().into(), system.into()];
+        for row in tx.fetch_where_in(select, "source_id", args, &values).await? {
+            let appointment = appointment_from_row(&row)?;
+            if let Some(source) = &appointment.details.source {
+                found.insert((source.system.clone(), source.value.clone()), appointment);
             }
         }
     }
@@ -342,34 +332,8 @@ async fn insert(
     insert_rows(tx, APPOINTMENT_COLUMNS, vec![row_values(org, id, d, zone, now)]).await
 }
 
-/// The patient, location and provider must be this organization's; returns
-/// the location's zone.
-async fn check_references(
-    tx: &mut Tx,
-    org: OrganizationId,
-    d: &AppointmentDetails,
-) -> Result<TimeZoneName, StoreError> {
-    let unknown = |field: &str| StoreError::UnknownReference { field: field.to_owned() };
-    tx.fetch_optional(
-        "SELECT id FROM patients WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
-        args([org.to_string().into(), d.patient_id.to_string().into()]),
-    )
-    .await?
-    .ok_or_else(|| unknown("patient_id"))?;
-    if let Some(provider) = d.provider_id {
-        tx.fetch_optional(
-            "SELECT id FROM providers WHERE organization_id = $1 AND id = $2",
-            args([org.to_string().into(), provider.to_string().into()]),
-        )
-        .await?
-        .ok_or_else(|| unknown("provider_id"))?;
-    }
-    let location = tx
-        .fetch_optional(
-            "SELECT time_zone FROM locations WHERE organization_id = $1 AND id = $2",
-            args([org.to_string().into(), d.location_id.to_string().into()]),
-        )
-        .await?
-        .ok_or_else(|| unknown("location_id"))?;
-    super::patients::zone(&location.text("time_zone")?)
+/// [`check_references`] for one record; returns its location's zone.
+async fn one_zone(tx: &mut Tx, org: OrganizationId, d: &AppointmentDetails) -> Result<TimeZoneName, StoreError> {
+    let mut zones = check_references(tx, org, &[d], |_, name| name.to_owned()).await?;
+    zones.remove(&d.location_id).ok_or(StoreError::Corrupt("location zone missing"))
 }

@@ -319,7 +319,7 @@ impl Tx {
         Ok(())
     }
 
-    /// Rows of `select` whose `column` is one of `values`, with the other
+    /// Rows of `select` whose `column` is one of `values` (any number), with the other
     /// arguments `args` numbered first (`$1..$n`); the values are appended
     /// as `IN (…)` on SQLite, and on PostgreSQL as one `text[]` parameter
     /// joined LATERAL, so each value is its own exact index probe. There an
@@ -344,10 +344,15 @@ impl Tx {
                 Ok(q.fetch_all(&mut **t).await?.into_iter().map(Row::Postgres).collect())
             }
             Tx::Sqlite(_) => {
-                let sql = format!("{select} AND {column} IN ({})", placeholders(next, values.len()));
-                let mut all = args;
-                all.extend(values.iter().map(|v| Arg::from(*v)));
-                self.fetch_all(sqlx::AssertSqlSafe(sql), all).await
+                // Chunks keep each statement far under SQLite's parameter limit.
+                let mut rows = Vec::new();
+                for chunk in values.chunks(1000) {
+                    let sql = format!("{select} AND {column} IN ({})", placeholders(next, chunk.len()));
+                    let mut all = args.clone();
+                    all.extend(chunk.iter().map(|v| Arg::from(*v)));
+                    rows.extend(self.fetch_all(sqlx::AssertSqlSafe(sql), all).await?);
+                }
+                Ok(rows)
             }
         }
     }

@@ -104,6 +104,17 @@ impl Store {
     }
 }
 
+/// External ids grouped by system, for one batch lookup per system.
+fn values_by_system<'a>(
+    keys: impl Iterator<Item = &'a rapport_domain::ExternalId>,
+) -> std::collections::HashMap<&'a str, Vec<&'a str>> {
+    let mut by_system: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for key in keys {
+        by_system.entry(key.system.as_str()).or_default().push(key.value.as_str());
+    }
+    by_system
+}
+
 /// Cuts `rows` (fetched with `limit + 1`) to a page, with the next cursor.
 fn paginate<T>(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Page<T> {
     let next_cursor = if items.len() > limit {

@@ -476,19 +476,13 @@ async fn existing_keys(
     org: OrganizationId,
     records: &[PatientUpsert],
 ) -> Result<HashMap<(String, String), PatientId>, StoreError> {
-    let mut by_system: HashMap<&str, Vec<&str>> = HashMap::new();
-    for record in records {
-        by_system.entry(record.key.system.as_str()).or_default().push(record.key.value.as_str());
-    }
     let mut known = HashMap::new();
-    for (system, values) in by_system {
-        for chunk in values.chunks(1000) {
-            let select = "SELECT system, value, patient_id FROM patient_identifiers \
-                          WHERE organization_id = $1 AND system = $2";
-            let args = vec![org.to_string().into(), system.into()];
-            for row in tx.fetch_where_in(select, "value", args, chunk).await? {
-                known.insert((row.text("system")?, row.text("value")?), row.parsed("patient_id")?);
-            }
+    for (system, values) in super::values_by_system(records.iter().map(|r| &r.key)) {
+        let select = "SELECT system, value, patient_id FROM patient_identifiers \
+                      WHERE organization_id = $1 AND system = $2";
+        let args = vec![org.to_string().into(), system.into()];
+        for row in tx.fetch_where_in(select, "value", args, &values).await? {
+            known.insert((row.text("system")?, row.text("value")?), row.parsed("patient_id")?);
         }
     }
     Ok(known)
