@@ -259,8 +259,8 @@ async fn check_references(
     let patients: Vec<String> = distinct(records.iter().map(|d| d.patient_id.to_string()));
     let providers: Vec<String> = distinct(records.iter().filter_map(|d| d.provider_id.map(|p| p.to_string())));
     let locations: Vec<String> = distinct(records.iter().map(|d| d.location_id.to_string()));
-    let live_patients = ids_in(tx, "patients", "AND deleted_at IS NULL", org, &patients).await?;
-    let known_providers = ids_in(tx, "providers", "", org, &providers).await?;
+    let live_patients = super::ids_in(tx, "patients", "AND deleted_at IS NULL", org, &patients).await?;
+    let known_providers = super::ids_in(tx, "providers", "", org, &providers).await?;
     let mut zones = HashMap::new();
     let locations: Vec<&str> = locations.iter().map(String::as_str).collect();
     let select = "SELECT id, time_zone FROM locations WHERE organization_id = $1";
@@ -285,20 +285,6 @@ async fn check_references(
 fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
     let set: HashSet<String> = items.collect();
     set.into_iter().collect()
-}
-
-/// Which of `ids` name rows of `table` in `org` (with an extra filter).
-async fn ids_in(
-    tx: &mut Tx,
-    table: &'static str,
-    filter: &'static str,
-    org: OrganizationId,
-    ids: &[String],
-) -> Result<HashSet<String>, StoreError> {
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let select = format!("SELECT id FROM {table} WHERE organization_id = $1 {filter}");
-    let rows = tx.fetch_where_in(&select, "id", vec![org.to_string().into()], &ids).await?;
-    rows.iter().map(|row| row.text("id")).collect()
 }
 
 /// The stored appointments holding any of `keys`, by (system, value).

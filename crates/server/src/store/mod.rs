@@ -17,6 +17,10 @@ pub use db::{Backend, Db, DbOptions};
 pub use error::StoreError;
 pub use patients::{PatientQuery, PatientUpsert};
 
+use std::collections::{HashMap, HashSet};
+
+use rapport_domain::OrganizationId;
+
 use crate::clock::Clock;
 
 /// The application's handle on its database. Cheap to clone.
@@ -104,11 +108,23 @@ impl Store {
     }
 }
 
+/// Which of `ids` name rows of `table` in `org` (with an extra filter).
+async fn ids_in(
+    tx: &mut db::Tx,
+    table: &'static str,
+    filter: &'static str,
+    org: OrganizationId,
+    ids: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let select = format!("SELECT id FROM {table} WHERE organization_id = $1 {filter}");
+    let rows = tx.fetch_where_in(&select, "id", vec![org.to_string().into()], &ids).await?;
+    rows.iter().map(|row| row.text("id")).collect()
+}
+
 /// External ids grouped by system, for one batch lookup per system.
-fn values_by_system<'a>(
-    keys: impl Iterator<Item = &'a rapport_domain::ExternalId>,
-) -> std::collections::HashMap<&'a str, Vec<&'a str>> {
-    let mut by_system: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+fn values_by_system<'a>(keys: impl Iterator<Item = &'a rapport_domain::ExternalId>) -> HashMap<&'a str, Vec<&'a str>> {
+    let mut by_system: HashMap<&str, Vec<&str>> = HashMap::new();
     for key in keys {
         by_system.entry(key.system.as_str()).or_default().push(key.value.as_str());
     }

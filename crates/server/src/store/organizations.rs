@@ -271,16 +271,10 @@ impl Store {
         org: OrganizationId,
         ids: &[LocationId],
     ) -> Result<(), StoreError> {
-        for (i, id) in ids.iter().enumerate() {
-            let found = tx
-                .fetch_optional(
-                    "SELECT id FROM locations WHERE organization_id = $1 AND id = $2",
-                    args([org.to_string().into(), id.to_string().into()]),
-                )
-                .await?;
-            if found.is_none() {
-                return Err(StoreError::UnknownReference { field: format!("location_ids[{i}]") });
-            }
+        let wanted: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let found = super::ids_in(tx, "locations", "", org, &wanted).await?;
+        if let Some(i) = wanted.iter().position(|id| !found.contains(id)) {
+            return Err(StoreError::UnknownReference { field: format!("location_ids[{i}]") });
         }
         Ok(())
     }

@@ -247,6 +247,12 @@ async fn unknown_and_foreign_ids_are_404_and_touch_nothing() {
     let still = app.get(&format!("/api/v1/organizations/{theirs}/patients/{their_patient}")).await;
     assert_eq!((still.status, still.etag.as_deref()), (StatusCode::OK, Some("\"1\"")));
     assert_problem(&app.get("/api/v1/nothing-here").await, StatusCode::NOT_FOUND, "not_found");
+    let (other, other_location) = app.organization("Third").await;
+    let provider = json!({"given_name": "Ida", "family_name": "Lo", "location_ids": [other_location, their_location]});
+    let refused = app.post(&format!("/api/v1/organizations/{other}/providers"), provider).await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields(&refused), ["location_ids[1]"]);
+    assert_eq!(app.get(&format!("/api/v1/organizations/{other}/providers")).await.body["items"], json!([]));
 }
 
 #[tokio::test]
