@@ -186,18 +186,21 @@ impl Store {
         let mut current = existing_by_source(&mut tx, org, &keys).await?;
         let mut outcomes = Vec::with_capacity(records.len());
         let mut new_rows: Vec<(AppointmentId, &AppointmentDetails)> = Vec::new();
+        // Keys created earlier in this batch, by position in `new_rows`.
+        let mut queued: HashMap<(String, String), usize> = HashMap::new();
         for (record, key) in records.iter().zip(&keys) {
             let d = &record.details;
             let zone = zones.get(&d.location_id).ok_or(StoreError::Corrupt("location zone missing"))?;
             let key = (key.system.clone(), key.value.clone());
-            if let Some(queued) = new_rows.iter_mut().find(|(_, q)| q.source.as_ref() == d.source.as_ref()) {
-                queued.1 = d;
-                outcomes.push(super::UpsertOutcome::Updated(queued.0));
+            if let Some(&at) = queued.get(&key) {
+                new_rows[at].1 = d;
+                outcomes.push(super::UpsertOutcome::Updated(new_rows[at].0));
                 continue;
             }
             match current.get_mut(&key) {
                 None => {
                     let id = AppointmentId::generate();
+                    queued.insert(key, new_rows.len());
                     new_rows.push((id, d));
                     outcomes.push(super::UpsertOutcome::Created(id));
                 }

@@ -299,6 +299,19 @@ async fn an_unchanged_feed_record_keeps_its_version() {
         store.upsert_appointments(org.id, &[cancelled]).await.expect("cancel");
         let read = store.get_appointment(org.id, id).await.expect("read");
         assert_eq!((read.version, read.details.status), (2, AppointmentStatus::Cancelled));
+
+        // A key repeated within one batch: created once, then changed, in order.
+        let mut fresh = record.clone();
+        fresh.details.source = Some(ExternalId::parse("ehr", "V-78").expect("source"));
+        let mut fresh_cancelled = fresh.clone();
+        fresh_cancelled.details.status = AppointmentStatus::Cancelled;
+        let outcomes = store.upsert_appointments(org.id, &[fresh, fresh_cancelled]).await.expect("repeated");
+        let (UpsertOutcome::Created(first), UpsertOutcome::Updated(second)) = (outcomes[0], outcomes[1]) else {
+            panic!("{outcomes:?}")
+        };
+        assert_eq!(first, second);
+        let read = store.get_appointment(org.id, first).await.expect("read");
+        assert_eq!((read.version, read.details.status), (1, AppointmentStatus::Cancelled));
     })
     .await;
 }
