@@ -121,7 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen, demo, storage } => serve(&load(&storage.overrides(listen))?, demo).await,
         Command::Migrate { storage } => {
             let store = open(&load(&storage.overrides(None))?).await?;
-            println!("migrations are up to date ({} backend)", backend_name(&store));
+            println!("migrations are up to date ({} backend)", store.backend().name());
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -132,13 +132,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             import(args, patients).await
         }
-    }
-}
-
-fn backend_name(store: &Store) -> &'static str {
-    match store.backend() {
-        rapport_server::store::Backend::Sqlite => "SQLite",
-        rapport_server::store::Backend::Postgres => "PostgreSQL",
     }
 }
 
@@ -157,7 +150,7 @@ async fn serve(config: &Config, demo: bool) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    println!("Rapport is running on {} at http://{address}/", backend_name(&store));
+    println!("Rapport is running on {} at http://{address}/", store.backend().name());
     println!("  API:     http://{address}/api/v1/organizations");
     println!("  OpenAPI: http://{address}/api/openapi.json");
     println!("  (staff sign-in arrives with the trust work; the API is open on loopback for now)");

@@ -21,6 +21,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The product's name for it, for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
 /// A pool of one backend or the other.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -264,6 +274,17 @@ impl Db {
             Db::Sqlite(p) => sqlite_query(sql, args).fetch_optional(p).await?.map(Row::Sqlite),
             Db::Postgres(p) => pg_query(sql, args).fetch_optional(p).await?.map(Row::Postgres),
         })
+    }
+
+    /// After a bulk change: `ANALYZE` of the registry tables on PostgreSQL
+    /// (autovacuum would, later), `PRAGMA optimize` on SQLite (which has no
+    /// autovacuum).
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        let sql = match self {
+            Db::Postgres(_) => "ANALYZE patients, patient_contacts, patient_identifiers, patient_codes, appointments",
+            Db::Sqlite(_) => "PRAGMA optimize",
+        };
+        self.execute(sql, vec![]).await.map(drop)
     }
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {

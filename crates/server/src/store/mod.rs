@@ -90,21 +90,9 @@ impl Store {
     }
 
     /// Refreshes the query planner's statistics after a bulk change (an
-    /// import): `ANALYZE` of the registry tables on PostgreSQL (autovacuum
-    /// would, later), `PRAGMA optimize` on SQLite (which has no autovacuum).
+    /// import); see [`Db::refresh_statistics`].
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
-        match self.db.backend() {
-            Backend::Postgres => {
-                self.db
-                    .execute(
-                        "ANALYZE patients, patient_contacts, patient_identifiers, patient_codes, appointments",
-                        vec![],
-                    )
-                    .await?
-            }
-            Backend::Sqlite => self.db.execute("PRAGMA optimize", vec![]).await?,
-        };
-        Ok(())
+        self.db.refresh_statistics().await
     }
 }
 
