@@ -217,10 +217,10 @@ fn print_report(report: &ImportReport) -> ExitCode {
     for error in &report.failed {
         eprintln!("  {error}");
     }
-    let noun = if report.rows == 1 { "row" } else { "rows" };
+    let noun = if report.rows() == 1 { "row" } else { "rows" };
     println!(
         "{} {noun}: {} created, {} updated, {} failed",
-        report.rows,
+        report.rows(),
         report.created,
         report.updated,
         report.failed.len()

@@ -18,7 +18,6 @@ impl<T> Batcher<T> {
     }
 
     pub fn fail(&mut self, error: RowError) {
-        self.report.rows += 1;
         self.report.failed.push(error);
     }
 
@@ -31,11 +30,10 @@ impl<T> Batcher<T> {
         write: &impl AsyncFn(&[T]) -> Result<Vec<UpsertOutcome<Id>>, StoreError>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), ImportError> {
-        self.report.rows += 1;
         self.pending.push((line, item));
         if !self.strict && self.pending.len() >= self.batch_rows {
             self.flush(write).await?;
-            progress(self.report.rows);
+            progress(self.report.rows());
         }
         Ok(())
     }
@@ -56,7 +54,7 @@ impl<T> Batcher<T> {
         } else {
             self.flush(write).await?;
         }
-        progress(self.report.rows);
+        progress(self.report.rows());
         Ok(self.report)
     }
 

@@ -20,10 +20,16 @@ pub const BATCH_ROWS: usize = 1000;
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ImportReport {
-    pub rows: u64,
     pub created: u64,
     pub updated: u64,
     pub failed: Vec<RowError>,
+}
+
+impl ImportReport {
+    /// Rows read: each one was created, updated or failed.
+    pub fn rows(&self) -> u64 {
+        self.created + self.updated + self.failed.len() as u64
+    }
 }
 
 /// Why an import stopped before its end.

@@ -38,7 +38,7 @@ async fn good_rows_land_and_each_bad_row_is_reported_with_line_and_column() {
                    M7,Flo,Ray,,,,flo@example.org,,\n\
                    M8,Gus,Tr";
         let report = patients(&store, org.id, csv, false).await.expect("import");
-        assert_eq!((report.rows, report.created, report.updated), (8, 2, 0));
+        assert_eq!((report.rows(), report.created, report.updated), (8, 2, 0));
         let expected = vec![
             (3, Some("birth_date".to_owned())),
             (4, Some("sex".to_owned())),
