@@ -30,6 +30,14 @@ pub mod kind {
     pub enum Appointment {}
     #[derive(Debug)]
     pub enum Consent {}
+    #[derive(Debug)]
+    pub enum StaffUser {}
+    #[derive(Debug)]
+    pub enum Session {}
+    #[derive(Debug)]
+    pub enum ApiToken {}
+    #[derive(Debug)]
+    pub enum AuditEvent {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -38,6 +46,10 @@ pub type ProviderId = Id<kind::Provider>;
 pub type PatientId = Id<kind::Patient>;
 pub type AppointmentId = Id<kind::Appointment>;
 pub type ConsentId = Id<kind::Consent>;
+pub type StaffUserId = Id<kind::StaffUser>;
+pub type SessionId = Id<kind::Session>;
+pub type ApiTokenId = Id<kind::ApiToken>;
+pub type AuditEventId = Id<kind::AuditEvent>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

@@ -2,6 +2,7 @@
 //! hold valid data (a `PhoneE164` is always E.164), so code past the edge never
 //! re-checks them. No I/O, no async, no wire formats.
 
+pub mod access;
 pub mod appointment;
 pub mod consent;
 pub mod contact;
@@ -11,10 +12,14 @@ pub mod patient;
 pub mod validation;
 pub mod value;
 
+pub use access::{Capability, Role};
 pub use appointment::{Appointment, AppointmentDetails, AppointmentStatus};
 pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
-pub use ids::{AppointmentId, ConsentId, LocationId, OrganizationId, PatientId, ProviderId};
+pub use ids::{
+    ApiTokenId, AppointmentId, AuditEventId, ConsentId, LocationId, OrganizationId, PatientId, ProviderId, SessionId,
+    StaffUserId,
+};
 pub use organization::{Location, OpeningHours, Organization, Provider};
 pub use patient::{
     Address, Caregiver, ExternalId, Patient, PatientDetails, PatientEmail, PatientPhone, QuietHours, Sex,

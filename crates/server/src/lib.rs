@@ -1,6 +1,7 @@
 //! Rapport's server: storage, HTTP API, import, demo data. `main.rs` only
 //! parses the command line and calls in here.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod demo;
