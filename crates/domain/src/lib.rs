@@ -4,16 +4,19 @@
 
 pub mod access;
 pub mod appointment;
+pub mod audit;
 pub mod consent;
 pub mod contact;
 pub mod ids;
 pub mod organization;
 pub mod patient;
+pub mod staff;
 pub mod validation;
 pub mod value;
 
 pub use access::{Capability, Role};
 pub use appointment::{Appointment, AppointmentDetails, AppointmentStatus};
+pub use audit::{ActorKind, AuditEvent, NewAuditEvent, Outcome};
 pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
@@ -24,5 +27,6 @@ pub use organization::{Location, OpeningHours, Organization, Provider};
 pub use patient::{
     Address, Caregiver, ExternalId, Patient, PatientDetails, PatientEmail, PatientPhone, QuietHours, Sex,
 };
+pub use staff::{ApiToken, SessionInfo, StaffUser};
 pub use validation::{FieldError, ValidationErrors};
 pub use value::{BirthDate, Icd10Code, LanguageTag, Npi, TimeZoneName, UsState};

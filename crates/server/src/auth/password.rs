@@ -37,8 +37,8 @@ pub fn check_strength(password: &str, email: &str) -> Result<(), WeakPassword> {
 }
 
 fn hasher() -> Argon2<'static> {
-    let params = Params::new(Params::DEFAULT_M_COST, Params::DEFAULT_T_COST, Params::DEFAULT_P_COST, None)
-        .unwrap_or_default();
+    let params =
+        Params::new(Params::DEFAULT_M_COST, Params::DEFAULT_T_COST, Params::DEFAULT_P_COST, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 

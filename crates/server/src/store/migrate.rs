@@ -27,6 +27,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0002_name_search.sql"),
         postgres: include_str!("migrations/postgres/0002_name_search.sql"),
     },
+    Migration {
+        version: 3,
+        name: "trust",
+        sqlite: include_str!("migrations/sqlite/0003_trust.sql"),
+        postgres: include_str!("migrations/postgres/0003_trust.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

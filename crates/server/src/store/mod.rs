@@ -3,6 +3,7 @@
 //! is "not found", never visible.
 
 mod appointments;
+mod audit;
 mod codec;
 mod consents;
 pub mod db;
@@ -10,12 +11,21 @@ mod error;
 pub mod migrate;
 mod organizations;
 mod patients;
+mod sessions;
+mod staff;
+mod throttle;
+mod tokens;
 mod versioned;
 
 pub use appointments::{AppointmentQuery, AppointmentUpsert};
+pub use audit::{AuditQuery, ChainReport};
 pub use db::{Backend, Db, DbOptions};
 pub use error::StoreError;
 pub use patients::{PatientQuery, PatientUpsert};
+pub use sessions::NewSession;
+pub use staff::{Credentials, NewStaffUser};
+pub use throttle::ThrottleRule;
+pub use tokens::NewApiToken;
 
 use std::collections::{HashMap, HashSet};
 

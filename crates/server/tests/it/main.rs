@@ -5,3 +5,4 @@ mod cli;
 mod import;
 mod storage;
 mod support;
+mod trust_storage;

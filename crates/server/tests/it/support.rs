@@ -84,17 +84,27 @@ where
     F: Fn(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
+    on_each_backend_url(|store, _| test(store)).await;
+}
+
+/// Like [`on_each_backend`], also passing the database's URL, for tests
+/// that reach around the store (to tamper with rows, say).
+pub async fn on_each_backend_url<F, Fut>(test: F)
+where
+    F: Fn(Store, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let (db, url) = TestDb::sqlite();
     let (clock, _) = Clock::manual(test_now());
     let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open sqlite");
-    test(store.clone()).await;
+    test(store.clone(), url).await;
     store.close().await;
     drop(db);
     if let Some(admin) = postgres_url() {
         let (db, url) = TestDb::postgres(&admin).await;
         let (clock, _) = Clock::manual(test_now());
         let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open postgres");
-        test(store.clone()).await;
+        test(store.clone(), url).await;
         store.close().await;
         drop(db);
     }
