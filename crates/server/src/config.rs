@@ -2,7 +2,7 @@
 //! defaults < TOML file (`--config`) < `RAPPORT_*` environment < flags.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -43,6 +43,12 @@ pub struct Config {
     pub max_connections: u32,
     /// Log filter (`info`, `rapport_server=debug` …).
     pub log: String,
+    /// Minutes without activity after which a staff session ends.
+    pub session_idle_minutes: u32,
+    /// Hours after sign-in at which a staff session ends, active or not.
+    pub session_absolute_hours: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Config {
@@ -54,6 +60,9 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_connections: 8,
             log: "info".into(),
+            session_idle_minutes: 15,
+            session_absolute_hours: 12,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -69,6 +78,9 @@ struct FileLayer {
     max_body_bytes: Option<usize>,
     max_connections: Option<u32>,
     log: Option<String>,
+    session_idle_minutes: Option<u32>,
+    session_absolute_hours: Option<u32>,
+    trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -88,6 +100,9 @@ const ENV_KEYS: &[&str] = &[
     "RAPPORT_MAX_BODY_BYTES",
     "RAPPORT_MAX_CONNECTIONS",
     "RAPPORT_LOG",
+    "RAPPORT_SESSION_IDLE_MINUTES",
+    "RAPPORT_SESSION_ABSOLUTE_HOURS",
+    "RAPPORT_TRUSTED_PROXIES",
     "RAPPORT_CONFIG",
     // Read by the test suite, not by the server.
     "RAPPORT_TEST_POSTGRES_URL",
@@ -149,6 +164,15 @@ impl Config {
         if let Some(v) = file.log {
             self.log = v;
         }
+        if let Some(v) = file.session_idle_minutes {
+            self.session_idle_minutes = v;
+        }
+        if let Some(v) = file.session_absolute_hours {
+            self.session_absolute_hours = v;
+        }
+        if let Some(v) = file.trusted_proxies {
+            self.trusted_proxies = v;
+        }
         Ok(())
     }
 
@@ -174,7 +198,30 @@ impl Config {
         if let Some(v) = var("RAPPORT_LOG") {
             self.log = v;
         }
+        if let Some(v) = var("RAPPORT_SESSION_IDLE_MINUTES") {
+            self.session_idle_minutes = v.parse().context("RAPPORT_SESSION_IDLE_MINUTES is not a number")?;
+        }
+        if let Some(v) = var("RAPPORT_SESSION_ABSOLUTE_HOURS") {
+            self.session_absolute_hours = v.parse().context("RAPPORT_SESSION_ABSOLUTE_HOURS is not a number")?;
+        }
+        if let Some(v) = var("RAPPORT_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .filter(|a| !a.trim().is_empty())
+                .map(|a| a.trim().parse())
+                .collect::<Result<_, _>>()
+                .context("RAPPORT_TRUSTED_PROXIES is not a comma-separated list of IP addresses")?;
+        }
         Ok(())
+    }
+
+    /// Session limits and sign-in throttling for the HTTP layer.
+    pub fn auth_settings(&self) -> crate::auth::AuthSettings {
+        crate::auth::AuthSettings {
+            session_idle: jiff::SignedDuration::from_mins(i64::from(self.session_idle_minutes.max(1))),
+            session_absolute: jiff::SignedDuration::from_hours(i64::from(self.session_absolute_hours.max(1))),
+            ..crate::auth::AuthSettings::default()
+        }
     }
 
     /// The URL the store opens: the configured one, or SQLite in the data dir.

@@ -1,6 +1,7 @@
 //! Running the server: bind, serve until told to stop, then drain.
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
@@ -15,7 +16,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = build_app(state, settings);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    // The peer's address feeds throttling and the audit trail.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

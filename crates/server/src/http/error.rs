@@ -30,6 +30,24 @@ pub enum ApiError {
         current_version: Option<i64>,
     },
     Conflict(String),
+    /// No credential, or one that is unknown, expired or revoked.
+    Unauthenticated,
+    /// The caller's role or token scopes do not allow this.
+    Forbidden,
+    /// The session must enrol a second factor before anything else.
+    MfaEnrolmentRequired,
+    /// A state-changing request with a session lacks the session's CSRF token.
+    CsrfFailed,
+    /// Sign-in: unknown account, wrong password or disabled account, alike.
+    InvalidCredentials,
+    /// Sign-in: the password was right; send the one-time code too.
+    MfaRequired,
+    /// Sign-in or enrolment: the one-time or recovery code is wrong or used.
+    InvalidCode,
+    /// Too many failures; try again after this many seconds.
+    TooManyAttempts {
+        retry_after_seconds: u64,
+    },
     Unavailable,
     Internal(String),
 }
@@ -86,6 +104,20 @@ impl ApiError {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed", "The resource changed since you read it")
             }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "The change conflicts with existing data"),
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in or send an API token"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Your role does not allow this"),
+            ApiError::MfaEnrolmentRequired => {
+                (StatusCode::FORBIDDEN, "mfa_enrolment_required", "Enrol a second factor first")
+            }
+            ApiError::CsrfFailed => (StatusCode::FORBIDDEN, "csrf_failed", "Send the session's CSRF token"),
+            ApiError::InvalidCredentials => {
+                (StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is wrong")
+            }
+            ApiError::MfaRequired => (StatusCode::UNAUTHORIZED, "mfa_required", "Send the one-time code too"),
+            ApiError::InvalidCode => (StatusCode::UNAUTHORIZED, "invalid_code", "The code is wrong or was used"),
+            ApiError::TooManyAttempts { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "Too many failed attempts; wait and retry")
+            }
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not reachable"),
             ApiError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side")
@@ -143,6 +175,9 @@ impl IntoResponse for ApiError {
                 Some("If-Match does not name a version of this resource".to_owned())
             }
             ApiError::Conflict(constraint) => Some(format!("conflicts with {constraint}")),
+            ApiError::TooManyAttempts { retry_after_seconds } => {
+                Some(format!("try again in {retry_after_seconds} seconds"))
+            }
             _ => None,
         };
         let problem = Problem {
@@ -155,8 +190,19 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let ApiError::Internal(cause) = self {
-            response.extensions_mut().insert(InternalCause(cause));
+        match self {
+            ApiError::Internal(cause) => {
+                response.extensions_mut().insert(InternalCause(cause));
+            }
+            ApiError::Unauthenticated => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rapport\""));
+            }
+            ApiError::TooManyAttempts { retry_after_seconds } => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+            }
+            _ => {}
         }
         response
     }

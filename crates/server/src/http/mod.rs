@@ -1,21 +1,26 @@
 //! HTTP: the router, middleware, health checks and the OpenAPI document.
 //! Handlers parse, call the store, and map; no SQL and no policy live here.
 
+pub mod access;
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod guard;
 mod openapi;
 mod query;
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::auth::AuthSettings;
 use crate::store::Store;
 use error::{ApiError, InternalCause};
 
@@ -23,6 +28,16 @@ use error::{ApiError, InternalCause};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub auth: AuthSettings,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
+}
+
+impl AppState {
+    /// Default session and throttling settings, no trusted proxy.
+    pub fn new(store: Store) -> Self {
+        Self { store, auth: AuthSettings::default(), trusted_proxies: Arc::new(Vec::new()) }
+    }
 }
 
 /// HTTP settings that shape the router.
@@ -47,6 +62,8 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .nest("/api/v1", api::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -87,5 +104,22 @@ async fn log_request(request: Request, next: Next) -> Response {
     } else {
         tracing::info!(%method, %route, status, micros, "request");
     }
+    response
+}
+
+/// Headers that keep responses out of frames, caches and referrers, and
+/// forbid any script: the API serves JSON only.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     response
 }

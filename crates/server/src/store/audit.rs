@@ -170,6 +170,8 @@ impl Store {
         query: &AuditQuery,
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>, StoreError> {
+        // Exports take up to 10,000 events a page; the API's lists stop at 200.
+        let limit = page.limit.clamp(1, 10_000);
         let after: Option<i64> = match &page.after {
             Some(cursor) => Some(cursor.parse().map_err(|_| StoreError::NotFound)?),
             None => None,
@@ -182,7 +184,7 @@ impl Store {
             query.action.clone().into(),
             query.from.map(super::db::micros).into(),
             query.to.map(super::db::micros).into(),
-            ((page.limit() + 1) as i64).into(),
+            ((limit + 1) as i64).into(),
         ];
         let rows = self
             .db
@@ -196,7 +198,7 @@ impl Store {
             )
             .await?;
         let events = rows.iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(super::paginate(events, page.limit(), |e| e.seq.to_string()))
+        Ok(super::paginate(events, limit, |e| e.seq.to_string()))
     }
 
     /// Walks every chain from its first event, recomputing each hash; reads

@@ -69,7 +69,7 @@ impl Store {
                 args([
                     id.to_string().into(),
                     new.organization_id.to_string().into(),
-                    new.email.as_str().into(),
+                    new.email.as_str().to_lowercase().into(),
                     new.display_name.as_str().into(),
                     new.role.as_str().into(),
                     new.password_hash.as_str().into(),
@@ -103,10 +103,12 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
-    /// The account signing in with `email` (any organization), with its secrets.
+    /// The account signing in with `email` (any organization, any case), with its secrets.
     pub async fn staff_sign_in(&self, email: &Email) -> Result<Option<(StaffUser, Credentials)>, StoreError> {
-        let row =
-            self.db.fetch_optional("SELECT * FROM staff_users WHERE email = $1", args([email.as_str().into()])).await?;
+        let row = self
+            .db
+            .fetch_optional("SELECT * FROM staff_users WHERE email = $1", args([email.as_str().to_lowercase().into()]))
+            .await?;
         row.map(|r| Ok((user_from_row(&r)?, credentials_from_row(&r)?))).transpose()
     }
 

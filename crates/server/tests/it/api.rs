@@ -1,21 +1,28 @@
 //! The HTTP API in-process: statuses, stable error codes, and that a refused
 //! request writes nothing.
 
+use std::sync::Mutex;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use rapport_server::clock::Clock;
+use rapport_domain::Role;
+use rapport_server::auth::{TOKEN_PREFIX, secret};
+use rapport_server::clock::{Clock, ManualClock};
 use rapport_server::http::{AppState, HttpSettings, build_app};
-use rapport_server::store::{DbOptions, Store};
+use rapport_server::store::{DbOptions, NewApiToken, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{TestDb, test_now};
+use crate::support::{TestDb, seed_organization, test_now};
 
 pub struct TestApp {
     router: Router,
     pub store: Store,
+    pub clock: ManualClock,
+    /// Each organization's integration token, used for requests to its paths.
+    tokens: Mutex<Vec<(String, String)>>,
     _db: TestDb,
 }
 
@@ -23,7 +30,28 @@ pub struct Reply {
     pub status: StatusCode,
     pub etag: Option<String>,
     pub content_type: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: Value,
+}
+
+/// An API token of `org` with every scope the integration role allows.
+pub async fn integration_token(store: &Store, org: rapport_domain::OrganizationId) -> String {
+    let secret_text = secret::random_token(TOKEN_PREFIX);
+    let new = NewApiToken {
+        organization_id: org,
+        name: "tests".into(),
+        prefix: secret_text[..8].to_owned(),
+        token_digest: secret::digest(&secret_text),
+        scopes: Role::Integration.capabilities().to_vec(),
+        created_by: None,
+    };
+    store.create_api_token(&new).await.expect("token");
+    secret_text
+}
+
+/// The organization id in `path`, if it has one.
+fn org_in(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/v1/organizations/").map(|rest| rest.split(['/', '?']).next().unwrap_or(rest))
 }
 
 impl TestApp {
@@ -33,13 +61,33 @@ impl TestApp {
 
     async fn with_settings(settings: HttpSettings) -> Self {
         let (db, url) = TestDb::sqlite();
-        let (clock, _) = Clock::manual(test_now());
+        let (clock, hand) = Clock::manual(test_now());
         let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open");
-        let router = build_app(AppState { store: store.clone() }, &settings);
-        Self { router, store, _db: db }
+        let router = build_app(AppState::new(store.clone()), &settings);
+        Self { router, store, clock: hand, tokens: Mutex::new(Vec::new()), _db: db }
     }
 
+    /// The bearer token for `path`: its organization's, or the first one's.
+    fn token_for(&self, path: &str) -> Option<String> {
+        let tokens = self.tokens.lock().expect("lock");
+        let own = org_in(path).and_then(|org| tokens.iter().find(|(o, _)| o == org));
+        own.or(tokens.first()).map(|(_, token)| token.clone())
+    }
+
+    /// Sends as the integration token of the path's organization.
     pub async fn send(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        let bearer = self.token_for(path).map(|t| format!("Bearer {t}"));
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if let Some(bearer) = &bearer
+            && !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization") || *name == "cookie")
+        {
+            all.push(("authorization", bearer));
+        }
+        self.send_raw(method, path, body, &all).await
+    }
+
+    /// Sends exactly the given headers: no credential unless they hold one.
+    pub async fn send_raw(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
@@ -52,9 +100,11 @@ impl TestApp {
         let status = response.status();
         let text = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let (etag, content_type) = (text(header::ETAG), text(header::CONTENT_TYPE));
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, etag, content_type, body }
+        let body =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        Reply { status, etag, content_type, headers, body }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
@@ -65,11 +115,13 @@ impl TestApp {
         self.send("GET", path, None, &[]).await
     }
 
-    /// An organization with one Chicago location; returns their ids.
+    /// An organization with one Chicago location and an integration token
+    /// for its paths; returns their ids.
     pub async fn organization(&self, name: &str) -> (String, String) {
-        let org = self.post("/api/v1/organizations", json!({"name": name, "time_zone": "America/New_York"})).await;
-        assert_eq!(org.status, StatusCode::CREATED, "{}", org.body);
-        let org_id = org.body["id"].as_str().expect("id").to_owned();
+        let org = seed_organization(&self.store, name).await;
+        let token = integration_token(&self.store, org.id).await;
+        let org_id = org.id.to_string();
+        self.tokens.lock().expect("lock").push((org_id.clone(), token));
         let location = self
             .post(
                 &format!("/api/v1/organizations/{org_id}/locations"),
@@ -164,7 +216,9 @@ async fn invalid_fields_are_422_naming_each_field_and_write_nothing() {
     let missing = app.post(&format!("/api/v1/organizations/{org}/patients"), json!({"given_name": "Ann"})).await;
     assert_problem(&missing, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(fields(&missing), ["family_name"]);
-    let zone = app.post("/api/v1/organizations", json!({"name": "X", "time_zone": "Mars/Olympus"})).await;
+    let zone = app
+        .post(&format!("/api/v1/organizations/{org}/locations"), json!({"name": "X", "time_zone": "Mars/Olympus"}))
+        .await;
     assert_eq!(fields(&zone), ["time_zone"]);
 }
 

@@ -9,10 +9,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rapport");
 
-/// A plain HTTP/1.1 GET over a fresh connection: (status, body).
-async fn http_get(address: &str, path: &str) -> (u16, Value) {
+/// A plain HTTP/1.1 GET over a fresh connection with a bearer token: (status, body).
+async fn http_get(address: &str, token: &str, path: &str) -> (u16, Value) {
     let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read");
@@ -26,6 +27,8 @@ async fn http_get(address: &str, path: &str) -> (u16, Value) {
 struct Running {
     child: Child,
     address: String,
+    /// The demo's integration token, as printed.
+    token: String,
     /// Kept open: the server still prints after its first line.
     _stdout: Option<BufReader<std::process::ChildStdout>>,
 }
@@ -49,12 +52,15 @@ fn start_demo(data_dir: &std::path::Path) -> Running {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn rapport");
-    let mut running = Running { child, address: String::new(), _stdout: None };
+    let mut running = Running { child, address: String::new(), token: String::new(), _stdout: None };
     let mut stdout = BufReader::new(running.child.stdout.take().expect("stdout"));
     let mut line = String::new();
     loop {
         line.clear();
         assert!(stdout.read_line(&mut line).expect("read stdout") > 0, "rapport exited before it listened");
+        if let Some(token) = line.trim().strip_prefix("integration token: ") {
+            running.token = token.to_owned();
+        }
         if let Some(rest) = line.trim().strip_prefix("Rapport is running on SQLite at http://") {
             running.address = rest.trim_end_matches('/').to_owned();
             running._stdout = Some(stdout);
@@ -67,25 +73,30 @@ fn start_demo(data_dir: &std::path::Path) -> Running {
 async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
     let dir = tempfile::tempdir().expect("dir");
     let mut server = start_demo(dir.path());
-    let address = server.address.clone();
-    assert_eq!(http_get(&address, "/readyz").await.0, 200);
-    let (status, orgs) = http_get(&address, "/api/v1/organizations").await;
+    let (address, token) = (server.address.clone(), server.token.clone());
+    assert!(token.starts_with("rpt_"), "the demo prints its integration token");
+    assert_eq!(http_get(&address, "", "/readyz").await.0, 200);
+    assert_eq!(http_get(&address, "rpt_wrong", "/api/v1/organizations").await.0, 401);
+    let (status, orgs) = http_get(&address, &token, "/api/v1/organizations").await;
     assert_eq!(status, 200);
     let org = orgs["items"][0]["id"].as_str().expect("the demo organization").to_owned();
-    let (_, page) = http_get(&address, &format!("/api/v1/organizations/{org}/patients?limit=200")).await;
+    let (_, page) = http_get(&address, &token, &format!("/api/v1/organizations/{org}/patients?limit=200")).await;
     let patients = page["items"].as_array().expect("patients").clone();
     assert_eq!(patients.len(), 200);
     // Searches put names and phones in query strings: the logs must not repeat them.
     for patient in patients.iter().take(20) {
         let name = patient["family_name"].as_str().expect("name");
         let phone = patient["phones"][0]["number"].as_str().expect("phone").trim_start_matches('+');
-        let (status, _) =
-            http_get(&address, &format!("/api/v1/organizations/{org}/patients?name={}&phone=%2B{phone}", urlish(name)))
-                .await;
+        let (status, _) = http_get(
+            &address,
+            &token,
+            &format!("/api/v1/organizations/{org}/patients?name={}&phone=%2B{phone}", urlish(name)),
+        )
+        .await;
         assert_eq!(status, 200);
     }
     let (_, appointments) =
-        http_get(&address, &format!("/api/v1/organizations/{org}/appointments?limit=5&status=booked")).await;
+        http_get(&address, &token, &format!("/api/v1/organizations/{org}/appointments?limit=5&status=booked")).await;
     assert_eq!(appointments["items"].as_array().map(Vec::len), Some(5));
 
     let terminated = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
@@ -132,4 +143,62 @@ fn import_from_the_command_line_reports_rows_and_exit_status() {
         "{}",
         String::from_utf8_lossy(&no_org.stderr)
     );
+}
+
+#[test]
+fn a_demo_database_is_not_served_beyond_loopback() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run rapport");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("refusing to listen") && stderr.contains("--allow-demo-on-network"), "{stderr}");
+}
+
+#[test]
+fn the_operator_adds_the_first_administrator_and_verify_catches_an_edited_trail() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run rapport");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), stdin.as_bytes()).expect("write stdin");
+        let output = child.wait_with_output().expect("wait");
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), output.stderr)
+    };
+    let (ok, org, _) = run(&["organization", "add", "--name", "Lakeside Clinic", "--time-zone", "America/Chicago"], "");
+    assert!(ok);
+    assert!(org.trim().parse::<uuid::Uuid>().is_ok(), "prints the new id: {org}");
+    let add = ["user", "add", "--email", "ops@lakeside.example", "--name", "Olu Ops", "--role", "administrator"];
+    let (ok, _, stderr) = run(&add, "short\n");
+    assert!(!ok && String::from_utf8_lossy(&stderr).contains("at least 12"), "a weak password is refused");
+    let (ok, out, _) = run(&add, "a long enough passphrase\n");
+    assert!(ok && out.contains("second factor"), "{out}");
+    let (_, listed, _) = run(&["user", "list"], "");
+    assert!(listed.contains("administrator") && listed.contains("ops@lakeside.example"), "{listed}");
+    assert!(run(&["user", "disable", "ops@lakeside.example"], "").0);
+    let (ok, report, _) = run(&["audit", "verify"], "");
+    assert!(ok && report.contains("2 events, intact"), "{report}");
+
+    let url = format!("sqlite://{}", data.join("rapport.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let db = rapport_server::store::Db::connect(&url, &Default::default()).await.expect("open");
+        db.execute("DROP TRIGGER audit_events_no_update", vec![]).await.expect("drop the guard");
+        db.execute("UPDATE audit_events SET action = 'staff.enable' WHERE seq = 2", vec![]).await.expect("tamper");
+        db.close().await;
+    });
+    let (ok, report, _) = run(&["audit", "verify"], "");
+    assert!(!ok, "a broken chain exits 1");
+    assert!(report.contains("BROKEN") && report.contains("event 2: content does not match its hash"), "{report}");
 }

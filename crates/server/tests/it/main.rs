@@ -5,4 +5,5 @@ mod cli;
 mod import;
 mod storage;
 mod support;
+mod trust_api;
 mod trust_storage;

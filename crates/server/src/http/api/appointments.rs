@@ -7,8 +7,9 @@ use jiff::Timestamp;
 use rapport_domain::{AppointmentId, AppointmentStatus, OrganizationId};
 
 use super::appointment_dto::{AppointmentInput, AppointmentView};
-use super::{ListView, versioned};
+use super::{ListView, about_patient, versioned};
 use crate::http::AppState;
+use crate::http::access::{Allowed, need};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{IfMatch, JsonBody, OptionalIfMatch, path_id};
 use crate::http::query::QueryParams;
@@ -28,10 +29,10 @@ use crate::store::AppointmentQuery;
     responses((status = 200, body = ListView<AppointmentView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    access: Allowed<need::ReadAppointments>,
     params: QueryParams,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id(&org)?;
+    let org = access.org();
     let params = params.only(&["patient_id", "provider_id", "location_id", "status", "from", "to"])?;
     let query = AppointmentQuery {
         patient_id: params.parse("patient_id", "an id")?,
@@ -41,7 +42,6 @@ pub async fn list(
         from: params.parse::<Timestamp>("from", "an RFC 3339 instant")?,
         to: params.parse::<Timestamp>("to", "an RFC 3339 instant")?,
     };
-    state.store.get_organization(org).await?;
     let page = state.store.list_appointments(org, &query, &params.page()?).await?;
     let view =
         ListView { items: page.items.iter().map(AppointmentView::from).collect(), next_cursor: page.next_cursor };
@@ -55,14 +55,16 @@ pub async fn list(
         (status = 422, body = Problem)))]
 pub async fn create_appointment(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    access: Allowed<need::WriteAppointments>,
     JsonBody(input): JsonBody<AppointmentInput>,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id(&org)?;
-    state.store.get_organization(org).await?;
+    let org = access.org();
     let details = input.into_details()?;
     let appointment = state.store.create_appointment(org, &details).await?;
-    Ok(versioned(appointment.version, AppointmentView::from(&appointment), true))
+    Ok(about_patient(
+        versioned(appointment.version, AppointmentView::from(&appointment), true),
+        appointment.details.patient_id,
+    ))
 }
 
 /// Read one appointment; the ETag is its version.
@@ -71,11 +73,15 @@ pub async fn create_appointment(
     responses((status = 200, body = AppointmentView), (status = 404, body = Problem)))]
 pub async fn read(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::ReadAppointments>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (org, id): (OrganizationId, AppointmentId) = (path_id(&org)?, path_id(&id)?);
+    let (org, id): (OrganizationId, AppointmentId) = (access.org(), path_id(&id)?);
     let appointment = state.store.get_appointment(org, id).await?;
-    Ok(versioned(appointment.version, AppointmentView::from(&appointment), false))
+    Ok(about_patient(
+        versioned(appointment.version, AppointmentView::from(&appointment), false),
+        appointment.details.patient_id,
+    ))
 }
 
 /// Replace an appointment (reschedule, change status …). `If-Match` required.
@@ -87,14 +93,18 @@ pub async fn read(
         (status = 422, body = Problem), (status = 428, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::WriteAppointments>,
+    Path((_, id)): Path<(String, String)>,
     IfMatch(expected): IfMatch,
     JsonBody(input): JsonBody<AppointmentInput>,
 ) -> Result<Response, ApiError> {
-    let (org, id): (OrganizationId, AppointmentId) = (path_id(&org)?, path_id(&id)?);
+    let (org, id): (OrganizationId, AppointmentId) = (access.org(), path_id(&id)?);
     let details = input.into_details()?;
     let appointment = state.store.update_appointment(org, id, expected, &details).await?;
-    Ok(versioned(appointment.version, AppointmentView::from(&appointment), false))
+    Ok(about_patient(
+        versioned(appointment.version, AppointmentView::from(&appointment), false),
+        appointment.details.patient_id,
+    ))
 }
 
 /// Delete an appointment entered by mistake (to call one off, set its status to `cancelled`).
@@ -104,10 +114,11 @@ pub async fn update(
     responses((status = 204, description = "Deleted"), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::WriteAppointments>,
+    Path((_, id)): Path<(String, String)>,
     OptionalIfMatch(expected): OptionalIfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let (org, id): (OrganizationId, AppointmentId) = (path_id(&org)?, path_id(&id)?);
+    let (org, id): (OrganizationId, AppointmentId) = (access.org(), path_id(&id)?);
     state.store.delete_appointment(org, id, expected).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::AppState;
+use crate::http::access::{Allowed, need};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{JsonBody, path_id};
 
@@ -69,9 +70,10 @@ pub struct ConsentsView {
     responses((status = 200, body = ConsentsView), (status = 404, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::ReadConsents>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (org, id): (OrganizationId, PatientId) = (path_id(&org)?, path_id(&id)?);
+    let (org, id): (OrganizationId, PatientId) = (access.org(), path_id(&id)?);
     let history = state.store.consent_history(org, id).await?;
     let view = ConsentsView {
         current: rapport_domain::consent::current(&history).into_iter().map(ConsentView::from).collect(),
@@ -87,10 +89,11 @@ pub async fn list(
     responses((status = 201, body = ConsentView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn record(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::WriteConsents>,
+    Path((_, id)): Path<(String, String)>,
     JsonBody(input): JsonBody<ConsentInput>,
 ) -> Result<Response, ApiError> {
-    let (org, patient): (OrganizationId, PatientId) = (path_id(&org)?, path_id(&id)?);
+    let (org, patient): (OrganizationId, PatientId) = (access.org(), path_id(&id)?);
     let mut v = ValidationErrors::new();
     let channel = v.check("channel", input.channel.parse::<Channel>());
     let purpose = v.check("purpose", input.purpose.parse::<Purpose>());

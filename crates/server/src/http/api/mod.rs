@@ -3,17 +3,21 @@
 
 mod appointment_dto;
 mod appointments;
+mod audit;
+mod auth;
+mod auth_dto;
 mod consents;
 mod organization_dto;
 mod organizations;
 mod patient_dto;
 mod patients;
+mod staff;
 
 use axum::Json;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -24,7 +28,15 @@ pub(crate) use openapi_paths::ApiPaths;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/organizations", get(organizations::list).post(organizations::create))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/me", get(auth::me))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-everywhere", post(auth::logout_everywhere))
+        .route("/auth/sessions", get(auth::sessions))
+        .route("/auth/sessions/{id}", delete(auth::end_session))
+        .route("/auth/mfa/enrolment", post(auth::start_enrolment))
+        .route("/auth/mfa/enrolment/confirm", post(auth::confirm_enrolment))
+        .route("/organizations", get(organizations::list))
         .route("/organizations/{org}", get(organizations::read).put(organizations::update))
         .route(
             "/organizations/{org}/locations",
@@ -50,6 +62,17 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/appointments/{id}",
             get(appointments::read).put(appointments::update).delete(appointments::delete),
         )
+        .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
+        .route("/organizations/{org}/audit-events", get(audit::query))
+        .route("/organizations/{org}/staff", get(staff::list).post(staff::create))
+        .route("/organizations/{org}/staff/{id}", get(staff::read))
+        .route("/organizations/{org}/staff/{id}/role", put(staff::set_role))
+        .route("/organizations/{org}/staff/{id}/disable", post(staff::disable))
+        .route("/organizations/{org}/staff/{id}/enable", post(staff::enable))
+        .route("/organizations/{org}/staff/{id}/reset-mfa", post(staff::reset_mfa))
+        .route("/organizations/{org}/api-tokens", get(staff::list_tokens).post(staff::create_token))
+        .route("/organizations/{org}/api-tokens/{id}", delete(staff::revoke_token))
+        .route("/organizations/{org}/security", get(staff::read_security).put(staff::update_security))
 }
 
 /// A page of results and the cursor of the next one (pass it as `after`).
@@ -69,12 +92,18 @@ fn versioned<T: Serialize>(version: i64, body: T, created: bool) -> Response {
     response
 }
 
+/// Names the patient a response was about, for the audit trail, when the
+/// path does not (a new patient, an appointment).
+fn about_patient(mut response: Response, patient: rapport_domain::PatientId) -> Response {
+    response.extensions_mut().insert(super::guard::AuditPatient(patient));
+    response
+}
+
 mod openapi_paths {
     /// Every operation of the API, for the OpenAPI document.
     #[derive(utoipa::OpenApi)]
     #[openapi(paths(
         super::organizations::list,
-        super::organizations::create,
         super::organizations::read,
         super::organizations::update,
         super::organizations::list_locations,
@@ -97,6 +126,28 @@ mod openapi_paths {
         super::appointments::read,
         super::appointments::update,
         super::appointments::delete,
+        super::audit::export_patient,
+        super::audit::query,
+        super::auth::login,
+        super::auth::me,
+        super::auth::logout,
+        super::auth::logout_everywhere,
+        super::auth::sessions,
+        super::auth::end_session,
+        super::auth::start_enrolment,
+        super::auth::confirm_enrolment,
+        super::staff::list,
+        super::staff::create,
+        super::staff::read,
+        super::staff::set_role,
+        super::staff::disable,
+        super::staff::enable,
+        super::staff::reset_mfa,
+        super::staff::list_tokens,
+        super::staff::create_token,
+        super::staff::revoke_token,
+        super::staff::read_security,
+        super::staff::update_security,
     ))]
     pub struct ApiPaths;
 }

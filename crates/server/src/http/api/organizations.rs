@@ -9,47 +9,32 @@ use super::organization_dto::{
 };
 use super::{ListView, versioned};
 use crate::http::AppState;
+use crate::http::access::{Allowed, need};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{IfMatch, JsonBody, path_id};
 use crate::http::query::QueryParams;
 
-/// List organizations.
+/// The caller's organization, as a list (a caller belongs to exactly one).
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations",
-    params(("limit" = Option<usize>, Query, description = "1 to 200"), ("after" = Option<String>, Query, description = "Cursor")),
-    responses((status = 200, body = ListView<OrganizationView>), (status = 400, body = Problem)))]
-pub async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Response, ApiError> {
-    let page = state.store.list_organizations(&params.only(&[])?.page()?).await?;
-    let items = page.items.iter().map(OrganizationView::from).collect();
-    Ok(axum::Json(ListView { items, next_cursor: page.next_cursor }).into_response())
-}
-
-/// Create an organization (a tenant).
-#[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations", request_body = OrganizationInput,
-    responses((status = 201, body = OrganizationView), (status = 400, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(
+    responses((status = 200, body = ListView<OrganizationView>), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn list(
     State(state): State<AppState>,
-    JsonBody(input): JsonBody<OrganizationInput>,
+    access: Allowed<need::ReadOrganization>,
+    params: QueryParams,
 ) -> Result<Response, ApiError> {
-    let fields = input.validate()?;
-    let now = state.store.clock().now();
-    let org = Organization {
-        id: OrganizationId::generate(),
-        name: fields.name,
-        time_zone: fields.time_zone,
-        default_language: fields.default_language,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let org = state.store.create_organization(&org).await?;
-    Ok(versioned(org.version, OrganizationView::from(&org), true))
+    params.only(&[])?.page()?;
+    let org = state.store.get_organization(access.org()).await?;
+    Ok(axum::Json(ListView { items: vec![OrganizationView::from(&org)], next_cursor: None }).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/organizations/{org}", tag = "organizations",
     params(("org" = String, Path, description = "Organization id")),
     responses((status = 200, body = OrganizationView), (status = 404, body = Problem)))]
-pub async fn read(State(state): State<AppState>, Path(org): Path<String>) -> Result<Response, ApiError> {
-    let org = state.store.get_organization(path_id(&org)?).await?;
+pub async fn read(
+    State(state): State<AppState>,
+    access: Allowed<need::ReadOrganization>,
+) -> Result<Response, ApiError> {
+    let org = state.store.get_organization(access.org()).await?;
     Ok(versioned(org.version, OrganizationView::from(&org), false))
 }
 
@@ -60,11 +45,11 @@ pub async fn read(State(state): State<AppState>, Path(org): Path<String>) -> Res
         (status = 422, body = Problem), (status = 428, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    access: Allowed<need::WriteOrganization>,
     IfMatch(expected): IfMatch,
     JsonBody(input): JsonBody<OrganizationInput>,
 ) -> Result<Response, ApiError> {
-    let current = state.store.get_organization(path_id(&org)?).await?;
+    let current = state.store.get_organization(access.org()).await?;
     let fields = input.validate()?;
     let changed = Organization {
         name: fields.name,
@@ -82,10 +67,10 @@ pub async fn update(
     responses((status = 200, body = ListView<LocationView>), (status = 404, body = Problem)))]
 pub async fn list_locations(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    access: Allowed<need::ReadOrganization>,
     params: QueryParams,
 ) -> Result<Response, ApiError> {
-    let org = state.store.get_organization(path_id(&org)?).await?;
+    let org = state.store.get_organization(access.org()).await?;
     let page = state.store.list_locations(org.id, &params.only(&[])?.page()?).await?;
     let items = page.items.iter().map(LocationView::from).collect();
     Ok(axum::Json(ListView { items, next_cursor: page.next_cursor }).into_response())
@@ -96,10 +81,10 @@ pub async fn list_locations(
     responses((status = 201, body = LocationView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_location(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    access: Allowed<need::WriteOrganization>,
     JsonBody(input): JsonBody<LocationInput>,
 ) -> Result<Response, ApiError> {
-    let org = state.store.get_organization(path_id(&org)?).await?;
+    let org = state.store.get_organization(access.org()).await?;
     let f = input.validate()?;
     let now = state.store.clock().now();
     let location = Location {
@@ -123,9 +108,10 @@ pub async fn create_location(
     responses((status = 200, body = LocationView), (status = 404, body = Problem)))]
 pub async fn read_location(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::ReadOrganization>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let location = state.store.get_location(path_id(&org)?, path_id(&id)?).await?;
+    let location = state.store.get_location(access.org(), path_id(&id)?).await?;
     Ok(versioned(location.version, LocationView::from(&location), false))
 }
 
@@ -137,11 +123,12 @@ pub async fn read_location(
         (status = 422, body = Problem), (status = 428, body = Problem)))]
 pub async fn update_location(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::WriteOrganization>,
+    Path((_, id)): Path<(String, String)>,
     IfMatch(expected): IfMatch,
     JsonBody(input): JsonBody<LocationInput>,
 ) -> Result<Response, ApiError> {
-    let (org, id): (OrganizationId, LocationId) = (path_id(&org)?, path_id(&id)?);
+    let (org, id): (OrganizationId, LocationId) = (access.org(), path_id(&id)?);
     let current = state.store.get_location(org, id).await?;
     let f = input.validate()?;
     let changed = Location {
@@ -162,10 +149,10 @@ pub async fn update_location(
     responses((status = 200, body = ListView<ProviderView>), (status = 404, body = Problem)))]
 pub async fn list_providers(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    access: Allowed<need::ReadOrganization>,
     params: QueryParams,
 ) -> Result<Response, ApiError> {
-    let org = state.store.get_organization(path_id(&org)?).await?;
+    let org = state.store.get_organization(access.org()).await?;
     let page = state.store.list_providers(org.id, &params.only(&[])?.page()?).await?;
     let items = page.items.iter().map(ProviderView::from).collect();
     Ok(axum::Json(ListView { items, next_cursor: page.next_cursor }).into_response())
@@ -177,10 +164,10 @@ pub async fn list_providers(
         (status = 422, body = Problem)))]
 pub async fn create_provider(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    access: Allowed<need::WriteOrganization>,
     JsonBody(input): JsonBody<ProviderInput>,
 ) -> Result<Response, ApiError> {
-    let org = state.store.get_organization(path_id(&org)?).await?;
+    let org = state.store.get_organization(access.org()).await?;
     let f = input.validate()?;
     let now = state.store.clock().now();
     let provider = Provider {
@@ -204,9 +191,10 @@ pub async fn create_provider(
     responses((status = 200, body = ProviderView), (status = 404, body = Problem)))]
 pub async fn read_provider(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::ReadOrganization>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let provider = state.store.get_provider(path_id(&org)?, path_id(&id)?).await?;
+    let provider = state.store.get_provider(access.org(), path_id(&id)?).await?;
     Ok(versioned(provider.version, ProviderView::from(&provider), false))
 }
 
@@ -218,11 +206,12 @@ pub async fn read_provider(
         (status = 422, body = Problem), (status = 428, body = Problem)))]
 pub async fn update_provider(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::WriteOrganization>,
+    Path((_, id)): Path<(String, String)>,
     IfMatch(expected): IfMatch,
     JsonBody(input): JsonBody<ProviderInput>,
 ) -> Result<Response, ApiError> {
-    let (org, id): (OrganizationId, ProviderId) = (path_id(&org)?, path_id(&id)?);
+    let (org, id): (OrganizationId, ProviderId) = (access.org(), path_id(&id)?);
     let current = state.store.get_provider(org, id).await?;
     let f = input.validate()?;
     let changed = Provider {

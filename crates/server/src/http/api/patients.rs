@@ -6,8 +6,9 @@ use axum::response::{IntoResponse, Response};
 use rapport_domain::{BirthDate, Email, OrganizationId, PatientId, PhoneE164};
 
 use super::patient_dto::{PatientInput, PatientView};
-use super::{ListView, versioned};
+use super::{ListView, about_patient, versioned};
 use crate::http::AppState;
+use crate::http::access::{Allowed, need};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{IfMatch, JsonBody, OptionalIfMatch, path_id};
 use crate::http::query::QueryParams;
@@ -27,10 +28,10 @@ use crate::store::PatientQuery;
     responses((status = 200, body = ListView<PatientView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn search(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    access: Allowed<need::ReadPatients>,
     params: QueryParams,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id(&org)?;
+    let org = access.org();
     let params = params.only(&["name", "phone", "email", "birth_date", "identifier"])?;
     let query = PatientQuery {
         name: params.get("name").map(str::to_owned),
@@ -46,7 +47,6 @@ pub async fn search(
             None => (None, raw.to_owned()),
         }),
     };
-    state.store.get_organization(org).await?;
     let page = state.store.search_patients(org, &query, &params.page()?).await?;
     let view = ListView { items: page.items.iter().map(PatientView::from).collect(), next_cursor: page.next_cursor };
     Ok(axum::Json(view).into_response())
@@ -63,14 +63,13 @@ fn bad(parameter: &str, expected: &str) -> ApiError {
         (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    access: Allowed<need::WritePatients>,
     JsonBody(input): JsonBody<PatientInput>,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id(&org)?;
-    state.store.get_organization(org).await?;
+    let org = access.org();
     let details = input.into_details(state.store.clock().latest_today())?;
     let patient = state.store.create_patient(org, &details).await?;
-    Ok(versioned(patient.version, PatientView::from(&patient), true))
+    Ok(about_patient(versioned(patient.version, PatientView::from(&patient), true), patient.id))
 }
 
 /// Read one patient; the ETag is its version.
@@ -79,9 +78,10 @@ pub async fn create(
     responses((status = 200, body = PatientView), (status = 404, body = Problem)))]
 pub async fn read(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::ReadPatients>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (org, id): (OrganizationId, PatientId) = (path_id(&org)?, path_id(&id)?);
+    let (org, id): (OrganizationId, PatientId) = (access.org(), path_id(&id)?);
     let patient = state.store.get_patient(org, id).await?;
     Ok(versioned(patient.version, PatientView::from(&patient), false))
 }
@@ -95,11 +95,12 @@ pub async fn read(
         (status = 422, body = Problem), (status = 428, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::WritePatients>,
+    Path((_, id)): Path<(String, String)>,
     IfMatch(expected): IfMatch,
     JsonBody(input): JsonBody<PatientInput>,
 ) -> Result<Response, ApiError> {
-    let (org, id): (OrganizationId, PatientId) = (path_id(&org)?, path_id(&id)?);
+    let (org, id): (OrganizationId, PatientId) = (access.org(), path_id(&id)?);
     let details = input.into_details(state.store.clock().latest_today())?;
     let patient = state.store.update_patient(org, id, expected, &details).await?;
     Ok(versioned(patient.version, PatientView::from(&patient), false))
@@ -112,10 +113,11 @@ pub async fn update(
     responses((status = 204, description = "Deleted"), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    access: Allowed<need::WritePatients>,
+    Path((_, id)): Path<(String, String)>,
     OptionalIfMatch(expected): OptionalIfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let (org, id): (OrganizationId, PatientId) = (path_id(&org)?, path_id(&id)?);
+    let (org, id): (OrganizationId, PatientId) = (access.org(), path_id(&id)?);
     state.store.delete_patient(org, id, expected).await?;
     Ok(StatusCode::NO_CONTENT)
 }

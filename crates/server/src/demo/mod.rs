@@ -13,6 +13,10 @@ use rapport_domain::{
 
 use crate::store::{AppointmentUpsert, PatientUpsert, Store, StoreError, UpsertOutcome};
 
+mod staff;
+
+pub use staff::{ADMIN_TOTP_SECRET, DemoLogin, INTEGRATION_TOKEN, admin_code, logins};
+
 pub const PATIENTS: usize = 2000;
 pub const APPOINTMENTS: usize = 5000;
 
@@ -218,6 +222,7 @@ pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
     let patient_ids = seed_patients(store, org.id, &mut rng).await?;
     seed_consents(store, org.id, &patient_ids, &mut rng).await?;
     let appointments = seed_appointments(store, org.id, &patient_ids, &locations, &providers, now, &mut rng).await?;
+    staff::seed(store, org.id).await?;
     Ok(Some(DemoSummary { organization: org, patients: patient_ids.len(), appointments }))
 }
 

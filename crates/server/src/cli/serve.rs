@@ -1,0 +1,64 @@
+//! `rapport serve`: the HTTP server, with the demo practice if asked. A
+//! database holding the demo's public credentials is served on loopback
+//! only, unless `--allow-demo-on-network` says otherwise.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use rapport_server::config::Config;
+use rapport_server::demo;
+use rapport_server::http::{AppState, HttpSettings};
+use rapport_server::store::Store;
+
+use super::open;
+
+pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_network: bool) -> anyhow::Result<ExitCode> {
+    let store = open(config).await?;
+    if seed_demo {
+        match demo::seed(&store).await.context("creating demo data")? {
+            Some(summary) => println!(
+                "demo data: {} with {} patients and {} appointments (organization {})",
+                summary.organization.name, summary.patients, summary.appointments, summary.organization.id
+            ),
+            None => println!("demo data: the database already has data; left as it is"),
+        }
+    }
+    let demo_logins = demo::logins(&store).await.context("looking for demo accounts")?;
+    if demo_logins.is_some() && !config.listen.ip().is_loopback() && !allow_demo_on_network {
+        bail!(
+            "this database holds the demo's public credentials: refusing to listen on {}; \
+             use a loopback address or pass --allow-demo-on-network",
+            config.listen
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    if let Some(logins) = demo_logins {
+        print_demo_logins(&store, &logins);
+    }
+    println!("Rapport is running on {} at http://{address}/", store.backend().name());
+    println!("  API:     http://{address}/api/v1/organizations");
+    println!("  OpenAPI: http://{address}/api/openapi.json");
+    let settings = HttpSettings { max_body_bytes: config.max_body_bytes };
+    let mut state = AppState::new(store.clone());
+    state.auth = config.auth_settings();
+    state.trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
+    rapport_server::server::serve(listener, state, &settings, rapport_server::server::shutdown_signal()).await?;
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_demo_logins(store: &Store, logins: &[demo::DemoLogin]) {
+    println!("Demo sign-in (public credentials; they exist in this demo database only):");
+    for login in logins {
+        println!("  {:<14} {:<30} password {}", login.role.as_str(), login.email, login.password);
+    }
+    println!(
+        "  the administrator needs a one-time code: TOTP secret {} (now {})",
+        demo::ADMIN_TOTP_SECRET,
+        demo::admin_code(store.clock().now())
+    );
+    println!("  integration token: {}", demo::INTEGRATION_TOKEN);
+}

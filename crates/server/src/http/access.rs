@@ -1,0 +1,289 @@
+//! Who may call which route: the one table of route policies, the caller
+//! (`Principal`) the guard resolves, and the extractors through which a
+//! handler receives its organization only once the check has passed.
+//!
+//! A handler that serves an organization's data takes `Allowed<N>`, where
+//! `N` names the capability it needs; there is no other way to obtain the
+//! `OrganizationId` it must pass to the store. The guard (`guard.rs`)
+//! grants from this table; a handler whose `N` disagrees with its route's
+//! row answers 500, and the authorization matrix test fails.
+
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::Method;
+use axum::http::request::Parts;
+use rapport_domain::{ApiToken, Capability, OrganizationId, Role, SessionInfo, StaffUser};
+
+use super::error::ApiError;
+
+/// What a route demands of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Anyone: health checks, the API document, signing in.
+    Public,
+    /// A signed-in staff session, even one that still owes its MFA enrolment.
+    SessionEvenMfaPending,
+    /// A signed-in staff session that has passed MFA where required.
+    Session,
+    /// A caller (session or token) holding the capability, in the path's organization.
+    Needs(Capability),
+}
+
+/// One row of the policy table.
+#[derive(Debug, Clone, Copy)]
+pub struct RoutePolicy {
+    pub method: &'static str,
+    /// The route template, as the router matched it.
+    pub path: &'static str,
+    pub rule: Rule,
+    /// The audit trail's name for the action (`patient.read`).
+    pub action: &'static str,
+    /// The kind of record the path's `{id}` names, if any.
+    pub resource: Option<&'static str>,
+    /// The path's `{id}` is a patient's id (recorded as the event's patient).
+    pub id_is_patient: bool,
+}
+
+const fn route(method: &'static str, path: &'static str, rule: Rule, action: &'static str) -> RoutePolicy {
+    RoutePolicy { method, path, rule, action, resource: None, id_is_patient: false }
+}
+
+const fn on(
+    method: &'static str,
+    path: &'static str,
+    rule: Rule,
+    action: &'static str,
+    resource: &'static str,
+) -> RoutePolicy {
+    RoutePolicy { method, path, rule, action, resource: Some(resource), id_is_patient: false }
+}
+
+const fn on_patient(method: &'static str, path: &'static str, rule: Rule, action: &'static str) -> RoutePolicy {
+    RoutePolicy { method, path, rule, action, resource: Some("patient"), id_is_patient: true }
+}
+
+use Capability as C;
+use Rule::{Needs, Public, Session, SessionEvenMfaPending};
+
+/// Every route of the application and its policy. A route missing here is
+/// refused (500) by the guard, and the matrix test names it.
+pub const POLICIES: &[RoutePolicy] = &[
+    route("GET", "/healthz", Public, "health.live"),
+    route("GET", "/readyz", Public, "health.ready"),
+    route("GET", "/api/openapi.json", Public, "api.document"),
+    route("POST", "/api/v1/auth/login", Public, "auth.login"),
+    route("GET", "/api/v1/auth/me", SessionEvenMfaPending, "auth.me"),
+    route("POST", "/api/v1/auth/logout", SessionEvenMfaPending, "auth.logout"),
+    route("POST", "/api/v1/auth/mfa/enrolment", SessionEvenMfaPending, "auth.mfa_enrolment_start"),
+    route("POST", "/api/v1/auth/mfa/enrolment/confirm", SessionEvenMfaPending, "auth.mfa_enrolment_confirm"),
+    route("POST", "/api/v1/auth/logout-everywhere", Session, "auth.logout_everywhere"),
+    route("GET", "/api/v1/auth/sessions", Session, "auth.session_list"),
+    on("DELETE", "/api/v1/auth/sessions/{id}", Session, "auth.session_end", "session"),
+    route("GET", "/api/v1/organizations", Needs(C::OrganizationRead), "organization.list"),
+    route("GET", "/api/v1/organizations/{org}", Needs(C::OrganizationRead), "organization.read"),
+    route("PUT", "/api/v1/organizations/{org}", Needs(C::OrganizationWrite), "organization.update"),
+    route("GET", "/api/v1/organizations/{org}/locations", Needs(C::OrganizationRead), "location.list"),
+    route("POST", "/api/v1/organizations/{org}/locations", Needs(C::OrganizationWrite), "location.create"),
+    on("GET", "/api/v1/organizations/{org}/locations/{id}", Needs(C::OrganizationRead), "location.read", "location"),
+    on("PUT", "/api/v1/organizations/{org}/locations/{id}", Needs(C::OrganizationWrite), "location.update", "location"),
+    route("GET", "/api/v1/organizations/{org}/providers", Needs(C::OrganizationRead), "provider.list"),
+    route("POST", "/api/v1/organizations/{org}/providers", Needs(C::OrganizationWrite), "provider.create"),
+    on("GET", "/api/v1/organizations/{org}/providers/{id}", Needs(C::OrganizationRead), "provider.read", "provider"),
+    on("PUT", "/api/v1/organizations/{org}/providers/{id}", Needs(C::OrganizationWrite), "provider.update", "provider"),
+    route("GET", "/api/v1/organizations/{org}/patients", Needs(C::PatientRead), "patient.search"),
+    route("POST", "/api/v1/organizations/{org}/patients", Needs(C::PatientWrite), "patient.create"),
+    on_patient("GET", "/api/v1/organizations/{org}/patients/{id}", Needs(C::PatientRead), "patient.read"),
+    on_patient("PUT", "/api/v1/organizations/{org}/patients/{id}", Needs(C::PatientWrite), "patient.update"),
+    on_patient("DELETE", "/api/v1/organizations/{org}/patients/{id}", Needs(C::PatientWrite), "patient.delete"),
+    on_patient("GET", "/api/v1/organizations/{org}/patients/{id}/consents", Needs(C::ConsentRead), "consent.list"),
+    on_patient("POST", "/api/v1/organizations/{org}/patients/{id}/consents", Needs(C::ConsentWrite), "consent.record"),
+    on_patient("GET", "/api/v1/organizations/{org}/patients/{id}/export", Needs(C::PatientExport), "patient.export"),
+    route("GET", "/api/v1/organizations/{org}/appointments", Needs(C::AppointmentRead), "appointment.list"),
+    route("POST", "/api/v1/organizations/{org}/appointments", Needs(C::AppointmentWrite), "appointment.create"),
+    on(
+        "GET",
+        "/api/v1/organizations/{org}/appointments/{id}",
+        Needs(C::AppointmentRead),
+        "appointment.read",
+        "appointment",
+    ),
+    on(
+        "PUT",
+        "/api/v1/organizations/{org}/appointments/{id}",
+        Needs(C::AppointmentWrite),
+        "appointment.update",
+        "appointment",
+    ),
+    on(
+        "DELETE",
+        "/api/v1/organizations/{org}/appointments/{id}",
+        Needs(C::AppointmentWrite),
+        "appointment.delete",
+        "appointment",
+    ),
+    route("GET", "/api/v1/organizations/{org}/staff", Needs(C::StaffManage), "staff.list"),
+    route("POST", "/api/v1/organizations/{org}/staff", Needs(C::StaffManage), "staff.create"),
+    on("GET", "/api/v1/organizations/{org}/staff/{id}", Needs(C::StaffManage), "staff.read", "staff_user"),
+    on("PUT", "/api/v1/organizations/{org}/staff/{id}/role", Needs(C::StaffManage), "staff.role_change", "staff_user"),
+    on("POST", "/api/v1/organizations/{org}/staff/{id}/disable", Needs(C::StaffManage), "staff.disable", "staff_user"),
+    on("POST", "/api/v1/organizations/{org}/staff/{id}/enable", Needs(C::StaffManage), "staff.enable", "staff_user"),
+    on(
+        "POST",
+        "/api/v1/organizations/{org}/staff/{id}/reset-mfa",
+        Needs(C::StaffManage),
+        "staff.mfa_reset",
+        "staff_user",
+    ),
+    route("GET", "/api/v1/organizations/{org}/api-tokens", Needs(C::StaffManage), "api_token.list"),
+    route("POST", "/api/v1/organizations/{org}/api-tokens", Needs(C::StaffManage), "api_token.create"),
+    on("DELETE", "/api/v1/organizations/{org}/api-tokens/{id}", Needs(C::StaffManage), "api_token.revoke", "api_token"),
+    route("GET", "/api/v1/organizations/{org}/security", Needs(C::StaffManage), "security.read"),
+    route("PUT", "/api/v1/organizations/{org}/security", Needs(C::StaffManage), "security.update"),
+    route("GET", "/api/v1/organizations/{org}/audit-events", Needs(C::AuditRead), "audit.query"),
+];
+
+pub fn policy_for(method: &Method, path: &str) -> Option<&'static RoutePolicy> {
+    POLICIES.iter().find(|p| p.method == method.as_str() && p.path == path)
+}
+
+/// Who is calling: a staff member's session or an integration's token,
+/// always of exactly one organization.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Staff { user: StaffUser, session: SessionInfo, csrf_token: String },
+    Token(ApiToken),
+}
+
+impl Principal {
+    pub fn organization(&self) -> OrganizationId {
+        match self {
+            Principal::Staff { user, .. } => user.organization_id,
+            Principal::Token(token) => token.organization_id,
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        match self {
+            Principal::Staff { user, .. } => user.role,
+            Principal::Token(_) => Role::Integration,
+        }
+    }
+
+    pub fn holds(&self, capability: Capability) -> bool {
+        match self {
+            Principal::Staff { user, .. } => user.role.has(capability),
+            Principal::Token(token) => token.allows(capability),
+        }
+    }
+}
+
+/// The guard's decision, handed to the handler through the request.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub principal: Principal,
+    pub capability: Option<Capability>,
+    /// Granted outside the role, on a stated reason.
+    pub break_glass: bool,
+}
+
+/// Names the capability a handler needs, as a type.
+pub trait Need: Send + Sync + 'static {
+    const CAPABILITY: Capability;
+}
+
+/// Marker types, one per capability, for `Allowed<N>`.
+pub mod need {
+    use super::{Capability, Need};
+
+    pub struct ReadOrganization;
+    pub struct WriteOrganization;
+    pub struct ReadPatients;
+    pub struct WritePatients;
+    pub struct ReadConsents;
+    pub struct WriteConsents;
+    pub struct ReadAppointments;
+    pub struct WriteAppointments;
+    pub struct ExportPatients;
+    pub struct ReadAudit;
+    pub struct ManageStaff;
+
+    impl Need for ReadOrganization {
+        const CAPABILITY: Capability = Capability::OrganizationRead;
+    }
+    impl Need for WriteOrganization {
+        const CAPABILITY: Capability = Capability::OrganizationWrite;
+    }
+    impl Need for ReadPatients {
+        const CAPABILITY: Capability = Capability::PatientRead;
+    }
+    impl Need for WritePatients {
+        const CAPABILITY: Capability = Capability::PatientWrite;
+    }
+    impl Need for ReadConsents {
+        const CAPABILITY: Capability = Capability::ConsentRead;
+    }
+    impl Need for WriteConsents {
+        const CAPABILITY: Capability = Capability::ConsentWrite;
+    }
+    impl Need for ReadAppointments {
+        const CAPABILITY: Capability = Capability::AppointmentRead;
+    }
+    impl Need for WriteAppointments {
+        const CAPABILITY: Capability = Capability::AppointmentWrite;
+    }
+    impl Need for ExportPatients {
+        const CAPABILITY: Capability = Capability::PatientExport;
+    }
+    impl Need for ReadAudit {
+        const CAPABILITY: Capability = Capability::AuditRead;
+    }
+    impl Need for ManageStaff {
+        const CAPABILITY: Capability = Capability::StaffManage;
+    }
+}
+
+/// Proof that the caller may do `N` in its organization.
+pub struct Allowed<N: Need> {
+    pub grant: Grant,
+    need: PhantomData<N>,
+}
+
+impl<N: Need> Allowed<N> {
+    /// The organization the request is about, checked against the caller's.
+    pub fn org(&self) -> OrganizationId {
+        self.grant.principal.organization()
+    }
+}
+
+impl<S: Send + Sync, N: Need> FromRequestParts<S> for Allowed<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let grant = parts.extensions.get::<Grant>().cloned();
+        match grant {
+            Some(grant) if grant.capability == Some(N::CAPABILITY) => Ok(Self { grant, need: PhantomData }),
+            _ => Err(ApiError::Internal(format!("route policy does not grant {}", N::CAPABILITY))),
+        }
+    }
+}
+
+/// A signed-in staff member (routes under `/api/v1/auth`).
+pub struct SignedIn {
+    pub user: StaffUser,
+    pub session: SessionInfo,
+    pub csrf_token: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Grant>().map(|g| &g.principal) {
+            Some(Principal::Staff { user, session, csrf_token }) => {
+                Ok(Self { user: user.clone(), session: session.clone(), csrf_token: csrf_token.clone() })
+            }
+            _ => Err(ApiError::Internal("route policy does not grant a session".into())),
+        }
+    }
+}
