@@ -67,8 +67,8 @@ impl TestApp {
         Self { router, store, clock: hand, tokens: Mutex::new(Vec::new()), _db: db }
     }
 
-    /// The bearer token for `path`: its organization's, or the first one's.
-    fn token_for(&self, path: &str) -> Option<String> {
+    /// The integration token used for `path`: its organization's, or the first one's.
+    pub fn token_for(&self, path: &str) -> Option<String> {
         let tokens = self.tokens.lock().expect("lock");
         let own = org_in(path).and_then(|org| tokens.iter().find(|(o, _)| o == org));
         own.or(tokens.first()).map(|(_, token)| token.clone())

@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod import;
+mod matrix;
 mod storage;
 mod support;
 mod trust_api;
