@@ -2,6 +2,7 @@
 
 mod api;
 mod cli;
+mod fuzz;
 mod import;
 mod matrix;
 mod storage;
