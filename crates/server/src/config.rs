@@ -49,6 +49,9 @@ pub struct Config {
     pub session_absolute_hours: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Write password-reset links to the log: development only, until the
+    /// outbound email channel sends them.
+    pub log_password_reset_links: bool,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             session_idle_minutes: 15,
             session_absolute_hours: 12,
             trusted_proxies: Vec::new(),
+            log_password_reset_links: false,
         }
     }
 }
@@ -81,6 +85,7 @@ struct FileLayer {
     session_idle_minutes: Option<u32>,
     session_absolute_hours: Option<u32>,
     trusted_proxies: Option<Vec<IpAddr>>,
+    log_password_reset_links: Option<bool>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -103,6 +108,7 @@ const ENV_KEYS: &[&str] = &[
     "RAPPORT_SESSION_IDLE_MINUTES",
     "RAPPORT_SESSION_ABSOLUTE_HOURS",
     "RAPPORT_TRUSTED_PROXIES",
+    "RAPPORT_LOG_PASSWORD_RESET_LINKS",
     "RAPPORT_CONFIG",
     // Read by the test suite, not by the server.
     "RAPPORT_TEST_POSTGRES_URL",
@@ -173,6 +179,9 @@ impl Config {
         if let Some(v) = file.trusted_proxies {
             self.trusted_proxies = v;
         }
+        if let Some(v) = file.log_password_reset_links {
+            self.log_password_reset_links = v;
+        }
         Ok(())
     }
 
@@ -212,6 +221,10 @@ impl Config {
                 .collect::<Result<_, _>>()
                 .context("RAPPORT_TRUSTED_PROXIES is not a comma-separated list of IP addresses")?;
         }
+        if let Some(v) = var("RAPPORT_LOG_PASSWORD_RESET_LINKS") {
+            self.log_password_reset_links =
+                v.parse().context("RAPPORT_LOG_PASSWORD_RESET_LINKS is not true or false")?;
+        }
         Ok(())
     }
 
@@ -220,6 +233,7 @@ impl Config {
         crate::auth::AuthSettings {
             session_idle: jiff::SignedDuration::from_mins(i64::from(self.session_idle_minutes.max(1))),
             session_absolute: jiff::SignedDuration::from_hours(i64::from(self.session_absolute_hours.max(1))),
+            log_reset_links: self.log_password_reset_links,
             ..crate::auth::AuthSettings::default()
         }
     }

@@ -5,6 +5,7 @@
 pub mod mfa;
 pub mod password;
 pub mod recovery;
+pub mod reset;
 pub mod secret;
 pub mod signin;
 pub mod totp;

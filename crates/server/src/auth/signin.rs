@@ -20,6 +20,8 @@ pub struct AuthSettings {
     pub per_account: ThrottleRule,
     /// Failures that lock one client address (guessing across many names).
     pub per_address: ThrottleRule,
+    /// Write password-reset links to the log (development, until email exists).
+    pub log_reset_links: bool,
 }
 
 impl Default for AuthSettings {
@@ -30,6 +32,7 @@ impl Default for AuthSettings {
             session_absolute: SignedDuration::from_hours(12),
             per_account: ThrottleRule { max_failures: 5, window: quarter_hour, lockout: quarter_hour },
             per_address: ThrottleRule { max_failures: 20, window: quarter_hour, lockout: quarter_hour },
+            log_reset_links: false,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The operator's commands: `organization add|list`, `user add|list|disable|
-//! enable|reset-mfa` (the first administrator, and recovery when nobody can
+//! enable|reset-mfa|set-password` (the first administrator, and recovery when nobody can
 //! sign in) and `audit verify`. Each change is written to the audit trail
 //! as the system's.
 
@@ -57,6 +57,8 @@ pub enum UserCommand {
     Enable { email: String },
     /// Remove an account's second factor (it enrols again at next sign-in).
     ResetMfa { email: String },
+    /// Set an account's password (the first line of standard input) and end its sessions.
+    SetPassword { email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,9 +123,8 @@ pub async fn user(store: &Store, command: UserCommand) -> anyhow::Result<ExitCod
                 bail!("--role integration is for API tokens, not people");
             }
             let email = Email::parse(&email).map_err(|_| anyhow::anyhow!("--email is not an email address"))?;
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
-            let secret = line.trim_end_matches(['\r', '\n']);
+            let secret = read_password()?;
+            let secret = secret.as_str();
             password::check_strength(secret, email.as_str()).map_err(|e| anyhow::anyhow!("the password {e}"))?;
             let new = NewStaffUser {
                 organization_id: org,
@@ -150,8 +151,16 @@ pub async fn user(store: &Store, command: UserCommand) -> anyhow::Result<ExitCod
         UserCommand::Disable { email } => change(store, &email, "staff.disable").await?,
         UserCommand::Enable { email } => change(store, &email, "staff.enable").await?,
         UserCommand::ResetMfa { email } => change(store, &email, "staff.mfa_reset").await?,
+        UserCommand::SetPassword { email } => change(store, &email, "staff.password_set").await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 async fn change(store: &Store, email: &str, action: &str) -> anyhow::Result<()> {
@@ -160,7 +169,13 @@ async fn change(store: &Store, email: &str, action: &str) -> anyhow::Result<()> 
     match action {
         "staff.disable" => drop(store.set_staff_disabled(user.organization_id, user.id, true).await?),
         "staff.enable" => drop(store.set_staff_disabled(user.organization_id, user.id, false).await?),
-        _ => store.reset_mfa(user.id).await?,
+        "staff.mfa_reset" => store.reset_mfa(user.id).await?,
+        _ => {
+            let secret = read_password()?;
+            password::check_strength(&secret, email.as_str()).map_err(|e| anyhow::anyhow!("the password {e}"))?;
+            store.set_staff_password(user.id, &password::hash(&secret)).await?;
+            store.end_sessions_of(user.id).await?;
+        }
     }
     record(store, user.organization_id, action, user.id.to_string()).await?;
     println!("done: {action} {}", user.id);

@@ -73,6 +73,8 @@ pub const POLICIES: &[RoutePolicy] = &[
     route("GET", "/readyz", Public, "health.ready"),
     route("GET", "/api/openapi.json", Public, "api.document"),
     route("POST", "/api/v1/auth/login", Public, "auth.login"),
+    route("POST", "/api/v1/auth/password-reset", Public, "auth.password_reset_request"),
+    route("POST", "/api/v1/auth/password-reset/confirm", Public, "auth.password_reset"),
     route("GET", "/api/v1/auth/me", SessionEvenMfaPending, "auth.me"),
     route("POST", "/api/v1/auth/logout", SessionEvenMfaPending, "auth.logout"),
     route("POST", "/api/v1/auth/mfa/enrolment", SessionEvenMfaPending, "auth.mfa_enrolment_start"),

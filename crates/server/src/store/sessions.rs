@@ -1,6 +1,7 @@
 //! Staff sessions: one row per signed-in browser, found by the digest of
 //! its cookie's secret. Idle and absolute limits are enforced by the caller
-//! with the times kept here.
+//! with the times kept here. Also the single-use password-reset links,
+//! which open the way to a new session.
 
 use jiff::Timestamp;
 use rapport_domain::{OrganizationId, SessionId, SessionInfo, StaffUserId};
@@ -106,5 +107,49 @@ impl Store {
             )
             .await?;
         rows.iter().map(session_from_row).collect()
+    }
+}
+
+impl Store {
+    /// Stores a password-reset link's digest, good until `expires_at`.
+    pub async fn create_password_reset(
+        &self,
+        user: StaffUserId,
+        digest: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                args([digest.into(), user.to_string().into(), self.clock.now().into(), expires_at.into()]),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// The account an unused, unexpired reset link is for (without spending it).
+    pub async fn password_reset_user(&self, digest: &str) -> Result<Option<StaffUserId>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                args([digest.into(), self.clock.now().into()]),
+            )
+            .await?;
+        row.map(|r| r.parsed("user_id")).transpose()
+    }
+
+    /// Spends a reset link: the account it was for, if it is unused and
+    /// unexpired. One statement, so two uses of one link cannot both win.
+    pub async fn use_password_reset(&self, digest: &str) -> Result<Option<StaffUserId>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "UPDATE password_resets SET used_at = $2
+                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+                args([digest.into(), self.clock.now().into()]),
+            )
+            .await?;
+        row.map(|r| r.parsed("user_id")).transpose()
     }
 }

@@ -341,3 +341,55 @@ async fn a_patient_export_holds_the_record_consents_and_visits_and_is_audited() 
     let integration = app.get(&format!("{base}/patients/{}/export", trail.items[0].event.patient_id.expect("p"))).await;
     assert_eq!(integration.status, StatusCode::FORBIDDEN, "tokens cannot export");
 }
+
+#[tokio::test]
+async fn a_password_reset_link_works_once_before_it_expires_and_ends_every_session() {
+    use rapport_server::auth::reset;
+    let app = TestApp::new().await;
+    let (org, _) = app.organization("Practice").await;
+    staff(&app, &org, "dana@practice.example", Role::FrontDesk).await;
+    let known = ask_reset(&app, "dana@practice.example").await;
+    let unknown = ask_reset(&app, "nobody@practice.example").await;
+    assert_eq!((known.status, &known.body), (StatusCode::ACCEPTED, &unknown.body), "the same answer either way");
+    assert_eq!(unknown.status, StatusCode::ACCEPTED);
+    let browser =
+        Browser::from_login(&login(&app, json!({"email": "dana@practice.example", "password": PASSWORD})).await);
+    let (_, token) = reset::request(&app.store, "dana@practice.example").await.expect("q").expect("a link");
+    let weak = confirm_reset(&app, &token, "short").await;
+    assert_eq!(weak.body["errors"][0]["field"], "new_password");
+    assert_eq!(
+        confirm_reset(&app, &token, "a brand new passphrase").await.status,
+        StatusCode::NO_CONTENT,
+        "a weak try does not spend the link"
+    );
+    assert_eq!(browser.send(&app, "GET", "/api/v1/auth/me", None).await.status, StatusCode::UNAUTHORIZED);
+    let new_login = login(&app, json!({"email": "dana@practice.example", "password": "a brand new passphrase"})).await;
+    assert_eq!(new_login.status, StatusCode::OK);
+    assert_eq!(
+        confirm_reset(&app, &token, "yet another passphrase").await.body["errors"][0]["field"],
+        "token",
+        "once only"
+    );
+    assert!(reset::request(&app.store, "dana@practice.example").await.expect("q").is_some(), "the third link");
+    assert!(
+        reset::request(&app.store, "dana@practice.example").await.expect("q").is_none(),
+        "three links per 15 minutes"
+    );
+    app.clock.set(app.clock.now() + SignedDuration::from_mins(16));
+    let (_, late) = reset::request(&app.store, "dana@practice.example").await.expect("q").expect("a link");
+    app.clock.set(app.clock.now() + SignedDuration::from_mins(31));
+    assert_eq!(
+        confirm_reset(&app, &late, "yet another passphrase").await.body["errors"][0]["field"],
+        "token",
+        "expired"
+    );
+}
+
+async fn ask_reset(app: &TestApp, email: &str) -> Reply {
+    app.send_raw("POST", "/api/v1/auth/password-reset", Some(&json!({"email": email}).to_string()), &[]).await
+}
+
+async fn confirm_reset(app: &TestApp, token: &str, password: &str) -> Reply {
+    let body = json!({"token": token, "new_password": password}).to_string();
+    app.send_raw("POST", "/api/v1/auth/password-reset/confirm", Some(&body), &[]).await
+}

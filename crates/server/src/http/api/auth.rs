@@ -6,8 +6,12 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::auth_dto::{CodeInput, LoginInput, MeView, MfaEnrolmentView, RecoveryCodesView, SessionView, StaffUserView};
+use super::auth_dto::{
+    CodeInput, LoginInput, MeView, MfaEnrolmentView, RecoveryCodesView, ResetInput, ResetRequestInput, SessionView,
+    StaffUserView,
+};
 use crate::auth::mfa::{self, EnrolmentError};
+use crate::auth::reset::{self, ResetError};
 use crate::auth::{ClientInfo, SignIn, SignInError, signin};
 use crate::http::AppState;
 use crate::http::access::SignedIn;
@@ -143,4 +147,37 @@ pub async fn confirm_enrolment(
     let recovery_codes = mfa::confirm(&state.store, &me.user, &input.code).await?;
     state.store.complete_session_mfa(me.session.id).await?;
     Ok(axum::Json(RecoveryCodesView { recovery_codes }).into_response())
+}
+
+/// Ask for a password-reset link. The answer is the same whether or not the
+/// account exists.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequestInput,
+    responses((status = 202, description = "If the account exists, a link is on its way")))]
+pub async fn request_reset(
+    State(state): State<AppState>,
+    JsonBody(input): JsonBody<ResetRequestInput>,
+) -> Result<StatusCode, ApiError> {
+    if let Some((user, token)) = reset::request(&state.store, &input.email).await?
+        && state.auth.log_reset_links
+    {
+        // Development only (log_password_reset_links): the link is a secret.
+        tracing::warn!(user = %user.id, link = %format!("/reset-password#token={token}"), "password reset link");
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Set a new password with a reset link; every session of the account ends.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetInput,
+    responses((status = 204, description = "The password is changed"), (status = 422, body = Problem)))]
+pub async fn complete_reset(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    JsonBody(input): JsonBody<ResetInput>,
+) -> Result<StatusCode, ApiError> {
+    match reset::complete(&state.store, &input.token, &input.new_password, &client).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(ResetError::BadLink) => Err(ApiError::field("token", "is unknown, used or expired")),
+        Err(ResetError::Weak(weak)) => Err(ApiError::field("new_password", weak.to_string())),
+        Err(ResetError::Store(error)) => Err(error.into()),
+    }
 }

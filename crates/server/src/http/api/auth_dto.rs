@@ -168,3 +168,17 @@ pub struct SecuritySettings {
     /// Every staff member must sign in with a second factor (administrators always must).
     pub mfa_required_for_all: bool,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequestInput {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetInput {
+    /// The secret of the link.
+    pub token: String,
+    pub new_password: String,
+}

@@ -29,6 +29,8 @@ pub(crate) use openapi_paths::ApiPaths;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(auth::login))
+        .route("/auth/password-reset", post(auth::request_reset))
+        .route("/auth/password-reset/confirm", post(auth::complete_reset))
         .route("/auth/me", get(auth::me))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-everywhere", post(auth::logout_everywhere))
@@ -129,6 +131,8 @@ mod openapi_paths {
         super::audit::export_patient,
         super::audit::query,
         super::auth::login,
+        super::auth::request_reset,
+        super::auth::complete_reset,
         super::auth::me,
         super::auth::logout,
         super::auth::logout_everywhere,
