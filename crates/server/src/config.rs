@@ -52,6 +52,8 @@ pub struct Config {
     /// Write password-reset links to the log: development only, until the
     /// outbound email channel sends them.
     pub log_password_reset_links: bool,
+    /// The passphrase of `rapport backup` and `restore` (at least 16 characters).
+    pub backup_key: Option<Secret>,
 }
 
 impl Default for Config {
@@ -67,6 +69,7 @@ impl Default for Config {
             session_absolute_hours: 12,
             trusted_proxies: Vec::new(),
             log_password_reset_links: false,
+            backup_key: None,
         }
     }
 }
@@ -86,6 +89,8 @@ struct FileLayer {
     session_absolute_hours: Option<u32>,
     trusted_proxies: Option<Vec<IpAddr>>,
     log_password_reset_links: Option<bool>,
+    backup_key: Option<Secret>,
+    backup_key_file: Option<PathBuf>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -109,6 +114,8 @@ const ENV_KEYS: &[&str] = &[
     "RAPPORT_SESSION_ABSOLUTE_HOURS",
     "RAPPORT_TRUSTED_PROXIES",
     "RAPPORT_LOG_PASSWORD_RESET_LINKS",
+    "RAPPORT_BACKUP_KEY",
+    "RAPPORT_BACKUP_KEY_FILE",
     "RAPPORT_CONFIG",
     // Read by the test suite, not by the server.
     "RAPPORT_TEST_POSTGRES_URL",
@@ -182,6 +189,12 @@ impl Config {
         if let Some(v) = file.log_password_reset_links {
             self.log_password_reset_links = v;
         }
+        if let Some(v) = file.backup_key {
+            self.backup_key = Some(v);
+        }
+        if let Some(p) = file.backup_key_file {
+            self.backup_key = Some(read_secret_file(&p)?);
+        }
         Ok(())
     }
 
@@ -221,6 +234,12 @@ impl Config {
                 .collect::<Result<_, _>>()
                 .context("RAPPORT_TRUSTED_PROXIES is not a comma-separated list of IP addresses")?;
         }
+        if let Some(p) = var("RAPPORT_BACKUP_KEY_FILE") {
+            self.backup_key = Some(read_secret_file(Path::new(&p))?);
+        }
+        if let Some(v) = var("RAPPORT_BACKUP_KEY") {
+            self.backup_key = Some(Secret::new(v));
+        }
         if let Some(v) = var("RAPPORT_LOG_PASSWORD_RESET_LINKS") {
             self.log_password_reset_links =
                 v.parse().context("RAPPORT_LOG_PASSWORD_RESET_LINKS is not true or false")?;
@@ -235,6 +254,17 @@ impl Config {
             session_absolute: jiff::SignedDuration::from_hours(i64::from(self.session_absolute_hours.max(1))),
             log_reset_links: self.log_password_reset_links,
             ..crate::auth::AuthSettings::default()
+        }
+    }
+
+    /// The SQLite file of the data directory, when no database URL is set.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        match &self.database_url {
+            None => Some(self.data_dir.join("rapport.db")),
+            Some(url) => {
+                let url = url.expose();
+                url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).map(PathBuf::from)
+            }
         }
     }
 

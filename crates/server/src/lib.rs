@@ -2,6 +2,7 @@
 //! parses the command line and calls in here.
 
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -67,11 +67,17 @@ pub enum AuditCommand {
     Verify,
 }
 
-async fn record(store: &Store, org: OrganizationId, action: &str, resource_id: String) -> anyhow::Result<()> {
-    let mut event = NewAuditEvent::new(Some(org), ActorKind::System, action, Outcome::Success);
+/// Writes an operator's change to the trail, as the system (`cli`).
+pub(super) async fn record(
+    store: &Store,
+    org: Option<OrganizationId>,
+    action: &str,
+    resource: (&str, String),
+) -> anyhow::Result<()> {
+    let mut event = NewAuditEvent::new(org, ActorKind::System, action, Outcome::Success);
     event.actor_id = Some("cli".into());
-    event.resource_type = Some("staff_user".into());
-    event.resource_id = Some(resource_id);
+    event.resource_type = Some(resource.0.to_owned());
+    event.resource_id = Some(resource.1);
     store.append_audit(&event).await.context("writing the audit trail")?;
     Ok(())
 }
@@ -95,6 +101,7 @@ pub async fn organization(store: &Store, command: OrganizationCommand) -> anyhow
                 bail!("--name is empty");
             }
             let created = store.create_organization(&organization).await?;
+            record(store, Some(created.id), "organization.create", ("organization", created.id.to_string())).await?;
             println!("{}", created.id);
         }
         OrganizationCommand::List => {
@@ -134,7 +141,7 @@ pub async fn user(store: &Store, command: UserCommand) -> anyhow::Result<ExitCod
                 password_hash: password::hash(secret),
             };
             let user = store.create_staff_user(&new).await.context("creating the account (is the email taken?)")?;
-            record(store, org, "staff.create", user.id.to_string()).await?;
+            record(store, Some(org), "staff.create", ("staff_user", user.id.to_string())).await?;
             println!("{}", user.id);
             if role.requires_mfa() {
                 println!("this role signs in with a second factor: the first sign-in enrols one");
@@ -177,7 +184,7 @@ async fn change(store: &Store, email: &str, action: &str) -> anyhow::Result<()> 
             store.end_sessions_of(user.id).await?;
         }
     }
-    record(store, user.organization_id, action, user.id.to_string()).await?;
+    record(store, Some(user.organization_id), action, ("staff_user", user.id.to_string())).await?;
     println!("done: {action} {}", user.id);
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Command-line commands: `serve`, `migrate`, `import`, and the operator's
-//! `organization`, `user` and `audit`. Each takes the same storage flags.
+//! `organization`, `user`, `audit`, `backup` and `restore`. Each takes the same storage flags.
 
 mod admin;
+mod backup;
 mod import;
 mod serve;
 
@@ -62,6 +63,21 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Write an encrypted, consistent backup of the SQLite database to FILE.
+    Backup {
+        file: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Restore an encrypted backup into the data directory (the server must be stopped).
+    Restore {
+        file: PathBuf,
+        /// Replace an existing database.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -166,6 +182,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::User { command, storage } => {
             admin::user(&open(&load(&storage.overrides(None))?).await?, command).await
+        }
+        Command::Backup { file, storage } => backup::backup(&load(&storage.overrides(None))?, &file).await,
+        Command::Restore { file, force, storage } => {
+            backup::restore(&load(&storage.overrides(None))?, &file, force).await
         }
         Command::Audit { command, storage } => {
             admin::audit(&open(&load(&storage.overrides(None))?).await?, command).await

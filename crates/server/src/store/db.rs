@@ -287,6 +287,15 @@ impl Db {
         self.execute(sql, vec![]).await.map(drop)
     }
 
+    /// Writes a consistent copy of the whole database to `path` while it
+    /// stays in use (SQLite's `VACUUM INTO`). PostgreSQL has its own tools.
+    pub async fn snapshot_into(&self, path: &str) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(_) => self.execute("VACUUM INTO $1", vec![path.into()]).await.map(drop),
+            Db::Postgres(_) => Err(StoreError::Corrupt("a PostgreSQL database is backed up with pg_dump")),
+        }
+    }
+
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),

@@ -99,6 +99,11 @@ impl Store {
         self.db.close().await;
     }
 
+    /// A consistent copy of the embedded database at `path` (SQLite only).
+    pub async fn snapshot_into(&self, path: &str) -> Result<(), StoreError> {
+        self.db.snapshot_into(path).await
+    }
+
     /// Refreshes the query planner's statistics after a bulk change (an
     /// import); see [`Db::refresh_statistics`].
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {

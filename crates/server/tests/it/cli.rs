@@ -188,17 +188,68 @@ fn the_operator_adds_the_first_administrator_and_verify_catches_an_edited_trail(
     assert!(listed.contains("administrator") && listed.contains("ops@lakeside.example"), "{listed}");
     assert!(run(&["user", "disable", "ops@lakeside.example"], "").0);
     let (ok, report, _) = run(&["audit", "verify"], "");
-    assert!(ok && report.contains("2 events, intact"), "{report}");
+    assert!(ok && report.contains("3 events, intact"), "{report}");
 
     let url = format!("sqlite://{}", data.join("rapport.db").display());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let db = rapport_server::store::Db::connect(&url, &Default::default()).await.expect("open");
         db.execute("DROP TRIGGER audit_events_no_update", vec![]).await.expect("drop the guard");
-        db.execute("UPDATE audit_events SET action = 'staff.enable' WHERE seq = 2", vec![]).await.expect("tamper");
+        db.execute("UPDATE audit_events SET action = 'staff.enable' WHERE seq = 3", vec![]).await.expect("tamper");
         db.close().await;
     });
     let (ok, report, _) = run(&["audit", "verify"], "");
     assert!(!ok, "a broken chain exits 1");
-    assert!(report.contains("BROKEN") && report.contains("event 2: content does not match its hash"), "{report}");
+    assert!(report.contains("BROKEN") && report.contains("event 3: content does not match its hash"), "{report}");
+}
+
+#[test]
+fn an_encrypted_backup_restores_whole_and_refuses_a_wrong_key_or_a_damaged_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let key_file = dir.path().join("backup.key");
+    std::fs::write(&key_file, "a backup passphrase of some length\n").expect("key");
+    let run = |data: &std::path::Path, args: &[&str], key: &std::path::Path| {
+        let output = Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .env("RAPPORT_BACKUP_KEY_FILE", key)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run rapport");
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text)
+    };
+    let (source, target) = (dir.path().join("source"), dir.path().join("target"));
+    assert!(
+        run(&source, &["organization", "add", "--name", "Lakeside", "--time-zone", "America/Chicago"], &key_file).0
+    );
+    let backup = dir.path().join("rapport.backup");
+    let path = backup.to_str().expect("utf-8");
+    let (ok, text) = run(&source, &["backup", path], &key_file);
+    assert!(ok, "{text}");
+    let sealed = std::fs::read(&backup).expect("backup file");
+    assert!(sealed.starts_with(b"RAPPORT-BACKUP"));
+    assert!(!sealed.windows(8).any(|w| w == b"Lakeside"), "the backup is encrypted");
+
+    let wrong_key = dir.path().join("wrong.key");
+    std::fs::write(&wrong_key, "not the passphrase at all, no").expect("key");
+    let (ok, text) = run(&target, &["restore", path], &wrong_key);
+    assert!(!ok && text.contains("the key is wrong or the backup is damaged"), "{text}");
+    let mut damaged = sealed.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x20;
+    let damaged_path = dir.path().join("damaged.backup");
+    std::fs::write(&damaged_path, damaged).expect("write");
+    let (ok, text) = run(&target, &["restore", damaged_path.to_str().expect("utf-8")], &key_file);
+    assert!(!ok && text.contains("damaged"), "{text}");
+    assert!(!target.join("rapport.db").exists(), "a failed restore installs nothing");
+
+    let (ok, text) = run(&target, &["restore", path], &key_file);
+    assert!(ok, "{text}");
+    let (_, listed) = run(&target, &["organization", "list"], &key_file);
+    assert!(listed.contains("Lakeside"), "{listed}");
+    let (ok, text) = run(&target, &["restore", path], &key_file);
+    assert!(!ok && text.contains("--force"), "an existing database is not replaced silently: {text}");
+    assert!(run(&target, &["restore", path, "--force"], &key_file).0);
 }
