@@ -54,6 +54,10 @@ pub struct Config {
     pub log_password_reset_links: bool,
     /// The passphrase of `rapport backup` and `restore` (at least 16 characters).
     pub backup_key: Option<Secret>,
+    /// PEM certificate chain: with `tls_key_file`, Rapport serves HTTPS itself.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -70,6 +74,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             log_password_reset_links: false,
             backup_key: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -91,6 +97,8 @@ struct FileLayer {
     log_password_reset_links: Option<bool>,
     backup_key: Option<Secret>,
     backup_key_file: Option<PathBuf>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -116,6 +124,8 @@ const ENV_KEYS: &[&str] = &[
     "RAPPORT_LOG_PASSWORD_RESET_LINKS",
     "RAPPORT_BACKUP_KEY",
     "RAPPORT_BACKUP_KEY_FILE",
+    "RAPPORT_TLS_CERT_FILE",
+    "RAPPORT_TLS_KEY_FILE",
     "RAPPORT_CONFIG",
     // Read by the test suite, not by the server.
     "RAPPORT_TEST_POSTGRES_URL",
@@ -141,6 +151,9 @@ impl Config {
             config.apply_file(&path)?;
         }
         config.apply_env(&var)?;
+        if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {
+            bail!("tls_cert_file and tls_key_file go together: set both or neither");
+        }
         if let Some(listen) = overrides.listen {
             config.listen = listen;
         }
@@ -195,6 +208,12 @@ impl Config {
         if let Some(p) = file.backup_key_file {
             self.backup_key = Some(read_secret_file(&p)?);
         }
+        if let Some(p) = file.tls_cert_file {
+            self.tls_cert_file = Some(p);
+        }
+        if let Some(p) = file.tls_key_file {
+            self.tls_key_file = Some(p);
+        }
         Ok(())
     }
 
@@ -239,6 +258,12 @@ impl Config {
         }
         if let Some(v) = var("RAPPORT_BACKUP_KEY") {
             self.backup_key = Some(Secret::new(v));
+        }
+        if let Some(p) = var("RAPPORT_TLS_CERT_FILE") {
+            self.tls_cert_file = Some(PathBuf::from(p));
+        }
+        if let Some(p) = var("RAPPORT_TLS_KEY_FILE") {
+            self.tls_key_file = Some(PathBuf::from(p));
         }
         if let Some(v) = var("RAPPORT_LOG_PASSWORD_RESET_LINKS") {
             self.log_password_reset_links =

@@ -10,3 +10,4 @@ pub mod http;
 pub mod import;
 pub mod server;
 pub mod store;
+pub mod tls;

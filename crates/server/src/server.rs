@@ -1,25 +1,38 @@
 //! Running the server: bind, serve until told to stop, then drain.
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::http::{AppState, HttpSettings, build_app};
+use crate::tls::{PeerAddr, TlsListener};
 
-/// Serves on `listener` (bound by the caller, so tests can use port 0)
-/// until `shutdown` completes; in-flight requests finish first.
+/// Serves on `listener` (bound by the caller, so tests can use port 0),
+/// over TLS when given an acceptor, until `shutdown` completes; in-flight
+/// requests finish first.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     state: AppState,
-    settings: &HttpSettings,
+    settings: HttpSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = build_app(state, settings);
+    let settings = HttpSettings { hsts: tls.is_some(), ..settings };
+    let app = build_app(state, &settings);
     // The peer's address feeds throttling and the audit trail.
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    match tls {
+        None => {
+            axum::serve(listener, app.into_make_service_with_connect_info::<PeerAddr>())
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(acceptor) => {
+            axum::serve(TlsListener::new(listener, acceptor)?, app.into_make_service_with_connect_info::<PeerAddr>())
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -31,6 +31,10 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
             config.listen
         );
     }
+    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+        (Some(cert), Some(key)) => Some(rapport_server::tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -38,14 +42,15 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     if let Some(logins) = demo_logins {
         print_demo_logins(&store, &logins);
     }
-    println!("Rapport is running on {} at http://{address}/", store.backend().name());
-    println!("  API:     http://{address}/api/v1/organizations");
-    println!("  OpenAPI: http://{address}/api/openapi.json");
-    let settings = HttpSettings { max_body_bytes: config.max_body_bytes };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("Rapport is running on {} at {scheme}://{address}/", store.backend().name());
+    println!("  API:     {scheme}://{address}/api/v1/organizations");
+    println!("  OpenAPI: {scheme}://{address}/api/openapi.json");
+    let settings = HttpSettings { max_body_bytes: config.max_body_bytes, hsts: tls.is_some() };
     let mut state = AppState::new(store.clone());
     state.auth = config.auth_settings();
     state.trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
-    rapport_server::server::serve(listener, state, &settings, rapport_server::server::shutdown_signal()).await?;
+    rapport_server::server::serve(listener, tls, state, settings, rapport_server::server::shutdown_signal()).await?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }

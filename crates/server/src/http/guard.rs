@@ -4,7 +4,7 @@
 //! write the request to the audit trail, allowed or denied. A trail that
 //! cannot be written fails the request: nothing is disclosed unrecorded.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -16,6 +16,7 @@ use super::AppState;
 use super::access::{Grant, POLICIES, Principal, Rule, policy_for};
 use super::error::ApiError;
 use crate::auth::{self, ClientInfo, secret};
+use crate::tls::PeerAddr;
 
 /// The session cookie. `__Host-` binds it to this host, path `/`, HTTPS.
 pub const SESSION_COOKIE: &str = "__Host-rapport_session";
@@ -50,7 +51,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return ApiError::Internal(format!("route {path} has no declared policy")).into_response();
     };
     let (mut parts, body) = request.into_parts();
-    let client = client_info(&parts.headers, parts.extensions.get::<ConnectInfo<SocketAddr>>(), &state.trusted_proxies);
+    let client = client_info(&parts.headers, parts.extensions.get::<ConnectInfo<PeerAddr>>(), &state.trusted_proxies);
     if policy.rule == Rule::Public {
         parts.extensions.insert(client);
         return next.run(Request::from_parts(parts, body)).await;
@@ -203,8 +204,8 @@ fn decide(
 
 /// The client's address (from a trusted proxy's `X-Forwarded-For` when the
 /// peer is one) and user agent.
-fn client_info(headers: &HeaderMap, peer: Option<&ConnectInfo<SocketAddr>>, trusted: &[IpAddr]) -> ClientInfo {
-    let peer = peer.map(|ConnectInfo(addr)| addr.ip());
+fn client_info(headers: &HeaderMap, peer: Option<&ConnectInfo<PeerAddr>>, trusted: &[IpAddr]) -> ClientInfo {
+    let peer = peer.map(|ConnectInfo(PeerAddr(addr))| addr.ip());
     let forwarded = || {
         let chain = headers.get("x-forwarded-for")?.to_str().ok()?;
         chain.rsplit(',').filter_map(|a| a.trim().parse::<IpAddr>().ok()).find(|ip| !trusted.contains(ip))
@@ -228,9 +229,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9, 10.0.0.2"));
         let proxy: IpAddr = "10.0.0.2".parse().expect("ip");
-        let via_proxy = ConnectInfo(SocketAddr::new(proxy, 5000));
+        let via_proxy = ConnectInfo(PeerAddr(std::net::SocketAddr::new(proxy, 5000)));
         assert_eq!(client_info(&headers, Some(&via_proxy), &[proxy]).address.as_deref(), Some("203.0.113.9"));
-        let direct = ConnectInfo(SocketAddr::new("198.51.100.7".parse().expect("ip"), 5000));
+        let direct = ConnectInfo(PeerAddr(std::net::SocketAddr::new("198.51.100.7".parse().expect("ip"), 5000)));
         assert_eq!(client_info(&headers, Some(&direct), &[proxy]).address.as_deref(), Some("198.51.100.7"));
     }
 

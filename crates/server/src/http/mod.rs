@@ -45,11 +45,13 @@ impl AppState {
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes; larger is a 413.
     pub max_body_bytes: usize,
+    /// Served over TLS: answers carry `Strict-Transport-Security`.
+    pub hsts: bool,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024 }
+        Self { max_body_bytes: 1024 * 1024, hsts: false }
     }
 }
 
@@ -63,7 +65,7 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(settings.hsts, security_headers))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -108,8 +110,8 @@ async fn log_request(request: Request, next: Next) -> Response {
 }
 
 /// Headers that keep responses out of frames, caches and referrers, and
-/// forbid any script: the API serves JSON only.
-async fn security_headers(request: Request, next: Next) -> Response {
+/// forbid any script: the API serves JSON only. Over TLS, HSTS too.
+async fn security_headers(State(hsts): State<bool>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     for (name, value) in [
@@ -121,5 +123,9 @@ async fn security_headers(request: Request, next: Next) -> Response {
         headers.insert(name, HeaderValue::from_static(value));
     }
     headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    if hsts {
+        headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
     response
 }

@@ -56,7 +56,7 @@ fn org_in(path: &str) -> Option<&str> {
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::with_settings(HttpSettings { max_body_bytes: 16 * 1024 }).await
+        Self::with_settings(HttpSettings { max_body_bytes: 16 * 1024, hsts: false }).await
     }
 
     async fn with_settings(settings: HttpSettings) -> Self {

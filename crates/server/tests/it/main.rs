@@ -7,5 +7,6 @@ mod import;
 mod matrix;
 mod storage;
 mod support;
+mod tls;
 mod trust_api;
 mod trust_storage;
