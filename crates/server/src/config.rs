@@ -58,6 +58,8 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of `tls_cert_file`.
     pub tls_key_file: Option<PathBuf>,
+    /// Requests a minute per client address (0: no limit).
+    pub requests_per_minute: u32,
 }
 
 impl Default for Config {
@@ -76,6 +78,7 @@ impl Default for Config {
             backup_key: None,
             tls_cert_file: None,
             tls_key_file: None,
+            requests_per_minute: 600,
         }
     }
 }
@@ -99,6 +102,7 @@ struct FileLayer {
     backup_key_file: Option<PathBuf>,
     tls_cert_file: Option<PathBuf>,
     tls_key_file: Option<PathBuf>,
+    requests_per_minute: Option<u32>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -126,6 +130,7 @@ const ENV_KEYS: &[&str] = &[
     "RAPPORT_BACKUP_KEY_FILE",
     "RAPPORT_TLS_CERT_FILE",
     "RAPPORT_TLS_KEY_FILE",
+    "RAPPORT_REQUESTS_PER_MINUTE",
     "RAPPORT_CONFIG",
     // Read by the test suite, not by the server.
     "RAPPORT_TEST_POSTGRES_URL",
@@ -214,6 +219,9 @@ impl Config {
         if let Some(p) = file.tls_key_file {
             self.tls_key_file = Some(p);
         }
+        if let Some(v) = file.requests_per_minute {
+            self.requests_per_minute = v;
+        }
         Ok(())
     }
 
@@ -264,6 +272,9 @@ impl Config {
         }
         if let Some(p) = var("RAPPORT_TLS_KEY_FILE") {
             self.tls_key_file = Some(PathBuf::from(p));
+        }
+        if let Some(v) = var("RAPPORT_REQUESTS_PER_MINUTE") {
+            self.requests_per_minute = v.parse().context("RAPPORT_REQUESTS_PER_MINUTE is not a number")?;
         }
         if let Some(v) = var("RAPPORT_LOG_PASSWORD_RESET_LINKS") {
             self.log_password_reset_links =

@@ -50,6 +50,8 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     let mut state = AppState::new(store.clone());
     state.auth = config.auth_settings();
     state.trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
+    state.rate_limiter =
+        std::sync::Arc::new(rapport_server::http::rate_limit::RateLimiter::new(config.requests_per_minute));
     rapport_server::server::serve(listener, tls, state, settings, rapport_server::server::shutdown_signal()).await?;
     store.close().await;
     Ok(ExitCode::SUCCESS)

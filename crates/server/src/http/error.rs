@@ -48,6 +48,10 @@ pub enum ApiError {
     TooManyAttempts {
         retry_after_seconds: u64,
     },
+    /// The client sent more requests than its rate allows.
+    RateLimited {
+        retry_after_seconds: u64,
+    },
     Unavailable,
     Internal(String),
 }
@@ -118,6 +122,9 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "Too many failed attempts; wait and retry")
             }
+            ApiError::RateLimited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; slow down")
+            }
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The database is not reachable"),
             ApiError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side")
@@ -175,7 +182,7 @@ impl IntoResponse for ApiError {
                 Some("If-Match does not name a version of this resource".to_owned())
             }
             ApiError::Conflict(constraint) => Some(format!("conflicts with {constraint}")),
-            ApiError::TooManyAttempts { retry_after_seconds } => {
+            ApiError::TooManyAttempts { retry_after_seconds } | ApiError::RateLimited { retry_after_seconds } => {
                 Some(format!("try again in {retry_after_seconds} seconds"))
             }
             _ => None,
@@ -199,7 +206,7 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rapport\""));
             }
-            ApiError::TooManyAttempts { retry_after_seconds } => {
+            ApiError::TooManyAttempts { retry_after_seconds } | ApiError::RateLimited { retry_after_seconds } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
             }
             _ => {}

@@ -52,6 +52,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     };
     let (mut parts, body) = request.into_parts();
     let client = client_info(&parts.headers, parts.extensions.get::<ConnectInfo<PeerAddr>>(), &state.trusted_proxies);
+    if let Some(address) = client.address.as_ref().and_then(|a| a.parse().ok())
+        && let Err(retry_after_seconds) = state.rate_limiter.check(address, state.store.clock().now())
+    {
+        tracing::warn!(route = %path, "rate limit reached");
+        return ApiError::RateLimited { retry_after_seconds }.into_response();
+    }
     if policy.rule == Rule::Public {
         parts.extensions.insert(client);
         return next.run(Request::from_parts(parts, body)).await;

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod guard;
 mod openapi;
 mod query;
+pub mod rate_limit;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -31,12 +32,20 @@ pub struct AppState {
     pub auth: AuthSettings,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<Vec<IpAddr>>,
+    /// Requests per minute per client address.
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
 }
 
 impl AppState {
-    /// Default session and throttling settings, no trusted proxy.
+    /// Default session and throttling settings, no trusted proxy, 600
+    /// requests a minute per client address.
     pub fn new(store: Store) -> Self {
-        Self { store, auth: AuthSettings::default(), trusted_proxies: Arc::new(Vec::new()) }
+        Self {
+            store,
+            auth: AuthSettings::default(),
+            trusted_proxies: Arc::new(Vec::new()),
+            rate_limiter: Arc::new(rate_limit::RateLimiter::new(600)),
+        }
     }
 }
 

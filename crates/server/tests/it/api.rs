@@ -23,6 +23,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// Each organization's integration token, used for requests to its paths.
     tokens: Mutex<Vec<(String, String)>>,
+    /// The client address requests come from, as a TCP server would see it.
+    pub peer: Option<std::net::SocketAddr>,
     _db: TestDb,
 }
 
@@ -60,11 +62,16 @@ impl TestApp {
     }
 
     async fn with_settings(settings: HttpSettings) -> Self {
+        Self::with_state(settings, |state| state).await
+    }
+
+    /// An app whose state the test adjusts (limits, settings).
+    pub async fn with_state(settings: HttpSettings, adjust: impl FnOnce(AppState) -> AppState) -> Self {
         let (db, url) = TestDb::sqlite();
         let (clock, hand) = Clock::manual(test_now());
         let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open");
-        let router = build_app(AppState::new(store.clone()), &settings);
-        Self { router, store, clock: hand, tokens: Mutex::new(Vec::new()), _db: db }
+        let router = build_app(adjust(AppState::new(store.clone())), &settings);
+        Self { router, store, clock: hand, tokens: Mutex::new(Vec::new()), peer: None, _db: db }
     }
 
     /// The integration token used for `path`: its organization's, or the first one's.
@@ -95,7 +102,10 @@ impl TestApp {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let request = request.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default()).expect("request");
+        let mut request = request.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default()).expect("request");
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(rapport_server::tls::PeerAddr(peer)));
+        }
         let response = self.router.clone().oneshot(request).await.expect("response");
         let status = response.status();
         let text = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);

@@ -393,3 +393,25 @@ async fn confirm_reset(app: &TestApp, token: &str, password: &str) -> Reply {
     let body = json!({"token": token, "new_password": password}).to_string();
     app.send_raw("POST", "/api/v1/auth/password-reset/confirm", Some(&body), &[]).await
 }
+
+#[tokio::test]
+async fn a_client_over_its_request_rate_is_told_to_wait_and_others_are_not() {
+    use std::sync::Arc;
+    let limited = |state: rapport_server::http::AppState| rapport_server::http::AppState {
+        rate_limiter: Arc::new(rapport_server::http::rate_limit::RateLimiter::new(3)),
+        ..state
+    };
+    let mut app = TestApp::with_state(rapport_server::http::HttpSettings::default(), limited).await;
+    app.peer = Some("198.51.100.7:40000".parse().expect("address"));
+    for _ in 0..3 {
+        assert_eq!(app.send_raw("GET", "/healthz", None, &[]).await.status, StatusCode::OK);
+    }
+    let limited = app.send_raw("GET", "/healthz", None, &[]).await;
+    assert_eq!((limited.status, limited.body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
+    assert_eq!(limited.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("20"));
+    app.peer = Some("198.51.100.8:40000".parse().expect("address"));
+    assert_eq!(app.send_raw("GET", "/healthz", None, &[]).await.status, StatusCode::OK, "another client");
+    app.peer = Some("198.51.100.7:40001".parse().expect("address"));
+    app.clock.set(app.clock.now() + SignedDuration::from_secs(20));
+    assert_eq!(app.send_raw("GET", "/healthz", None, &[]).await.status, StatusCode::OK, "refilled");
+}
