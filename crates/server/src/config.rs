@@ -60,6 +60,8 @@ pub struct Config {
     pub tls_key_file: Option<PathBuf>,
     /// Requests a minute per client address (0: no limit).
     pub requests_per_minute: u32,
+    /// SQLCipher key of the SQLite database (a build with `--features sqlcipher`).
+    pub database_key: Option<Secret>,
 }
 
 impl Default for Config {
@@ -79,6 +81,7 @@ impl Default for Config {
             tls_cert_file: None,
             tls_key_file: None,
             requests_per_minute: 600,
+            database_key: None,
         }
     }
 }
@@ -103,6 +106,8 @@ struct FileLayer {
     tls_cert_file: Option<PathBuf>,
     tls_key_file: Option<PathBuf>,
     requests_per_minute: Option<u32>,
+    database_key: Option<Secret>,
+    database_key_file: Option<PathBuf>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -131,6 +136,8 @@ const ENV_KEYS: &[&str] = &[
     "RAPPORT_TLS_CERT_FILE",
     "RAPPORT_TLS_KEY_FILE",
     "RAPPORT_REQUESTS_PER_MINUTE",
+    "RAPPORT_DATABASE_KEY",
+    "RAPPORT_DATABASE_KEY_FILE",
     "RAPPORT_CONFIG",
     // Read by the test suite, not by the server.
     "RAPPORT_TEST_POSTGRES_URL",
@@ -222,6 +229,12 @@ impl Config {
         if let Some(v) = file.requests_per_minute {
             self.requests_per_minute = v;
         }
+        if let Some(v) = file.database_key {
+            self.database_key = Some(v);
+        }
+        if let Some(p) = file.database_key_file {
+            self.database_key = Some(read_secret_file(&p)?);
+        }
         Ok(())
     }
 
@@ -272,6 +285,12 @@ impl Config {
         }
         if let Some(p) = var("RAPPORT_TLS_KEY_FILE") {
             self.tls_key_file = Some(PathBuf::from(p));
+        }
+        if let Some(p) = var("RAPPORT_DATABASE_KEY_FILE") {
+            self.database_key = Some(read_secret_file(Path::new(&p))?);
+        }
+        if let Some(v) = var("RAPPORT_DATABASE_KEY") {
+            self.database_key = Some(Secret::new(v));
         }
         if let Some(v) = var("RAPPORT_REQUESTS_PER_MINUTE") {
             self.requests_per_minute = v.parse().context("RAPPORT_REQUESTS_PER_MINUTE is not a number")?;

@@ -155,7 +155,10 @@ fn load(overrides: &Overrides) -> anyhow::Result<Config> {
 }
 
 async fn open(config: &Config) -> anyhow::Result<Store> {
-    let options = DbOptions { max_connections: config.max_connections };
+    let options = DbOptions {
+        max_connections: config.max_connections,
+        sqlite_key: config.database_key.as_ref().map(|k| k.expose().to_owned()),
+    };
     Store::open(&config.store_url()?, &options, Clock::system()).await.context("opening the database")
 }
 

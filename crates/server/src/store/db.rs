@@ -204,15 +204,30 @@ fn pg_query(
 }
 
 /// Options for opening a database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DbOptions {
     pub max_connections: u32,
+    /// SQLite only: the SQLCipher key that encrypts the whole file. Needs a
+    /// build with the `sqlcipher` feature; without it, opening refuses.
+    pub sqlite_key: Option<String>,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self { max_connections: 8 }
+        Self { max_connections: 8, sqlite_key: None }
     }
+}
+
+impl std::fmt::Debug for DbOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = if self.sqlite_key.is_some() { "[redacted]" } else { "none" };
+        write!(f, "DbOptions {{ max_connections: {}, sqlite_key: {key} }}", self.max_connections)
+    }
+}
+
+/// `PRAGMA key`'s argument: a quoted string literal (the pragma takes no parameters).
+fn sqlcipher_key_literal(key: &str) -> String {
+    format!("'{}'", key.replace('\'', "''"))
 }
 
 impl Db {
@@ -244,7 +259,31 @@ impl Db {
             // Statement logs would only repeat our SQL; request logs say what matters.
             .log_statements(log::LevelFilter::Off)
             .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
-        let pool = SqlitePoolOptions::new().max_connections(options.max_connections).connect_with(connect).await?;
+        // sqlx sends `key` first, as SQLCipher requires, before any other pragma.
+        let connect = match &options.sqlite_key {
+            Some(key) => connect.pragma("key", sqlcipher_key_literal(key)),
+            None => connect,
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .connect_with(connect)
+            .await
+            .map_err(|error| match (&options.sqlite_key, &error) {
+                (Some(_), sqlx::Error::Database(db)) if db.message().contains("not a database") => {
+                    StoreError::Database("the database key is wrong, or the file is not an encrypted database".into())
+                }
+                _ => error.into(),
+            })?;
+        if options.sqlite_key.is_some() {
+            // Without SQLCipher, `PRAGMA key` is ignored in silence and the file stays plain.
+            let cipher = sqlx::query("PRAGMA cipher_version").fetch_optional(&pool).await?;
+            if cipher.is_none() {
+                pool.close().await;
+                return Err(StoreError::Database(
+                    "database_key is set but this build has no SQLCipher: build with `--features sqlcipher`".into(),
+                ));
+            }
+        }
         Ok(Db::Sqlite(pool))
     }
 

@@ -5,6 +5,7 @@ mod cli;
 mod fuzz;
 mod import;
 mod matrix;
+mod sqlcipher;
 mod storage;
 mod support;
 mod tls;
