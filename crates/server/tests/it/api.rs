@@ -36,6 +36,19 @@ pub struct Reply {
     pub body: Value,
 }
 
+/// Runs `test` with an app on SQLite, then on PostgreSQL when there is one.
+pub async fn on_each_backend_app<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    test(TestApp::new().await).await;
+    if let Some(admin) = crate::support::postgres_url() {
+        let settings = HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
+        test(TestApp::on_database(TestDb::postgres(&admin).await, settings, |state| state).await).await;
+    }
+}
+
 /// An API token of `org` with every scope the integration role allows.
 pub async fn integration_token(store: &Store, org: rapport_domain::OrganizationId) -> String {
     let secret_text = secret::random_token(TOKEN_PREFIX);
@@ -67,7 +80,14 @@ impl TestApp {
 
     /// An app whose state the test adjusts (limits, settings).
     pub async fn with_state(settings: HttpSettings, adjust: impl FnOnce(AppState) -> AppState) -> Self {
-        let (db, url) = TestDb::sqlite();
+        Self::on_database(TestDb::sqlite(), settings, adjust).await
+    }
+
+    async fn on_database(
+        (db, url): (TestDb, String),
+        settings: HttpSettings,
+        adjust: impl FnOnce(AppState) -> AppState,
+    ) -> Self {
         let (clock, hand) = Clock::manual(test_now());
         let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open");
         let router = build_app(adjust(AppState::new(store.clone())), &settings);

@@ -11,7 +11,7 @@ use rapport_server::http::access::{POLICIES, RoutePolicy, Rule};
 use rapport_server::store::{AuditQuery, PageRequest};
 use serde_json::json;
 
-use crate::api::{Reply, TestApp};
+use crate::api::{Reply, TestApp, on_each_backend_app};
 use crate::trust_api::{Browser, staff};
 
 /// The roles' capabilities as docs/security.md documents them, written
@@ -147,91 +147,95 @@ async fn assert_denial_audited(app: &TestApp, caller: &Caller, org: Organization
 
 #[tokio::test]
 async fn every_route_answers_every_caller_as_its_policy_says() {
-    let app = TestApp::new().await;
-    let (org, location) = app.organization("Ours").await;
-    let (theirs, _) = app.organization("Theirs").await;
-    let org_id: OrganizationId = org.parse().expect("org");
-    let base = format!("/api/v1/organizations/{org}");
-    let patient = app.post(&format!("{base}/patients"), json!({"given_name": "Ann", "family_name": "Lee"})).await;
-    let their_patient = app
-        .post(&format!("/api/v1/organizations/{theirs}/patients"), json!({"given_name": "Bo", "family_name": "Ng"}))
-        .await;
-    let provider = app.post(&format!("{base}/providers"), json!({"given_name": "Ida", "family_name": "Lo"})).await;
-    let visit = json!({"patient_id": patient.body["id"], "location_id": location, "start": "2026-12-01T09:00:00Z",
-        "duration_minutes": 30, "visit_type": "annual"});
-    let appointment = app.post(&format!("{base}/appointments"), visit).await;
-    let target = staff(&app, &org, "target@ours.example", Role::FrontDesk).await;
-    let target_token = crate::api::integration_token(&app.store, org_id).await;
-    let target_token = app.store.api_token_by_digest(&secret::digest(&target_token)).await.expect("q").expect("token");
-    let text = |reply: &Reply| reply.body["id"].as_str().expect("fixture id").to_owned();
-    let ids = Ids {
-        patient: text(&patient),
-        appointment: text(&appointment),
-        location: location.clone(),
-        provider: text(&provider),
-        staff_user: target.id.to_string(),
-        api_token: target_token.id.to_string(),
-    };
-    let their_patient_id = text(&their_patient);
+    on_each_backend_app(|app| async move {
+        let (org, location) = app.organization("Ours").await;
+        let (theirs, _) = app.organization("Theirs").await;
+        let org_id: OrganizationId = org.parse().expect("org");
+        let base = format!("/api/v1/organizations/{org}");
+        let patient = app.post(&format!("{base}/patients"), json!({"given_name": "Ann", "family_name": "Lee"})).await;
+        let their_patient = app
+            .post(&format!("/api/v1/organizations/{theirs}/patients"), json!({"given_name": "Bo", "family_name": "Ng"}))
+            .await;
+        let provider = app.post(&format!("{base}/providers"), json!({"given_name": "Ida", "family_name": "Lo"})).await;
+        let visit = json!({"patient_id": patient.body["id"], "location_id": location, "start": "2026-12-01T09:00:00Z",
+            "duration_minutes": 30, "visit_type": "annual"});
+        let appointment = app.post(&format!("{base}/appointments"), visit).await;
+        let target = staff(&app, &org, "target@ours.example", Role::FrontDesk).await;
+        let target_token = crate::api::integration_token(&app.store, org_id).await;
+        let target_token =
+            app.store.api_token_by_digest(&secret::digest(&target_token)).await.expect("q").expect("token");
+        let text = |reply: &Reply| reply.body["id"].as_str().expect("fixture id").to_owned();
+        let ids = Ids {
+            patient: text(&patient),
+            appointment: text(&appointment),
+            location: location.clone(),
+            provider: text(&provider),
+            staff_user: target.id.to_string(),
+            api_token: target_token.id.to_string(),
+        };
+        let their_patient_id = text(&their_patient);
 
-    let mut callers = Vec::new();
-    for (i, role) in Role::ALL.into_iter().filter(|r| r.is_for_people()).enumerate() {
-        callers.push(Caller::Staff(staff(&app, &org, &format!("caller{i}@ours.example"), role).await));
-    }
-    let secret_text = app.token_for(&base).expect("the organization's token");
-    let token = app.store.api_token_by_digest(&secret::digest(&secret_text)).await.expect("q").expect("token");
-    callers.push(Caller::Token { id: token.id.to_string(), secret: secret_text });
+        let mut callers = Vec::new();
+        for (i, role) in Role::ALL.into_iter().filter(|r| r.is_for_people()).enumerate() {
+            callers.push(Caller::Staff(staff(&app, &org, &format!("caller{i}@ours.example"), role).await));
+        }
+        let secret_text = app.token_for(&base).expect("the organization's token");
+        let token = app.store.api_token_by_digest(&secret::digest(&secret_text)).await.expect("q").expect("token");
+        callers.push(Caller::Token { id: token.id.to_string(), secret: secret_text });
 
-    for policy in POLICIES {
-        if policy.rule == Rule::Public {
-            let path = fill(policy, &org, &ids);
-            let reply = app.send_raw(policy.method, &path, Some("{}"), &[]).await;
-            assert!(
-                ![401, 403, 404, 405].contains(&reply.status.as_u16()),
-                "{} {path}: {}",
-                policy.method,
-                reply.status
-            );
-            continue;
-        }
-        let path = fill(policy, &org, &ids);
-        for caller in &callers {
-            let reply = caller.send(&app, policy.method, &path).await;
-            let status = reply.status.as_u16();
-            let who = format!("{} as {}: {} {path}", status, caller.role(), policy.method);
-            if caller.allowed(policy.rule) {
-                assert!(![401, 403, 405, 500].contains(&status), "{who} should be allowed: {}", reply.body);
-            } else {
-                assert_eq!(reply.status, StatusCode::FORBIDDEN, "{who} should be forbidden");
-                assert_denial_audited(&app, caller, org_id, policy, 403).await;
-            }
-        }
-        if !policy.path.contains("{org}") {
-            continue;
-        }
-        let elsewhere = fill(policy, &theirs, &ids);
-        for caller in &callers {
-            let reply = caller.send(&app, policy.method, &elsewhere).await;
-            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{} {elsewhere} as {}", policy.method, caller.role());
-            assert_denial_audited(&app, caller, org_id, policy, 404).await;
-        }
-        if policy.id_is_patient {
-            let foreign = policy.path.replace("{org}", &org).replace("{id}", &their_patient_id);
-            for caller in callers.iter().filter(|c| c.allowed(policy.rule)) {
-                let reply = caller.send(&app, policy.method, &foreign).await;
+        for policy in POLICIES {
+            if policy.rule == Rule::Public {
+                let path = fill(policy, &org, &ids);
+                let reply = app.send_raw(policy.method, &path, Some("{}"), &[]).await;
                 assert!(
-                    [404, 400, 412, 415, 422, 428].contains(&reply.status.as_u16()) && reply.status != StatusCode::OK,
-                    "{} {foreign} as {}: {}",
+                    ![401, 403, 404, 405].contains(&reply.status.as_u16()),
+                    "{} {path}: {}",
                     policy.method,
-                    caller.role(),
                     reply.status
                 );
-                if policy.method == "GET" {
-                    assert_eq!(reply.status, StatusCode::NOT_FOUND, "another organization's patient is not found");
+                continue;
+            }
+            let path = fill(policy, &org, &ids);
+            for caller in &callers {
+                let reply = caller.send(&app, policy.method, &path).await;
+                let status = reply.status.as_u16();
+                let who = format!("{} as {}: {} {path}", status, caller.role(), policy.method);
+                if caller.allowed(policy.rule) {
+                    assert!(![401, 403, 405, 500].contains(&status), "{who} should be allowed: {}", reply.body);
+                } else {
+                    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{who} should be forbidden");
+                    assert_denial_audited(&app, caller, org_id, policy, 403).await;
+                }
+            }
+            if !policy.path.contains("{org}") {
+                continue;
+            }
+            let elsewhere = fill(policy, &theirs, &ids);
+            for caller in &callers {
+                let reply = caller.send(&app, policy.method, &elsewhere).await;
+                assert_eq!(reply.status, StatusCode::NOT_FOUND, "{} {elsewhere} as {}", policy.method, caller.role());
+                assert_denial_audited(&app, caller, org_id, policy, 404).await;
+            }
+            if policy.id_is_patient {
+                let foreign = policy.path.replace("{org}", &org).replace("{id}", &their_patient_id);
+                for caller in callers.iter().filter(|c| c.allowed(policy.rule)) {
+                    let reply = caller.send(&app, policy.method, &foreign).await;
+                    assert!(
+                        [404, 400, 412, 415, 422, 428].contains(&reply.status.as_u16())
+                            && reply.status != StatusCode::OK,
+                        "{} {foreign} as {}: {}",
+                        policy.method,
+                        caller.role(),
+                        reply.status
+                    );
+                    if policy.method == "GET" {
+                        assert_eq!(reply.status, StatusCode::NOT_FOUND, "another organization's patient is not found");
+                    }
                 }
             }
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
