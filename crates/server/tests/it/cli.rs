@@ -23,6 +23,22 @@ async fn http_get(address: &str, token: &str, path: &str) -> (u16, Value) {
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
+/// A plain HTTP/1.1 POST of JSON: (status, head, body).
+async fn http_post(address: &str, path: &str, json: &str) -> (u16, String, Value) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    (status, head.to_owned(), serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
 /// A running server; killed if a test fails before stopping it.
 struct Running {
     child: Child,
@@ -95,6 +111,14 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
         .await;
         assert_eq!(status, 200);
     }
+    // Staff sign in over the wire: the passwords, right or wrong, stay out of the logs.
+    let wrong = r#"{"email":"frontdesk@riverbend.example","password":"a wrong guess of a password"}"#;
+    assert_eq!(http_post(&address, "/api/v1/auth/login", wrong).await.0, 401);
+    let right = r#"{"email":"frontdesk@riverbend.example","password":"rapport-demo-front-desk"}"#;
+    let (status, head, me) = http_post(&address, "/api/v1/auth/login", right).await;
+    assert_eq!(status, 200, "{me}");
+    assert!(head.contains("__Host-rapport_session="), "{head}");
+    assert_eq!(me["session"]["client_address"], "127.0.0.1", "the peer address is recorded");
     let (_, appointments) =
         http_get(&address, &token, &format!("/api/v1/organizations/{org}/appointments?limit=5&status=booked")).await;
     assert_eq!(appointments["items"].as_array().map(Vec::len), Some(5));
@@ -106,6 +130,9 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
     let mut logs = String::new();
     server.child.stderr.take().expect("stderr").read_to_string(&mut logs).expect("logs");
     assert!(logs.contains("route=/api/v1/organizations/{org}/patients"), "request lines are logged: {logs}");
+    for secret in ["a wrong guess of a password", "rapport-demo-front-desk", "rapport-demo-administrator"] {
+        assert!(!logs.contains(secret), "the logs contain a password");
+    }
     for patient in &patients {
         for field in
             [&patient["given_name"], &patient["family_name"], &patient["birth_date"], &patient["phones"][0]["number"]]
