@@ -62,6 +62,8 @@ pub struct Config {
     pub requests_per_minute: u32,
     /// SQLCipher key of the SQLite database (a build with `--features sqlcipher`).
     pub database_key: Option<Secret>,
+    /// Audit events are kept this many days; `rapport audit prune` removes older ones.
+    pub audit_retention_days: u32,
 }
 
 impl Default for Config {
@@ -82,6 +84,8 @@ impl Default for Config {
             tls_key_file: None,
             requests_per_minute: 600,
             database_key: None,
+            // HIPAA: six years.
+            audit_retention_days: 6 * 365,
         }
     }
 }
@@ -108,6 +112,7 @@ struct FileLayer {
     requests_per_minute: Option<u32>,
     database_key: Option<Secret>,
     database_key_file: Option<PathBuf>,
+    audit_retention_days: Option<u32>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -138,6 +143,7 @@ const ENV_KEYS: &[&str] = &[
     "RAPPORT_REQUESTS_PER_MINUTE",
     "RAPPORT_DATABASE_KEY",
     "RAPPORT_DATABASE_KEY_FILE",
+    "RAPPORT_AUDIT_RETENTION_DAYS",
     "RAPPORT_CONFIG",
     // Read by the test suite, not by the server.
     "RAPPORT_TEST_POSTGRES_URL",
@@ -163,6 +169,9 @@ impl Config {
             config.apply_file(&path)?;
         }
         config.apply_env(&var)?;
+        if config.audit_retention_days < 365 {
+            bail!("audit_retention_days must be at least 365 (HIPAA asks for six years, 2190)");
+        }
         if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {
             bail!("tls_cert_file and tls_key_file go together: set both or neither");
         }
@@ -235,6 +244,9 @@ impl Config {
         if let Some(p) = file.database_key_file {
             self.database_key = Some(read_secret_file(&p)?);
         }
+        if let Some(v) = file.audit_retention_days {
+            self.audit_retention_days = v;
+        }
         Ok(())
     }
 
@@ -291,6 +303,9 @@ impl Config {
         }
         if let Some(v) = var("RAPPORT_DATABASE_KEY") {
             self.database_key = Some(Secret::new(v));
+        }
+        if let Some(v) = var("RAPPORT_AUDIT_RETENTION_DAYS") {
+            self.audit_retention_days = v.parse().context("RAPPORT_AUDIT_RETENTION_DAYS is not a number of days")?;
         }
         if let Some(v) = var("RAPPORT_REQUESTS_PER_MINUTE") {
             self.requests_per_minute = v.parse().context("RAPPORT_REQUESTS_PER_MINUTE is not a number")?;

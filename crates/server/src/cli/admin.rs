@@ -65,6 +65,8 @@ pub enum UserCommand {
 pub enum AuditCommand {
     /// Check every hash chain of the trail; exit 1 if any was edited, cut or had events removed.
     Verify,
+    /// Remove events older than `audit_retention_days` (default six years), leaving a record in each chain.
+    Prune,
 }
 
 /// Writes an operator's change to the trail, as the system (`cli`).
@@ -189,8 +191,19 @@ async fn change(store: &Store, email: &str, action: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub async fn audit(store: &Store, command: AuditCommand) -> anyhow::Result<ExitCode> {
+pub async fn audit(store: &Store, command: AuditCommand, retention_days: u32) -> anyhow::Result<ExitCode> {
     match command {
+        AuditCommand::Prune => {
+            let cutoff = store.clock().now() - jiff::SignedDuration::from_hours(24 * i64::from(retention_days));
+            let pruned = store.prune_audit(cutoff).await?;
+            for (chain, removed) in &pruned {
+                println!("chain {chain}: {removed} events older than {cutoff} removed");
+            }
+            if pruned.is_empty() {
+                println!("no event is older than {retention_days} days");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Verify => {
             let reports = store.verify_audit().await?;
             let mut intact = true;

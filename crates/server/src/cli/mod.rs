@@ -191,7 +191,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             backup::restore(&load(&storage.overrides(None))?, &file, force).await
         }
         Command::Audit { command, storage } => {
-            admin::audit(&open(&load(&storage.overrides(None))?).await?, command).await
+            let config = load(&storage.overrides(None))?;
+            admin::audit(&open(&config).await?, command, config.audit_retention_days).await
         }
     }
 }

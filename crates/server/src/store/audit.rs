@@ -3,11 +3,11 @@
 //! fields and the hash before it, so an edit, a deletion or a cut tail shows
 //! when the chain is verified.
 
-use rapport_domain::{AuditEvent, AuditEventId, NewAuditEvent, OrganizationId, PatientId};
+use rapport_domain::{AuditEvent, AuditEventId, NewAuditEvent, OrganizationId, Outcome, PatientId};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::db::{Arg, Row, args};
+use super::db::{Arg, Row, Tx, args};
 use super::{Page, PageRequest, Store, StoreError};
 
 /// The `prev_hash` of a chain's first event.
@@ -15,6 +15,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// The chain of events that belong to no organization.
 pub const SYSTEM_CHAIN: &str = "system";
+
+/// The action of the event a retention prune leaves in its chain.
+const PRUNE_ACTION: &str = "audit.prune";
 
 /// Filters for the auditors' query; every given one must match.
 #[derive(Debug, Clone, Default)]
@@ -102,13 +105,21 @@ impl Store {
     /// updated first, which takes its lock (a row lock on PostgreSQL, the
     /// write lock on SQLite), so concurrent appends queue instead of forking.
     pub async fn append_audit(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
-        let chain = chain_of(event.organization_id);
         let mut tx = self.db.begin().await?;
+        let appended = self.append_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(appended)
+    }
+
+    /// [`append_audit`](Store::append_audit) within the caller's transaction.
+    async fn append_in(&self, tx: &mut Tx, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
+        let chain = chain_of(event.organization_id);
         let advance = "UPDATE audit_heads SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash";
         let mut head = tx.fetch_optional(advance, args([chain.as_str().into()])).await?;
         if head.is_none() {
             tx.execute(
-                "INSERT INTO audit_heads (chain, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (chain) DO NOTHING",
+                "INSERT INTO audit_heads (chain, seq, hash, floor_seq, floor_hash) VALUES ($1, 0, $2, 0, $2)
+                 ON CONFLICT (chain) DO NOTHING",
                 args([chain.as_str().into(), GENESIS.into()]),
             )
             .await?;
@@ -159,8 +170,61 @@ impl Store {
             ],
         )
         .await?;
-        tx.commit().await?;
         Ok(appended)
+    }
+
+    /// Retention: removes each chain's events that happened before
+    /// `older_than`, keeping the chain verifiable. In one transaction per
+    /// chain: the floor rises to the last removed event (whose hash the next
+    /// one carries), the events at or under it go (the trigger allows no
+    /// others), and an `audit.prune` event records it. Returns, per chain
+    /// that lost events, how many.
+    pub async fn prune_audit(&self, older_than: jiff::Timestamp) -> Result<Vec<(String, i64)>, StoreError> {
+        let heads = self.db.fetch_all("SELECT chain FROM audit_heads ORDER BY chain", vec![]).await?;
+        let mut pruned = Vec::new();
+        for head in &heads {
+            let chain = head.text("chain")?;
+            let mut tx = self.db.begin().await?;
+            // Takes the head's lock first, so appends wait for the prune.
+            let floor = tx
+                .fetch_optional(
+                    "UPDATE audit_heads SET floor_seq = floor_seq WHERE chain = $1 RETURNING floor_seq",
+                    args([chain.as_str().into()]),
+                )
+                .await?
+                .map(|r| r.int("floor_seq"))
+                .transpose()?
+                .unwrap_or(0);
+            let last = tx
+                .fetch_optional(
+                    "SELECT seq, hash FROM audit_events WHERE chain = $1 AND seq > $2 AND occurred_at < $3
+                     ORDER BY seq DESC LIMIT 1",
+                    args([chain.as_str().into(), floor.into(), older_than.into()]),
+                )
+                .await?;
+            let Some(last) = last else { continue };
+            let (seq, hash) = (last.int("seq")?, last.text("hash")?);
+            tx.execute(
+                "UPDATE audit_heads SET floor_seq = $2, floor_hash = $3 WHERE chain = $1",
+                args([chain.as_str().into(), seq.into(), hash.into()]),
+            )
+            .await?;
+            let removed = tx
+                .execute(
+                    "DELETE FROM audit_events WHERE chain = $1 AND seq <= $2",
+                    args([chain.as_str().into(), seq.into()]),
+                )
+                .await?;
+            let org = if chain == SYSTEM_CHAIN { None } else { chain.parse().ok() };
+            let mut record = NewAuditEvent::new(org, rapport_domain::ActorKind::System, PRUNE_ACTION, Outcome::Success);
+            record.resource_type = Some("audit_events".into());
+            record.resource_id = Some(seq.to_string());
+            record.reason = Some(format!("retention: events {} to {seq}, older than {older_than}", floor + 1));
+            self.append_in(&mut tx, &record).await?;
+            tx.commit().await?;
+            pruned.push((chain, removed as i64));
+        }
+        Ok(pruned)
     }
 
     /// An organization's events, newest first; the cursor is a sequence number.
@@ -204,11 +268,12 @@ impl Store {
     /// Walks every chain from its first event, recomputing each hash; reads
     /// in pages, so a trail of years fits in memory.
     pub async fn verify_audit(&self) -> Result<Vec<ChainReport>, StoreError> {
-        let heads = self.db.fetch_all("SELECT chain, seq, hash FROM audit_heads ORDER BY chain", vec![]).await?;
+        let heads = self.db.fetch_all("SELECT * FROM audit_heads ORDER BY chain", vec![]).await?;
         let mut reports = Vec::with_capacity(heads.len());
         for head in &heads {
             let chain = head.text("chain")?;
-            let report = self.verify_chain(&chain, head.int("seq")?, &head.text("hash")?).await?;
+            let floor = (head.int("floor_seq")?, head.text("floor_hash")?);
+            let report = self.verify_chain(&chain, (head.int("seq")?, &head.text("hash")?), floor).await?;
             reports.push(report);
         }
         let orphans = self
@@ -225,10 +290,17 @@ impl Store {
         Ok(reports)
     }
 
-    async fn verify_chain(&self, chain: &str, head_seq: i64, head_hash: &str) -> Result<ChainReport, StoreError> {
+    /// Walks one chain from just above its floor to its head.
+    async fn verify_chain(
+        &self,
+        chain: &str,
+        (head_seq, head_hash): (i64, &str),
+        (floor_seq, floor_hash): (i64, String),
+    ) -> Result<ChainReport, StoreError> {
         const PAGE: i64 = 5_000;
         let mut problems = Vec::new();
-        let (mut expected_seq, mut prev_hash, mut events) = (1_i64, GENESIS.to_owned(), 0_i64);
+        let (mut expected_seq, mut prev_hash, mut events) = (floor_seq + 1, floor_hash, 0_i64);
+        let mut prune_recorded = floor_seq == 0;
         loop {
             let rows = self
                 .db
@@ -249,12 +321,20 @@ impl Store {
                 if event_hash(&event) != event.hash {
                     problems.push(format!("event {}: content does not match its hash (edited)", event.seq));
                 }
+                let floor_text = floor_seq.to_string();
+                if event.event.action == PRUNE_ACTION && event.event.resource_id.as_deref() == Some(floor_text.as_str())
+                {
+                    prune_recorded = true;
+                }
                 expected_seq = event.seq + 1;
                 prev_hash = event.hash;
             }
             if fetched < PAGE {
                 break;
             }
+        }
+        if !prune_recorded {
+            problems.push(format!("events up to {floor_seq} were removed without a retention record"));
         }
         if expected_seq - 1 != head_seq || prev_hash != head_hash {
             problems.push(format!(

@@ -216,6 +216,8 @@ fn the_operator_adds_the_first_administrator_and_verify_catches_an_edited_trail(
     assert!(run(&["user", "disable", "ops@lakeside.example"], "").0);
     let (ok, report, _) = run(&["audit", "verify"], "");
     assert!(ok && report.contains("3 events, intact"), "{report}");
+    let (ok, pruned, _) = run(&["audit", "prune"], "");
+    assert!(ok && pruned.contains("no event is older than 2190 days"), "{pruned}");
 
     let url = format!("sqlite://{}", data.join("rapport.db").display());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

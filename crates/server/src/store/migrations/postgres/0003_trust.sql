@@ -77,10 +77,14 @@ CREATE TABLE login_attempts (
     locked_until BIGINT
 );
 
+-- Each chain's last event, and its floor: the last event removed by a
+-- retention prune (0 and the genesis hash until the first prune).
 CREATE TABLE audit_heads (
-    chain TEXT PRIMARY KEY,
-    seq   BIGINT NOT NULL,
-    hash  TEXT NOT NULL
+    chain      TEXT PRIMARY KEY,
+    seq        BIGINT NOT NULL,
+    hash       TEXT NOT NULL,
+    floor_seq  BIGINT NOT NULL,
+    floor_hash TEXT NOT NULL
 );
 
 CREATE TABLE audit_events (
@@ -109,10 +113,16 @@ CREATE INDEX audit_by_patient ON audit_events(organization_id, patient_id, seq);
 CREATE INDEX audit_by_actor ON audit_events(organization_id, actor_id, seq);
 CREATE INDEX audit_by_time ON audit_events(organization_id, occurred_at);
 
--- Append-only: the application never changes or removes an event. Someone
--- with the database's owner role can drop this; the hash chain then tells.
+-- Append-only: the application never changes an event, and removes only
+-- those at or below the chain's floor (a retention prune raises the floor
+-- first, in the same transaction, and records itself in the chain).
+-- Someone with the database's owner role can drop this; the hash chain then tells.
 CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'DELETE'
+       AND OLD.seq <= COALESCE((SELECT floor_seq FROM audit_heads WHERE chain = OLD.chain), 0) THEN
+        RETURN OLD;
+    END IF;
     RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'P0001';
 END;
 $$;

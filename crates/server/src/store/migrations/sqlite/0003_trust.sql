@@ -77,10 +77,14 @@ CREATE TABLE login_attempts (
     locked_until INTEGER
 ) STRICT;
 
+-- Each chain's last event, and its floor: the last event removed by a
+-- retention prune (0 and the genesis hash until the first prune).
 CREATE TABLE audit_heads (
-    chain TEXT PRIMARY KEY,
-    seq   INTEGER NOT NULL,
-    hash  TEXT NOT NULL
+    chain      TEXT PRIMARY KEY,
+    seq        INTEGER NOT NULL,
+    hash       TEXT NOT NULL,
+    floor_seq  INTEGER NOT NULL,
+    floor_hash TEXT NOT NULL
 ) STRICT;
 
 CREATE TABLE audit_events (
@@ -109,9 +113,12 @@ CREATE INDEX audit_by_patient ON audit_events(organization_id, patient_id, seq);
 CREATE INDEX audit_by_actor ON audit_events(organization_id, actor_id, seq);
 CREATE INDEX audit_by_time ON audit_events(organization_id, occurred_at);
 
--- Append-only: the application never changes or removes an event. Someone
--- with the database file can drop these; the hash chain then tells.
+-- Append-only: the application never changes an event, and removes only
+-- those at or below the chain's floor (a retention prune raises the floor
+-- first, in the same transaction, and records itself in the chain).
+-- Someone with the database file can drop these; the hash chain then tells.
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+WHEN OLD.seq > COALESCE((SELECT floor_seq FROM audit_heads WHERE chain = OLD.chain), 0)
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
