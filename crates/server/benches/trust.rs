@@ -3,7 +3,9 @@
 //! same read through the HTTP router with an API token (token lookup,
 //! policy, audit event appended and committed), one at a time and with 8
 //! concurrent clients; a staff sign-in (Argon2id, throttle counters, session,
-//! audit); and `audit verify` over the trail those requests left.
+//! audit); refused sign-ins of unknown accounts against wrong passwords of
+//! real ones (they must take alike: no enumeration by timing); and `audit
+//! verify` over the trail those requests left.
 //!
 //! Run: `cargo bench -p rapport-server --bench trust`. Knobs: `BENCH_BACKENDS`
 //! (`sqlite,postgres`), `BENCH_QUERIES` (2000), `BENCH_SECONDS` (5, for the
@@ -155,6 +157,37 @@ async fn run_backend(name: &str, url: &str) -> Vec<String> {
     }
     let (p50, p99) = percentiles(sign_ins);
     report(format!("trust {name}: staff sign-in (Argon2id, session, audit): p50 {p50:.1} ms, p99 {p99:.1} ms"));
+
+    // No account enumeration by timing: unknown accounts are checked against a dummy hash.
+    for i in 0..30 {
+        let email = Email::parse(&format!("guessed{i}@bench.example")).expect("email");
+        let new = NewStaffUser {
+            organization_id: org,
+            email,
+            display_name: "Guessed".into(),
+            role: Role::FrontDesk,
+            password_hash: password::hash("the real passphrase"),
+        };
+        store.create_staff_user(&new).await.expect("user");
+    }
+    // Interleaved, so both kinds meet the same machine.
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for i in 0..60 {
+        for (prefix, samples) in [("nobody", &mut unknown), ("guessed", &mut wrong)] {
+            let body = format!(r#"{{"email":"{prefix}{}@bench.example","password":"a wrong passphrase"}}"#, i % 30);
+            let request = Request::post("/api/v1/auth/login")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .expect("request");
+            let started = Instant::now();
+            let status = call(&app, request).await;
+            if status == StatusCode::UNAUTHORIZED {
+                samples.push(started.elapsed());
+            }
+        }
+    }
+    let ((unknown, _), (wrong, _)) = (percentiles(unknown), percentiles(wrong));
+    report(format!("trust {name}: refused sign-in p50: unknown account {unknown:.1} ms, wrong password {wrong:.1} ms"));
 
     let started = Instant::now();
     let chains = store.verify_audit().await.expect("verify");

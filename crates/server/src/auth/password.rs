@@ -65,6 +65,25 @@ pub fn verify_nothing(password: &str) {
     let _ = verify(password, dummy);
 }
 
+/// [`verify`] on the blocking pool: 20 ms of Argon2 must not stall the
+/// async workers serving other requests.
+pub async fn verify_off_thread(password: &str, phc: &str) -> bool {
+    let (password, phc) = (password.to_owned(), phc.to_owned());
+    tokio::task::spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false)
+}
+
+/// [`verify_nothing`] on the blocking pool.
+pub async fn verify_nothing_off_thread(password: &str) {
+    let password = password.to_owned();
+    let _ = tokio::task::spawn_blocking(move || verify_nothing(&password)).await;
+}
+
+/// [`hash`] on the blocking pool.
+pub async fn hash_off_thread(password: &str) -> String {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash(&password)).await.unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,7 +55,7 @@ pub async fn complete(store: &Store, token: &str, new_password: &str, client: &C
     if store.use_password_reset(&digest(token)).await? != Some(user.id) {
         return Err(ResetError::BadLink);
     }
-    store.set_staff_password(user.id, &password::hash(new_password)).await?;
+    store.set_staff_password(user.id, &password::hash_off_thread(new_password).await).await?;
     store.end_sessions_of(user.id).await?;
     store.append_audit(&event(&user, "auth.password_reset", Some(client))).await?;
     Ok(())

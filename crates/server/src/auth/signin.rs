@@ -103,11 +103,11 @@ pub async fn sign_in(
         Err(_) => None,
     };
     let Some((user, credentials)) = found else {
-        password::verify_nothing(&request.password);
+        password::verify_nothing_off_thread(&request.password).await;
         fail(store, settings, &account, address.as_deref(), None, client, "unknown account").await?;
         return Err(SignInError::InvalidCredentials);
     };
-    let password_ok = password::verify(&request.password, &credentials.password_hash);
+    let password_ok = password::verify_off_thread(&request.password, &credentials.password_hash).await;
     if !password_ok || !user.is_active() {
         let why = if password_ok { "account disabled" } else { "wrong password" };
         fail(store, settings, &account, address.as_deref(), Some(&user), client, why).await?;

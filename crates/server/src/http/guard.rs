@@ -30,6 +30,11 @@ pub const BREAK_GLASS_HEADER: &str = "x-break-glass-reason";
 #[derive(Debug, Clone, Copy)]
 pub struct AuditPatient(pub PatientId);
 
+/// A more precise action than the route's, set by a handler (an export
+/// served by a query route).
+#[derive(Debug, Clone, Copy)]
+pub struct AuditAction(pub &'static str);
+
 /// Why a request was refused, for the trail.
 struct Denial {
     error: ApiError,
@@ -121,6 +126,9 @@ async fn finish(state: &AppState, mut event: NewAuditEvent, response: Response) 
     };
     if let Some(AuditPatient(patient)) = response.extensions().get::<AuditPatient>() {
         event.patient_id = Some(*patient);
+    }
+    if let Some(AuditAction(action)) = response.extensions().get::<AuditAction>() {
+        event.action = (*action).to_owned();
     }
     match state.store.append_audit(&event).await {
         Ok(_) => response,

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +17,18 @@ struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.merge(super::api::ApiPaths::openapi());
+    // Every operation needs a caller unless it says `security(())`: an
+    // integration's token, or a staff session (with `X-CSRF-Token` on changes).
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::guard::SESSION_COOKIE))),
+    );
+    document.security = Some(vec![
+        SecurityRequirement::new("bearer", Vec::<String>::new()),
+        SecurityRequirement::new("session", Vec::<String>::new()),
+    ]);
     document
 }
 

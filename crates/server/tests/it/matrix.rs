@@ -257,6 +257,22 @@ async fn the_policy_table_and_the_api_document_name_the_same_routes() {
     documented.sort();
     declared.sort();
     assert_eq!(documented, declared, "every route has a declared policy and is documented");
+    let schemes = &document["components"]["securitySchemes"];
+    assert_eq!(
+        (schemes["bearer"]["scheme"].as_str(), schemes["session"]["in"].as_str()),
+        (Some("bearer"), Some("cookie"))
+    );
+    for policy in POLICIES.iter().filter(|p| p.path != "/api/openapi.json") {
+        let operation = &document["paths"][policy.path][policy.method.to_lowercase()];
+        let open = operation["security"] == serde_json::json!([{}]);
+        assert_eq!(
+            open,
+            policy.rule == Rule::Public,
+            "{} {}: the document says who may call",
+            policy.method,
+            policy.path
+        );
+    }
     let capabilities_used: std::collections::HashSet<Capability> =
         POLICIES.iter().filter_map(|p| if let Rule::Needs(c) = p.rule { Some(c) } else { None }).collect();
     assert_eq!(capabilities_used.len(), Capability::ALL.len(), "every capability guards some route");

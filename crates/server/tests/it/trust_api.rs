@@ -330,6 +330,10 @@ async fn break_glass_opens_a_record_outside_the_role_and_the_trail_flags_it() {
         let text = csv.body.as_str().expect("csv text");
         assert!(text.starts_with("seq,id,occurred_at,actor_kind"), "{text}");
         assert!(text.contains("patient collapsed in the lobby"));
+        let org_id: OrganizationId = org.parse().expect("org");
+        let exports = AuditQuery { action: Some("audit.export".into()), ..AuditQuery::default() };
+        let exported = app.store.audit_events(org_id, &exports, &PageRequest::first(5)).await.expect("trail");
+        assert_eq!(exported.items.len(), 1, "the CSV export is audited as an export");
         let desk = Browser::open(&app, &staff(&app, &org, "fd@practice.example", Role::FrontDesk).await).await;
         let hidden = desk.send(&app, "GET", &format!("/api/v1/organizations/{org}/audit-events"), None).await;
         assert_eq!(hidden.status, StatusCode::FORBIDDEN, "the front desk does not see the trail");

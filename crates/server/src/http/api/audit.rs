@@ -156,6 +156,7 @@ fn csv_response(items: &[AuditEventView]) -> Result<Response, ApiError> {
     }
     let bytes = writer.into_inner().map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
     let mut response = bytes.into_response();
+    response.extensions_mut().insert(crate::http::guard::AuditAction("audit.export"));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"audit-events.csv\""));

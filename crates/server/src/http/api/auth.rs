@@ -55,7 +55,7 @@ fn with_cookie(mut response: Response, value: &str, max_age_seconds: i64) -> Res
 
 /// Sign in. Unknown account, wrong password and disabled account answer
 /// alike; an account with MFA answers `mfa_required` until the code is sent.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginInput,
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginInput,
     responses((status = 200, body = MeView, description = "Signed in; the session cookie is set"),
         (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn login(
@@ -151,7 +151,7 @@ pub async fn confirm_enrolment(
 
 /// Ask for a password-reset link. The answer is the same whether or not the
 /// account exists.
-#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequestInput,
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", security(()), request_body = ResetRequestInput,
     responses((status = 202, description = "If the account exists, a link is on its way")))]
 pub async fn request_reset(
     State(state): State<AppState>,
@@ -167,7 +167,7 @@ pub async fn request_reset(
 }
 
 /// Set a new password with a reset link; every session of the account ends.
-#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetInput,
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", security(()), request_body = ResetInput,
     responses((status = 204, description = "The password is changed"), (status = 422, body = Problem)))]
 pub async fn complete_reset(
     State(state): State<AppState>,

@@ -60,7 +60,7 @@ pub async fn create(
         email,
         display_name: input.display_name.trim().to_owned(),
         role,
-        password_hash: password::hash(&input.password),
+        password_hash: password::hash_off_thread(&input.password).await,
     };
     let user = state.store.create_staff_user(&new).await?;
     Ok((StatusCode::CREATED, axum::Json(StaffUserView::from(&user))).into_response())
