@@ -65,23 +65,35 @@ pub fn verify_nothing(password: &str) {
     let _ = verify(password, dummy);
 }
 
-/// [`verify`] on the blocking pool: 20 ms of Argon2 must not stall the
-/// async workers serving other requests.
+/// At most this many Argon2 computations at once: each takes 19 MiB and
+/// ~20 ms of a core, so a burst of sign-ins queues instead of exhausting
+/// memory.
+const CONCURRENT_HASHES: usize = 4;
+
+/// Runs `work` on the blocking pool (20 ms of Argon2 must not stall the
+/// async workers serving other requests), a few at a time.
+async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    static PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+    let _permit = PERMITS.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+/// [`verify`], off the async workers.
 pub async fn verify_off_thread(password: &str, phc: &str) -> bool {
     let (password, phc) = (password.to_owned(), phc.to_owned());
-    tokio::task::spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false)
+    off_thread(move || verify(&password, &phc)).await.unwrap_or(false)
 }
 
-/// [`verify_nothing`] on the blocking pool.
+/// [`verify_nothing`], off the async workers.
 pub async fn verify_nothing_off_thread(password: &str) {
     let password = password.to_owned();
-    let _ = tokio::task::spawn_blocking(move || verify_nothing(&password)).await;
+    off_thread(move || verify_nothing(&password)).await;
 }
 
-/// [`hash`] on the blocking pool.
+/// [`hash`], off the async workers.
 pub async fn hash_off_thread(password: &str) -> String {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || hash(&password)).await.unwrap_or_default()
+    off_thread(move || hash(&password)).await.unwrap_or_default()
 }
 
 #[cfg(test)]
