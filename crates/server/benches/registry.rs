@@ -19,6 +19,9 @@ use rapport_server::clock::Clock;
 use rapport_server::import::{ImportOptions, import_patients};
 use rapport_server::store::{DbOptions, PageRequest, PatientQuery, Store};
 
+mod common;
+use common::{env_u64, percentile};
+
 const COMMON: &[&str] = &[
     "Smith",
     "Johnson",
@@ -94,15 +97,6 @@ fn write_csv(path: &Path, from: u64, count: u64) -> std::io::Result<()> {
         )?;
     }
     out.flush()
-}
-
-fn env_u64(key: &str, default: u64) -> u64 {
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1000.0
 }
 
 async fn new_organization(store: &Store) -> OrganizationId {
@@ -239,31 +233,10 @@ async fn run_backend(name: &str, url: &str, dir: &Path) -> Vec<String> {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut figures = Vec::new();
-    for backend in backends.split(',') {
-        match backend.trim() {
-            "sqlite" => {
-                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                figures.extend(runtime.block_on(run_backend("sqlite", &url, dir.path())));
-            }
-            "postgres" => {
-                let admin_url = std::env::var("RAPPORT_BENCH_POSTGRES_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-                let name = format!("rapport_bench_{}", std::process::id());
-                let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("url has a database").0);
-                runtime.block_on(async {
-                    let admin = Store::open_admin(&admin_url).await.expect("reach PostgreSQL");
-                    admin.create_database(&name).await.expect("create bench database");
-                    figures.extend(run_backend("postgres", &url, dir.path()).await);
-                    admin.drop_database(&name).await.expect("drop bench database");
-                });
-            }
-            other => panic!("unknown backend {other:?} in BENCH_BACKENDS"),
-        }
-    }
+    let figures = common::on_each_backend("rapport_bench", |name, url, dir| {
+        let dir = dir.to_owned();
+        async move { run_backend(name, &url, &dir).await }
+    });
     println!("== figures (rapport registry) ==");
     for line in figures {
         println!("{line}");

@@ -23,14 +23,12 @@ use rapport_server::http::{AppState, HttpSettings, build_app};
 use rapport_server::store::{DbOptions, NewApiToken, NewStaffUser, Store};
 use tower::ServiceExt;
 
-fn env_u64(key: &str, default: u64) -> u64 {
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+mod common;
+use common::{env_u64, percentile};
 
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
-    let at = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0;
-    (at(0.5), at(0.99))
+    (percentile(&samples, 0.5), percentile(&samples, 0.99))
 }
 
 async fn setup(store: &Store) -> (OrganizationId, Vec<PatientId>, String) {
@@ -200,31 +198,8 @@ async fn run_backend(name: &str, url: &str) -> Vec<String> {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut figures = Vec::new();
-    for backend in backends.split(',') {
-        match backend.trim() {
-            "sqlite" => {
-                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                figures.extend(runtime.block_on(run_backend("sqlite", &url)));
-            }
-            "postgres" => {
-                let admin_url = std::env::var("RAPPORT_BENCH_POSTGRES_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-                let name = format!("rapport_trust_bench_{}", std::process::id());
-                let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("url has a database").0);
-                runtime.block_on(async {
-                    let admin = Store::open_admin(&admin_url).await.expect("reach PostgreSQL");
-                    admin.create_database(&name).await.expect("create bench database");
-                    figures.extend(run_backend("postgres", &url).await);
-                    admin.drop_database(&name).await.expect("drop bench database");
-                });
-            }
-            other => panic!("unknown backend {other:?} in BENCH_BACKENDS"),
-        }
-    }
+    let figures =
+        common::on_each_backend("rapport_trust_bench", |name, url, _| async move { run_backend(name, &url).await });
     println!("== figures (rapport trust) ==");
     for line in figures {
         println!("{line}");

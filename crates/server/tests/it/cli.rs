@@ -9,27 +9,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rapport");
 
-/// A plain HTTP/1.1 GET over a fresh connection with a bearer token: (status, body).
-async fn http_get(address: &str, token: &str, path: &str) -> (u16, Value) {
+/// One HTTP/1.1 exchange over a fresh connection: (status, head, JSON body).
+async fn http_exchange(address: &str, request: String) -> (u16, String, Value) {
     let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-/// A plain HTTP/1.1 POST of JSON: (status, head, body).
-async fn http_post(address: &str, path: &str, json: &str) -> (u16, String, Value) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-        json.len()
-    );
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read");
@@ -37,6 +19,23 @@ async fn http_post(address: &str, path: &str, json: &str) -> (u16, String, Value
     let (head, body) = text.split_once("\r\n\r\n").expect("a response");
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
     (status, head.to_owned(), serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// A GET with a bearer token: (status, body).
+async fn http_get(address: &str, token: &str, path: &str) -> (u16, Value) {
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    let (status, _, body) = http_exchange(address, request).await;
+    (status, body)
+}
+
+/// A POST of JSON: (status, head, body).
+async fn http_post(address: &str, path: &str, json: &str) -> (u16, String, Value) {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    );
+    http_exchange(address, request).await
 }
 
 /// A running server; killed if a test fails before stopping it.
