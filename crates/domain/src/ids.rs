@@ -38,6 +38,8 @@ pub mod kind {
     pub enum ApiToken {}
     #[derive(Debug)]
     pub enum AuditEvent {}
+    #[derive(Debug)]
+    pub enum Job {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -50,6 +52,7 @@ pub type StaffUserId = Id<kind::StaffUser>;
 pub type SessionId = Id<kind::Session>;
 pub type ApiTokenId = Id<kind::ApiToken>;
 pub type AuditEventId = Id<kind::AuditEvent>;
+pub type JobId = Id<kind::Job>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

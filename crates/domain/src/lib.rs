@@ -20,8 +20,8 @@ pub use audit::{ActorKind, AuditEvent, NewAuditEvent, Outcome};
 pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
-    ApiTokenId, AppointmentId, AuditEventId, ConsentId, LocationId, OrganizationId, PatientId, ProviderId, SessionId,
-    StaffUserId,
+    ApiTokenId, AppointmentId, AuditEventId, ConsentId, JobId, LocationId, OrganizationId, PatientId, ProviderId,
+    SessionId, StaffUserId,
 };
 pub use organization::{Location, OpeningHours, Organization, Provider};
 pub use patient::{

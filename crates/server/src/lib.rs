@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod import;
+pub mod jobs;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -294,6 +294,16 @@ impl Db {
         }
     }
 
+    /// What a queue's claim subquery appends so that concurrent claimers
+    /// pass over each other's rows: `FOR UPDATE SKIP LOCKED` on PostgreSQL;
+    /// nothing on SQLite, where one writer runs at a time.
+    pub fn skip_locked(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "",
+            Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     pub async fn execute(&self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<u64, StoreError> {
         Ok(match self {
             Db::Sqlite(p) => sqlite_query(sql, args).execute(p).await?.rows_affected(),

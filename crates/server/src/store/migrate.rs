@@ -33,6 +33,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0003_trust.sql"),
         postgres: include_str!("migrations/postgres/0003_trust.sql"),
     },
+    Migration {
+        version: 4,
+        name: "jobs",
+        sqlite: include_str!("migrations/sqlite/0004_jobs.sql"),
+        postgres: include_str!("migrations/postgres/0004_jobs.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

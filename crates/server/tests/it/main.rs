@@ -4,6 +4,7 @@ mod api;
 mod cli;
 mod fuzz;
 mod import;
+mod jobs;
 mod matrix;
 mod sqlcipher;
 mod storage;

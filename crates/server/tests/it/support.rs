@@ -7,7 +7,7 @@ use rapport_domain::{
     Address, LanguageTag, Location, LocationId, OpeningHours, Organization, OrganizationId, PatientDetails,
     TimeZoneName,
 };
-use rapport_server::clock::Clock;
+use rapport_server::clock::{Clock, ManualClock};
 use rapport_server::store::{DbOptions, Store};
 
 /// The PostgreSQL server to test against: `RAPPORT_TEST_POSTGRES_URL`, or
@@ -84,7 +84,7 @@ where
     F: Fn(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    on_each_backend_url(|store, _| test(store)).await;
+    on_each_backend_full(|store, _, _| test(store)).await;
 }
 
 /// Like [`on_each_backend`], also passing the database's URL, for tests
@@ -94,17 +94,26 @@ where
     F: Fn(Store, String) -> Fut,
     Fut: Future<Output = ()>,
 {
+    on_each_backend_full(|store, url, _| test(store, url)).await;
+}
+
+/// Like [`on_each_backend`], with the URL and the hand on the store's clock.
+pub async fn on_each_backend_full<F, Fut>(test: F)
+where
+    F: Fn(Store, String, ManualClock) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let (db, url) = TestDb::sqlite();
-    let (clock, _) = Clock::manual(test_now());
+    let (clock, hand) = Clock::manual(test_now());
     let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open sqlite");
-    test(store.clone(), url).await;
+    test(store.clone(), url, hand).await;
     store.close().await;
     drop(db);
     if let Some(admin) = postgres_url() {
         let (db, url) = TestDb::postgres(&admin).await;
-        let (clock, _) = Clock::manual(test_now());
+        let (clock, hand) = Clock::manual(test_now());
         let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open postgres");
-        test(store.clone(), url).await;
+        test(store.clone(), url, hand).await;
         store.close().await;
         drop(db);
     }

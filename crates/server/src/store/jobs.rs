@@ -1,0 +1,243 @@
+//! The durable job queue's table. A claim is one `UPDATE … RETURNING` whose
+//! `WHERE` re-checks the lease, so two claimers can never both win a job;
+//! on PostgreSQL the candidates are also picked `FOR UPDATE SKIP LOCKED`, so
+//! they do not queue behind each other. No transaction is held while a job
+//! runs: its lease is what marks it taken.
+
+use jiff::{SignedDuration, Timestamp};
+use rapport_domain::{JobId, OrganizationId};
+use sqlx::AssertSqlSafe;
+
+use super::db::{Row, args};
+use super::{Store, StoreError};
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for its `run_at`.
+    Queued,
+    /// Leased by a worker (or its worker died and the lease will expire).
+    Running,
+    Done,
+    /// Gave up after `max_attempts`.
+    Dead,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Dead => "dead",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        [JobState::Queued, JobState::Running, JobState::Done, JobState::Dead]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or(StoreError::Corrupt("bad job state"))
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub organization_id: Option<OrganizationId>,
+    pub kind: String,
+    /// JSON text the job's handler reads.
+    pub payload: String,
+    /// Enqueueing the same key twice is a no-op (the first job stands).
+    pub idempotency_key: String,
+    pub run_at: Timestamp,
+    pub max_attempts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub organization_id: Option<OrganizationId>,
+    pub kind: String,
+    pub payload: String,
+    pub idempotency_key: String,
+    pub state: JobState,
+    pub run_at: Timestamp,
+    /// Runs started so far, this one included while it runs.
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+fn job_from_row(r: &Row) -> Result<Job, StoreError> {
+    Ok(Job {
+        id: r.parsed("id")?,
+        organization_id: r.opt_parsed("organization_id")?,
+        kind: r.text("kind")?,
+        payload: r.text("payload")?,
+        idempotency_key: r.text("idempotency_key")?,
+        state: JobState::parse(&r.text("state")?)?,
+        run_at: r.timestamp("run_at")?,
+        attempts: r.int("attempts")?,
+        max_attempts: r.int("max_attempts")?,
+        lease_owner: r.opt_text("lease_owner")?,
+        lease_until: r.opt_int("lease_until")?.map(super::db::from_micros).transpose()?,
+        last_error: r.opt_text("last_error")?,
+    })
+}
+
+impl Store {
+    /// Enqueues `new` unless a job with its key exists; returns the job
+    /// under that key and whether this call created it.
+    pub async fn enqueue_job(&self, new: &NewJob) -> Result<(Job, bool), StoreError> {
+        let now = self.clock.now();
+        let id = JobId::generate();
+        let created = self
+            .db
+            .execute(
+                "INSERT INTO jobs (id, organization_id, kind, payload, idempotency_key, state, run_at, attempts,
+                     max_attempts, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'queued', $6, 0, $7, $8, $8)
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+                args([
+                    id.to_string().into(),
+                    new.organization_id.map(|o| o.to_string()).into(),
+                    new.kind.as_str().into(),
+                    new.payload.as_str().into(),
+                    new.idempotency_key.as_str().into(),
+                    new.run_at.into(),
+                    new.max_attempts.max(1).into(),
+                    now.into(),
+                ]),
+            )
+            .await?
+            == 1;
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM jobs WHERE idempotency_key = $1",
+                args([new.idempotency_key.as_str().into()]),
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((job_from_row(&row)?, created))
+    }
+
+    pub async fn job(&self, id: JobId) -> Result<Job, StoreError> {
+        let row = self
+            .db
+            .fetch_optional("SELECT * FROM jobs WHERE id = $1", args([id.to_string().into()]))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        job_from_row(&row)
+    }
+
+    /// Leases up to `limit` due jobs of `kind` to `owner` for `lease_for`.
+    /// A job whose lease expired (its worker died) is due again; one that
+    /// has used all its attempts that way goes to `dead` instead.
+    pub async fn lease_jobs(
+        &self,
+        owner: &str,
+        kind: &str,
+        limit: usize,
+        lease_for: SignedDuration,
+    ) -> Result<Vec<Job>, StoreError> {
+        let now = self.clock.now();
+        self.db
+            .execute(
+                "UPDATE jobs SET state = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = $1,
+                     last_error = 'the worker stopped before finishing, on every attempt'
+                 WHERE state = 'running' AND lease_until <= $1 AND attempts >= max_attempts AND kind = $2",
+                args([now.into(), kind.into()]),
+            )
+            .await?;
+        let runnable = "state IN ('queued', 'running') AND run_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)";
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1,
+                 updated_at = $3
+             WHERE id IN (SELECT id FROM jobs WHERE {runnable} AND kind = $4 ORDER BY run_at, id LIMIT $5 {})
+               AND {runnable}
+             RETURNING *",
+            self.db.skip_locked()
+        );
+        let rows = self
+            .db
+            .fetch_all(
+                AssertSqlSafe(sql),
+                args([owner.into(), (now + lease_for).into(), now.into(), kind.into(), (limit as i64).into()]),
+            )
+            .await?;
+        let mut jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by_key(|j| (j.run_at, j.id));
+        Ok(jobs)
+    }
+
+    /// Marks a leased job done; false if `owner` no longer holds its lease
+    /// (it expired and another worker took the job).
+    pub async fn complete_job(&self, id: JobId, owner: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $3
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                args([id.to_string().into(), owner.into(), self.clock.now().into()]),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Records a failed run: the job waits until `retry_at`, or goes to
+    /// `dead` when it has used its attempts. `None` if the lease was lost.
+    pub async fn fail_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        error: &str,
+        retry_at: Timestamp,
+    ) -> Result<Option<JobState>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+                     run_at = $3, last_error = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'
+                 RETURNING state",
+                args([id.to_string().into(), owner.into(), retry_at.into(), error.into(), self.clock.now().into()]),
+            )
+            .await?;
+        row.map(|r| JobState::parse(&r.text("state")?)).transpose()
+    }
+
+    /// Records a run that can never succeed: the job goes to `dead` at once.
+    /// `None` if the lease was lost.
+    pub async fn fail_job_permanently(
+        &self,
+        id: JobId,
+        owner: &str,
+        error: &str,
+    ) -> Result<Option<JobState>, StoreError> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE jobs SET state = 'dead', last_error = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                args([id.to_string().into(), owner.into(), error.into(), self.clock.now().into()]),
+            )
+            .await?;
+        Ok((changed == 1).then_some(JobState::Dead))
+    }
+
+    /// How many jobs of `kind` are in `state`.
+    pub async fn count_jobs(&self, kind: &str, state: JobState) -> Result<i64, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND state = $2",
+                args([kind.into(), state.as_str().into()]),
+            )
+            .await?;
+        row.map_or(Ok(0), |r| r.int("n"))
+    }
+}
