@@ -8,6 +8,7 @@ pub mod audit;
 pub mod consent;
 pub mod contact;
 pub mod ids;
+pub mod message;
 pub mod organization;
 pub mod patient;
 pub mod staff;
@@ -23,6 +24,7 @@ pub use ids::{
     ApiTokenId, AppointmentId, AuditEventId, ConsentId, JobId, LocationId, OrganizationId, PatientId, ProviderId,
     SessionId, StaffUserId,
 };
+pub use message::MessageClass;
 pub use organization::{Location, OpeningHours, Organization, Provider};
 pub use patient::{
     Address, Caregiver, ExternalId, Patient, PatientDetails, PatientEmail, PatientPhone, QuietHours, Sex,

@@ -1,0 +1,66 @@
+//! Message policy, pure: which channel a message takes and why the others
+//! were passed over (`routing`), at what hour it may arrive (`window`), how
+//! often a patient may be messaged (`caps`), and what a text costs in SMS
+//! segments (`segments`). The messaging engine asks these at planning time
+//! and again at send time.
+
+pub mod caps;
+pub mod routing;
+pub mod segments;
+pub mod window;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::consent::Purpose;
+
+/// What kind of message it is, which decides the consents that apply and
+/// the caps and hours that limit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageClass {
+    /// Confirmations, receipts, sign-in codes: operations the patient started.
+    Transactional,
+    /// Reminders and care instructions: informational healthcare messages
+    /// (the FCC's exemption: capped, no marketing content).
+    Care,
+    /// Newsletters, promotions: need the patient's written consent.
+    Marketing,
+}
+
+impl MessageClass {
+    pub const ALL: [MessageClass; 3] = [MessageClass::Transactional, MessageClass::Care, MessageClass::Marketing];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageClass::Transactional => "transactional",
+            MessageClass::Care => "care",
+            MessageClass::Marketing => "marketing",
+        }
+    }
+
+    /// The consent purpose that governs it.
+    pub fn purpose(self) -> Purpose {
+        match self {
+            MessageClass::Transactional | MessageClass::Care => Purpose::Transactional,
+            MessageClass::Marketing => Purpose::Marketing,
+        }
+    }
+}
+
+impl fmt::Display for MessageClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text names no message class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be transactional, care or marketing")]
+pub struct UnknownClass;
+
+impl FromStr for MessageClass {
+    type Err = UnknownClass;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MessageClass::ALL.into_iter().find(|c| c.as_str() == s).ok_or(UnknownClass)
+    }
+}
