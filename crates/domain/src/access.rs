@@ -25,6 +25,10 @@ pub enum Capability {
     AppointmentRead,
     /// Book, change and cancel appointments.
     AppointmentWrite,
+    /// Read messages sent or planned to patients, with their decision trace.
+    MessageRead,
+    /// Plan and cancel messages to patients.
+    MessageWrite,
     /// Export all of one patient's data (the right of access).
     PatientExport,
     /// Query and export the audit trail.
@@ -34,7 +38,7 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 13] = [
         Capability::OrganizationRead,
         Capability::OrganizationWrite,
         Capability::PatientRead,
@@ -43,6 +47,8 @@ impl Capability {
         Capability::ConsentWrite,
         Capability::AppointmentRead,
         Capability::AppointmentWrite,
+        Capability::MessageRead,
+        Capability::MessageWrite,
         Capability::PatientExport,
         Capability::AuditRead,
         Capability::StaffManage,
@@ -58,6 +64,8 @@ impl Capability {
             Capability::ConsentWrite => "consents:write",
             Capability::AppointmentRead => "appointments:read",
             Capability::AppointmentWrite => "appointments:write",
+            Capability::MessageRead => "messages:read",
+            Capability::MessageWrite => "messages:write",
             Capability::PatientExport => "patients:export",
             Capability::AuditRead => "audit:read",
             Capability::StaffManage => "staff:manage",
@@ -130,8 +138,12 @@ impl Role {
                 ConsentWrite,
                 AppointmentRead,
                 AppointmentWrite,
+                MessageRead,
+                MessageWrite,
             ],
-            Role::Clinician => &[OrganizationRead, PatientRead, ConsentRead, AppointmentRead],
+            Role::Clinician => {
+                &[OrganizationRead, PatientRead, ConsentRead, AppointmentRead, MessageRead, MessageWrite]
+            }
             // Segments, campaigns and aggregate results arrive with their issues;
             // a marketer never opens a record without breaking the glass.
             Role::Marketer => &[OrganizationRead],

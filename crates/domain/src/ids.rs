@@ -40,6 +40,8 @@ pub mod kind {
     pub enum AuditEvent {}
     #[derive(Debug)]
     pub enum Job {}
+    #[derive(Debug)]
+    pub enum Message {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -53,6 +55,7 @@ pub type SessionId = Id<kind::Session>;
 pub type ApiTokenId = Id<kind::ApiToken>;
 pub type AuditEventId = Id<kind::AuditEvent>;
 pub type JobId = Id<kind::Job>;
+pub type MessageId = Id<kind::Message>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

@@ -21,10 +21,10 @@ pub use audit::{ActorKind, AuditEvent, NewAuditEvent, Outcome};
 pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
-    ApiTokenId, AppointmentId, AuditEventId, ConsentId, JobId, LocationId, OrganizationId, PatientId, ProviderId,
-    SessionId, StaffUserId,
+    ApiTokenId, AppointmentId, AuditEventId, ConsentId, JobId, LocationId, MessageId, OrganizationId, PatientId,
+    ProviderId, SessionId, StaffUserId,
 };
-pub use message::MessageClass;
+pub use message::{Message, MessageClass, MessagePlan, MessageState};
 pub use organization::{Location, OpeningHours, Organization, Provider};
 pub use patient::{
     Address, Caregiver, ExternalId, Patient, PatientDetails, PatientEmail, PatientPhone, QuietHours, Sex,

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod engine;
 pub mod http;
 pub mod import;
 pub mod jobs;

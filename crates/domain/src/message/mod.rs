@@ -5,6 +5,7 @@
 //! and again at send time.
 
 pub mod caps;
+pub mod lifecycle;
 pub mod routing;
 pub mod segments;
 pub mod window;
@@ -13,6 +14,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::consent::Purpose;
+
+pub use lifecycle::{Message, MessageEvent, MessagePlan, MessageState};
 
 /// What kind of message it is, which decides the consents that apply and
 /// the caps and hours that limit it.

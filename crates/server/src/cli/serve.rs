@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use rapport_server::config::Config;
 use rapport_server::demo;
 use rapport_server::http::{AppState, HttpSettings};
+use rapport_server::jobs::{RetryPolicy, WorkerSettings};
 use rapport_server::store::Store;
 
 use super::open;
@@ -52,7 +53,21 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     state.trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
     state.rate_limiter =
         std::sync::Arc::new(rapport_server::http::rate_limit::RateLimiter::new(config.requests_per_minute));
-    rapport_server::server::serve(listener, tls, state, settings, rapport_server::server::shutdown_signal()).await?;
+    // The dispatcher sends due messages beside the HTTP server and stops with it.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = WorkerSettings {
+        owner: format!("dispatch-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
+        batch: 50,
+        lease_for: jiff::SignedDuration::from_mins(2),
+        retry: RetryPolicy::default(),
+    };
+    let dispatcher = tokio::spawn(rapport_server::engine::run_dispatcher(store.clone(), worker, stopped));
+    let shutdown = async move {
+        rapport_server::server::shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    rapport_server::server::serve(listener, tls, state, settings, shutdown).await?;
+    let _ = dispatcher.await;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -124,6 +124,11 @@ pub const POLICIES: &[RoutePolicy] = &[
         "appointment.delete",
         "appointment",
     ),
+    route("GET", "/api/v1/organizations/{org}/messages", Needs(C::MessageRead), "message.list"),
+    route("POST", "/api/v1/organizations/{org}/messages", Needs(C::MessageWrite), "message.plan"),
+    on("GET", "/api/v1/organizations/{org}/messages/{id}", Needs(C::MessageRead), "message.read", "message"),
+    on("POST", "/api/v1/organizations/{org}/messages/{id}/cancel", Needs(C::MessageWrite), "message.cancel", "message"),
+    route("GET", "/api/v1/organizations/{org}/outbox", Needs(C::MessageRead), "outbox.list"),
     route("GET", "/api/v1/organizations/{org}/staff", Needs(C::StaffManage), "staff.list"),
     route("POST", "/api/v1/organizations/{org}/staff", Needs(C::StaffManage), "staff.create"),
     on("GET", "/api/v1/organizations/{org}/staff/{id}", Needs(C::StaffManage), "staff.read", "staff_user"),
@@ -206,6 +211,8 @@ pub mod need {
     pub struct WriteConsents;
     pub struct ReadAppointments;
     pub struct WriteAppointments;
+    pub struct ReadMessages;
+    pub struct WriteMessages;
     pub struct ExportPatients;
     pub struct ReadAudit;
     pub struct ManageStaff;
@@ -233,6 +240,12 @@ pub mod need {
     }
     impl Need for WriteAppointments {
         const CAPABILITY: Capability = Capability::AppointmentWrite;
+    }
+    impl Need for ReadMessages {
+        const CAPABILITY: Capability = Capability::MessageRead;
+    }
+    impl Need for WriteMessages {
+        const CAPABILITY: Capability = Capability::MessageWrite;
     }
     impl Need for ExportPatients {
         const CAPABILITY: Capability = Capability::PatientExport;

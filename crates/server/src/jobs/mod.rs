@@ -20,6 +20,9 @@ pub enum JobFailure {
     Retry(String),
     /// Will never succeed (bad payload, a permanent refusal): dead at once.
     Permanent(String),
+    /// Not a failure: the job may not run before this moment (the patient's
+    /// quiet hours, a frequency cap). Costs no attempt.
+    Later(jiff::Timestamp),
 }
 
 /// Runs the jobs of one kind.
@@ -45,6 +48,8 @@ pub struct BatchReport {
     pub done: usize,
     pub retried: usize,
     pub dead: usize,
+    /// Put back to wait for their moment.
+    pub deferred: usize,
     /// Finished after the lease had passed to another worker: the outcome is not recorded here.
     pub lease_lost: usize,
 }
@@ -67,9 +72,14 @@ pub async fn work_batch<H: JobHandler>(
                 let retry_at = now + settings.retry.delay(job.attempts, unit);
                 store.fail_job(job.id, &settings.owner, &error, retry_at).await?
             }
-            Err(JobFailure::Permanent(error)) => {
-                // Spend the remaining attempts: the job goes straight to dead.
-                store.fail_job_permanently(job.id, &settings.owner, &error).await?
+            Err(JobFailure::Permanent(error)) => store.fail_job_permanently(job.id, &settings.owner, &error).await?,
+            Err(JobFailure::Later(until)) => {
+                if store.defer_job(job.id, &settings.owner, until).await? {
+                    report.deferred += 1;
+                } else {
+                    report.lease_lost += 1;
+                }
+                continue;
             }
         };
         match recorded {

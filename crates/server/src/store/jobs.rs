@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use rapport_domain::{JobId, OrganizationId};
 use sqlx::AssertSqlSafe;
 
-use super::db::{Row, args};
+use super::db::{Row, Tx, args};
 use super::{Store, StoreError};
 
 /// Where a job is in its life.
@@ -92,28 +92,9 @@ impl Store {
     /// Enqueues `new` unless a job with its key exists; returns the job
     /// under that key and whether this call created it.
     pub async fn enqueue_job(&self, new: &NewJob) -> Result<(Job, bool), StoreError> {
-        let now = self.clock.now();
-        let id = JobId::generate();
-        let created = self
-            .db
-            .execute(
-                "INSERT INTO jobs (id, organization_id, kind, payload, idempotency_key, state, run_at, attempts,
-                     max_attempts, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 'queued', $6, 0, $7, $8, $8)
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-                args([
-                    id.to_string().into(),
-                    new.organization_id.map(|o| o.to_string()).into(),
-                    new.kind.as_str().into(),
-                    new.payload.as_str().into(),
-                    new.idempotency_key.as_str().into(),
-                    new.run_at.into(),
-                    new.max_attempts.max(1).into(),
-                    now.into(),
-                ]),
-            )
-            .await?
-            == 1;
+        let mut tx = self.db.begin().await?;
+        let created = self.enqueue_job_in(&mut tx, new).await?;
+        tx.commit().await?;
         let row = self
             .db
             .fetch_optional(
@@ -123,6 +104,46 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         Ok((job_from_row(&row)?, created))
+    }
+
+    /// [`enqueue_job`](Store::enqueue_job) inside the caller's transaction,
+    /// so the job commits with the record it works on; true if created.
+    pub(super) async fn enqueue_job_in(&self, tx: &mut Tx, new: &NewJob) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let created = tx
+            .execute(
+                "INSERT INTO jobs (id, organization_id, kind, payload, idempotency_key, state, run_at, attempts,
+                     max_attempts, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'queued', $6, 0, $7, $8, $8)
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+                args([
+                    JobId::generate().to_string().into(),
+                    new.organization_id.map(|o| o.to_string()).into(),
+                    new.kind.as_str().into(),
+                    new.payload.as_str().into(),
+                    new.idempotency_key.as_str().into(),
+                    new.run_at.into(),
+                    new.max_attempts.max(1).into(),
+                    now.into(),
+                ]),
+            )
+            .await?;
+        Ok(created == 1)
+    }
+
+    /// Puts a leased job back to wait until `until` without spending an
+    /// attempt (the patient's quiet hours, a cap). False if the lease was lost.
+    pub async fn defer_job(&self, id: JobId, owner: &str, until: Timestamp) -> Result<bool, StoreError> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE jobs SET state = 'queued', run_at = $3, attempts = attempts - 1, lease_owner = NULL,
+                     lease_until = NULL, updated_at = $4
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                args([id.to_string().into(), owner.into(), until.into(), self.clock.now().into()]),
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     pub async fn job(&self, id: JobId) -> Result<Job, StoreError> {

@@ -39,6 +39,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0004_jobs.sql"),
         postgres: include_str!("migrations/postgres/0004_jobs.sql"),
     },
+    Migration {
+        version: 5,
+        name: "messages",
+        sqlite: include_str!("migrations/sqlite/0005_messages.sql"),
+        postgres: include_str!("migrations/postgres/0005_messages.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -6,6 +6,7 @@ mod fuzz;
 mod import;
 mod jobs;
 mod matrix;
+mod messages;
 mod sqlcipher;
 mod storage;
 mod support;

@@ -28,6 +28,8 @@ const DOCUMENTED: &[(Role, &[&str])] = &[
             "consents:write",
             "appointments:read",
             "appointments:write",
+            "messages:read",
+            "messages:write",
             "patients:export",
             "audit:read",
             "staff:manage",
@@ -43,9 +45,21 @@ const DOCUMENTED: &[(Role, &[&str])] = &[
             "consents:write",
             "appointments:read",
             "appointments:write",
+            "messages:read",
+            "messages:write",
         ],
     ),
-    (Role::Clinician, &["organization:read", "patients:read", "consents:read", "appointments:read"]),
+    (
+        Role::Clinician,
+        &[
+            "organization:read",
+            "patients:read",
+            "consents:read",
+            "appointments:read",
+            "messages:read",
+            "messages:write",
+        ],
+    ),
     (Role::Marketer, &["organization:read"]),
     (Role::Auditor, &["organization:read", "audit:read"]),
     (
@@ -118,6 +132,7 @@ struct Ids {
     provider: String,
     staff_user: String,
     api_token: String,
+    message: String,
 }
 
 fn fill(policy: &RoutePolicy, org: &str, ids: &Ids) -> String {
@@ -128,6 +143,7 @@ fn fill(policy: &RoutePolicy, org: &str, ids: &Ids) -> String {
         Some("provider") => &ids.provider,
         Some("staff_user") => &ids.staff_user,
         Some("api_token") => &ids.api_token,
+        Some("message") => &ids.message,
         _ => &ids.patient, // a session id nobody has: not found, never forbidden
     };
     policy.path.replace("{org}", org).replace("{id}", id)
@@ -165,6 +181,16 @@ async fn every_route_answers_every_caller_as_its_policy_says() {
         let target_token =
             app.store.api_token_by_digest(&secret::digest(&target_token)).await.expect("q").expect("token");
         let text = |reply: &Reply| reply.body["id"].as_str().expect("fixture id").to_owned();
+        let plan = rapport_domain::MessagePlan {
+            patient_id: text(&patient).parse().expect("patient id"),
+            class: rapport_domain::MessageClass::Care,
+            idempotency_key: "matrix".into(),
+            subject: None,
+            body: "See you tomorrow".into(),
+            due_at: crate::support::test_now(),
+            expires_at: None,
+        };
+        let (message, _) = app.store.plan_message(org_id, &plan).await.expect("message");
         let ids = Ids {
             patient: text(&patient),
             appointment: text(&appointment),
@@ -172,6 +198,7 @@ async fn every_route_answers_every_caller_as_its_policy_says() {
             provider: text(&provider),
             staff_user: target.id.to_string(),
             api_token: target_token.id.to_string(),
+            message: message.id.to_string(),
         };
         let their_patient_id = text(&their_patient);
 

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod auth_dto;
 mod consents;
+mod messages;
 mod organization_dto;
 mod organizations;
 mod patient_dto;
@@ -66,6 +67,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
         .route("/organizations/{org}/audit-events", get(audit::query))
+        .route("/organizations/{org}/messages", get(messages::list).post(messages::plan))
+        .route("/organizations/{org}/messages/{id}", get(messages::read))
+        .route("/organizations/{org}/messages/{id}/cancel", post(messages::cancel))
+        .route("/organizations/{org}/outbox", get(messages::outbox))
         .route("/organizations/{org}/staff", get(staff::list).post(staff::create))
         .route("/organizations/{org}/staff/{id}", get(staff::read))
         .route("/organizations/{org}/staff/{id}/role", put(staff::set_role))
@@ -130,6 +135,11 @@ mod openapi_paths {
         super::appointments::delete,
         super::audit::export_patient,
         super::audit::query,
+        super::messages::plan,
+        super::messages::list,
+        super::messages::read,
+        super::messages::cancel,
+        super::messages::outbox,
         super::auth::login,
         super::auth::request_reset,
         super::auth::complete_reset,

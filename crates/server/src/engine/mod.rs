@@ -1,0 +1,32 @@
+//! The engine: what Rapport does on its own, between requests. For now the
+//! message dispatcher (`dispatch`), which the server runs beside HTTP.
+
+pub mod dispatch;
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::jobs::{WorkerSettings, work_batch};
+use crate::store::Store;
+
+/// Runs the message dispatcher until `stop` turns true: a batch at a time,
+/// resting a second whenever there was nothing to do.
+pub async fn run_dispatcher(store: Store, settings: WorkerSettings, mut stop: watch::Receiver<bool>) {
+    let sender = dispatch::MessageSender::new(store.clone());
+    while !*stop.borrow() {
+        let idle = match work_batch(&store, &sender, &settings).await {
+            Ok(report) => report == Default::default(),
+            Err(error) => {
+                tracing::error!(%error, "the message dispatcher could not reach the database");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! `/organizations/{org}/messages` and `/outbox`: plan a message, follow it
+//! with its decision trace, cancel it; read what the log channel "sent".
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use rapport_domain::{Message, MessageClass, MessageId, MessagePlan, MessageState, PatientId, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ListView, about_patient};
+use crate::http::AppState;
+use crate::http::access::{Allowed, need};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{JsonBody, path_id};
+use crate::http::query::QueryParams;
+use crate::store::OutboxEntry;
+
+/// A message to plan.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageInput {
+    pub patient_id: String,
+    /// transactional, care or marketing: decides the consents, hours and caps that apply.
+    pub class: String,
+    /// Unique per organization: planning the same key again answers the first message (200, not 201).
+    pub idempotency_key: String,
+    pub subject: Option<String>,
+    pub body: String,
+    /// Not before (RFC 3339); default now.
+    pub due_at: Option<String>,
+    /// Not after: a message that cannot go by then is suppressed.
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub patient_id: String,
+    pub class: String,
+    pub idempotency_key: String,
+    /// planned, sent, cancelled or suppressed.
+    pub state: String,
+    pub channel: Option<String>,
+    pub reason: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub due_at: String,
+    pub expires_at: Option<String>,
+    pub sent_at: Option<String>,
+    pub created_at: String,
+    /// Why it went (or did not) the way it did, oldest first; on a single message only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Vec<String>>,
+}
+
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
+        Self {
+            id: m.id.to_string(),
+            patient_id: m.plan.patient_id.to_string(),
+            class: m.plan.class.as_str().to_owned(),
+            idempotency_key: m.plan.idempotency_key.clone(),
+            state: m.state.as_str().to_owned(),
+            channel: m.channel.map(|c| c.as_str().to_owned()),
+            reason: m.reason.clone(),
+            subject: m.plan.subject.clone(),
+            body: m.plan.body.clone(),
+            due_at: m.plan.due_at.to_string(),
+            expires_at: m.plan.expires_at.map(|t| t.to_string()),
+            sent_at: m.sent_at.map(|t| t.to_string()),
+            created_at: m.created_at.to_string(),
+            trace: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxView {
+    pub message_id: String,
+    pub channel: String,
+    pub address: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub created_at: String,
+}
+
+impl From<&OutboxEntry> for OutboxView {
+    fn from(e: &OutboxEntry) -> Self {
+        Self {
+            message_id: e.message_id.to_string(),
+            channel: e.channel.as_str().to_owned(),
+            address: e.address.clone(),
+            subject: e.subject.clone(),
+            body: e.body.clone(),
+            created_at: e.created_at.to_string(),
+        }
+    }
+}
+
+fn into_plan(input: MessageInput, now: jiff::Timestamp) -> Result<MessagePlan, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let patient_id = input.patient_id.parse::<PatientId>().map_err(|_| errors.push("patient_id", "is not an id")).ok();
+    let class = input.class.parse::<MessageClass>().map_err(|e| errors.push("class", e.to_string())).ok();
+    let mut instant = |field: &str, raw: Option<&String>| match raw.map(|r| r.parse::<jiff::Timestamp>()) {
+        None => None,
+        Some(Ok(at)) => Some(at),
+        Some(Err(_)) => {
+            errors.push(field, "is not an RFC 3339 instant");
+            None
+        }
+    };
+    let due_at = instant("due_at", input.due_at.as_ref()).unwrap_or(now);
+    let expires_at = instant("expires_at", input.expires_at.as_ref());
+    let key = input.idempotency_key.trim().to_owned();
+    if key.is_empty() || key.len() > 200 {
+        errors.push("idempotency_key", "must be 1 to 200 characters");
+    }
+    if input.body.trim().is_empty() {
+        errors.push("body", "is required");
+    }
+    if expires_at.is_some_and(|at| at <= due_at) {
+        errors.push("expires_at", "must be after due_at");
+    }
+    match (patient_id, class, errors.is_empty()) {
+        (Some(patient_id), Some(class), true) => Ok(MessagePlan {
+            patient_id,
+            class,
+            idempotency_key: key,
+            subject: input.subject,
+            body: input.body,
+            due_at,
+            expires_at,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Plan a message; it goes out at `due_at` or the patient's next allowed moment.
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/messages", tag = "messages",
+    params(("org" = String, Path, description = "Organization id")), request_body = MessageInput,
+    responses((status = 201, body = MessageView), (status = 200, body = MessageView, description = "Planned before under this key"),
+        (status = 422, body = Problem)))]
+pub async fn plan(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteMessages>,
+    JsonBody(input): JsonBody<MessageInput>,
+) -> Result<Response, ApiError> {
+    let plan = into_plan(input, state.store.clock().now())?;
+    let (message, created) = state.store.plan_message(access.org(), &plan).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(about_patient((status, axum::Json(MessageView::from(&message))).into_response(), message.plan.patient_id))
+}
+
+/// Messages, newest first; `patient` narrows to one patient's.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/messages", tag = "messages",
+    params(("org" = String, Path, description = "Organization id"),
+        ("patient" = Option<String>, Query, description = "Only this patient's"),
+        ("limit" = Option<usize>, Query, description = "1 to 200"), ("after" = Option<String>, Query, description = "Cursor")),
+    responses((status = 200, body = ListView<MessageView>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    access: Allowed<need::ReadMessages>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    let params = params.only(&["patient"])?;
+    let patient = params.parse::<PatientId>("patient", "a patient id")?;
+    let page = state.store.messages(access.org(), patient, &params.page()?).await?;
+    let items = page.items.iter().map(MessageView::from).collect();
+    Ok(axum::Json(ListView { items, next_cursor: page.next_cursor }).into_response())
+}
+
+/// One message with its decision trace.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/messages/{id}", tag = "messages",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = MessageView), (status = 404, body = Problem)))]
+pub async fn read(
+    State(state): State<AppState>,
+    access: Allowed<need::ReadMessages>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id: MessageId = path_id(&id)?;
+    let message = state.store.message(access.org(), id).await?;
+    let trace = state.store.message_events(access.org(), id).await?;
+    let mut view = MessageView::from(&message);
+    view.trace = Some(trace.iter().map(|e| format!("{} {}", e.at, e.note)).collect());
+    Ok(about_patient(axum::Json(view).into_response(), message.plan.patient_id))
+}
+
+/// Cancel a message that has not gone out; 409 once it has.
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/messages/{id}/cancel", tag = "messages",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = MessageView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteMessages>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id: MessageId = path_id(&id)?;
+    let store = &state.store;
+    if !store.close_message(access.org(), id, MessageState::Cancelled, "cancelled by staff").await? {
+        store.message(access.org(), id).await?;
+        return Err(ApiError::Conflict("a message that is no longer planned".into()));
+    }
+    let message = store.message(access.org(), id).await?;
+    Ok(about_patient(axum::Json(MessageView::from(&message)).into_response(), message.plan.patient_id))
+}
+
+/// What the log channel "sent" (demo and development), newest first.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/outbox", tag = "messages",
+    params(("org" = String, Path, description = "Organization id"),
+        ("limit" = Option<usize>, Query, description = "1 to 200"), ("after" = Option<String>, Query, description = "Cursor")),
+    responses((status = 200, body = ListView<OutboxView>)))]
+pub async fn outbox(
+    State(state): State<AppState>,
+    access: Allowed<need::ReadMessages>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    let page = state.store.outbox(access.org(), &params.only(&[])?.page()?).await?;
+    let items = page.items.iter().map(OutboxView::from).collect();
+    Ok(axum::Json(ListView { items, next_cursor: page.next_cursor }).into_response())
+}

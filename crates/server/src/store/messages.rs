@@ -1,0 +1,287 @@
+//! Messages, their decision trace, and the log channel's outbox. Planning
+//! commits the message and its send job together; the log channel's
+//! hand-off commits the outbox row and the `sent` state together, and only
+//! from `planned`, so a message reaches the outbox at most once.
+
+use jiff::Timestamp;
+use rapport_domain::message::MessageEvent;
+use rapport_domain::{Channel, Message, MessageId, MessagePlan, MessageState, OrganizationId, PatientId};
+
+use super::db::{Row, Tx, args};
+use super::{NewJob, Page, PageRequest, Store, StoreError};
+
+/// The job kind that sends a message.
+pub const SEND_JOB: &str = "message.send";
+
+/// What the log channel would have sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub message_id: MessageId,
+    pub channel: Channel,
+    pub address: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+fn message_from_row(r: &Row) -> Result<Message, StoreError> {
+    Ok(Message {
+        id: r.parsed("id")?,
+        organization_id: r.parsed("organization_id")?,
+        plan: MessagePlan {
+            patient_id: r.parsed("patient_id")?,
+            class: r.parsed("class")?,
+            idempotency_key: r.text("idempotency_key")?,
+            subject: r.opt_text("subject")?,
+            body: r.text("body")?,
+            due_at: r.timestamp("due_at")?,
+            expires_at: r.opt_int("expires_at")?.map(super::db::from_micros).transpose()?,
+        },
+        state: r.parsed("state")?,
+        channel: r.opt_parsed("channel")?,
+        reason: r.opt_text("reason")?,
+        sent_at: r.opt_int("sent_at")?.map(super::db::from_micros).transpose()?,
+        created_at: r.timestamp("created_at")?,
+    })
+}
+
+/// Appends one line to a message's trace.
+async fn note(tx: &mut Tx, id: MessageId, at: Timestamp, text: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO message_events (message_id, seq, at, note)
+         VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM message_events WHERE message_id = $1), $2, $3)",
+        args([id.to_string().into(), at.into(), text.into()]),
+    )
+    .await
+    .map(drop)
+}
+
+impl Store {
+    /// Plans a message for a live patient of `org`, with its send job; a
+    /// key planned before returns that message (and `false`).
+    pub async fn plan_message(&self, org: OrganizationId, plan: &MessagePlan) -> Result<(Message, bool), StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        tx.fetch_optional(
+            "SELECT id FROM patients WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
+            args([org.to_string().into(), plan.patient_id.to_string().into()]),
+        )
+        .await?
+        .ok_or(StoreError::UnknownReference { field: "patient_id".into() })?;
+        let id = MessageId::generate();
+        let created = tx
+            .execute(
+                "INSERT INTO messages (id, organization_id, patient_id, class, idempotency_key, state, subject, body,
+                     due_at, expires_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $10)
+                 ON CONFLICT (organization_id, idempotency_key) DO NOTHING",
+                args([
+                    id.to_string().into(),
+                    org.to_string().into(),
+                    plan.patient_id.to_string().into(),
+                    plan.class.as_str().into(),
+                    plan.idempotency_key.as_str().into(),
+                    plan.subject.clone().into(),
+                    plan.body.as_str().into(),
+                    plan.due_at.into(),
+                    plan.expires_at.map(super::db::micros).into(),
+                    now.into(),
+                ]),
+            )
+            .await?
+            == 1;
+        if created {
+            note(&mut tx, id, now, &format!("planned as {} for {}", plan.class, plan.due_at)).await?;
+            let job = NewJob {
+                organization_id: Some(org),
+                kind: SEND_JOB.into(),
+                payload: format!(r#"{{"message_id":"{id}"}}"#),
+                idempotency_key: format!("{SEND_JOB}:{id}"),
+                run_at: plan.due_at,
+                max_attempts: 5,
+            };
+            self.enqueue_job_in(&mut tx, &job).await?;
+        }
+        tx.commit().await?;
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM messages WHERE organization_id = $1 AND idempotency_key = $2",
+                args([org.to_string().into(), plan.idempotency_key.as_str().into()]),
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((message_from_row(&row)?, created))
+    }
+
+    pub async fn message(&self, org: OrganizationId, id: MessageId) -> Result<Message, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM messages WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), id.to_string().into()]),
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        message_from_row(&row)
+    }
+
+    /// A message's decision trace, oldest first.
+    pub async fn message_events(&self, org: OrganizationId, id: MessageId) -> Result<Vec<MessageEvent>, StoreError> {
+        self.message(org, id).await?;
+        let rows = self
+            .db
+            .fetch_all("SELECT * FROM message_events WHERE message_id = $1 ORDER BY seq", args([id.to_string().into()]))
+            .await?;
+        rows.iter().map(|r| Ok(MessageEvent { at: r.timestamp("at")?, note: r.text("note")? })).collect()
+    }
+
+    /// An organization's messages, newest first, optionally one patient's.
+    pub async fn messages(
+        &self,
+        org: OrganizationId,
+        patient: Option<PatientId>,
+        page: &PageRequest,
+    ) -> Result<Page<Message>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT * FROM messages WHERE organization_id = $1 AND ($2 IS NULL OR patient_id = $2)
+                   AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+                args([
+                    org.to_string().into(),
+                    patient.map(|p| p.to_string()).into(),
+                    page.after.clone().into(),
+                    ((page.limit() + 1) as i64).into(),
+                ]),
+            )
+            .await?;
+        let items = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(super::paginate(items, page.limit(), |m| m.id.to_string()))
+    }
+
+    /// Moves a planned message to `cancelled` or `suppressed` with the
+    /// reason; false if it was no longer planned.
+    pub async fn close_message(
+        &self,
+        org: OrganizationId,
+        id: MessageId,
+        state: MessageState,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let changed = tx
+            .execute(
+                "UPDATE messages SET state = $3, reason = $4, updated_at = $5
+                 WHERE organization_id = $1 AND id = $2 AND state = 'planned'",
+                args([org.to_string().into(), id.to_string().into(), state.as_str().into(), reason.into(), now.into()]),
+            )
+            .await?;
+        if changed == 1 {
+            note(&mut tx, id, now, &format!("{}: {reason}", state.as_str())).await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    /// Adds a line to the trace of a message (a deferral, a routing decision).
+    pub async fn note_message(&self, id: MessageId, text: &str) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        note(&mut tx, id, self.clock.now(), text).await?;
+        tx.commit().await
+    }
+
+    /// When the patient's messages of `class` were sent, since `since`.
+    pub async fn sends_since(
+        &self,
+        patient: PatientId,
+        class: rapport_domain::MessageClass,
+        since: Timestamp,
+    ) -> Result<Vec<Timestamp>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT sent_at FROM messages WHERE patient_id = $1 AND class = $2 AND sent_at IS NOT NULL
+                   AND sent_at >= $3 ORDER BY sent_at",
+                args([patient.to_string().into(), class.as_str().into(), since.into()]),
+            )
+            .await?;
+        rows.iter().map(|r| r.timestamp("sent_at")).collect()
+    }
+
+    /// The log channel: writes the outbox entry and marks the message sent,
+    /// together, only if it is still planned. False if it was not (sent,
+    /// cancelled or suppressed meanwhile): then nothing is written.
+    pub async fn hand_to_outbox(
+        &self,
+        message: &Message,
+        entry: &OutboxEntry,
+        trace: &[String],
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let changed = tx
+            .execute(
+                "UPDATE messages SET state = 'sent', channel = $3, sent_at = $4, updated_at = $4
+                 WHERE organization_id = $1 AND id = $2 AND state = 'planned'",
+                args([
+                    message.organization_id.to_string().into(),
+                    message.id.to_string().into(),
+                    entry.channel.as_str().into(),
+                    now.into(),
+                ]),
+            )
+            .await?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO outbox (id, organization_id, message_id, channel, address, subject, body, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args([
+                MessageId::generate().to_string().into(),
+                message.organization_id.to_string().into(),
+                message.id.to_string().into(),
+                entry.channel.as_str().into(),
+                entry.address.as_str().into(),
+                entry.subject.clone().into(),
+                entry.body.as_str().into(),
+                now.into(),
+            ]),
+        )
+        .await?;
+        for line in trace {
+            note(&mut tx, message.id, now, line).await?;
+        }
+        note(&mut tx, message.id, now, &format!("sent by {} (log channel)", entry.channel.as_str())).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The log channel's outbox of `org`, newest message first; the cursor is a message id.
+    pub async fn outbox(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<OutboxEntry>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT * FROM outbox WHERE organization_id = $1 AND ($2 IS NULL OR message_id < $2)
+                 ORDER BY message_id DESC LIMIT $3",
+                args([org.to_string().into(), page.after.clone().into(), ((page.limit() + 1) as i64).into()]),
+            )
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(OutboxEntry {
+                    message_id: r.parsed("message_id")?,
+                    channel: r.parsed("channel")?,
+                    address: r.text("address")?,
+                    subject: r.opt_text("subject")?,
+                    body: r.text("body")?,
+                    created_at: r.timestamp("created_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(super::paginate(items, page.limit(), |e| e.message_id.to_string()))
+    }
+}

@@ -1,0 +1,127 @@
+//! The first messaging slice over HTTP, on both backends: a message planned
+//! through the API reaches the log channel's outbox once, in the patient's
+//! channel and hours, or is held, cancelled or suppressed with its reason.
+
+use axum::http::StatusCode;
+use jiff::SignedDuration;
+use rapport_domain::Role;
+use rapport_server::engine::dispatch::MessageSender;
+use rapport_server::jobs::{BatchReport, RetryPolicy, WorkerSettings, work_batch};
+use serde_json::{Value, json};
+
+use crate::api::{TestApp, on_each_backend_app};
+use crate::support::test_now;
+use crate::trust_api::{Browser, staff};
+
+async fn dispatch(app: &TestApp) -> BatchReport {
+    let settings = WorkerSettings {
+        owner: "test-dispatcher".into(),
+        batch: 20,
+        lease_for: SignedDuration::from_mins(2),
+        retry: RetryPolicy::default(),
+    };
+    work_batch(&app.store, &MessageSender::new(app.store.clone()), &settings).await.expect("batch")
+}
+
+/// An organization, a Chicago patient with a mobile and an email, and a front-desk browser.
+async fn setup(app: &TestApp) -> (String, String, Browser) {
+    let (org, _) = app.organization("Practice").await;
+    let patient = json!({"given_name": "Ann", "family_name": "Lee", "time_zone": "America/Chicago",
+        "phones": [{"number": "(312) 555-0101", "type": "mobile"}], "emails": ["ann@example.org"]});
+    let created = app.post(&format!("/api/v1/organizations/{org}/patients"), patient).await;
+    let desk = Browser::open(app, &staff(app, &org, "desk@practice.example", Role::FrontDesk).await).await;
+    (org, created.body["id"].as_str().expect("id").to_owned(), desk)
+}
+
+fn plan(patient: &str, key: &str, class: &str) -> Value {
+    json!({"patient_id": patient, "class": class, "idempotency_key": key, "body": "See you tomorrow at 10:30."})
+}
+
+async fn outbox(app: &TestApp, desk: &Browser, org: &str) -> Vec<Value> {
+    let reply = desk.send(app, "GET", &format!("/api/v1/organizations/{org}/outbox"), None).await;
+    reply.body["items"].as_array().expect("items").clone()
+}
+
+#[tokio::test]
+async fn a_planned_message_reaches_the_outbox_once_in_the_patients_channel() {
+    on_each_backend_app(|app| async move {
+        let (org, patient, desk) = setup(&app).await;
+        let path = format!("/api/v1/organizations/{org}/messages");
+        let first = desk.send(&app, "POST", &path, Some(&plan(&patient, "visit-42:reminder-1d", "care"))).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+        let again = desk.send(&app, "POST", &path, Some(&plan(&patient, "visit-42:reminder-1d", "care"))).await;
+        assert_eq!((again.status, &again.body["id"]), (StatusCode::OK, &first.body["id"]), "planned once");
+        assert_eq!(dispatch(&app).await.done, 1);
+        assert_eq!(dispatch(&app).await, BatchReport::default(), "nothing left to send");
+        let sent = outbox(&app, &desk, &org).await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!((sent[0]["channel"].as_str(), sent[0]["address"].as_str()), (Some("sms"), Some("+13125550101")));
+        let id = first.body["id"].as_str().expect("id");
+        let read = desk.send(&app, "GET", &format!("{path}/{id}"), None).await;
+        assert_eq!((read.body["state"].as_str(), read.body["channel"].as_str()), (Some("sent"), Some("sms")));
+        let trace: Vec<&str> = read.body["trace"].as_array().expect("trace").iter().filter_map(Value::as_str).collect();
+        assert!(trace.iter().any(|l| l.ends_with("sms: chosen")), "{trace:?}");
+        assert!(trace.iter().any(|l| l.ends_with("sent by sms (log channel)")), "{trace:?}");
+        let cancel = desk.send(&app, "POST", &format!("{path}/{id}/cancel"), None).await;
+        assert_eq!(cancel.status, StatusCode::CONFLICT, "a sent message cannot be cancelled");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn at_night_a_message_waits_for_the_patients_morning_and_a_cancelled_one_never_goes() {
+    on_each_backend_app(|app| async move {
+        // 23:00 in Chicago.
+        app.clock.set(test_now() + SignedDuration::from_hours(14));
+        let (org, patient, desk) = setup(&app).await;
+        let path = format!("/api/v1/organizations/{org}/messages");
+        let night = desk.send(&app, "POST", &path, Some(&plan(&patient, "night", "transactional"))).await;
+        let cancelled = desk.send(&app, "POST", &path, Some(&plan(&patient, "cancelled", "transactional"))).await;
+        let id = cancelled.body["id"].as_str().expect("id");
+        assert_eq!(desk.send(&app, "POST", &format!("{path}/{id}/cancel"), None).await.status, StatusCode::OK);
+        let report = dispatch(&app).await;
+        assert_eq!((report.deferred, report.done), (1, 1), "the night one waits; the cancelled one is closed");
+        assert!(outbox(&app, &desk, &org).await.is_empty());
+        let waiting = desk.send(&app, "GET", &format!("{path}/{}", night.body["id"].as_str().expect("id")), None).await;
+        let trace = waiting.body["trace"].to_string();
+        assert!(trace.contains("deferred to 2026-11-23T14:00:00Z"), "08:00 CST is 14:00 UTC: {trace}");
+        app.clock.set("2026-11-23T14:00:00Z".parse().expect("time"));
+        assert_eq!(dispatch(&app).await.done, 1);
+        let morning = Browser::open(&app, &staff(&app, &org, "early@practice.example", Role::FrontDesk).await).await;
+        let sent = outbox(&app, &morning, &org).await;
+        assert_eq!(sent.len(), 1, "only the night one, in the morning");
+        assert_eq!(sent[0]["message_id"], night.body["id"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_revoked_consent_is_checked_at_send_time_and_care_texts_are_capped() {
+    on_each_backend_app(|app| async move {
+        let (org, patient, desk) = setup(&app).await;
+        let path = format!("/api/v1/organizations/{org}/messages");
+        let marketing = desk.send(&app, "POST", &path, Some(&plan(&patient, "newsletter", "marketing"))).await;
+        desk.send(&app, "POST", &path, Some(&plan(&patient, "reminder-a", "care"))).await;
+        desk.send(&app, "POST", &path, Some(&plan(&patient, "reminder-b", "care"))).await;
+        let report = dispatch(&app).await;
+        assert_eq!((report.done, report.deferred), (2, 1), "marketing closed, one care text sent, one capped");
+        let id = marketing.body["id"].as_str().expect("id");
+        let closed = desk.send(&app, "GET", &format!("{path}/{id}"), None).await;
+        assert_eq!(closed.body["state"], "suppressed");
+        assert_eq!(closed.body["reason"], "no channel can carry it");
+        let trace = closed.body["trace"].to_string();
+        assert!(trace.contains("sms: skipped, no marketing consent"), "{trace}");
+        assert_eq!(outbox(&app, &desk, &org).await.len(), 1);
+
+        // Planned before the patient revoked SMS: at send time, email carries it.
+        let later = desk.send(&app, "POST", &path, Some(&plan(&patient, "lab-ready", "transactional"))).await;
+        let consents = format!("/api/v1/organizations/{org}/patients/{patient}/consents");
+        let revoke = json!({"channel": "sms", "purpose": "transactional", "status": "revoked"});
+        assert_eq!(desk.send(&app, "POST", &consents, Some(&revoke)).await.status, StatusCode::CREATED);
+        dispatch(&app).await;
+        let sent = desk.send(&app, "GET", &format!("{path}/{}", later.body["id"].as_str().expect("id")), None).await;
+        assert_eq!(sent.body["channel"], "email");
+        assert!(sent.body["trace"].to_string().contains("sms: skipped, consent revoked"));
+    })
+    .await;
+}
