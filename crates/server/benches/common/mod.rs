@@ -13,6 +13,7 @@ pub fn env_u64(key: &str, default: u64) -> u64 {
 }
 
 /// The `p` quantile of sorted samples, in milliseconds.
+#[allow(dead_code, reason = "not every benchmark reports percentiles")]
 pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index].as_secs_f64() * 1000.0
