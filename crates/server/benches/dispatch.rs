@@ -105,7 +105,9 @@ async fn run_backend(name: &'static str, url: String) -> Vec<String> {
         let sent = drain(&store, workers).await;
         let rate = sent as f64 / started.elapsed().as_secs_f64();
         assert_eq!(sent, messages, "every message sent once");
-        let line = format!("dispatch {name}: {messages} due messages to the log channel, {workers} worker(s): {rate:.0} messages/s");
+        let line = format!(
+            "dispatch {name}: {messages} due messages to the log channel, {workers} worker(s): {rate:.0} messages/s"
+        );
         eprintln!("{line}");
         lines.push(line);
         store.close().await;

@@ -64,6 +64,65 @@ pub struct Config {
     pub database_key: Option<Secret>,
     /// Audit events are kept this many days; `rapport audit prune` removes older ones.
     pub audit_retention_days: u32,
+    /// Rapport's address as providers and patients reach it
+    /// (`https://rapport.example.org`): status callbacks, webhooks, links.
+    pub public_url: Option<String>,
+    /// Who carries text messages.
+    pub sms: SmsProvider,
+}
+
+/// The SMS provider.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum SmsProvider {
+    /// The log channel's outbox (the demo, development).
+    #[default]
+    Log,
+    /// A Twilio-compatible REST API.
+    Twilio(crate::channels::twilio::TwilioSettings),
+}
+
+/// The `[sms]` table of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmsLayer {
+    /// `log` or `twilio`.
+    provider: Option<String>,
+    base_url: Option<String>,
+    account_sid: Option<String>,
+    auth_token: Option<Secret>,
+    auth_token_file: Option<PathBuf>,
+    from: Option<String>,
+    messaging_service_sid: Option<String>,
+    timeout_seconds: Option<u64>,
+}
+
+impl SmsLayer {
+    fn into_provider(self, public_url: Option<&str>) -> anyhow::Result<SmsProvider> {
+        match self.provider.as_deref().unwrap_or("log") {
+            "log" => Ok(SmsProvider::Log),
+            "twilio" => {
+                let auth_token = match (self.auth_token, self.auth_token_file) {
+                    (_, Some(path)) => read_secret_file(&path)?,
+                    (Some(token), None) => token,
+                    (None, None) => bail!("[sms] provider twilio needs auth_token or auth_token_file"),
+                };
+                let account_sid = self.account_sid.context("[sms] provider twilio needs account_sid")?;
+                if self.from.is_none() && self.messaging_service_sid.is_none() {
+                    bail!("[sms] provider twilio needs a sender: from (a number) or messaging_service_sid");
+                }
+                Ok(SmsProvider::Twilio(crate::channels::twilio::TwilioSettings {
+                    base_url: self.base_url.unwrap_or_else(|| "https://api.twilio.com".into()),
+                    account_sid,
+                    auth_token,
+                    from: self.from,
+                    messaging_service_sid: self.messaging_service_sid,
+                    callback_base: public_url.map(str::to_owned),
+                    timeout: std::time::Duration::from_secs(self.timeout_seconds.unwrap_or(10).max(1)),
+                }))
+            }
+            other => bail!("[sms] provider must be log or twilio, not {other:?}"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -86,6 +145,8 @@ impl Default for Config {
             database_key: None,
             // HIPAA: six years.
             audit_retention_days: 6 * 365,
+            public_url: None,
+            sms: SmsProvider::Log,
         }
     }
 }
@@ -113,6 +174,8 @@ struct FileLayer {
     database_key: Option<Secret>,
     database_key_file: Option<PathBuf>,
     audit_retention_days: Option<u32>,
+    public_url: Option<String>,
+    sms: Option<SmsLayer>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -144,6 +207,7 @@ const ENV_KEYS: &[&str] = &[
     "RAPPORT_DATABASE_KEY",
     "RAPPORT_DATABASE_KEY_FILE",
     "RAPPORT_AUDIT_RETENTION_DAYS",
+    "RAPPORT_PUBLIC_URL",
     "RAPPORT_CONFIG",
     // Read by the test suite, not by the server.
     "RAPPORT_TEST_POSTGRES_URL",
@@ -247,6 +311,12 @@ impl Config {
         if let Some(v) = file.audit_retention_days {
             self.audit_retention_days = v;
         }
+        if let Some(v) = file.public_url {
+            self.public_url = Some(v.trim_end_matches('/').to_owned());
+        }
+        if let Some(sms) = file.sms {
+            self.sms = sms.into_provider(self.public_url.as_deref())?;
+        }
         Ok(())
     }
 
@@ -306,6 +376,13 @@ impl Config {
         }
         if let Some(v) = var("RAPPORT_AUDIT_RETENTION_DAYS") {
             self.audit_retention_days = v.parse().context("RAPPORT_AUDIT_RETENTION_DAYS is not a number of days")?;
+        }
+        if let Some(v) = var("RAPPORT_PUBLIC_URL") {
+            let url = v.trim_end_matches('/').to_owned();
+            if let SmsProvider::Twilio(twilio) = &mut self.sms {
+                twilio.callback_base = Some(url.clone());
+            }
+            self.public_url = Some(url);
         }
         if let Some(v) = var("RAPPORT_REQUESTS_PER_MINUTE") {
             self.requests_per_minute = v.parse().context("RAPPORT_REQUESTS_PER_MINUTE is not a number")?;
@@ -383,6 +460,31 @@ mod tests {
         assert_eq!(config.log, "warn", "env beats the file");
         assert_eq!(config.max_connections, 3, "the file beats defaults");
         assert_eq!(warnings, vec!["unknown environment variable RAPPORT_COLOUR is ignored".to_owned()]);
+    }
+
+    #[test]
+    fn a_twilio_sms_provider_is_configured_in_its_own_table() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("rapport.toml");
+        let token = dir.path().join("twilio-token");
+        std::fs::write(&token, "s3cret-token\n").expect("write");
+        let text = format!(
+            "public_url = \"https://rapport.example.org/\"\n[sms]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\n\
+             auth_token_file = {:?}\nfrom = \"+13125550000\"\n",
+            token.display().to_string()
+        );
+        std::fs::write(&file, text).expect("write");
+        let overrides = Overrides { config_file: Some(file.clone()), ..Default::default() };
+        let (config, _) = Config::load(&overrides, env(&[])).expect("load");
+        let SmsProvider::Twilio(twilio) = &config.sms else { panic!("twilio expected") };
+        assert_eq!(twilio.auth_token.expose(), "s3cret-token");
+        assert_eq!(twilio.callback_base.as_deref(), Some("https://rapport.example.org"));
+        assert_eq!(twilio.base_url, "https://api.twilio.com");
+        assert!(!format!("{config:?}").contains("s3cret"), "the token never prints");
+        std::fs::write(&file, "[sms]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"t\"\n")
+            .expect("write");
+        let error = Config::load(&overrides, env(&[])).expect_err("no sender");
+        assert!(format!("{error:#}").contains("needs a sender"), "{error:#}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod backup;
+pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod demo;
@@ -11,5 +12,6 @@ pub mod http;
 pub mod import;
 pub mod jobs;
 pub mod server;
+pub mod simulators;
 pub mod store;
 pub mod tls;

@@ -1,7 +1,16 @@
-//! A message's record and the states it moves through. This first engine
-//! sends through the log channel, whose hand-off commits with the state
-//! change, so a message goes planned → sent in one step; providers reached
-//! over the network add `sending` and the in-doubt outcomes.
+//! A message's record and the states it moves through:
+//!
+//! ```text
+//! planned ──> sending ──> sent ──> delivered | failed | undeliverable
+//!    │           │  └──> in_doubt ──> sent (found at the provider)
+//!    │           │                └─> planned (proven never received)
+//!    │           └──> planned (refused before it was taken: retry)
+//!    └──> cancelled | suppressed
+//! ```
+//!
+//! `sending` is committed before the provider is called, so a crash during
+//! the call leaves a trace: the next run finds `sending` and reconciles
+//! (asks the provider) instead of sending again.
 
 use std::str::FromStr;
 
@@ -15,25 +24,66 @@ use crate::ids::{MessageId, OrganizationId, PatientId};
 pub enum MessageState {
     /// Waiting for its time (and for the patient's hours and caps).
     Planned,
-    /// Handed to the channel.
+    /// Being handed to the provider (the call may be under way or cut short).
+    Sending,
+    /// The provider may or may not have it (a timeout, a dropped connection):
+    /// to reconcile, never to resend blindly.
+    InDoubt,
+    /// Taken by the provider.
     Sent,
+    /// The provider reports it reached the patient.
+    Delivered,
+    /// The provider could not deliver it this time.
+    Failed,
+    /// The address cannot receive (unknown number, landline, bounced for good).
+    Undeliverable,
     /// Withdrawn by staff or by the event that planned it.
     Cancelled,
-    /// Not sent, by policy (no channel, expired, patient gone), with the reason.
+    /// Not sent, by policy (no channel, expired, patient gone, opted out), with the reason.
     Suppressed,
 }
 
 impl MessageState {
-    pub const ALL: [MessageState; 4] =
-        [MessageState::Planned, MessageState::Sent, MessageState::Cancelled, MessageState::Suppressed];
+    pub const ALL: [MessageState; 9] = [
+        MessageState::Planned,
+        MessageState::Sending,
+        MessageState::InDoubt,
+        MessageState::Sent,
+        MessageState::Delivered,
+        MessageState::Failed,
+        MessageState::Undeliverable,
+        MessageState::Cancelled,
+        MessageState::Suppressed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             MessageState::Planned => "planned",
+            MessageState::Sending => "sending",
+            MessageState::InDoubt => "in_doubt",
             MessageState::Sent => "sent",
+            MessageState::Delivered => "delivered",
+            MessageState::Failed => "failed",
+            MessageState::Undeliverable => "undeliverable",
             MessageState::Cancelled => "cancelled",
             MessageState::Suppressed => "suppressed",
         }
+    }
+
+    /// How far along a provider's reports it is: a status report may only
+    /// move a message forward (reports arrive late, twice, out of order).
+    pub fn delivery_rank(self) -> u8 {
+        match self {
+            MessageState::Planned | MessageState::Cancelled | MessageState::Suppressed => 0,
+            MessageState::Sending | MessageState::InDoubt => 1,
+            MessageState::Sent => 2,
+            MessageState::Delivered | MessageState::Failed | MessageState::Undeliverable => 3,
+        }
+    }
+
+    /// Whether the provider has (or may have) the message: it must not be sent again.
+    pub fn reached_provider(self) -> bool {
+        self.delivery_rank() >= 1
     }
 }
 
@@ -71,7 +121,13 @@ pub struct Message {
     pub plan: MessagePlan,
     pub state: MessageState,
     pub channel: Option<Channel>,
-    /// Why it was cancelled or suppressed.
+    /// Where it was sent (from `sending` on).
+    pub address: Option<String>,
+    /// The provider's id for it (a Twilio message SID), once known.
+    pub provider_ref: Option<String>,
+    /// When its (latest) hand-off began.
+    pub sending_at: Option<Timestamp>,
+    /// Why it was cancelled, suppressed, failed or is in doubt.
     pub reason: Option<String>,
     pub sent_at: Option<Timestamp>,
     pub created_at: Timestamp,

@@ -5,8 +5,11 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use rapport_server::config::Config;
+use rapport_server::channels::Providers;
+use rapport_server::channels::twilio::TwilioSms;
+use rapport_server::config::{Config, SmsProvider};
 use rapport_server::demo;
+use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::{RetryPolicy, WorkerSettings};
 use rapport_server::store::Store;
@@ -61,7 +64,14 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
         lease_for: jiff::SignedDuration::from_mins(2),
         retry: RetryPolicy::default(),
     };
-    let dispatcher = tokio::spawn(rapport_server::engine::run_dispatcher(store.clone(), worker, stopped));
+    let providers = providers(config, &store)?;
+    if let (SmsProvider::Twilio(twilio), Some(public_url)) = (&config.sms, &config.public_url) {
+        state.twilio_hooks = Some(std::sync::Arc::new(TwilioHooks {
+            auth_token: twilio.auth_token.clone(),
+            public_url: public_url.clone(),
+        }));
+    }
+    let dispatcher = tokio::spawn(rapport_server::engine::run_dispatcher(store.clone(), providers, worker, stopped));
     let shutdown = async move {
         rapport_server::server::shutdown_signal().await;
         let _ = stop.send(true);
@@ -83,4 +93,17 @@ fn print_demo_logins(store: &Store, logins: &[demo::DemoLogin]) {
         demo::admin_code(store.clock().now())
     );
     println!("  integration token: {}", demo::INTEGRATION_TOKEN);
+}
+
+/// The provider of each channel, as configured (the log channel by default).
+fn providers(config: &Config, store: &Store) -> anyhow::Result<Providers> {
+    let mut providers = Providers::log_only(store);
+    if let SmsProvider::Twilio(twilio) = &config.sms {
+        if twilio.callback_base.is_none() {
+            tracing::warn!("no public_url: Twilio will not report delivery; messages stay `sent`");
+        }
+        providers.sms = std::sync::Arc::new(TwilioSms::new(twilio.clone())?);
+        println!("  SMS:     Twilio-compatible API at {}", twilio.base_url);
+    }
+    Ok(providers)
 }

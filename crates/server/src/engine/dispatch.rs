@@ -1,8 +1,12 @@
 //! Sending one message, at send time: everything is checked again (the
-//! message may have been cancelled, consent revoked, the patient deleted),
-//! the channel is chosen and explained, the patient's hours and caps may
-//! defer it, and the log channel hands it off. Every decision lands in the
-//! message's trace; no log line carries its content or the patient's data.
+//! message may have been cancelled, consent revoked, the patient deleted or
+//! opted out), the channel is chosen and explained, the patient's hours and
+//! caps may defer it, and the channel's provider takes it. `sending` is
+//! committed before the provider is called; an outcome that cannot be read
+//! leaves the message `in_doubt`, and a run that finds a message `sending`
+//! or `in_doubt` asks the provider (a lookup) instead of sending again.
+//! Every decision lands in the message's trace; no log line carries its
+//! content or the patient's data.
 
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
@@ -11,11 +15,9 @@ use rapport_domain::message::routing::{RoutingFacts, choose_channel};
 use rapport_domain::message::window::{SendingHours, SendingWindow};
 use rapport_domain::{Channel, Message, MessageClass, MessageId, MessageState, Patient, PhoneKind};
 
+use crate::channels::{Found, Handoff, Outcome, Provider, Providers};
 use crate::jobs::{JobFailure, JobHandler};
-use crate::store::{Job, OutboxEntry, SEND_JOB, Store, StoreError};
-
-/// Every channel has a form in the log channel: it writes the text as is.
-const LOG_FORMS: [Channel; 3] = [Channel::Sms, Channel::Email, Channel::Voice];
+use crate::store::{Job, SEND_JOB, Store, StoreError};
 
 /// Whether a message must wait before it goes.
 enum Wait {
@@ -27,11 +29,21 @@ enum Wait {
 
 pub struct MessageSender {
     store: Store,
+    providers: Providers,
+    /// How long after an in-doubt outcome the provider is asked (a status
+    /// report may settle it first).
+    reconcile_after: SignedDuration,
 }
 
 impl MessageSender {
+    /// Sends every channel to the log channel's outbox.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        let providers = Providers::log_only(&store);
+        Self::with_providers(store, providers)
+    }
+
+    pub fn with_providers(store: Store, providers: Providers) -> Self {
+        Self { store, providers, reconcile_after: SignedDuration::from_mins(1) }
     }
 }
 
@@ -55,10 +67,11 @@ impl JobHandler for MessageSender {
             Err(StoreError::NotFound) => return Err(JobFailure::Permanent("the message is gone".into())),
             Err(error) => return Err(retry(error)),
         };
-        if message.state != MessageState::Planned {
-            return Ok(());
+        match message.state {
+            MessageState::Planned => self.send(&message).await,
+            MessageState::Sending | MessageState::InDoubt => self.reconcile(&message).await,
+            _ => Ok(()),
         }
-        self.send(&message).await
     }
 }
 
@@ -69,6 +82,23 @@ impl MessageSender {
             .await
             .map_err(retry)?;
         Ok(())
+    }
+
+    /// The channels whose address is known not to receive, and the SMS
+    /// opt-out of the sender that would send it.
+    async fn unusable(&self, message: &Message, patient: &Patient) -> Result<(Vec<Channel>, Vec<Channel>), JobFailure> {
+        let org = message.organization_id;
+        let candidates: Vec<(Channel, String)> =
+            self.providers.channels().iter().filter_map(|&c| address_of(patient, c).map(|a| (c, a))).collect();
+        let undeliverable = self.store.undeliverable_channels(org, &candidates).await.map_err(retry)?;
+        let mut opted_out = Vec::new();
+        let sms = candidates.iter().find(|(c, _)| *c == Channel::Sms);
+        if let (Some((_, to)), Some(sender)) = (sms, self.providers.sms.sender())
+            && self.store.is_sms_suppressed(org, sender, to).await.map_err(retry)?
+        {
+            opted_out.push(Channel::Sms);
+        }
+        Ok((undeliverable, opted_out))
     }
 
     async fn send(&self, message: &Message) -> Result<(), JobFailure> {
@@ -83,12 +113,13 @@ impl MessageSender {
             Err(error) => return Err(retry(error)),
         };
         let consents = store.current_consents(org, patient.id).await.map_err(retry)?;
+        let (undeliverable, opted_out) = self.unusable(message, &patient).await?;
         let facts = RoutingFacts {
             class: message.plan.class,
-            forms: &LOG_FORMS,
+            forms: self.providers.channels(),
             consents: &consents,
-            undeliverable: &[],
-            opted_out: &[],
+            undeliverable: &undeliverable,
+            opted_out: &opted_out,
             has_push: false,
         };
         let route = choose_channel(&patient.details, &facts);
@@ -106,19 +137,120 @@ impl MessageSender {
             }
             Wait::Until(until) => return Err(JobFailure::Later(until)),
         }
-        let Some(address) = address_of(&patient, channel) else {
+        let (Some(address), Some(provider)) = (address_of(&patient, channel), self.providers.for_channel(channel))
+        else {
             return self.suppress(message, "the chosen channel has no address").await;
         };
-        let entry = OutboxEntry {
+        let mut trace = route.trace;
+        trace.push(format!("handing to {} by {}", provider.name(), channel.as_str()));
+        if !store.begin_sending(message, channel, &address, &trace).await.map_err(retry)? {
+            // Cancelled meanwhile, or another worker has it.
+            return Ok(());
+        }
+        let handoff = Handoff {
+            organization_id: org,
             message_id: message.id,
             channel,
-            address,
+            to: address,
             subject: message.plan.subject.clone(),
             body: message.plan.body.clone(),
-            created_at: now,
+            sending_at: now,
         };
-        store.hand_to_outbox(message, &entry, &route.trace).await.map_err(retry)?;
-        Ok(())
+        let outcome = provider.send(&handoff).await;
+        self.record(message, provider.as_ref(), &handoff, outcome).await
+    }
+
+    /// Records what the provider answered.
+    async fn record(
+        &self,
+        message: &Message,
+        provider: &dyn Provider,
+        handoff: &Handoff,
+        outcome: Outcome,
+    ) -> Result<(), JobFailure> {
+        let (store, org, id) = (&self.store, message.organization_id, message.id);
+        let now = store.clock().now();
+        match outcome {
+            Outcome::Accepted { provider_ref } => {
+                let line = format!("sent by {} through {} ({provider_ref})", handoff.channel.as_str(), provider.name());
+                store.record_sent(org, id, &provider_ref, &line).await.map_err(retry)?;
+                Ok(())
+            }
+            Outcome::Retry { reason, after } => {
+                store.return_to_planned(org, id, &reason).await.map_err(retry)?;
+                match after {
+                    Some(after) => Err(JobFailure::RetryNotBefore(reason, now + after)),
+                    None => Err(JobFailure::Retry(reason)),
+                }
+            }
+            Outcome::Refused { reason, undeliverable } => {
+                let state = if undeliverable { MessageState::Undeliverable } else { MessageState::Failed };
+                store.record_refusal(message, state, &reason).await.map_err(retry)?;
+                Ok(())
+            }
+            Outcome::OptedOut => {
+                if let Some(sender) = provider.sender() {
+                    store.suppress_sms(org, sender, &handoff.to).await.map_err(retry)?;
+                }
+                let reason = "the patient opted out of texts from this number (STOP)";
+                store.record_refusal(message, MessageState::Suppressed, reason).await.map_err(retry)?;
+                Ok(())
+            }
+            Outcome::InDoubt { reason } => {
+                store.record_in_doubt(org, id, &reason).await.map_err(retry)?;
+                Err(JobFailure::Later(now + self.reconcile_after))
+            }
+        }
+    }
+
+    /// A message found `sending` (its worker stopped mid-hand-off) or
+    /// `in_doubt`: the provider is asked whether it has it. Found: sent.
+    /// Not found: planned again and sent. The lookup failed: try later.
+    async fn reconcile(&self, message: &Message) -> Result<(), JobFailure> {
+        let (store, org, id) = (&self.store, message.organization_id, message.id);
+        let (Some(channel), Some(to), Some(sending_at)) =
+            (message.channel, message.address.clone(), message.sending_at)
+        else {
+            store.return_to_planned(org, id, "the hand-off had not chosen an address").await.map_err(retry)?;
+            return self.send_again(message).await;
+        };
+        if message.state == MessageState::Sending {
+            let reason = "the previous attempt stopped during the hand-off";
+            store.record_in_doubt(org, id, reason).await.map_err(retry)?;
+        }
+        let Some(provider) = self.providers.for_channel(channel) else {
+            return Err(JobFailure::Permanent("no provider carries this channel any more".into()));
+        };
+        let handoff = Handoff {
+            organization_id: org,
+            message_id: id,
+            channel,
+            to,
+            subject: message.plan.subject.clone(),
+            body: message.plan.body.clone(),
+            sending_at,
+        };
+        match provider.lookup(&handoff).await {
+            Found::Yes { provider_ref } => {
+                let line = format!("reconciled: {} has it ({provider_ref})", provider.name());
+                store.record_sent(org, id, &provider_ref, &line).await.map_err(retry)?;
+                Ok(())
+            }
+            Found::No => {
+                let why = format!("reconciled: {} never received it", provider.name());
+                store.return_to_planned(org, id, &why).await.map_err(retry)?;
+                self.send_again(message).await
+            }
+            Found::Unknown(reason) => Err(JobFailure::Retry(format!("the lookup failed: {reason}"))),
+        }
+    }
+
+    async fn send_again(&self, message: &Message) -> Result<(), JobFailure> {
+        let fresh = self.store.message(message.organization_id, message.id).await.map_err(retry)?;
+        if fresh.state != MessageState::Planned {
+            return Ok(());
+        }
+        self.send(&fresh).await
     }
 
     /// When the message must wait (the patient's hours, a cap), until when;

@@ -1,5 +1,6 @@
 //! The engine: what Rapport does on its own, between requests. For now the
-//! message dispatcher (`dispatch`), which the server runs beside HTTP.
+//! message dispatcher (`dispatch`), which the server runs beside HTTP and
+//! which hands messages to the channels' providers (`crate::channels`).
 
 pub mod dispatch;
 
@@ -7,13 +8,19 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::channels::Providers;
 use crate::jobs::{WorkerSettings, work_batch};
 use crate::store::Store;
 
 /// Runs the message dispatcher until `stop` turns true: a batch at a time,
 /// resting a second whenever there was nothing to do.
-pub async fn run_dispatcher(store: Store, settings: WorkerSettings, mut stop: watch::Receiver<bool>) {
-    let sender = dispatch::MessageSender::new(store.clone());
+pub async fn run_dispatcher(
+    store: Store,
+    providers: Providers,
+    settings: WorkerSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    let sender = dispatch::MessageSender::with_providers(store.clone(), providers);
     while !*stop.borrow() {
         let idle = match work_batch(&store, &sender, &settings).await {
             Ok(report) => report == Default::default(),

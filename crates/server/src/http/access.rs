@@ -22,6 +22,9 @@ use super::error::ApiError;
 pub enum Rule {
     /// Anyone: health checks, the API document, signing in.
     Public,
+    /// A provider's webhook: no session or token; the handler verifies the
+    /// provider's signature and refuses (403) what does not match.
+    Signed,
     /// A signed-in staff session, even one that still owes its MFA enrolment.
     SessionEvenMfaPending,
     /// A signed-in staff session that has passed MFA where required.
@@ -64,7 +67,7 @@ const fn on_patient(method: &'static str, path: &'static str, rule: Rule, action
 }
 
 use Capability as C;
-use Rule::{Needs, Public, Session, SessionEvenMfaPending};
+use Rule::{Needs, Public, Session, SessionEvenMfaPending, Signed};
 
 /// Every route of the application and its policy. A route missing here is
 /// refused (500) by the guard, and the matrix test names it.
@@ -75,6 +78,8 @@ pub const POLICIES: &[RoutePolicy] = &[
     route("POST", "/api/v1/auth/login", Public, "auth.login"),
     route("POST", "/api/v1/auth/password-reset", Public, "auth.password_reset_request"),
     route("POST", "/api/v1/auth/password-reset/confirm", Public, "auth.password_reset"),
+    route("POST", "/hooks/twilio/{org}/messages/{id}/status", Signed, "hooks.twilio_status"),
+    route("POST", "/hooks/twilio/{org}/inbound", Signed, "hooks.twilio_inbound"),
     route("GET", "/api/v1/auth/me", SessionEvenMfaPending, "auth.me"),
     route("POST", "/api/v1/auth/logout", SessionEvenMfaPending, "auth.logout"),
     route("POST", "/api/v1/auth/mfa/enrolment", SessionEvenMfaPending, "auth.mfa_enrolment_start"),

@@ -6,6 +6,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod hooks;
 mod openapi;
 mod query;
 pub mod rate_limit;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpAddr>>,
     /// Requests per minute per client address.
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    /// Verifies Twilio's webhooks; `None` when Twilio is not the SMS provider.
+    pub twilio_hooks: Option<Arc<hooks::TwilioHooks>>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             auth: AuthSettings::default(),
             trusted_proxies: Arc::new(Vec::new()),
             rate_limiter: Arc::new(rate_limit::RateLimiter::new(600)),
+            twilio_hooks: None,
         }
     }
 }
@@ -71,6 +75,8 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api::routes())
+        .route("/hooks/twilio/{org}/messages/{id}/status", axum::routing::post(hooks::twilio_status))
+        .route("/hooks/twilio/{org}/inbound", axum::routing::post(hooks::twilio_inbound))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))

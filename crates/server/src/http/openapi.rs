@@ -9,7 +9,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rapport", description = "Patient relationship management: the registry API."),
-    paths(super::healthz, super::readyz)
+    paths(super::healthz, super::readyz, super::hooks::twilio_status, super::hooks::twilio_inbound)
 )]
 struct ApiDoc;
 

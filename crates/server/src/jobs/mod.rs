@@ -16,8 +16,10 @@ use crate::store::{Job, JobState, Store, StoreError};
 /// How one run of a job ended, when it did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobFailure {
-    /// Worth another attempt later (a timeout, a 5xx, a 429).
+    /// Worth another attempt later (a timeout, a 5xx).
     Retry(String),
+    /// Worth another attempt, not before this moment (a 429 with `Retry-After`).
+    RetryNotBefore(String, jiff::Timestamp),
     /// Will never succeed (bad payload, a permanent refusal): dead at once.
     Permanent(String),
     /// Not a failure: the job may not run before this moment (the patient's
@@ -70,6 +72,11 @@ pub async fn work_batch<H: JobHandler>(
             Err(JobFailure::Retry(error)) => {
                 let unit = f64::from(crate::auth::secret::random_bytes::<1>()[0]) / 256.0;
                 let retry_at = now + settings.retry.delay(job.attempts, unit);
+                store.fail_job(job.id, &settings.owner, &error, retry_at).await?
+            }
+            Err(JobFailure::RetryNotBefore(error, not_before)) => {
+                let unit = f64::from(crate::auth::secret::random_bytes::<1>()[0]) / 256.0;
+                let retry_at = (now + settings.retry.delay(job.attempts, unit)).max(not_before);
                 store.fail_job(job.id, &settings.owner, &error, retry_at).await?
             }
             Err(JobFailure::Permanent(error)) => store.fail_job_permanently(job.id, &settings.owner, &error).await?,

@@ -1,7 +1,6 @@
 //! Messages, their decision trace, and the log channel's outbox. Planning
-//! commits the message and its send job together; the log channel's
-//! hand-off commits the outbox row and the `sent` state together, and only
-//! from `planned`, so a message reaches the outbox at most once.
+//! commits the message and its send job together. The moves of a message
+//! through its hand-off to a provider are `delivery.rs`.
 
 use jiff::Timestamp;
 use rapport_domain::message::MessageEvent;
@@ -24,7 +23,7 @@ pub struct OutboxEntry {
     pub created_at: Timestamp,
 }
 
-fn message_from_row(r: &Row) -> Result<Message, StoreError> {
+pub(super) fn message_from_row(r: &Row) -> Result<Message, StoreError> {
     Ok(Message {
         id: r.parsed("id")?,
         organization_id: r.parsed("organization_id")?,
@@ -39,6 +38,9 @@ fn message_from_row(r: &Row) -> Result<Message, StoreError> {
         },
         state: r.parsed("state")?,
         channel: r.opt_parsed("channel")?,
+        address: r.opt_text("address")?,
+        provider_ref: r.opt_text("provider_ref")?,
+        sending_at: r.opt_int("sending_at")?.map(super::db::from_micros).transpose()?,
         reason: r.opt_text("reason")?,
         sent_at: r.opt_int("sent_at")?.map(super::db::from_micros).transpose()?,
         created_at: r.timestamp("created_at")?,
@@ -46,7 +48,7 @@ fn message_from_row(r: &Row) -> Result<Message, StoreError> {
 }
 
 /// Appends one line to a message's trace.
-async fn note(tx: &mut Tx, id: MessageId, at: Timestamp, text: &str) -> Result<(), StoreError> {
+pub(super) async fn note(tx: &mut Tx, id: MessageId, at: Timestamp, text: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO message_events (message_id, seq, at, note)
          VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM message_events WHERE message_id = $1), $2, $3)",
@@ -192,7 +194,8 @@ impl Store {
         tx.commit().await
     }
 
-    /// When the patient's messages of `class` were sent, since `since`.
+    /// When the patient's messages of `class` were sent, since `since`;
+    /// one in doubt counts as sent from when its hand-off began.
     pub async fn sends_since(
         &self,
         patient: PatientId,
@@ -203,60 +206,51 @@ impl Store {
             .db
             .fetch_all(
                 "SELECT sent_at FROM messages WHERE patient_id = $1 AND class = $2 AND sent_at IS NOT NULL
-                   AND sent_at >= $3 ORDER BY sent_at",
+                   AND sent_at >= $3
+                 UNION ALL
+                 SELECT sending_at AS sent_at FROM messages WHERE patient_id = $1 AND class = $2
+                   AND state IN ('sending', 'in_doubt') AND sending_at >= $3
+                 ORDER BY sent_at",
                 args([patient.to_string().into(), class.as_str().into(), since.into()]),
             )
             .await?;
         rows.iter().map(|r| r.timestamp("sent_at")).collect()
     }
 
-    /// The log channel: writes the outbox entry and marks the message sent,
-    /// together, only if it is still planned. False if it was not (sent,
-    /// cancelled or suppressed meanwhile): then nothing is written.
-    pub async fn hand_to_outbox(
-        &self,
-        message: &Message,
-        entry: &OutboxEntry,
-        trace: &[String],
-    ) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        let changed = tx
+    /// The log channel's hand-off: writes the outbox entry once per
+    /// message (a second write of the same message is a no-op, as a
+    /// provider's duplicate detection would be). True if written now.
+    pub async fn write_outbox(&self, org: OrganizationId, entry: &OutboxEntry) -> Result<bool, StoreError> {
+        let written = self
+            .db
             .execute(
-                "UPDATE messages SET state = 'sent', channel = $3, sent_at = $4, updated_at = $4
-                 WHERE organization_id = $1 AND id = $2 AND state = 'planned'",
+                "INSERT INTO outbox (id, organization_id, message_id, channel, address, subject, body, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING",
                 args([
-                    message.organization_id.to_string().into(),
-                    message.id.to_string().into(),
+                    MessageId::generate().to_string().into(),
+                    org.to_string().into(),
+                    entry.message_id.to_string().into(),
                     entry.channel.as_str().into(),
-                    now.into(),
+                    entry.address.as_str().into(),
+                    entry.subject.clone().into(),
+                    entry.body.as_str().into(),
+                    entry.created_at.into(),
                 ]),
             )
             .await?;
-        if changed == 0 {
-            return Ok(false);
-        }
-        tx.execute(
-            "INSERT INTO outbox (id, organization_id, message_id, channel, address, subject, body, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            args([
-                MessageId::generate().to_string().into(),
-                message.organization_id.to_string().into(),
-                message.id.to_string().into(),
-                entry.channel.as_str().into(),
-                entry.address.as_str().into(),
-                entry.subject.clone().into(),
-                entry.body.as_str().into(),
-                now.into(),
-            ]),
-        )
-        .await?;
-        for line in trace {
-            note(&mut tx, message.id, now, line).await?;
-        }
-        note(&mut tx, message.id, now, &format!("sent by {} (log channel)", entry.channel.as_str())).await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(written == 1)
+    }
+
+    /// Whether the log channel's outbox holds the message (its lookup).
+    pub async fn in_outbox(&self, org: OrganizationId, id: MessageId) -> Result<bool, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT 1 AS one FROM outbox WHERE organization_id = $1 AND message_id = $2",
+                args([org.to_string().into(), id.to_string().into()]),
+            )
+            .await?;
+        Ok(row.is_some())
     }
 
     /// The log channel's outbox of `org`, newest message first; the cursor is a message id.

@@ -45,6 +45,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0005_messages.sql"),
         postgres: include_str!("migrations/postgres/0005_messages.sql"),
     },
+    Migration {
+        version: 6,
+        name: "delivery",
+        sqlite: include_str!("migrations/sqlite/0006_delivery.sql"),
+        postgres: include_str!("migrations/postgres/0006_delivery.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -36,6 +36,11 @@ pub struct Reply {
     pub body: Value,
 }
 
+/// The auth token the test apps verify Twilio's webhooks with: the simulator's.
+pub const TWILIO_TOKEN: &str = rapport_server::simulators::twilio::AUTH_TOKEN;
+/// The public URL the test apps' webhooks are signed over.
+pub const PUBLIC_URL: &str = "http://rapport.test";
+
 /// Runs `test` with an app on SQLite, then on PostgreSQL when there is one.
 pub async fn on_each_backend_app<F, Fut>(test: F)
 where
@@ -90,7 +95,12 @@ impl TestApp {
     ) -> Self {
         let (clock, hand) = Clock::manual(test_now());
         let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open");
-        let router = build_app(adjust(AppState::new(store.clone())), &settings);
+        let mut state = AppState::new(store.clone());
+        state.twilio_hooks = Some(std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
+            auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
+            public_url: PUBLIC_URL.into(),
+        }));
+        let router = build_app(adjust(state), &settings);
         Self { router, store, clock: hand, tokens: Mutex::new(Vec::new()), peer: None, _db: db }
     }
 

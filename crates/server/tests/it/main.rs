@@ -7,6 +7,7 @@ mod import;
 mod jobs;
 mod matrix;
 mod messages;
+mod sms;
 mod sqlcipher;
 mod storage;
 mod support;

@@ -61,7 +61,7 @@ async fn a_planned_message_reaches_the_outbox_once_in_the_patients_channel() {
         assert_eq!((read.body["state"].as_str(), read.body["channel"].as_str()), (Some("sent"), Some("sms")));
         let trace: Vec<&str> = read.body["trace"].as_array().expect("trace").iter().filter_map(Value::as_str).collect();
         assert!(trace.iter().any(|l| l.ends_with("sms: chosen")), "{trace:?}");
-        assert!(trace.iter().any(|l| l.ends_with("sent by sms (log channel)")), "{trace:?}");
+        assert!(trace.iter().any(|l| l.contains(" sent by sms through log (log-")), "{trace:?}");
         let cancel = desk.send(&app, "POST", &format!("{path}/{id}/cancel"), None).await;
         assert_eq!(cancel.status, StatusCode::CONFLICT, "a sent message cannot be cancelled");
     })

@@ -1,0 +1,55 @@
+//! The log channel: what would be sent goes to the local outbox (visible in
+//! the API), so `serve --demo` and development need no provider account.
+//! Writing the same message twice is a no-op, as a provider's duplicate
+//! detection would be, and the outbox doubles as its lookup.
+
+use super::{BoxFuture, Found, Handoff, Outcome, Provider};
+use crate::store::{OutboxEntry, Store};
+
+pub struct LogProvider {
+    store: Store,
+}
+
+impl LogProvider {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+fn reference(handoff: &Handoff) -> String {
+    format!("log-{}", handoff.message_id)
+}
+
+impl Provider for LogProvider {
+    fn name(&self) -> &'static str {
+        "log"
+    }
+
+    fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let entry = OutboxEntry {
+                message_id: handoff.message_id,
+                channel: handoff.channel,
+                address: handoff.to.clone(),
+                subject: handoff.subject.clone(),
+                body: handoff.body.clone(),
+                created_at: self.store.clock().now(),
+            };
+            match self.store.write_outbox(handoff.organization_id, &entry).await {
+                Ok(_) => Outcome::Accepted { provider_ref: reference(handoff) },
+                // The write may have committed before the error reached us.
+                Err(error) => Outcome::InDoubt { reason: format!("the outbox write failed: {error}") },
+            }
+        })
+    }
+
+    fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            match self.store.in_outbox(handoff.organization_id, handoff.message_id).await {
+                Ok(true) => Found::Yes { provider_ref: reference(handoff) },
+                Ok(false) => Found::No,
+                Err(error) => Found::Unknown(error.to_string()),
+            }
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! Channels: how a message leaves Rapport. Each provider sits behind one
+//! trait, [`Provider`]: it hands a message off and says how that went, and
+//! it can look a message up after an outcome it could not read (a timeout
+//! after the request left, a connection dropped before the answer).
+//!
+//! - `log`: writes what would be sent to the local outbox (the demo and
+//!   development; no provider account needed).
+//! - `twilio`: SMS through a Twilio-compatible REST API, with its status
+//!   callbacks and inbound webhooks signed by `X-Twilio-Signature`.
+//!
+//! A provider never logs a message's body or address: ids only.
+
+pub mod log;
+pub mod twilio;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use rapport_domain::{Channel, MessageId, OrganizationId};
+
+use crate::store::Store;
+
+/// A boxed future, so providers can sit behind `dyn Provider`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One message on its way to a provider.
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    pub organization_id: OrganizationId,
+    pub message_id: MessageId,
+    pub channel: Channel,
+    /// The patient's address on the channel (E.164 number, email address).
+    pub to: String,
+    pub subject: Option<String>,
+    pub body: String,
+    /// When the hand-off began: a lookup searches from there.
+    pub sending_at: Timestamp,
+}
+
+/// How a hand-off went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider took it, under its reference.
+    Accepted { provider_ref: String },
+    /// Refused before it was taken (overloaded, rate-limited, unreachable):
+    /// may be sent again, after `after` when the provider said so.
+    Retry { reason: String, after: Option<SignedDuration> },
+    /// Refused for good; `undeliverable` when the address itself cannot receive.
+    Refused { reason: String, undeliverable: bool },
+    /// The provider holds the patient's opt-out (texted STOP to this sender).
+    OptedOut,
+    /// Unknown whether the provider took it: reconcile, do not resend.
+    InDoubt { reason: String },
+}
+
+/// What a lookup after an in-doubt outcome found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The provider has it.
+    Yes { provider_ref: String },
+    /// The provider does not have it: it may be sent again.
+    No,
+    /// The lookup itself failed; ask again later.
+    Unknown(String),
+}
+
+/// A provider of one channel.
+pub trait Provider: Send + Sync {
+    /// Its name in the decision trace (`twilio`, `log`).
+    fn name(&self) -> &'static str;
+    /// The sender address it sends from, whose suppression list applies (SMS).
+    fn sender(&self) -> Option<&str> {
+        None
+    }
+    fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome>;
+    fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found>;
+}
+
+/// The provider of each channel.
+#[derive(Clone)]
+pub struct Providers {
+    pub sms: Arc<dyn Provider>,
+    pub email: Arc<dyn Provider>,
+    pub voice: Arc<dyn Provider>,
+}
+
+impl Providers {
+    /// Every channel to the log channel's outbox.
+    pub fn log_only(store: &Store) -> Self {
+        let log: Arc<dyn Provider> = Arc::new(log::LogProvider::new(store.clone()));
+        Self { sms: log.clone(), email: log.clone(), voice: log }
+    }
+
+    pub fn for_channel(&self, channel: Channel) -> Option<&Arc<dyn Provider>> {
+        match channel {
+            Channel::Sms => Some(&self.sms),
+            Channel::Email => Some(&self.email),
+            Channel::Voice => Some(&self.voice),
+            Channel::Push => None,
+        }
+    }
+
+    /// The channels some provider can carry.
+    pub fn channels(&self) -> &'static [Channel] {
+        &[Channel::Sms, Channel::Email, Channel::Voice]
+    }
+}

@@ -1,0 +1,159 @@
+//! Provider webhooks: requests a provider makes to Rapport, authenticated
+//! by the provider's signature rather than by a session or token (their
+//! rule in the policy table is `Signed`). Twilio's:
+//!
+//! - `POST /hooks/twilio/{org}/messages/{id}/status`: a status callback.
+//!   It moves the message forward only (callbacks come late, twice, out of
+//!   order) and marks the address undeliverable on a permanent failure.
+//! - `POST /hooks/twilio/{org}/inbound`: a text from a patient. Opt-out
+//!   keywords (STOP and its CTIA equivalents) put the number on the
+//!   sender's suppression list at once, START lifts it; the shared inbox
+//!   will keep the rest.
+//!
+//! A request whose `X-Twilio-Signature` does not match, computed over
+//! `public_url` and the path, is refused with 403 and changes nothing.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rapport_domain::{MessageId, MessageState, OrganizationId};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::channels::twilio::signature_matches;
+use crate::config::Secret;
+use crate::store::{DeliveryReport, ReportOutcome};
+
+/// What verifying Twilio's webhooks takes.
+#[derive(Debug, Clone)]
+pub struct TwilioHooks {
+    pub auth_token: Secret,
+    /// The base URL Twilio was given (`Config::public_url`): the signature covers it.
+    pub public_url: String,
+}
+
+/// Opt-out keywords (CTIA; Twilio's defaults), compared on the whole trimmed text.
+const STOP_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"];
+const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
+
+/// Error codes that say the number itself cannot receive texts.
+const UNDELIVERABLE_CODES: [&str; 5] = ["21211", "21612", "21614", "30005", "30006"];
+
+/// The form's fields, once the signature over `path` is verified.
+fn verified(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    body: &Bytes,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let hooks: &Arc<TwilioHooks> = state.twilio_hooks.as_ref().ok_or(ApiError::NotFound)?;
+    let params: Vec<(String, String)> =
+        form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let given = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let url = format!("{}{path}", hooks.public_url);
+    if !signature_matches(hooks.auth_token.expose(), &url, &params, given) {
+        tracing::warn!(route = "twilio webhook", "refused a webhook whose signature does not match");
+        return Err(ApiError::Forbidden);
+    }
+    Ok(params)
+}
+
+fn field<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Twilio's message status as Rapport's state; `None` for the steps before `sent`.
+fn reported_state(status: &str, error_code: Option<&str>) -> Option<MessageState> {
+    match status {
+        "sent" => Some(MessageState::Sent),
+        "delivered" | "read" => Some(MessageState::Delivered),
+        "undelivered" | "failed" if error_code.is_some_and(|c| UNDELIVERABLE_CODES.contains(&c)) => {
+            Some(MessageState::Undeliverable)
+        }
+        "undelivered" | "failed" | "canceled" => Some(MessageState::Failed),
+        _ => None,
+    }
+}
+
+#[utoipa::path(post, path = "/hooks/twilio/{org}/messages/{id}/status", tag = "hooks", security(()),
+    params(("org" = String, Path), ("id" = String, Path)),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "Twilio's status callback"),
+    responses((status = 204, description = "Applied, or already known"),
+        (status = 403, description = "The signature does not match", body = super::error::Problem),
+        (status = 404, description = "No such message, or Twilio is not configured", body = super::error::Problem)))]
+pub async fn twilio_status(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let path = format!("/hooks/twilio/{org}/messages/{id}/status");
+    let params = verified(&state, &headers, &path, &body)?;
+    let org: OrganizationId = org.parse().map_err(|_| ApiError::NotFound)?;
+    let message_id: MessageId = id.parse().map_err(|_| ApiError::NotFound)?;
+    let (Some(sid), Some(status)) = (field(&params, "MessageSid"), field(&params, "MessageStatus")) else {
+        return Err(ApiError::InvalidQuery("a status callback needs MessageSid and MessageStatus".into()));
+    };
+    let error_code = field(&params, "ErrorCode");
+    let Some(reported) = reported_state(status, error_code) else { return Ok(StatusCode::NO_CONTENT) };
+    let report = DeliveryReport {
+        message_id,
+        provider_ref: sid.to_owned(),
+        state: reported,
+        reason: error_code.map(|c| format!("provider error {c}")),
+    };
+    match state.store.apply_delivery_report(org, &report).await? {
+        ReportOutcome::Applied(_) | ReportOutcome::Unchanged => Ok(StatusCode::NO_CONTENT),
+        ReportOutcome::Unknown => Err(ApiError::NotFound),
+    }
+}
+
+#[utoipa::path(post, path = "/hooks/twilio/{org}/inbound", tag = "hooks", security(()),
+    params(("org" = String, Path)),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "Twilio's incoming message"),
+    responses((status = 200, description = "TwiML (empty: Twilio's own opt-out handling answers the patient)"),
+        (status = 403, description = "The signature does not match", body = super::error::Problem),
+        (status = 404, description = "Twilio is not configured", body = super::error::Problem)))]
+pub async fn twilio_inbound(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let path = format!("/hooks/twilio/{org}/inbound");
+    let params = verified(&state, &headers, &path, &body)?;
+    let org: OrganizationId = org.parse().map_err(|_| ApiError::NotFound)?;
+    let (Some(from), Some(to)) = (field(&params, "From"), field(&params, "To")) else {
+        return Err(ApiError::InvalidQuery("an inbound message needs From and To".into()));
+    };
+    // With a messaging service, the service is the sender the patient opted out of.
+    let sender = field(&params, "MessagingServiceSid").unwrap_or(to);
+    let keyword = field(&params, "Body").unwrap_or_default().trim().to_uppercase();
+    if STOP_WORDS.contains(&keyword.as_str()) {
+        state.store.suppress_sms(org, sender, from).await?;
+        tracing::info!(organization = %org, "an opt-out keyword suppressed a number for its sender");
+    } else if START_WORDS.contains(&keyword.as_str()) {
+        state.store.unsuppress_sms(org, sender, from).await?;
+        tracing::info!(organization = %org, "an opt-in keyword lifted a suppression");
+    }
+    let twiml = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
+    Ok(([(header::CONTENT_TYPE, "text/xml")], twiml).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twilio_statuses_map_to_states() {
+        assert_eq!(reported_state("queued", None), None);
+        assert_eq!(reported_state("sent", None), Some(MessageState::Sent));
+        assert_eq!(reported_state("delivered", None), Some(MessageState::Delivered));
+        assert_eq!(reported_state("undelivered", Some("30005")), Some(MessageState::Undeliverable));
+        assert_eq!(reported_state("undelivered", Some("30003")), Some(MessageState::Failed));
+        assert_eq!(reported_state("failed", None), Some(MessageState::Failed));
+    }
+}

@@ -1,0 +1,315 @@
+//! A message's moves through its hand-off to a provider (see the state
+//! diagram in `rapport_domain::message::lifecycle`). Each move is one
+//! `UPDATE … WHERE state IN (…)` with its trace line in the same
+//! transaction, so of two processes racing for the same move exactly one
+//! wins, and a move from a state the message has left changes nothing.
+//! Also here: addresses that cannot receive, and each SMS sender's
+//! suppression list (STOP).
+
+use rapport_domain::{Channel, Message, MessageId, MessageState, OrganizationId};
+
+use super::db::args;
+use super::messages::{message_from_row, note};
+use super::{Store, StoreError};
+
+/// What a provider's status report did to its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// The message moved to the reported state.
+    Applied(MessageState),
+    /// Already there or further along (a repeat, or a late report): nothing changed.
+    Unchanged,
+    /// No message of that id, or it was handed to another provider reference.
+    Unknown,
+}
+
+/// One state change: from any of `from` to `to`, setting `set` too (SQL
+/// after `updated_at`, with `$5` bound to `extra`), traced as `line`.
+struct Move<'a> {
+    from: &'a [MessageState],
+    to: MessageState,
+    set: &'static str,
+    extra: Option<String>,
+    line: &'a str,
+}
+
+/// A provider's report on a message (a status callback).
+#[derive(Debug, Clone)]
+pub struct DeliveryReport {
+    pub message_id: MessageId,
+    pub provider_ref: String,
+    /// `Sent`, `Delivered`, `Failed` or `Undeliverable`.
+    pub state: MessageState,
+    /// The provider's reason (an error code), for failures.
+    pub reason: Option<String>,
+}
+
+impl Store {
+    /// `planned → sending`: the hand-off begins, to `address` by `channel`.
+    /// The routing trace and the hand-off land in the message's trace. False
+    /// if the message was no longer planned (another worker has it, or it
+    /// was cancelled): then nothing is written and nothing may be sent.
+    pub async fn begin_sending(
+        &self,
+        message: &Message,
+        channel: Channel,
+        address: &str,
+        trace: &[String],
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let changed = tx
+            .execute(
+                "UPDATE messages SET state = 'sending', channel = $3, address = $4, sending_at = $5, updated_at = $5
+                 WHERE organization_id = $1 AND id = $2 AND state = 'planned'",
+                args([
+                    message.organization_id.to_string().into(),
+                    message.id.to_string().into(),
+                    channel.as_str().into(),
+                    address.into(),
+                    now.into(),
+                ]),
+            )
+            .await?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        for line in trace {
+            note(&mut tx, message.id, now, line).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// One move of a message between states, with its trace line; false if
+    /// the message was in none of `change.from`.
+    async fn move_message(&self, org: OrganizationId, id: MessageId, change: Move<'_>) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let from = change.from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "UPDATE messages SET state = $3, updated_at = $4{} WHERE organization_id = $1 AND id = $2 AND state IN ({from})",
+            change.set
+        );
+        let mut tx = self.db.begin().await?;
+        let mut values = args([org.to_string().into(), id.to_string().into(), change.to.as_str().into(), now.into()]);
+        if let Some(extra) = change.extra {
+            values.push(extra.into());
+        }
+        let changed = tx.execute(sqlx::AssertSqlSafe(sql), values).await?;
+        if changed == 1 {
+            note(&mut tx, id, now, change.line).await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    /// `sending | in_doubt → sent`: the provider took it, under `provider_ref`.
+    pub async fn record_sent(
+        &self,
+        org: OrganizationId,
+        id: MessageId,
+        provider_ref: &str,
+        line: &str,
+    ) -> Result<bool, StoreError> {
+        let change = Move {
+            from: &[MessageState::Sending, MessageState::InDoubt],
+            to: MessageState::Sent,
+            set: ", provider_ref = $5, sent_at = $4, reason = NULL",
+            extra: Some(provider_ref.into()),
+            line,
+        };
+        self.move_message(org, id, change).await
+    }
+
+    /// `sending → in_doubt`: the provider may have it; the reason says why
+    /// we cannot tell.
+    pub async fn record_in_doubt(&self, org: OrganizationId, id: MessageId, reason: &str) -> Result<bool, StoreError> {
+        let line = format!("in doubt: {reason}; to be reconciled with the provider, not resent");
+        let change = Move {
+            from: &[MessageState::Sending],
+            to: MessageState::InDoubt,
+            set: ", reason = $5",
+            extra: Some(reason.into()),
+            line: &line,
+        };
+        self.move_message(org, id, change).await
+    }
+
+    /// `sending | in_doubt → planned`: the provider refused it before taking
+    /// it, or a lookup proved it never arrived; it may be sent again.
+    pub async fn return_to_planned(&self, org: OrganizationId, id: MessageId, why: &str) -> Result<bool, StoreError> {
+        let change = Move {
+            from: &[MessageState::Sending, MessageState::InDoubt],
+            to: MessageState::Planned,
+            set: ", channel = NULL, address = NULL, sending_at = NULL, reason = NULL",
+            extra: None,
+            line: &format!("back to planned: {why}"),
+        };
+        self.move_message(org, id, change).await
+    }
+
+    /// `sending | in_doubt → failed | undeliverable` when the provider refused
+    /// it for good. An undeliverable address is remembered, so routing skips it.
+    pub async fn record_refusal(
+        &self,
+        message: &Message,
+        state: MessageState,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let (org, id) = (message.organization_id, message.id);
+        let change = Move {
+            from: &[MessageState::Sending, MessageState::InDoubt],
+            to: state,
+            set: ", reason = $5",
+            extra: Some(reason.into()),
+            line: &format!("{}: {reason}", state.as_str()),
+        };
+        let moved = self.move_message(org, id, change).await?;
+        if moved && state == MessageState::Undeliverable {
+            self.mark_undeliverable(org, id, reason).await?;
+        }
+        Ok(moved)
+    }
+
+    /// Applies a provider's status report: forward only, idempotent.
+    pub async fn apply_delivery_report(
+        &self,
+        org: OrganizationId,
+        report: &DeliveryReport,
+    ) -> Result<ReportOutcome, StoreError> {
+        let message = match self.message(org, report.message_id).await {
+            Ok(message) => message,
+            Err(StoreError::NotFound) => return Ok(ReportOutcome::Unknown),
+            Err(error) => return Err(error),
+        };
+        if message.provider_ref.as_deref().is_some_and(|r| r != report.provider_ref) {
+            return Ok(ReportOutcome::Unknown);
+        }
+        if !message.state.reached_provider() || message.state.delivery_rank() >= report.state.delivery_rank() {
+            return Ok(ReportOutcome::Unchanged);
+        }
+        let from: Vec<MessageState> =
+            MessageState::ALL.into_iter().filter(|s| s.reached_provider() && s.delivery_rank() < 3).collect();
+        let reason = report.reason.clone().unwrap_or_default();
+        let line = match &report.reason {
+            Some(reason) => format!("provider reports {}: {reason}", report.state.as_str()),
+            None => format!("provider reports {}", report.state.as_str()),
+        };
+        let set = ", provider_ref = $5, sent_at = COALESCE(sent_at, $4), reason = NULLIF($6, '')";
+        let now = self.clock.now();
+        let from_sql = from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "UPDATE messages SET state = $3, updated_at = $4{set} WHERE organization_id = $1 AND id = $2 AND state IN ({from_sql})"
+        );
+        let mut tx = self.db.begin().await?;
+        let changed = tx
+            .execute(
+                sqlx::AssertSqlSafe(sql),
+                args([
+                    org.to_string().into(),
+                    message.id.to_string().into(),
+                    report.state.as_str().into(),
+                    now.into(),
+                    report.provider_ref.as_str().into(),
+                    reason.as_str().into(),
+                ]),
+            )
+            .await?;
+        if changed == 0 {
+            return Ok(ReportOutcome::Unchanged);
+        }
+        note(&mut tx, message.id, now, &line).await?;
+        tx.commit().await?;
+        if report.state == MessageState::Undeliverable {
+            self.mark_undeliverable(org, message.id, report.reason.as_deref().unwrap_or("undeliverable")).await?;
+        }
+        Ok(ReportOutcome::Applied(report.state))
+    }
+
+    /// The message of a provider's reference, if one was sent under it.
+    pub async fn message_by_provider_ref(&self, provider_ref: &str) -> Result<Option<Message>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional("SELECT * FROM messages WHERE provider_ref = $1", args([provider_ref.into()]))
+            .await?;
+        row.as_ref().map(message_from_row).transpose()
+    }
+
+    /// Remembers that the address a message went to cannot receive on its channel.
+    async fn mark_undeliverable(&self, org: OrganizationId, id: MessageId, reason: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO undeliverable_addresses (organization_id, channel, address, reason, at)
+                 SELECT organization_id, channel, address, $3, $4 FROM messages
+                 WHERE organization_id = $1 AND id = $2 AND channel IS NOT NULL AND address IS NOT NULL
+                 ON CONFLICT (organization_id, channel, address) DO NOTHING",
+                args([org.to_string().into(), id.to_string().into(), reason.into(), self.clock.now().into()]),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Which of the `(channel, address)` candidates are known not to receive.
+    pub async fn undeliverable_channels(
+        &self,
+        org: OrganizationId,
+        candidates: &[(Channel, String)],
+    ) -> Result<Vec<Channel>, StoreError> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut values = args([org.to_string().into()]);
+        let mut clauses = Vec::new();
+        for (channel, address) in candidates {
+            values.push(channel.as_str().into());
+            values.push(address.as_str().into());
+            clauses.push(format!("(channel = ${} AND address = ${})", values.len() - 1, values.len()));
+        }
+        let sql = format!(
+            "SELECT channel FROM undeliverable_addresses WHERE organization_id = $1 AND ({})",
+            clauses.join(" OR ")
+        );
+        let rows = self.db.fetch_all(sqlx::AssertSqlSafe(sql), values).await?;
+        rows.iter().map(|r| r.parsed("channel")).collect()
+    }
+
+    /// Records that `address` texted STOP (or an equivalent) to `sender`:
+    /// nothing more is texted to it from that number until it opts back in.
+    pub async fn suppress_sms(&self, org: OrganizationId, sender: &str, address: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO sms_suppressions (organization_id, sender, address, at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (organization_id, sender, address) DO NOTHING",
+                args([org.to_string().into(), sender.into(), address.into(), self.clock.now().into()]),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Lifts a suppression (the patient texted START).
+    pub async fn unsuppress_sms(&self, org: OrganizationId, sender: &str, address: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM sms_suppressions WHERE organization_id = $1 AND sender = $2 AND address = $3",
+                args([org.to_string().into(), sender.into(), address.into()]),
+            )
+            .await
+            .map(drop)
+    }
+
+    pub async fn is_sms_suppressed(
+        &self,
+        org: OrganizationId,
+        sender: &str,
+        address: &str,
+    ) -> Result<bool, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT 1 AS one FROM sms_suppressions WHERE organization_id = $1 AND sender = $2 AND address = $3",
+                args([org.to_string().into(), sender.into(), address.into()]),
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+}
