@@ -69,6 +69,28 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Who carries text messages.
     pub sms: SmsProvider,
+    /// How the message dispatcher takes its work.
+    pub dispatcher: DispatcherSettings,
+}
+
+/// The `[dispatcher]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatcherSettings {
+    /// Jobs leased at a time.
+    pub batch: usize,
+    /// A lease's length: a dispatcher that dies loses its jobs to another
+    /// after this long. Must be longer than a provider's timeout.
+    pub lease_seconds: u64,
+    /// After an in-doubt outcome, how long to wait (for a status report)
+    /// before asking the provider.
+    pub reconcile_seconds: u64,
+}
+
+impl Default for DispatcherSettings {
+    fn default() -> Self {
+        Self { batch: 50, lease_seconds: 120, reconcile_seconds: 60 }
+    }
 }
 
 /// The SMS provider.
@@ -147,6 +169,7 @@ impl Default for Config {
             audit_retention_days: 6 * 365,
             public_url: None,
             sms: SmsProvider::Log,
+            dispatcher: DispatcherSettings::default(),
         }
     }
 }
@@ -176,6 +199,7 @@ struct FileLayer {
     audit_retention_days: Option<u32>,
     public_url: Option<String>,
     sms: Option<SmsLayer>,
+    dispatcher: Option<DispatcherSettings>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -235,6 +259,11 @@ impl Config {
         config.apply_env(&var)?;
         if config.audit_retention_days < 365 {
             bail!("audit_retention_days must be at least 365 (HIPAA asks for six years, 2190)");
+        }
+        if let SmsProvider::Twilio(twilio) = &config.sms
+            && twilio.timeout.as_secs() >= config.dispatcher.lease_seconds
+        {
+            bail!("[dispatcher] lease_seconds must be longer than [sms] timeout_seconds");
         }
         if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {
             bail!("tls_cert_file and tls_key_file go together: set both or neither");
@@ -316,6 +345,9 @@ impl Config {
         }
         if let Some(sms) = file.sms {
             self.sms = sms.into_provider(self.public_url.as_deref())?;
+        }
+        if let Some(dispatcher) = file.dispatcher {
+            self.dispatcher = dispatcher;
         }
         Ok(())
     }

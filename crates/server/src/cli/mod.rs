@@ -1,4 +1,4 @@
-//! Command-line commands: `serve`, `migrate`, `import`, and the operator's
+//! Command-line commands: `serve`, `dispatch`, `migrate`, `import`, and the operator's
 //! `organization`, `user`, `audit`, `backup` and `restore`. Each takes the same storage flags.
 
 mod admin;
@@ -39,6 +39,11 @@ enum Command {
         /// Serve a database holding the demo's public credentials beyond loopback.
         #[arg(long)]
         allow_demo_on_network: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Run the message dispatcher alone (several share the work on PostgreSQL).
+    Dispatch {
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -167,6 +172,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen, demo, allow_demo_on_network, storage } => {
             serve::serve(&load(&storage.overrides(listen))?, demo, allow_demo_on_network).await
         }
+        Command::Dispatch { storage } => serve::dispatch(&load(&storage.overrides(None))?).await,
         Command::Migrate { storage } => {
             let store = open(&load(&storage.overrides(None))?).await?;
             println!("migrations are up to date ({} backend)", store.backend().name());

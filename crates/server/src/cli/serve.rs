@@ -9,6 +9,7 @@ use rapport_server::channels::Providers;
 use rapport_server::channels::twilio::TwilioSms;
 use rapport_server::config::{Config, SmsProvider};
 use rapport_server::demo;
+use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::{RetryPolicy, WorkerSettings};
@@ -56,22 +57,15 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     state.trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
     state.rate_limiter =
         std::sync::Arc::new(rapport_server::http::rate_limit::RateLimiter::new(config.requests_per_minute));
-    // The dispatcher sends due messages beside the HTTP server and stops with it.
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = WorkerSettings {
-        owner: format!("dispatch-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
-        batch: 50,
-        lease_for: jiff::SignedDuration::from_mins(2),
-        retry: RetryPolicy::default(),
-    };
-    let providers = providers(config, &store)?;
     if let (SmsProvider::Twilio(twilio), Some(public_url)) = (&config.sms, &config.public_url) {
         state.twilio_hooks = Some(std::sync::Arc::new(TwilioHooks {
             auth_token: twilio.auth_token.clone(),
             public_url: public_url.clone(),
         }));
     }
-    let dispatcher = tokio::spawn(rapport_server::engine::run_dispatcher(store.clone(), providers, worker, stopped));
+    // The dispatcher sends due messages beside the HTTP server and stops with it.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = start_dispatcher(config, &store, stopped)?;
     let shutdown = async move {
         rapport_server::server::shutdown_signal().await;
         let _ = stop.send(true);
@@ -93,6 +87,38 @@ fn print_demo_logins(store: &Store, logins: &[demo::DemoLogin]) {
         demo::admin_code(store.clock().now())
     );
     println!("  integration token: {}", demo::INTEGRATION_TOKEN);
+}
+
+/// `rapport dispatch`: the message dispatcher alone, until SIGINT/SIGTERM.
+/// On PostgreSQL, any number of these (and of `serve`) share the work.
+pub(super) async fn dispatch(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = open(config).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = start_dispatcher(config, &store, stopped)?;
+    println!("Rapport's dispatcher is running on {}", store.backend().name());
+    rapport_server::server::shutdown_signal().await;
+    let _ = stop.send(true);
+    let _ = dispatcher.await;
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the dispatcher with the configured providers; it stops when `stopped` turns true.
+fn start_dispatcher(
+    config: &Config,
+    store: &Store,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let settings = &config.dispatcher;
+    let worker = WorkerSettings {
+        owner: format!("dispatch-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
+        batch: settings.batch.max(1),
+        lease_for: jiff::SignedDuration::from_secs(settings.lease_seconds.max(1) as i64),
+        retry: RetryPolicy::default(),
+    };
+    let sender = MessageSender::with_providers(store.clone(), providers(config, store)?)
+        .reconcile_after(jiff::SignedDuration::from_secs(settings.reconcile_seconds as i64));
+    Ok(tokio::spawn(rapport_server::engine::run_dispatcher(store.clone(), sender, worker, stopped)))
 }
 
 /// The provider of each channel, as configured (the log channel by default).

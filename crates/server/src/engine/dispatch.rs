@@ -45,6 +45,12 @@ impl MessageSender {
     pub fn with_providers(store: Store, providers: Providers) -> Self {
         Self { store, providers, reconcile_after: SignedDuration::from_mins(1) }
     }
+
+    /// How long after an in-doubt outcome the provider is asked.
+    pub fn reconcile_after(mut self, wait: SignedDuration) -> Self {
+        self.reconcile_after = wait;
+        self
+    }
 }
 
 fn retry(error: StoreError) -> JobFailure {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::channels::Providers;
 use crate::jobs::{WorkerSettings, work_batch};
 use crate::store::Store;
 
@@ -16,11 +15,10 @@ use crate::store::Store;
 /// resting a second whenever there was nothing to do.
 pub async fn run_dispatcher(
     store: Store,
-    providers: Providers,
+    sender: dispatch::MessageSender,
     settings: WorkerSettings,
     mut stop: watch::Receiver<bool>,
 ) {
-    let sender = dispatch::MessageSender::with_providers(store.clone(), providers);
     while !*stop.borrow() {
         let idle = match work_batch(&store, &sender, &settings).await {
             Ok(report) => report == Default::default(),

@@ -126,6 +126,11 @@ impl TwilioSimulator {
         self.state().faults.push_back(fault);
     }
 
+    /// Forgets the faults not yet used.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
     pub fn unsubscribe(&self, number: &str) {
         self.state().unsubscribed.insert(number.into());
     }

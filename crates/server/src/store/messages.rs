@@ -12,6 +12,9 @@ use super::{NewJob, Page, PageRequest, Store, StoreError};
 /// The job kind that sends a message.
 pub const SEND_JOB: &str = "message.send";
 
+/// Runs of a send job before it gives up (a run cut short by a crash counts).
+pub const SEND_ATTEMPTS: i64 = 10;
+
 /// What the log channel would have sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEntry {
@@ -100,7 +103,8 @@ impl Store {
                 payload: format!(r#"{{"message_id":"{id}"}}"#),
                 idempotency_key: format!("{SEND_JOB}:{id}"),
                 run_at: plan.due_at,
-                max_attempts: 5,
+                // Retries span about three hours (30 s doubling to a 1 h cap).
+                max_attempts: SEND_ATTEMPTS,
             };
             self.enqueue_job_in(&mut tx, &job).await?;
         }

@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod fuzz;
+mod history;
 mod import;
 mod jobs;
 mod matrix;

@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::api::{PUBLIC_URL, TWILIO_TOKEN, TestApp, on_each_backend_app};
 use crate::support::test_now;
 
-const SENDER: &str = "+13125550000";
+pub const SENDER: &str = "+13125550000";
 const MOBILE: &str = "+13125550101";
 
 struct Setup {
@@ -47,7 +47,7 @@ fn twilio_settings(sim: &TwilioSimulator, callback_base: Option<String>) -> Twil
     }
 }
 
-fn sender_for(store: &Store, sim: &TwilioSimulator, callback_base: Option<String>) -> MessageSender {
+pub fn sender_for(store: &Store, sim: &TwilioSimulator, callback_base: Option<String>) -> MessageSender {
     let mut providers = Providers::log_only(store);
     providers.sms = Arc::new(TwilioSms::new(twilio_settings(sim, callback_base)).expect("client"));
     MessageSender::with_providers(store.clone(), providers)
