@@ -85,11 +85,13 @@ pub struct DispatcherSettings {
     /// After an in-doubt outcome, how long to wait (for a status report)
     /// before asking the provider.
     pub reconcile_seconds: u64,
+    /// The wait after a first failed attempt; it doubles with each failure, up to an hour.
+    pub retry_base_seconds: u64,
 }
 
 impl Default for DispatcherSettings {
     fn default() -> Self {
-        Self { batch: 50, lease_seconds: 120, reconcile_seconds: 60 }
+        Self { batch: 50, lease_seconds: 120, reconcile_seconds: 60, retry_base_seconds: 30 }
     }
 }
 

@@ -22,8 +22,12 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     if seed_demo {
         match demo::seed(&store).await.context("creating demo data")? {
             Some(summary) => println!(
-                "demo data: {} with {} patients and {} appointments (organization {})",
-                summary.organization.name, summary.patients, summary.appointments, summary.organization.id
+                "demo data: {} with {} patients, {} appointments and {} visit reminders to send (organization {})",
+                summary.organization.name,
+                summary.patients,
+                summary.appointments,
+                summary.reminders,
+                summary.organization.id
             ),
             None => println!("demo data: the database already has data; left as it is"),
         }
@@ -114,7 +118,10 @@ fn start_dispatcher(
         owner: format!("dispatch-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
         batch: settings.batch.max(1),
         lease_for: jiff::SignedDuration::from_secs(settings.lease_seconds.max(1) as i64),
-        retry: RetryPolicy::default(),
+        retry: RetryPolicy {
+            base: jiff::SignedDuration::from_secs(settings.retry_base_seconds.max(1) as i64),
+            ..RetryPolicy::default()
+        },
     };
     let sender = MessageSender::with_providers(store.clone(), providers(config, store)?)
         .reconcile_after(jiff::SignedDuration::from_secs(settings.reconcile_seconds as i64));

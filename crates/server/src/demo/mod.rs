@@ -13,6 +13,7 @@ use rapport_domain::{
 
 use crate::store::{AppointmentUpsert, PatientUpsert, Store, StoreError, UpsertOutcome};
 
+mod messages;
 mod staff;
 
 pub use staff::{ADMIN_TOTP_SECRET, DemoLogin, INTEGRATION_TOKEN, admin_code, logins};
@@ -154,6 +155,8 @@ pub struct DemoSummary {
     pub organization: Organization,
     pub patients: usize,
     pub appointments: usize,
+    /// Reminders planned for the next two days' visits (the dispatcher sends them).
+    pub reminders: usize,
 }
 
 fn zone(name: &str) -> Result<TimeZoneName, StoreError> {
@@ -221,9 +224,10 @@ pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
     }
     let patient_ids = seed_patients(store, org.id, &mut rng).await?;
     seed_consents(store, org.id, &patient_ids, &mut rng).await?;
-    let appointments = seed_appointments(store, org.id, &patient_ids, &locations, &providers, now, &mut rng).await?;
+    let visits = seed_appointments(store, org.id, &patient_ids, &locations, &providers, now, &mut rng).await?;
+    let reminders = messages::seed(store, &org, &visits, &locations).await?;
     staff::seed(store, org.id).await?;
-    Ok(Some(DemoSummary { organization: org, patients: patient_ids.len(), appointments }))
+    Ok(Some(DemoSummary { organization: org, patients: patient_ids.len(), appointments: visits.len(), reminders }))
 }
 
 async fn seed_patients(
@@ -344,7 +348,7 @@ async fn seed_appointments(
     providers: &[Provider],
     now: Timestamp,
     rng: &mut Rng,
-) -> Result<usize, StoreError> {
+) -> Result<Vec<AppointmentUpsert>, StoreError> {
     let mut records = Vec::with_capacity(APPOINTMENTS);
     for n in 0..APPOINTMENTS {
         let (patient, site) = *rng.pick(patients);
@@ -390,5 +394,5 @@ async fn seed_appointments(
     for chunk in records.chunks(1000) {
         store.upsert_appointments(org, chunk).await?;
     }
-    Ok(records.len())
+    Ok(records)
 }

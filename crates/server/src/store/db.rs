@@ -347,7 +347,11 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            // IMMEDIATE: a transaction takes the write lock when it begins,
+            // waiting its turn (`busy_timeout`). A deferred one that read first
+            // would fail at once (SQLITE_BUSY_SNAPSHOT) when another writer,
+            // in this process or another, committed since its read.
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }

@@ -23,8 +23,12 @@ async fn http_exchange(address: &str, request: String) -> (u16, String, Value) {
 
 /// A GET with a bearer token: (status, body).
 async fn http_get(address: &str, token: &str, path: &str) -> (u16, Value) {
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    http_get_with(address, &format!("Authorization: Bearer {token}"), path).await
+}
+
+/// A GET with one credential header (`Authorization: …` or `Cookie: …`): (status, body).
+async fn http_get_with(address: &str, credential: &str, path: &str) -> (u16, Value) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n{credential}\r\nConnection: close\r\n\r\n");
     let (status, _, body) = http_exchange(address, request).await;
     (status, body)
 }
@@ -121,6 +125,31 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
     let (_, appointments) =
         http_get(&address, &token, &format!("/api/v1/organizations/{org}/appointments?limit=5&status=booked")).await;
     assert_eq!(appointments["items"].as_array().map(Vec::len), Some(5));
+    // The demo's visit reminders: the dispatcher takes them up at once (sends
+    // them to the outbox, or defers them to the patient's morning).
+    let session = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .and_then(|c| c.split(';').next())
+        .expect("the session cookie")
+        .to_owned();
+    let cookie = format!("Cookie: {session}");
+    let (status, messages) = http_get_with(&address, &cookie, &format!("/api/v1/organizations/{org}/messages")).await;
+    assert_eq!(status, 200, "{messages}");
+    let first = messages["items"][0]["id"].as_str().expect("the demo planned reminders").to_owned();
+    let mut decided = false;
+    for _ in 0..100 {
+        let (_, message) =
+            http_get_with(&address, &cookie, &format!("/api/v1/organizations/{org}/messages/{first}")).await;
+        let trace: Vec<String> =
+            message["trace"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_owned)).collect();
+        if trace.iter().any(|l| l.contains("sent by") || l.contains("deferred to") || l.contains("suppressed")) {
+            decided = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(decided, "the dispatcher sent or deferred the demo's reminder");
 
     let terminated = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
     assert!(terminated.success());

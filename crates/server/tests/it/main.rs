@@ -4,6 +4,7 @@ mod api;
 mod cli;
 mod fuzz;
 mod history;
+mod history_processes;
 mod import;
 mod jobs;
 mod matrix;
