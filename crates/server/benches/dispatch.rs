@@ -16,7 +16,7 @@ use rapport_domain::{
 };
 use rapport_server::clock::Clock;
 use rapport_server::engine::dispatch::MessageSender;
-use rapport_server::jobs::{RetryPolicy, WorkerSettings, work_batch};
+use rapport_server::jobs::{RetryPolicy, WorkerSettings};
 use rapport_server::store::{DbOptions, Store};
 
 mod common;
@@ -76,7 +76,7 @@ async fn drain(store: &Store, workers: usize) -> u64 {
                 let sender = MessageSender::new(store.clone());
                 let mut done = 0;
                 loop {
-                    let report = work_batch(&store, &sender, &settings).await.expect("batch");
+                    let report = sender.dispatch_batch(&settings).await.expect("batch");
                     if report == Default::default() {
                         return done;
                     }

@@ -35,12 +35,22 @@ pub struct Route {
     pub trace: Vec<String>,
 }
 
+/// The patient's address on `channel`: the first mobile number for texts,
+/// the first number for calls, the first email address. Push has no
+/// address in the record (its subscriptions are kept apart).
+pub fn address_for(patient: &PatientDetails, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Sms => patient.phones.iter().find(|p| p.kind == PhoneKind::Mobile).map(|p| p.number.to_string()),
+        Channel::Voice => patient.phones.first().map(|p| p.number.to_string()),
+        Channel::Email => patient.emails.first().map(|e| e.address.to_string()),
+        Channel::Push => None,
+    }
+}
+
 fn address_missing(channel: Channel, patient: &PatientDetails, has_push: bool) -> Option<&'static str> {
     let present = match channel {
-        Channel::Sms => patient.phones.iter().any(|p| p.kind == PhoneKind::Mobile),
-        Channel::Voice => !patient.phones.is_empty(),
-        Channel::Email => !patient.emails.is_empty(),
         Channel::Push => has_push,
+        _ => address_for(patient, channel).is_some(),
     };
     (!present).then_some(match channel {
         Channel::Sms => "no mobile number",

@@ -43,6 +43,34 @@ impl Provider for LogProvider {
         })
     }
 
+    /// One transaction for the whole share of a batch.
+    fn send_many<'a>(&'a self, handoffs: &'a [Handoff]) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(async move {
+            let now = self.store.clock().now();
+            let entries: Vec<(rapport_domain::OrganizationId, OutboxEntry)> = handoffs
+                .iter()
+                .map(|h| {
+                    let entry = OutboxEntry {
+                        message_id: h.message_id,
+                        channel: h.channel,
+                        address: h.to.clone(),
+                        subject: h.subject.clone(),
+                        body: h.body.clone(),
+                        created_at: now,
+                    };
+                    (h.organization_id, entry)
+                })
+                .collect();
+            match self.store.write_outbox_many(&entries).await {
+                Ok(()) => handoffs.iter().map(|h| Outcome::Accepted { provider_ref: reference(h) }).collect(),
+                Err(error) => {
+                    let reason = format!("the outbox write failed: {error}");
+                    handoffs.iter().map(|_| Outcome::InDoubt { reason: reason.clone() }).collect()
+                }
+            }
+        })
+    }
+
     fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found> {
         Box::pin(async move {
             match self.store.in_outbox(handoff.organization_id, handoff.message_id).await {

@@ -75,6 +75,13 @@ pub trait Provider: Send + Sync {
         None
     }
     fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome>;
+    /// Hands over several messages: by default up to 16 at a time, each on
+    /// its own; a provider with a batch form overrides it. One outcome per
+    /// hand-off, in order.
+    fn send_many<'a>(&'a self, handoffs: &'a [Handoff]) -> BoxFuture<'a, Vec<Outcome>> {
+        use futures_util::StreamExt;
+        Box::pin(futures_util::stream::iter(handoffs).map(|h| self.send(h)).buffered(16).collect())
+    }
     fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found>;
 }
 

@@ -125,7 +125,7 @@ fn start_dispatcher(
     };
     let sender = MessageSender::with_providers(store.clone(), providers(config, store)?)
         .reconcile_after(jiff::SignedDuration::from_secs(settings.reconcile_seconds as i64));
-    Ok(tokio::spawn(rapport_server::engine::run_dispatcher(store.clone(), sender, worker, stopped)))
+    Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, worker, stopped)))
 }
 
 /// The provider of each channel, as configured (the log channel by default).

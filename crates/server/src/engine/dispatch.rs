@@ -1,31 +1,31 @@
-//! Sending one message, at send time: everything is checked again (the
-//! message may have been cancelled, consent revoked, the patient deleted or
-//! opted out), the channel is chosen and explained, the patient's hours and
-//! caps may defer it, and the channel's provider takes it. `sending` is
-//! committed before the provider is called; an outcome that cannot be read
-//! leaves the message `in_doubt`, and a run that finds a message `sending`
-//! or `in_doubt` asks the provider (a lookup) instead of sending again.
-//! Every decision lands in the message's trace; no log line carries its
-//! content or the patient's data.
+//! Sending messages, a batch at a time. For each batch of leased send jobs:
+//!
+//! 1. read the messages and everything deciding on them needs, in a few
+//!    queries (`Store::dispatch_facts`);
+//! 2. decide each planned message in memory (`decide.rs`): suppress, defer,
+//!    or hand over by a channel to an address;
+//! 3. commit the decisions in one transaction: `planned → sending` for the
+//!    hand-overs (only from `planned`: a message cancelled meanwhile, or
+//!    taken by another dispatcher, is left alone), the trace, and the jobs
+//!    that end here;
+//! 4. call the providers, outside any transaction, each with its whole share
+//!    of the batch;
+//! 5. commit their answers with the jobs' ends in one transaction.
+//!
+//! A message found `sending` (its dispatcher died mid-hand-off) or
+//! `in_doubt` (an answer that could not be read) is never handed over
+//! blindly: the provider is asked first (`reconcile`). Nothing here logs a
+//! message's content or the patient's data.
+
+use std::collections::HashMap;
 
 use jiff::SignedDuration;
-use jiff::tz::TimeZone;
-use rapport_domain::message::caps::FrequencyCap;
-use rapport_domain::message::routing::{RoutingFacts, choose_channel};
-use rapport_domain::message::window::{SendingHours, SendingWindow};
-use rapport_domain::{Channel, Message, MessageClass, MessageId, MessageState, Patient, PhoneKind};
+use rapport_domain::{Channel, JobId, Message, MessageId, MessageState};
 
-use crate::channels::{Found, Handoff, Outcome, Provider, Providers};
-use crate::jobs::{JobFailure, JobHandler};
-use crate::store::{Job, SEND_JOB, Store, StoreError};
-
-/// Whether a message must wait before it goes.
-enum Wait {
-    No,
-    Until(jiff::Timestamp),
-    /// The rules leave no moment at all.
-    Never,
-}
+use super::decide::{BatchSends, decide};
+use crate::channels::{Found, Handoff, Outcome, Providers};
+use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
+use crate::store::{Decided, Handed, Job, JobResult, SEND_JOB, Store, StoreError};
 
 pub struct MessageSender {
     store: Store,
@@ -33,6 +33,19 @@ pub struct MessageSender {
     /// How long after an in-doubt outcome the provider is asked (a status
     /// report may settle it first).
     reconcile_after: SignedDuration,
+}
+
+fn message_id_of(job: &Job) -> Option<MessageId> {
+    serde_json::from_str::<serde_json::Value>(&job.payload)
+        .ok()
+        .and_then(|v| v["message_id"].as_str().and_then(|id| id.parse().ok()))
+}
+
+/// A hand-over in flight: the message, its job, where it goes.
+struct Handover<'a> {
+    job: &'a Job,
+    message: &'a Message,
+    handoff: Handoff,
 }
 
 impl MessageSender {
@@ -51,174 +64,186 @@ impl MessageSender {
         self.reconcile_after = wait;
         self
     }
-}
 
-fn retry(error: StoreError) -> JobFailure {
-    JobFailure::Retry(error.to_string())
-}
-
-impl JobHandler for MessageSender {
-    fn kind(&self) -> &'static str {
-        SEND_JOB
-    }
-
-    async fn run(&self, job: &Job) -> Result<(), JobFailure> {
-        let id: MessageId = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|v| v["message_id"].as_str().and_then(|id| id.parse().ok()))
-            .ok_or_else(|| JobFailure::Permanent("the payload names no message".into()))?;
-        let org = job.organization_id.ok_or_else(|| JobFailure::Permanent("the job has no organization".into()))?;
-        let message = match self.store.message(org, id).await {
-            Ok(message) => message,
-            Err(StoreError::NotFound) => return Err(JobFailure::Permanent("the message is gone".into())),
-            Err(error) => return Err(retry(error)),
-        };
-        match message.state {
-            MessageState::Planned => self.send(&message).await,
-            MessageState::Sending | MessageState::InDoubt => self.reconcile(&message).await,
-            _ => Ok(()),
+    /// Leases one batch of due send jobs and carries them out.
+    pub async fn dispatch_batch(&self, worker: &WorkerSettings) -> Result<BatchReport, StoreError> {
+        let store = &self.store;
+        let jobs = store.lease_jobs(&worker.owner, SEND_JOB, worker.batch, worker.lease_for).await?;
+        let mut report = BatchReport::default();
+        if jobs.is_empty() {
+            return Ok(report);
         }
-    }
-}
-
-impl MessageSender {
-    async fn suppress(&self, message: &Message, reason: &str) -> Result<(), JobFailure> {
-        self.store
-            .close_message(message.organization_id, message.id, MessageState::Suppressed, reason)
-            .await
-            .map_err(retry)?;
-        Ok(())
-    }
-
-    /// The channels whose address is known not to receive, and the SMS
-    /// opt-out of the sender that would send it.
-    async fn unusable(&self, message: &Message, patient: &Patient) -> Result<(Vec<Channel>, Vec<Channel>), JobFailure> {
-        let org = message.organization_id;
-        let candidates: Vec<(Channel, String)> =
-            self.providers.channels().iter().filter_map(|&c| address_of(patient, c).map(|a| (c, a))).collect();
-        let undeliverable = self.store.undeliverable_channels(org, &candidates).await.map_err(retry)?;
-        let mut opted_out = Vec::new();
-        let sms = candidates.iter().find(|(c, _)| *c == Channel::Sms);
-        if let (Some((_, to)), Some(sender)) = (sms, self.providers.sms.sender())
-            && self.store.is_sms_suppressed(org, sender, to).await.map_err(retry)?
-        {
-            opted_out.push(Channel::Sms);
-        }
-        Ok((undeliverable, opted_out))
-    }
-
-    async fn send(&self, message: &Message) -> Result<(), JobFailure> {
-        let (store, org) = (&self.store, message.organization_id);
-        let now = store.clock().now();
-        if message.plan.expires_at.is_some_and(|at| at <= now) {
-            return self.suppress(message, "it expired before it could be sent").await;
-        }
-        let patient = match store.get_patient(org, message.plan.patient_id).await {
-            Ok(patient) => patient,
-            Err(StoreError::NotFound) => return self.suppress(message, "the patient's record was deleted").await,
-            Err(error) => return Err(retry(error)),
-        };
-        let consents = store.current_consents(org, patient.id).await.map_err(retry)?;
-        let (undeliverable, opted_out) = self.unusable(message, &patient).await?;
-        let facts = RoutingFacts {
-            class: message.plan.class,
-            forms: self.providers.channels(),
-            consents: &consents,
-            undeliverable: &undeliverable,
-            opted_out: &opted_out,
-            has_push: false,
-        };
-        let route = choose_channel(&patient.details, &facts);
-        let Some(channel) = route.channel else {
-            for line in &route.trace {
-                store.note_message(message.id, line).await.map_err(retry)?;
+        let ids: Vec<MessageId> = jobs.iter().filter_map(message_id_of).collect();
+        let messages: HashMap<MessageId, Message> =
+            store.messages_by_ids(&ids).await?.into_iter().map(|m| (m.id, m)).collect();
+        let mut ends: Vec<(JobId, JobResult)> = Vec::new();
+        let (mut planned, mut unsettled) = (Vec::new(), Vec::new());
+        for job in &jobs {
+            let message = message_id_of(job).and_then(|id| messages.get(&id));
+            match message.filter(|m| Some(m.organization_id) == job.organization_id) {
+                None if message_id_of(job).is_none() => {
+                    ends.push((job.id, JobResult::Dead { error: "the payload names no message".into() }));
+                }
+                None => ends.push((job.id, JobResult::Dead { error: "the message is gone".into() })),
+                Some(m) if m.state == MessageState::Planned => planned.push((job, m)),
+                Some(m) if matches!(m.state, MessageState::Sending | MessageState::InDoubt) => unsettled.push((job, m)),
+                Some(_) => ends.push((job.id, JobResult::Done)),
             }
-            return self.suppress(message, "no channel can carry it").await;
-        };
-        match self.wait_for(message, &patient, channel).await? {
-            Wait::No => {}
-            Wait::Never => return self.suppress(message, "the patient's hours leave no time to send").await,
-            Wait::Until(until) if message.plan.expires_at.is_some_and(|at| at <= until) => {
-                return self.suppress(message, "it could not arrive before it expires").await;
-            }
-            Wait::Until(until) => return Err(JobFailure::Later(until)),
         }
-        let (Some(address), Some(provider)) = (address_of(&patient, channel), self.providers.for_channel(channel))
-        else {
-            return self.suppress(message, "the chosen channel has no address").await;
-        };
-        let mut trace = route.trace;
-        trace.push(format!("handing to {} by {}", provider.name(), channel.as_str()));
-        if !store.begin_sending(message, channel, &address, &trace).await.map_err(retry)? {
-            // Cancelled meanwhile, or another worker has it.
-            return Ok(());
+        let (handovers, mut results) = self.decide_batch(worker, &planned, ends, &mut report).await?;
+        let mut answers = Vec::new();
+        for (handover, outcome) in self.hand_over(handovers).await {
+            let provider = self.providers.for_channel(handover.handoff.channel).map_or("none", |p| p.name());
+            let (handed, result) = self.read_outcome(&handover, provider, outcome, &worker.retry);
+            answers.push((handover.message, handed));
+            results.push((handover.job.id, result));
         }
-        let handoff = Handoff {
-            organization_id: org,
-            message_id: message.id,
-            channel,
-            to: address,
-            subject: message.plan.subject.clone(),
-            body: message.plan.body.clone(),
-            sending_at: now,
-        };
-        let outcome = provider.send(&handoff).await;
-        self.record(message, provider.as_ref(), &handoff, outcome).await
+        for (job, message) in unsettled {
+            let result = match self.reconcile(message).await {
+                Ok(result) => result,
+                Err(failure) => failure.result(job.attempts, store.clock().now(), &worker.retry),
+            };
+            results.push((job.id, result));
+        }
+        let recorded = store.record_handoffs(&worker.owner, &answers, &results).await?;
+        for ((_, result), state) in results.iter().zip(recorded) {
+            report.count(result, state);
+        }
+        Ok(report)
     }
 
-    /// Records what the provider answered.
-    async fn record(
+    /// Steps 2 and 3: decides on the planned messages and commits the
+    /// decisions with `ends` (jobs finished without a hand-over). Returns
+    /// the hand-overs this dispatcher won, and the jobs of those it lost
+    /// (to be ended with the answers).
+    async fn decide_batch<'a>(
         &self,
-        message: &Message,
-        provider: &dyn Provider,
-        handoff: &Handoff,
-        outcome: Outcome,
-    ) -> Result<(), JobFailure> {
-        let (store, org, id) = (&self.store, message.organization_id, message.id);
+        worker: &WorkerSettings,
+        planned: &[(&'a Job, &'a Message)],
+        mut ends: Vec<(JobId, JobResult)>,
+        report: &mut BatchReport,
+    ) -> Result<(Vec<Handover<'a>>, Vec<(JobId, JobResult)>), StoreError> {
+        let store = &self.store;
         let now = store.clock().now();
+        let channels = self.providers.channels();
+        let messages: Vec<&Message> = planned.iter().map(|(_, m)| *m).collect();
+        let since = now - SignedDuration::from_hours(24 * 7);
+        let facts = store.dispatch_facts(&messages, channels, self.providers.sms.sender(), since).await?;
+        let mut batch_sends = BatchSends::new();
+        let mut decisions = Vec::with_capacity(planned.len());
+        for &(job, message) in planned {
+            let mut decision = decide(message, &facts, channels, now, &mut batch_sends);
+            match (&decision.decided, decision.until) {
+                (Decided::Begin { channel, .. }, _) => {
+                    let provider = self.providers.for_channel(*channel).map_or("none", |p| p.name());
+                    decision.trace.push(format!("handing to {provider} by {}", channel.as_str()));
+                }
+                (Decided::Defer, Some(until)) => ends.push((job.id, JobResult::Later { until })),
+                _ => ends.push((job.id, JobResult::Done)),
+            }
+            decisions.push((message, decision.decided, decision.trace));
+        }
+        let (took, recorded) = store.commit_decisions(&worker.owner, &decisions, &ends).await?;
+        for ((_, result), state) in ends.iter().zip(recorded) {
+            report.count(result, state);
+        }
+        let mut handovers = Vec::new();
+        let mut lost = Vec::new();
+        for (((message, decided, _), took), (job, _)) in decisions.iter().zip(&took).zip(planned) {
+            let Decided::Begin { channel, address } = decided else { continue };
+            if !*took {
+                // Cancelled meanwhile, or another dispatcher has it: nothing to send.
+                lost.push((job.id, JobResult::Done));
+                continue;
+            }
+            let handoff = Handoff {
+                organization_id: message.organization_id,
+                message_id: message.id,
+                channel: *channel,
+                to: address.clone(),
+                subject: message.plan.subject.clone(),
+                body: message.plan.body.clone(),
+                sending_at: now,
+            };
+            handovers.push(Handover { job, message, handoff });
+        }
+        Ok((handovers, lost))
+    }
+
+    /// Step 4: each provider gets its share of the batch at once.
+    async fn hand_over<'a>(&self, handovers: Vec<Handover<'a>>) -> Vec<(Handover<'a>, Outcome)> {
+        let mut done = Vec::with_capacity(handovers.len());
+        let mut rest = handovers;
+        for channel in Channel::ALL {
+            let (mine, others): (Vec<_>, Vec<_>) = rest.into_iter().partition(|h| h.handoff.channel == channel);
+            rest = others;
+            if mine.is_empty() {
+                continue;
+            }
+            let Some(provider) = self.providers.for_channel(channel) else {
+                let refused =
+                    || Outcome::Refused { reason: "no provider carries this channel".into(), undeliverable: false };
+                done.extend(mine.into_iter().map(|h| (h, refused())));
+                continue;
+            };
+            let handoffs: Vec<Handoff> = mine.iter().map(|h| h.handoff.clone()).collect();
+            let outcomes = provider.send_many(&handoffs).await;
+            done.extend(mine.into_iter().zip(outcomes));
+        }
+        done
+    }
+
+    /// Step 5: what a provider's answer does to the message and its job.
+    fn read_outcome(
+        &self,
+        handover: &Handover<'_>,
+        provider: &str,
+        outcome: Outcome,
+        retry: &crate::jobs::RetryPolicy,
+    ) -> (Handed, JobResult) {
+        let now = self.store.clock().now();
+        let channel = handover.handoff.channel.as_str();
         match outcome {
             Outcome::Accepted { provider_ref } => {
-                let line = format!("sent by {} through {} ({provider_ref})", handoff.channel.as_str(), provider.name());
-                store.record_sent(org, id, &provider_ref, &line).await.map_err(retry)?;
-                Ok(())
+                let line = format!("sent by {channel} through {provider} ({provider_ref})");
+                (Handed::Sent { provider_ref, line }, JobResult::Done)
             }
             Outcome::Retry { reason, after } => {
-                store.return_to_planned(org, id, &reason).await.map_err(retry)?;
-                match after {
-                    Some(after) => Err(JobFailure::RetryNotBefore(reason, now + after)),
-                    None => Err(JobFailure::Retry(reason)),
-                }
+                let failure = match after {
+                    Some(after) => JobFailure::RetryNotBefore(reason.clone(), now + after),
+                    None => JobFailure::Retry(reason.clone()),
+                };
+                (Handed::BackToPlanned { why: reason }, failure.result(handover.job.attempts, now, retry))
             }
             Outcome::Refused { reason, undeliverable } => {
                 let state = if undeliverable { MessageState::Undeliverable } else { MessageState::Failed };
-                store.record_refusal(message, state, &reason).await.map_err(retry)?;
-                Ok(())
+                (Handed::Refused { state, reason }, JobResult::Done)
             }
             Outcome::OptedOut => {
-                if let Some(sender) = provider.sender() {
-                    store.suppress_sms(org, sender, &handoff.to).await.map_err(retry)?;
-                }
-                let reason = "the patient opted out of texts from this number (STOP)";
-                store.record_refusal(message, MessageState::Suppressed, reason).await.map_err(retry)?;
-                Ok(())
+                let sender =
+                    self.providers.for_channel(handover.handoff.channel).and_then(|p| p.sender()).map(str::to_owned);
+                let reason = "the patient opted out of texts from this number (STOP)".to_owned();
+                (Handed::OptedOut { sender, address: handover.handoff.to.clone(), reason }, JobResult::Done)
             }
             Outcome::InDoubt { reason } => {
-                store.record_in_doubt(org, id, &reason).await.map_err(retry)?;
-                Err(JobFailure::Later(now + self.reconcile_after))
+                (Handed::InDoubt { reason }, JobResult::Later { until: now + self.reconcile_after })
             }
         }
     }
 
-    /// A message found `sending` (its worker stopped mid-hand-off) or
+    /// A message found `sending` (its dispatcher stopped mid-hand-off) or
     /// `in_doubt`: the provider is asked whether it has it. Found: sent.
-    /// Not found: planned again and sent. The lookup failed: try later.
-    async fn reconcile(&self, message: &Message) -> Result<(), JobFailure> {
+    /// Not found: planned again, to be decided afresh at once. The lookup
+    /// failed: try again later.
+    async fn reconcile(&self, message: &Message) -> Result<JobResult, JobFailure> {
         let (store, org, id) = (&self.store, message.organization_id, message.id);
+        let retry = |error: StoreError| JobFailure::Retry(error.to_string());
+        let now = store.clock().now();
         let (Some(channel), Some(to), Some(sending_at)) =
             (message.channel, message.address.clone(), message.sending_at)
         else {
             store.return_to_planned(org, id, "the hand-off had not chosen an address").await.map_err(retry)?;
-            return self.send_again(message).await;
+            return Ok(JobResult::Later { until: now });
         };
         if message.state == MessageState::Sending {
             let reason = "the previous attempt stopped during the hand-off";
@@ -240,66 +265,14 @@ impl MessageSender {
             Found::Yes { provider_ref } => {
                 let line = format!("reconciled: {} has it ({provider_ref})", provider.name());
                 store.record_sent(org, id, &provider_ref, &line).await.map_err(retry)?;
-                Ok(())
+                Ok(JobResult::Done)
             }
             Found::No => {
                 let why = format!("reconciled: {} never received it", provider.name());
                 store.return_to_planned(org, id, &why).await.map_err(retry)?;
-                self.send_again(message).await
+                Ok(JobResult::Later { until: now })
             }
             Found::Unknown(reason) => Err(JobFailure::Retry(format!("the lookup failed: {reason}"))),
         }
-    }
-
-    async fn send_again(&self, message: &Message) -> Result<(), JobFailure> {
-        let fresh = self.store.message(message.organization_id, message.id).await.map_err(retry)?;
-        if fresh.state != MessageState::Planned {
-            return Ok(());
-        }
-        self.send(&fresh).await
-    }
-
-    /// When the message must wait (the patient's hours, a cap), until when;
-    /// each wait is written to the trace.
-    async fn wait_for(&self, message: &Message, patient: &Patient, channel: Channel) -> Result<Wait, JobFailure> {
-        let store = &self.store;
-        let now = store.clock().now();
-        let zone_name = match &patient.details.time_zone {
-            Some(zone) => zone.as_str().to_owned(),
-            None => store.get_organization(message.organization_id).await.map_err(retry)?.time_zone.as_str().to_owned(),
-        };
-        let zone = TimeZone::get(&zone_name).map_err(|_| JobFailure::Permanent("an unknown time zone".into()))?;
-        let state = patient.details.address.state.as_deref();
-        let window = match SendingWindow::for_state(state, message.plan.class) {
-            Some(local_rule) => SendingWindow::DEFAULT.narrowed_by(local_rule),
-            None => SendingWindow::DEFAULT,
-        };
-        let hours = SendingHours { window, quiet: patient.details.quiet_hours };
-        let Some(allowed) = hours.next_allowed(now, &zone) else { return Ok(Wait::Never) };
-        if allowed > now {
-            let line = format!("deferred to {allowed}: outside the patient's sending hours ({zone_name})");
-            store.note_message(message.id, &line).await.map_err(retry)?;
-            return Ok(Wait::Until(allowed));
-        }
-        if message.plan.class == MessageClass::Care && channel == Channel::Sms {
-            let sent = store.sends_since(patient.id, MessageClass::Care, now - SignedDuration::from_hours(24 * 7));
-            let next = FrequencyCap::CARE_TEXTS.next_allowed(&sent.await.map_err(retry)?, now);
-            if next > now {
-                let line = format!("deferred to {next}: at most 1 care text a day and 3 a week");
-                store.note_message(message.id, &line).await.map_err(retry)?;
-                return Ok(Wait::Until(next));
-            }
-        }
-        Ok(Wait::No)
-    }
-}
-
-fn address_of(patient: &Patient, channel: Channel) -> Option<String> {
-    let details = &patient.details;
-    match channel {
-        Channel::Sms => details.phones.iter().find(|p| p.kind == PhoneKind::Mobile).map(|p| p.number.to_string()),
-        Channel::Voice => details.phones.first().map(|p| p.number.to_string()),
-        Channel::Email => details.emails.first().map(|e| e.address.to_string()),
-        Channel::Push => None,
     }
 }

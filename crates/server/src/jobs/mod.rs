@@ -11,7 +11,7 @@ use jiff::SignedDuration;
 
 pub use retry::RetryPolicy;
 
-use crate::store::{Job, JobState, Store, StoreError};
+use crate::store::{Job, JobResult, JobState, Store, StoreError};
 
 /// How one run of a job ended, when it did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,45 +56,55 @@ pub struct BatchReport {
     pub lease_lost: usize,
 }
 
-/// Leases one batch of due jobs and runs them, one after another.
+impl JobFailure {
+    /// What to record for a run that ended so, on its `attempts`-th try.
+    pub fn result(self, attempts: i64, now: jiff::Timestamp, retry: &RetryPolicy) -> JobResult {
+        let backoff = || {
+            let unit = f64::from(crate::auth::secret::random_bytes::<1>()[0]) / 256.0;
+            now + retry.delay(attempts, unit)
+        };
+        match self {
+            JobFailure::Retry(error) => JobResult::Retry { error, at: backoff() },
+            JobFailure::RetryNotBefore(error, not_before) => JobResult::Retry { error, at: backoff().max(not_before) },
+            JobFailure::Permanent(error) => JobResult::Dead { error },
+            JobFailure::Later(until) => JobResult::Later { until },
+        }
+    }
+}
+
+impl BatchReport {
+    /// Counts one recorded result (`recorded`: the job's state now, `None` if the lease was lost).
+    pub fn count(&mut self, result: &JobResult, recorded: Option<JobState>) {
+        match (result, recorded) {
+            (_, None | Some(JobState::Running)) => self.lease_lost += 1,
+            (JobResult::Later { .. }, Some(_)) => self.deferred += 1,
+            (_, Some(JobState::Done)) => self.done += 1,
+            (_, Some(JobState::Queued)) => self.retried += 1,
+            (_, Some(JobState::Dead)) => self.dead += 1,
+        }
+    }
+}
+
+/// Leases one batch of due jobs and runs them, one after another; their
+/// outcomes are recorded together at the end.
 pub async fn work_batch<H: JobHandler>(
     store: &Store,
     handler: &H,
     settings: &WorkerSettings,
 ) -> Result<BatchReport, StoreError> {
     let jobs = store.lease_jobs(&settings.owner, handler.kind(), settings.batch, settings.lease_for).await?;
-    let mut report = BatchReport::default();
-    for job in jobs {
-        let outcome = handler.run(&job).await;
-        let now = store.clock().now();
-        let recorded = match outcome {
-            Ok(()) => store.complete_job(job.id, &settings.owner).await?.then_some(JobState::Done),
-            Err(JobFailure::Retry(error)) => {
-                let unit = f64::from(crate::auth::secret::random_bytes::<1>()[0]) / 256.0;
-                let retry_at = now + settings.retry.delay(job.attempts, unit);
-                store.fail_job(job.id, &settings.owner, &error, retry_at).await?
-            }
-            Err(JobFailure::RetryNotBefore(error, not_before)) => {
-                let unit = f64::from(crate::auth::secret::random_bytes::<1>()[0]) / 256.0;
-                let retry_at = (now + settings.retry.delay(job.attempts, unit)).max(not_before);
-                store.fail_job(job.id, &settings.owner, &error, retry_at).await?
-            }
-            Err(JobFailure::Permanent(error)) => store.fail_job_permanently(job.id, &settings.owner, &error).await?,
-            Err(JobFailure::Later(until)) => {
-                if store.defer_job(job.id, &settings.owner, until).await? {
-                    report.deferred += 1;
-                } else {
-                    report.lease_lost += 1;
-                }
-                continue;
-            }
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let result = match handler.run(job).await {
+            Ok(()) => JobResult::Done,
+            Err(failure) => failure.result(job.attempts, store.clock().now(), &settings.retry),
         };
-        match recorded {
-            Some(JobState::Done) => report.done += 1,
-            Some(JobState::Queued) => report.retried += 1,
-            Some(JobState::Dead) => report.dead += 1,
-            Some(JobState::Running) | None => report.lease_lost += 1,
-        }
+        results.push((job.id, result));
+    }
+    let recorded = store.finish_jobs(&settings.owner, &results).await?;
+    let mut report = BatchReport::default();
+    for ((_, result), state) in results.iter().zip(recorded) {
+        report.count(result, state);
     }
     Ok(report)
 }

@@ -6,7 +6,7 @@ use rapport_domain::{Consent, ConsentId, OrganizationId, PatientId};
 use super::db::{Row, args};
 use super::{Store, StoreError};
 
-fn consent_from_row(r: &Row) -> Result<Consent, StoreError> {
+pub(super) fn consent_from_row(r: &Row) -> Result<Consent, StoreError> {
     Ok(Consent {
         id: r.parsed("id")?,
         organization_id: r.parsed("organization_id")?,

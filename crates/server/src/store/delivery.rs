@@ -8,7 +8,7 @@
 
 use rapport_domain::{Channel, Message, MessageId, MessageState, OrganizationId};
 
-use super::db::args;
+use super::db::{Tx, args};
 use super::messages::{message_from_row, note};
 use super::{Store, StoreError};
 
@@ -23,14 +23,76 @@ pub enum ReportOutcome {
     Unknown,
 }
 
+/// Remembers, in the caller's transaction, that the address message `id`
+/// went to cannot receive on its channel.
+pub(super) async fn mark_undeliverable_in(
+    tx: &mut Tx,
+    org: OrganizationId,
+    id: MessageId,
+    reason: &str,
+    now: jiff::Timestamp,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO undeliverable_addresses (organization_id, channel, address, reason, at)
+         SELECT organization_id, channel, address, $3, $4 FROM messages
+         WHERE organization_id = $1 AND id = $2 AND channel IS NOT NULL AND address IS NOT NULL
+         ON CONFLICT (organization_id, channel, address) DO NOTHING",
+        args([org.to_string().into(), id.to_string().into(), reason.into(), now.into()]),
+    )
+    .await
+    .map(drop)
+}
+
+/// Puts `address` on `sender`'s suppression list, in the caller's transaction.
+pub(super) async fn suppress_in(
+    tx: &mut Tx,
+    org: OrganizationId,
+    sender: &str,
+    address: &str,
+    now: jiff::Timestamp,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO sms_suppressions (organization_id, sender, address, at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (organization_id, sender, address) DO NOTHING",
+        args([org.to_string().into(), sender.into(), address.into(), now.into()]),
+    )
+    .await
+    .map(drop)
+}
+
+/// One move of a message between states, with its trace line, in the
+/// caller's transaction; false if the message was in none of `change.from`.
+pub(super) async fn move_in(
+    tx: &mut Tx,
+    org: OrganizationId,
+    id: MessageId,
+    change: Move<'_>,
+    now: jiff::Timestamp,
+) -> Result<bool, StoreError> {
+    let from = change.from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "UPDATE messages SET state = $3, updated_at = $4{} WHERE organization_id = $1 AND id = $2 AND state IN ({from})",
+        change.set
+    );
+    let mut values = args([org.to_string().into(), id.to_string().into(), change.to.as_str().into(), now.into()]);
+    if let Some(extra) = change.extra {
+        values.push(extra.into());
+    }
+    let changed = tx.execute(sqlx::AssertSqlSafe(sql), values).await?;
+    if changed == 1 {
+        note(tx, id, now, change.line).await?;
+    }
+    Ok(changed == 1)
+}
+
 /// One state change: from any of `from` to `to`, setting `set` too (SQL
 /// after `updated_at`, with `$5` bound to `extra`), traced as `line`.
-struct Move<'a> {
-    from: &'a [MessageState],
-    to: MessageState,
-    set: &'static str,
-    extra: Option<String>,
-    line: &'a str,
+pub(super) struct Move<'a> {
+    pub from: &'a [MessageState],
+    pub to: MessageState,
+    pub set: &'static str,
+    pub extra: Option<String>,
+    pub line: &'a str,
 }
 
 /// A provider's report on a message (a status callback).
@@ -81,26 +143,11 @@ impl Store {
         Ok(true)
     }
 
-    /// One move of a message between states, with its trace line; false if
-    /// the message was in none of `change.from`.
     async fn move_message(&self, org: OrganizationId, id: MessageId, change: Move<'_>) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        let from = change.from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "UPDATE messages SET state = $3, updated_at = $4{} WHERE organization_id = $1 AND id = $2 AND state IN ({from})",
-            change.set
-        );
         let mut tx = self.db.begin().await?;
-        let mut values = args([org.to_string().into(), id.to_string().into(), change.to.as_str().into(), now.into()]);
-        if let Some(extra) = change.extra {
-            values.push(extra.into());
-        }
-        let changed = tx.execute(sqlx::AssertSqlSafe(sql), values).await?;
-        if changed == 1 {
-            note(&mut tx, id, now, change.line).await?;
-        }
+        let moved = move_in(&mut tx, org, id, change, self.clock.now()).await?;
         tx.commit().await?;
-        Ok(changed == 1)
+        Ok(moved)
     }
 
     /// `sending | in_doubt → sent`: the provider took it, under `provider_ref`.
@@ -237,16 +284,9 @@ impl Store {
 
     /// Remembers that the address a message went to cannot receive on its channel.
     async fn mark_undeliverable(&self, org: OrganizationId, id: MessageId, reason: &str) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO undeliverable_addresses (organization_id, channel, address, reason, at)
-                 SELECT organization_id, channel, address, $3, $4 FROM messages
-                 WHERE organization_id = $1 AND id = $2 AND channel IS NOT NULL AND address IS NOT NULL
-                 ON CONFLICT (organization_id, channel, address) DO NOTHING",
-                args([org.to_string().into(), id.to_string().into(), reason.into(), self.clock.now().into()]),
-            )
-            .await
-            .map(drop)
+        let mut tx = self.db.begin().await?;
+        mark_undeliverable_in(&mut tx, org, id, reason, self.clock.now()).await?;
+        tx.commit().await
     }
 
     /// Which of the `(channel, address)` candidates are known not to receive.
@@ -276,14 +316,9 @@ impl Store {
     /// Records that `address` texted STOP (or an equivalent) to `sender`:
     /// nothing more is texted to it from that number until it opts back in.
     pub async fn suppress_sms(&self, org: OrganizationId, sender: &str, address: &str) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO sms_suppressions (organization_id, sender, address, at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (organization_id, sender, address) DO NOTHING",
-                args([org.to_string().into(), sender.into(), address.into(), self.clock.now().into()]),
-            )
-            .await
-            .map(drop)
+        let mut tx = self.db.begin().await?;
+        suppress_in(&mut tx, org, sender, address, self.clock.now()).await?;
+        tx.commit().await
     }
 
     /// Lifts a suppression (the patient texted START).

@@ -41,6 +41,25 @@ impl JobState {
     }
 }
 
+/// How one run of a leased job ended, to be recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobResult {
+    Done,
+    /// Run again at `at`, or go to `dead` if the attempts are used up.
+    Retry {
+        error: String,
+        at: Timestamp,
+    },
+    /// Never run again.
+    Dead {
+        error: String,
+    },
+    /// Not a failure: wait until `until`, the attempt not counted.
+    Later {
+        until: Timestamp,
+    },
+}
+
 /// A job to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -131,21 +150,6 @@ impl Store {
         Ok(created == 1)
     }
 
-    /// Puts a leased job back to wait until `until` without spending an
-    /// attempt (the patient's quiet hours, a cap). False if the lease was lost.
-    pub async fn defer_job(&self, id: JobId, owner: &str, until: Timestamp) -> Result<bool, StoreError> {
-        let changed = self
-            .db
-            .execute(
-                "UPDATE jobs SET state = 'queued', run_at = $3, attempts = attempts - 1, lease_owner = NULL,
-                     lease_until = NULL, updated_at = $4
-                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-                args([id.to_string().into(), owner.into(), until.into(), self.clock.now().into()]),
-            )
-            .await?;
-        Ok(changed == 1)
-    }
-
     pub async fn job(&self, id: JobId) -> Result<Job, StoreError> {
         let row = self
             .db
@@ -198,56 +202,76 @@ impl Store {
     /// Marks a leased job done; false if `owner` no longer holds its lease
     /// (it expired and another worker took the job).
     pub async fn complete_job(&self, id: JobId, owner: &str) -> Result<bool, StoreError> {
-        let changed = self
-            .db
-            .execute(
-                "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $3
-                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-                args([id.to_string().into(), owner.into(), self.clock.now().into()]),
-            )
-            .await?;
-        Ok(changed == 1)
+        let recorded = self.finish_jobs(owner, &[(id, JobResult::Done)]).await?;
+        Ok(recorded.first().copied().flatten().is_some())
     }
 
-    /// Records a failed run: the job waits until `retry_at`, or goes to
-    /// `dead` when it has used its attempts. `None` if the lease was lost.
-    pub async fn fail_job(
+    /// Records how runs of leased jobs ended, in one transaction. For each,
+    /// the state it is in now, or `None` if `owner` had lost its lease (then
+    /// nothing is recorded for it).
+    pub async fn finish_jobs(
         &self,
-        id: JobId,
         owner: &str,
-        error: &str,
-        retry_at: Timestamp,
-    ) -> Result<Option<JobState>, StoreError> {
-        let row = self
-            .db
-            .fetch_optional(
-                "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
-                     run_at = $3, last_error = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5
-                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'
-                 RETURNING state",
-                args([id.to_string().into(), owner.into(), retry_at.into(), error.into(), self.clock.now().into()]),
-            )
-            .await?;
-        row.map(|r| JobState::parse(&r.text("state")?)).transpose()
+        results: &[(JobId, JobResult)],
+    ) -> Result<Vec<Option<JobState>>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let recorded = self.finish_jobs_in(&mut tx, owner, results).await?;
+        tx.commit().await?;
+        Ok(recorded)
     }
 
-    /// Records a run that can never succeed: the job goes to `dead` at once.
-    /// `None` if the lease was lost.
-    pub async fn fail_job_permanently(
+    /// [`finish_jobs`](Store::finish_jobs) inside the caller's transaction,
+    /// so a job's end commits with what the job did.
+    pub(super) async fn finish_jobs_in(
         &self,
-        id: JobId,
+        tx: &mut Tx,
         owner: &str,
-        error: &str,
-    ) -> Result<Option<JobState>, StoreError> {
-        let changed = self
-            .db
-            .execute(
-                "UPDATE jobs SET state = 'dead', last_error = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4
-                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-                args([id.to_string().into(), owner.into(), error.into(), self.clock.now().into()]),
-            )
-            .await?;
-        Ok((changed == 1).then_some(JobState::Dead))
+        results: &[(JobId, JobResult)],
+    ) -> Result<Vec<Option<JobState>>, StoreError> {
+        let now = self.clock.now();
+        let mut recorded = Vec::with_capacity(results.len());
+        for (id, result) in results {
+            let (id, owner) = (id.to_string(), owner.to_owned());
+            let row = match result {
+                JobResult::Done => {
+                    tx.fetch_optional(
+                        "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $3
+                         WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING state",
+                        args([id.into(), owner.into(), now.into()]),
+                    )
+                    .await?
+                }
+                JobResult::Retry { error, at } => {
+                    tx.fetch_optional(
+                        "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+                             run_at = $3, last_error = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5
+                         WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING state",
+                        args([id.into(), owner.into(), (*at).into(), error.as_str().into(), now.into()]),
+                    )
+                    .await?
+                }
+                JobResult::Dead { error } => {
+                    tx.fetch_optional(
+                        "UPDATE jobs SET state = 'dead', last_error = $3, lease_owner = NULL, lease_until = NULL,
+                             updated_at = $4
+                         WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING state",
+                        args([id.into(), owner.into(), error.as_str().into(), now.into()]),
+                    )
+                    .await?
+                }
+                JobResult::Later { until } => {
+                    tx.fetch_optional(
+                        "UPDATE jobs SET state = 'queued', run_at = $3, attempts = attempts - 1, lease_owner = NULL,
+                             lease_until = NULL, updated_at = $4
+                         WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING state",
+                        args([id.into(), owner.into(), (*until).into(), now.into()]),
+                    )
+                    .await?
+                }
+            };
+            recorded.push(row.map(|r| JobState::parse(&r.text("state")?)).transpose()?);
+        }
+        Ok(recorded)
     }
 
     /// How many jobs of `kind` are in `state`.

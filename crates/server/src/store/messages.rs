@@ -50,6 +50,19 @@ pub(super) fn message_from_row(r: &Row) -> Result<Message, StoreError> {
     })
 }
 
+fn outbox_args(org: OrganizationId, entry: &OutboxEntry) -> Vec<super::db::Arg> {
+    args([
+        MessageId::generate().to_string().into(),
+        org.to_string().into(),
+        entry.message_id.to_string().into(),
+        entry.channel.as_str().into(),
+        entry.address.as_str().into(),
+        entry.subject.clone().into(),
+        entry.body.as_str().into(),
+        entry.created_at.into(),
+    ])
+}
+
 /// Appends one line to a message's trace.
 pub(super) async fn note(tx: &mut Tx, id: MessageId, at: Timestamp, text: &str) -> Result<(), StoreError> {
     tx.execute(
@@ -230,19 +243,24 @@ impl Store {
             .execute(
                 "INSERT INTO outbox (id, organization_id, message_id, channel, address, subject, body, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING",
-                args([
-                    MessageId::generate().to_string().into(),
-                    org.to_string().into(),
-                    entry.message_id.to_string().into(),
-                    entry.channel.as_str().into(),
-                    entry.address.as_str().into(),
-                    entry.subject.clone().into(),
-                    entry.body.as_str().into(),
-                    entry.created_at.into(),
-                ]),
+                outbox_args(org, entry),
             )
             .await?;
         Ok(written == 1)
+    }
+
+    /// [`write_outbox`](Store::write_outbox) for many entries, in one transaction.
+    pub async fn write_outbox_many(&self, entries: &[(OrganizationId, OutboxEntry)]) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        for (org, entry) in entries {
+            tx.execute(
+                "INSERT INTO outbox (id, organization_id, message_id, channel, address, subject, body, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING",
+                outbox_args(*org, entry),
+            )
+            .await?;
+        }
+        tx.commit().await
     }
 
     /// Whether the log channel's outbox holds the message (its lookup).

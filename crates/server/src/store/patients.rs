@@ -383,7 +383,7 @@ impl Store {
 
     /// Loads the children of `rows` in one round trip: the four child tables
     /// as one `UNION ALL` of (patient, kind, a, b, c, n) rows.
-    async fn hydrate(&self, rows: Vec<Row>) -> Result<Vec<Patient>, StoreError> {
+    pub(super) async fn hydrate(&self, rows: Vec<Row>) -> Result<Vec<Patient>, StoreError> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }

@@ -16,7 +16,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use rapport_domain::{Email, PatientDetails, PatientEmail, PatientPhone, PhoneE164, PhoneKind, TimeZoneName};
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId, PatientId};
-use rapport_server::jobs::{RetryPolicy, WorkerSettings, work_batch};
+use rapport_server::jobs::{RetryPolicy, WorkerSettings};
 use rapport_server::simulators::twilio::{Fault, SimMessage};
 use rapport_server::store::Store;
 use rapport_server::store::{JobState, SEND_JOB};
@@ -234,7 +234,7 @@ async fn run_history(app: &TestApp, seed: u64) {
             57..=74 => app.clock.set(now + SignedDuration::from_mins(1 + rng.below(180) as i64)),
             _ => {
                 let worker = settings(&format!("worker-{step}"));
-                let run = work_batch(&app.store, &sender, &worker);
+                let run = sender.dispatch_batch(&worker);
                 if rng.chance(20) {
                     // A crash: the dispatcher stops wherever it is.
                     let _ = tokio::time::timeout(Duration::from_millis(rng.below(40)), run).await;
@@ -250,7 +250,7 @@ async fn run_history(app: &TestApp, seed: u64) {
         let now = app.store.clock().now();
         app.clock.set(now + SignedDuration::from_hours(1));
         loop {
-            let report = work_batch(&app.store, &sender, &settings(&format!("drain-{hour}"))).await.expect("batch");
+            let report = sender.dispatch_batch(&settings(&format!("drain-{hour}"))).await.expect("batch");
             if report == Default::default() {
                 break;
             }

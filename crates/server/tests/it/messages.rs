@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use jiff::SignedDuration;
 use rapport_domain::Role;
 use rapport_server::engine::dispatch::MessageSender;
-use rapport_server::jobs::{BatchReport, RetryPolicy, WorkerSettings, work_batch};
+use rapport_server::jobs::{BatchReport, RetryPolicy, WorkerSettings};
 use serde_json::{Value, json};
 
 use crate::api::{TestApp, on_each_backend_app};
@@ -20,7 +20,7 @@ async fn dispatch(app: &TestApp) -> BatchReport {
         lease_for: SignedDuration::from_mins(2),
         retry: RetryPolicy::default(),
     };
-    work_batch(&app.store, &MessageSender::new(app.store.clone()), &settings).await.expect("batch")
+    MessageSender::new(app.store.clone()).dispatch_batch(&settings).await.expect("batch")
 }
 
 /// An organization, a Chicago patient with a mobile and an email, and a front-desk browser.

@@ -17,7 +17,7 @@ use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
-use rapport_server::jobs::{BatchReport, RetryPolicy, WorkerSettings, work_batch};
+use rapport_server::jobs::{BatchReport, RetryPolicy, WorkerSettings};
 use rapport_server::simulators::twilio::{Fault, TwilioSimulator};
 use rapport_server::store::Store;
 use serde_json::json;
@@ -79,14 +79,14 @@ async fn plan(app: &TestApp, s: &Setup, key: &str) -> MessageId {
     app.store.plan_message(s.org, &plan).await.expect("plan").0.id
 }
 
-async fn dispatch(app: &TestApp, s: &Setup) -> BatchReport {
+async fn dispatch(s: &Setup) -> BatchReport {
     let settings = WorkerSettings {
         owner: "sms-test".into(),
         batch: 20,
         lease_for: SignedDuration::from_mins(2),
         retry: RetryPolicy::default(),
     };
-    work_batch(&app.store, &s.sender, &settings).await.expect("batch")
+    s.sender.dispatch_batch(&settings).await.expect("batch")
 }
 
 async fn state_of(app: &TestApp, s: &Setup, id: MessageId) -> MessageState {
@@ -102,8 +102,8 @@ async fn a_text_reaches_the_provider_once_from_the_sender_with_its_callback() {
     on_each_backend_app(|app| async move {
         let s = setup(&app).await;
         let id = plan(&app, &s, "results").await;
-        assert_eq!(dispatch(&app, &s).await.done, 1);
-        assert_eq!(dispatch(&app, &s).await, BatchReport::default(), "nothing left");
+        assert_eq!(dispatch(&s).await.done, 1);
+        assert_eq!(dispatch(&s).await, BatchReport::default(), "nothing left");
         let sent = s.sim.messages();
         assert_eq!(sent.len(), 1);
         assert_eq!((sent[0].to.as_str(), sent[0].from.as_str()), (MOBILE, SENDER));
@@ -124,20 +124,20 @@ async fn refusals_are_retried_and_in_doubt_outcomes_reconciled_never_duplicated(
         // 500: not taken; back to planned, sent on the retry.
         s.sim.push_fault(Fault::ServerError);
         let id = plan(&app, &s, "server-error").await;
-        assert_eq!(dispatch(&app, &s).await.retried, 1);
+        assert_eq!(dispatch(&s).await.retried, 1);
         assert_eq!(state_of(&app, &s, id).await, MessageState::Planned);
         advance(&app, SignedDuration::from_mins(1));
-        assert_eq!(dispatch(&app, &s).await.done, 1);
+        assert_eq!(dispatch(&s).await.done, 1);
         assert_eq!(state_of(&app, &s, id).await, MessageState::Sent);
 
         // 429 with Retry-After: 120 s: not before then.
         s.sim.push_fault(Fault::RateLimited { retry_after_secs: 120 });
         let id = plan(&app, &s, "rate-limited").await;
-        assert_eq!(dispatch(&app, &s).await.retried, 1);
+        assert_eq!(dispatch(&s).await.retried, 1);
         advance(&app, SignedDuration::from_secs(90));
-        assert_eq!(dispatch(&app, &s).await, BatchReport::default(), "Retry-After is honoured");
+        assert_eq!(dispatch(&s).await, BatchReport::default(), "Retry-After is honoured");
         advance(&app, SignedDuration::from_secs(40));
-        assert_eq!(dispatch(&app, &s).await.done, 1);
+        assert_eq!(dispatch(&s).await.done, 1);
         assert_eq!(state_of(&app, &s, id).await, MessageState::Sent);
 
         // Taken, then no answer in time / the connection dropped: in doubt,
@@ -145,12 +145,12 @@ async fn refusals_are_retried_and_in_doubt_outcomes_reconciled_never_duplicated(
         for (key, fault) in [("slow", Fault::Slow(Duration::from_secs(2))), ("dropped", Fault::DropAfterAccept)] {
             s.sim.push_fault(fault);
             let id = plan(&app, &s, key).await;
-            assert_eq!(dispatch(&app, &s).await.deferred, 1, "{key}");
+            assert_eq!(dispatch(&s).await.deferred, 1, "{key}");
             let doubtful = app.store.message(s.org, id).await.expect("message");
             assert_eq!(doubtful.state, MessageState::InDoubt, "{key}");
             assert!(doubtful.reason.is_some(), "{key}: the doubt is explained");
             advance(&app, SignedDuration::from_secs(61));
-            assert_eq!(dispatch(&app, &s).await.done, 1, "{key}");
+            assert_eq!(dispatch(&s).await.done, 1, "{key}");
             let reconciled = app.store.message(s.org, id).await.expect("message");
             let at_provider: Vec<_> = s.sim.messages().into_iter().filter(|m| m.body.contains(key)).collect();
             assert_eq!(at_provider.len(), 1, "{key}: exactly one at the provider");
@@ -171,8 +171,10 @@ async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() 
         let message = app.store.message(s.org, id).await.expect("message");
         let began = app.store.begin_sending(&message, rapport_domain::Channel::Sms, MOBILE, &[]).await;
         assert!(began.expect("begin"));
-        assert_eq!(dispatch(&app, &s).await.done, 1);
-        assert_eq!(s.sim.messages().len(), 1, "the lookup found nothing, so it was sent, once");
+        assert_eq!(dispatch(&s).await.deferred, 1, "the lookup found nothing: planned again, due at once");
+        assert!(s.sim.messages().is_empty());
+        assert_eq!(dispatch(&s).await.done, 1);
+        assert_eq!(s.sim.messages().len(), 1, "then sent, once");
         let trace = app.store.message_events(s.org, id).await.expect("trace");
         let notes: Vec<&str> = trace.iter().map(|e| e.note.as_str()).collect();
         assert!(notes.iter().any(|n| n.contains("never received it")), "{notes:?}");
@@ -194,7 +196,7 @@ async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() 
         };
         use rapport_server::channels::Provider;
         assert!(matches!(planted.send(&handoff).await, rapport_server::channels::Outcome::Accepted { .. }));
-        assert_eq!(dispatch(&app, &s).await.done, 1);
+        assert_eq!(dispatch(&s).await.done, 1);
         assert_eq!(s.sim.messages().len(), 2, "reconciled, not resent");
         assert_eq!(state_of(&app, &s, id).await, MessageState::Sent);
     })
@@ -208,13 +210,13 @@ async fn an_opted_out_or_landline_number_gets_no_more_texts() {
         // The provider holds a STOP from this number (error 21610).
         s.sim.unsubscribe(MOBILE);
         let id = plan(&app, &s, "first").await;
-        assert_eq!(dispatch(&app, &s).await.done, 1);
+        assert_eq!(dispatch(&s).await.done, 1);
         assert_eq!(state_of(&app, &s, id).await, MessageState::Suppressed);
         assert!(app.store.is_sms_suppressed(s.org, SENDER, MOBILE).await.expect("query"));
         // The next message goes by email instead, and the text is never tried.
         let requests = s.sim.requests();
         let next = plan(&app, &s, "second").await;
-        assert_eq!(dispatch(&app, &s).await.done, 1);
+        assert_eq!(dispatch(&s).await.done, 1);
         let message = app.store.message(s.org, next).await.expect("message");
         assert_eq!((message.state, message.channel), (MessageState::Sent, Some(rapport_domain::Channel::Email)));
         assert_eq!(s.sim.requests(), requests, "no request for a suppressed number");
@@ -236,7 +238,7 @@ async fn an_opted_out_or_landline_number_gets_no_more_texts() {
             expires_at: None,
         };
         let (message, _) = app.store.plan_message(org2, &plan).await.expect("plan");
-        assert_eq!(dispatch(&app, &s).await.done, 1);
+        assert_eq!(dispatch(&s).await.done, 1);
         assert_eq!(app.store.message(org2, message.id).await.expect("m").state, MessageState::Undeliverable);
         let undeliverable = app
             .store
@@ -273,7 +275,7 @@ async fn a_stop_texted_to_the_sender_suppresses_the_number_and_start_lifts_it() 
         assert!(app.store.is_sms_suppressed(s.org, SENDER, MOBILE).await.expect("query"));
 
         let id = plan(&app, &s, "after-stop").await;
-        dispatch(&app, &s).await;
+        dispatch(&s).await;
         let message = app.store.message(s.org, id).await.expect("message");
         assert_eq!(message.channel, Some(rapport_domain::Channel::Email), "no text after STOP");
         assert!(s.sim.messages().is_empty());
@@ -285,7 +287,7 @@ async fn a_stop_texted_to_the_sender_suppresses_the_number_and_start_lifts_it() 
             StatusCode::OK
         );
         plan(&app, &s, "after-start").await;
-        dispatch(&app, &s).await;
+        dispatch(&s).await;
         assert_eq!(s.sim.messages().len(), 1, "texts resume after START");
     })
     .await;
@@ -296,7 +298,7 @@ async fn status_callbacks_are_verified_idempotent_and_only_move_forward() {
     on_each_backend_app(|app| async move {
         let s = setup(&app).await;
         let id = plan(&app, &s, "tracked").await;
-        dispatch(&app, &s).await;
+        dispatch(&s).await;
         let sent = s.sim.messages()[0].clone();
         let path = format!("/hooks/twilio/{}/messages/{id}/status", s.org);
         let report = |status: &'static str| {
@@ -347,7 +349,7 @@ async fn the_simulators_callbacks_reach_a_running_server_and_mark_unknown_number
         s.sender = sender_for(&app.store, &s.sim, Some(public_url));
         s.sim.mark_unknown(MOBILE);
         let id = plan(&app, &s, "unknown-number").await;
-        dispatch(&app, &s).await;
+        dispatch(&s).await;
         let mut state = state_of(&app, &s, id).await;
         for _ in 0..100 {
             if state == MessageState::Undeliverable {
@@ -358,7 +360,7 @@ async fn the_simulators_callbacks_reach_a_running_server_and_mark_unknown_number
         }
         assert_eq!(state, MessageState::Undeliverable, "the simulator reported 30005");
         let next = plan(&app, &s, "next").await;
-        dispatch(&app, &s).await;
+        dispatch(&s).await;
         let message = app.store.message(s.org, next).await.expect("message");
         assert_eq!(message.channel, Some(rapport_domain::Channel::Email), "the number is skipped from now on");
         let _ = stop.send(());

@@ -1,0 +1,111 @@
+//! The decision on one planned message at send time, from what the store
+//! read for its batch (`DispatchFacts`): suppress it (expired, patient gone,
+//! no usable channel, no hour left), defer it (the patient's hours, the care
+//! text cap), or hand it over by a channel to an address. Pure: no I/O, so
+//! a batch is decided in memory and committed at once. Every reason lands
+//! in the trace.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use rapport_domain::message::caps::FrequencyCap;
+use rapport_domain::message::routing::{RoutingFacts, address_for, choose_channel};
+use rapport_domain::message::window::{SendingHours, SendingWindow};
+use rapport_domain::{Channel, Message, MessageClass, PatientId};
+
+use crate::store::{Decided, DispatchFacts};
+
+/// A decision, its trace, and for a deferral the moment to try again.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub decided: Decided,
+    pub trace: Vec<String>,
+    pub until: Option<Timestamp>,
+}
+
+impl Decision {
+    fn close(reason: &str, trace: Vec<String>) -> Self {
+        Self { decided: Decided::Close { reason: reason.into() }, trace, until: None }
+    }
+}
+
+/// Care texts handed over earlier in the same batch, per patient: the cap
+/// counts them before they are committed.
+pub type BatchSends = HashMap<PatientId, Vec<Timestamp>>;
+
+pub fn decide(
+    message: &Message,
+    facts: &DispatchFacts,
+    channels: &[Channel],
+    now: Timestamp,
+    batch_sends: &mut BatchSends,
+) -> Decision {
+    let org = message.organization_id;
+    if message.plan.expires_at.is_some_and(|at| at <= now) {
+        return Decision::close("it expired before it could be sent", Vec::new());
+    }
+    let Some(patient) = facts.patients.get(&message.plan.patient_id).filter(|p| p.organization_id == org) else {
+        return Decision::close("the patient's record was deleted", Vec::new());
+    };
+    let address = |channel| address_for(&patient.details, channel);
+    let undeliverable: Vec<Channel> = channels
+        .iter()
+        .copied()
+        .filter(|&c| address(c).is_some_and(|a| facts.undeliverable.contains(&(org, c, a))))
+        .collect();
+    let opted_out: Vec<Channel> = address(Channel::Sms)
+        .filter(|a| facts.suppressed.contains(&(org, a.clone())))
+        .map(|_| Channel::Sms)
+        .into_iter()
+        .collect();
+    let no_consents = Vec::new();
+    let routing = RoutingFacts {
+        class: message.plan.class,
+        forms: channels,
+        consents: facts.consents.get(&patient.id).unwrap_or(&no_consents),
+        undeliverable: &undeliverable,
+        opted_out: &opted_out,
+        has_push: false,
+    };
+    let route = choose_channel(&patient.details, &routing);
+    let trace = route.trace;
+    let (Some(channel), Some(to)) = (route.channel, route.channel.and_then(address)) else {
+        return Decision::close("no channel can carry it", trace);
+    };
+    let zone_name = match &patient.details.time_zone {
+        Some(zone) => zone.as_str().to_owned(),
+        None => facts.org_zones.get(&org).map_or_else(|| "UTC".to_owned(), |z| z.as_str().to_owned()),
+    };
+    let zone = TimeZone::get(&zone_name).unwrap_or(TimeZone::UTC);
+    let window = match SendingWindow::for_state(patient.details.address.state.as_deref(), message.plan.class) {
+        Some(local_rule) => SendingWindow::DEFAULT.narrowed_by(local_rule),
+        None => SendingWindow::DEFAULT,
+    };
+    let hours = SendingHours { window, quiet: patient.details.quiet_hours };
+    let Some(allowed) = hours.next_allowed(now, &zone) else {
+        return Decision::close("the patient's hours leave no time to send", trace);
+    };
+    // A deferral's trace is its one line: the route is traced when it is taken.
+    let wait = |until: Timestamp, why: String, trace: Vec<String>| {
+        if message.plan.expires_at.is_some_and(|at| at <= until) {
+            return Decision::close("it could not arrive before it expires", trace);
+        }
+        let line = format!("deferred to {until}: {why}");
+        Decision { decided: Decided::Defer, trace: vec![line], until: Some(until) }
+    };
+    if allowed > now {
+        return wait(allowed, format!("outside the patient's sending hours ({zone_name})"), trace);
+    }
+    if message.plan.class == MessageClass::Care && channel == Channel::Sms {
+        let mut sent = facts.care_sends.get(&patient.id).cloned().unwrap_or_default();
+        sent.extend(batch_sends.get(&patient.id).into_iter().flatten().copied());
+        sent.sort();
+        let next = FrequencyCap::CARE_TEXTS.next_allowed(&sent, now);
+        if next > now {
+            return wait(next, "at most 1 care text a day and 3 a week".into(), trace);
+        }
+        batch_sends.entry(patient.id).or_default().push(now);
+    }
+    Decision { decided: Decided::Begin { channel, address: to }, trace, until: None }
+}
