@@ -25,7 +25,8 @@ use rapport_domain::{Channel, JobId, Message, MessageId, MessageState};
 use super::decide::{BatchSends, decide};
 use crate::channels::{Found, Handoff, Outcome, Providers};
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
-use crate::store::{Decided, Handed, Job, JobResult, SEND_JOB, Store, StoreError};
+use crate::store::{Decided, Handed, Job, JobResult, SEND_JOB, Store, StoreError, Taken};
+use rapport_domain::message::caps::FrequencyCap;
 
 pub struct MessageSender {
     store: Store,
@@ -141,20 +142,30 @@ impl MessageSender {
                 (Decided::Defer, Some(until)) => ends.push((job.id, JobResult::Later { until })),
                 _ => ends.push((job.id, JobResult::Done)),
             }
-            decisions.push((message, decision.decided, decision.trace));
+            decisions.push((message, job.id, decision.decided, decision.trace));
         }
-        let (took, recorded) = store.commit_decisions(&worker.owner, &decisions, &ends).await?;
-        for ((_, result), state) in ends.iter().zip(recorded) {
+        let cap = FrequencyCap::CARE_TEXTS;
+        let (took, recorded) = store.commit_decisions(&worker.owner, &decisions, &ends, cap).await?;
+        let put_off = decisions.iter().zip(&took).filter_map(|((_, job, _, _), taken)| match taken {
+            Taken::Deferred(until) => Some((*job, JobResult::Later { until: *until })),
+            _ => None,
+        });
+        let ended: Vec<(JobId, JobResult)> = ends.into_iter().chain(put_off).collect();
+        for ((_, result), state) in ended.iter().zip(recorded) {
             report.count(result, state);
         }
         let mut handovers = Vec::new();
         let mut lost = Vec::new();
-        for (((message, decided, _), took), (job, _)) in decisions.iter().zip(&took).zip(planned) {
+        for (((message, _, decided, _), taken), (job, _)) in decisions.iter().zip(&took).zip(planned) {
             let Decided::Begin { channel, address } = decided else { continue };
-            if !*took {
+            match taken {
+                Taken::Yes => {}
                 // Cancelled meanwhile, or another dispatcher has it: nothing to send.
-                lost.push((job.id, JobResult::Done));
-                continue;
+                Taken::Lost => {
+                    lost.push((job.id, JobResult::Done));
+                    continue;
+                }
+                Taken::Deferred(_) => continue,
             }
             let handoff = Handoff {
                 organization_id: message.organization_id,

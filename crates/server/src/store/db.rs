@@ -304,6 +304,16 @@ impl Db {
         }
     }
 
+    /// What a read appends to lock its rows until the transaction ends:
+    /// `FOR UPDATE` on PostgreSQL; nothing on SQLite, whose transactions
+    /// (`BEGIN IMMEDIATE`) already hold the one write lock.
+    pub fn for_update(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "",
+            Db::Postgres(_) => "FOR UPDATE",
+        }
+    }
+
     pub async fn execute(&self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<u64, StoreError> {
         Ok(match self {
             Db::Sqlite(p) => sqlite_query(sql, args).execute(p).await?.rows_affected(),
@@ -454,18 +464,34 @@ pub fn placeholders(start: usize, count: usize) -> String {
     (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+/// `($s, …), ($s+w, …), …`: `rows` tuples of `width` parameters from `$start`,
+/// for a `VALUES` list (whose columns both backends name `column1`, `column2`, …).
+pub fn tuples(start: usize, rows: usize, width: usize) -> String {
+    (0..rows).map(|r| format!("({})", placeholders(start + r * width, width))).collect::<Vec<_>>().join(", ")
+}
+
 /// Inserts `rows` into `into` (`table (col, …)`), all columns given. On
 /// SQLite: multi-row VALUES in chunks under its parameter limit. On
 /// PostgreSQL: one array per column through `UNNEST`, so a batch is one
 /// statement with as many parameters as columns, whatever its length.
 pub async fn insert_rows(tx: &mut Tx, into: &'static str, rows: Vec<Vec<Arg>>) -> Result<(), StoreError> {
+    insert_rows_then(tx, into, rows, "").await
+}
+
+/// [`insert_rows`] with a clause after the rows (`ON CONFLICT … DO NOTHING`).
+pub async fn insert_rows_then(
+    tx: &mut Tx,
+    into: &'static str,
+    rows: Vec<Vec<Arg>>,
+    then: &'static str,
+) -> Result<(), StoreError> {
     let Some(first) = rows.first() else { return Ok(()) };
     let width = first.len();
     if let Tx::Postgres(t) = tx {
         let types: Vec<&str> =
             first.iter().map(|a| if matches!(a, Arg::Int(_)) { "int8[]" } else { "text[]" }).collect();
         let arrays: Vec<String> = types.iter().enumerate().map(|(i, ty)| format!("${}::{ty}", i + 1)).collect();
-        let sql = format!("INSERT INTO {into} SELECT * FROM UNNEST({})", arrays.join(", "));
+        let sql = format!("INSERT INTO {into} SELECT * FROM UNNEST({}) {then}", arrays.join(", "));
         let mut ints: Vec<Vec<Option<i64>>> = vec![Vec::new(); width];
         let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); width];
         for row in rows {
@@ -499,7 +525,7 @@ pub async fn insert_rows(tx: &mut Tx, into: &'static str, rows: Vec<Vec<Arg>>) -
         let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_chunk).collect();
         let tuples: Vec<String> =
             (0..chunk.len()).map(|i| format!("({})", placeholders(i * width + 1, width))).collect();
-        let sql = format!("INSERT INTO {into} VALUES {}", tuples.join(", "));
+        let sql = format!("INSERT INTO {into} VALUES {} {then}", tuples.join(", "));
         tx.execute(sqlx::AssertSqlSafe(sql), chunk.into_iter().flatten().collect()).await?;
     }
     Ok(())

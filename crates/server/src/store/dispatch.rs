@@ -11,11 +11,12 @@ use rapport_domain::{
 };
 use sqlx::AssertSqlSafe;
 
-use super::db::{Arg, args, placeholders};
+use super::db::{Arg, Tx, placeholders, tuples};
 use super::delivery::{Move, mark_undeliverable_in, move_in, suppress_in};
-use super::messages::{message_from_row, note};
+use super::messages::{message_from_row, notes_in};
 use super::{JobResult, JobState, Store, StoreError};
 use rapport_domain::JobId;
+use rapport_domain::message::caps::FrequencyCap;
 use rapport_domain::message::routing::address_for;
 
 /// What deciding on a batch of messages needs besides the messages.
@@ -29,7 +30,7 @@ pub struct DispatchFacts {
     pub undeliverable: HashSet<(OrganizationId, Channel, String)>,
     /// `(organization, number)` on the SMS sender's suppression list.
     pub suppressed: HashSet<(OrganizationId, String)>,
-    /// When each patient's care messages were handed over, since the window's start.
+    /// When each patient's care texts were handed over, since the window's start.
     pub care_sends: HashMap<PatientId, Vec<Timestamp>>,
     pub org_zones: HashMap<OrganizationId, TimeZoneName>,
 }
@@ -43,6 +44,17 @@ pub enum Decided {
     Defer,
     /// To hand over now to `address` by `channel`: `planned → sending`.
     Begin { channel: Channel, address: String },
+}
+
+/// What became of a decision at commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Committed (a hand-over: the message is now `sending`, ours to send).
+    Yes,
+    /// The message was no longer planned (cancelled, or another dispatcher has it).
+    Lost,
+    /// A care text that the cap, checked again under lock, puts off until then.
+    Deferred(Timestamp),
 }
 
 /// What a provider's answer does to a message in `sending`.
@@ -68,6 +80,15 @@ pub enum Handed {
         address: String,
         reason: String,
     },
+}
+
+/// Runs a batch `UPDATE … RETURNING id` whose `$1` is `now` and whose
+/// other parameters are `values`; the ids it moved.
+async fn moved(tx: &mut Tx, sql: String, now: Timestamp, values: Vec<Arg>) -> Result<HashSet<MessageId>, StoreError> {
+    let mut all = vec![Arg::from(now)];
+    all.extend(values);
+    let rows = tx.fetch_all(AssertSqlSafe(sql), all).await?;
+    rows.iter().map(|r| r.parsed("id")).collect()
 }
 
 fn text_args(values: impl IntoIterator<Item = String>) -> Vec<Arg> {
@@ -128,10 +149,10 @@ impl Store {
             let list = placeholders(2, care.len());
             let sql = format!(
                 "SELECT patient_id, sent_at AS at FROM messages WHERE patient_id IN ({list}) AND class = 'care'
-                   AND sent_at IS NOT NULL AND sent_at >= $1
+                   AND channel = 'sms' AND sent_at IS NOT NULL AND sent_at >= $1
                  UNION ALL
                  SELECT patient_id, sending_at AS at FROM messages WHERE patient_id IN ({list}) AND class = 'care'
-                   AND state IN ('sending', 'in_doubt') AND sending_at >= $1"
+                   AND channel = 'sms' AND state IN ('sending', 'in_doubt') AND sending_at >= $1"
             );
             let mut values = vec![Arg::from(care_since)];
             values.extend(text_args(care));
@@ -182,56 +203,147 @@ impl Store {
     }
 
     /// Commits the dispatcher's decisions, each with its trace, and the ends
-    /// of the jobs that need no hand-off, in one transaction. For each
-    /// decision, whether it took effect (a message no longer planned, because
-    /// it was cancelled or taken meanwhile, is left alone); for each job, its
-    /// state now (`None`: the lease was lost).
+    /// of the jobs that need no hand-off, in one transaction. Care texts are
+    /// checked against `care_cap` again here, with their patients locked, so
+    /// that dispatchers deciding at once cannot together exceed it. For each
+    /// decision, what became of it (a message no longer planned, because it
+    /// was cancelled or taken meanwhile, is left alone); for each job of
+    /// `jobs`, and then of each hand-over the cap put off, its state now
+    /// (`None`: the lease was lost).
     pub async fn commit_decisions(
         &self,
         owner: &str,
-        decisions: &[(&Message, Decided, Vec<String>)],
+        decisions: &[(&Message, JobId, Decided, Vec<String>)],
         jobs: &[(JobId, JobResult)],
-    ) -> Result<(Vec<bool>, Vec<Option<JobState>>), StoreError> {
+        care_cap: FrequencyCap,
+    ) -> Result<(Vec<Taken>, Vec<Option<JobState>>), StoreError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let mut took = Vec::with_capacity(decisions.len());
-        for (message, decided, trace) in decisions {
-            let (org, id) = (message.organization_id.to_string(), message.id.to_string());
-            let changed = match decided {
-                Decided::Close { reason } => {
-                    tx.execute(
-                        "UPDATE messages SET state = 'suppressed', reason = $3, updated_at = $4
-                         WHERE organization_id = $1 AND id = $2 AND state = 'planned'",
-                        args([org.into(), id.into(), reason.as_str().into(), now.into()]),
-                    )
-                    .await?
-                        == 1
-                }
-                Decided::Defer => true,
-                Decided::Begin { channel, address } => {
-                    tx.execute(
-                        "UPDATE messages SET state = 'sending', channel = $3, address = $4, sending_at = $5,
-                             updated_at = $5
-                         WHERE organization_id = $1 AND id = $2 AND state = 'planned'",
-                        args([org.into(), id.into(), channel.as_str().into(), address.as_str().into(), now.into()]),
-                    )
-                    .await?
-                        == 1
-                }
-            };
-            if changed {
-                for line in trace {
-                    note(&mut tx, message.id, now, line).await?;
-                }
-                if let Decided::Close { reason } = decided {
-                    note(&mut tx, message.id, now, &format!("suppressed: {reason}")).await?;
-                }
+        let put_off = self.recheck_care_cap(&mut tx, decisions, care_cap, now).await?;
+        let mut jobs = jobs.to_vec();
+        let mut begins = Vec::new();
+        let mut closes = Vec::new();
+        for (message, job, decided, _) in decisions {
+            if let Some(until) = put_off.get(&message.id) {
+                jobs.push((*job, JobResult::Later { until: *until }));
+                continue;
             }
-            took.push(changed);
+            let (id, org) = (message.id.to_string(), message.organization_id.to_string());
+            match decided {
+                Decided::Begin { channel, address } => {
+                    begins.extend([id.into(), org.into(), channel.as_str().into(), address.as_str().into()]);
+                }
+                Decided::Close { reason } => closes.extend([id.into(), org.into(), reason.as_str().into()]),
+                Decided::Defer => {}
+            }
         }
-        let recorded = self.finish_jobs_in(&mut tx, owner, jobs).await?;
+        // Each move only from `planned`: one statement for all the hand-overs, one for all the closes.
+        let mut took = HashSet::new();
+        if !begins.is_empty() {
+            let sql = format!(
+                "UPDATE messages SET state = 'sending', channel = v.column3, address = v.column4, sending_at = $1,
+                     updated_at = $1
+                 FROM (VALUES {}) AS v
+                 WHERE messages.id = v.column1 AND messages.organization_id = v.column2 AND messages.state = 'planned'
+                 RETURNING messages.id AS id",
+                tuples(2, begins.len() / 4, 4)
+            );
+            took.extend(moved(&mut tx, sql, now, begins).await?);
+        }
+        if !closes.is_empty() {
+            let sql = format!(
+                "UPDATE messages SET state = 'suppressed', reason = v.column3, updated_at = $1
+                 FROM (VALUES {}) AS v
+                 WHERE messages.id = v.column1 AND messages.organization_id = v.column2 AND messages.state = 'planned'
+                 RETURNING messages.id AS id",
+                tuples(2, closes.len() / 3, 3)
+            );
+            took.extend(moved(&mut tx, sql, now, closes).await?);
+        }
+        let mut flags = Vec::with_capacity(decisions.len());
+        let mut lines: Vec<(MessageId, &str)> = Vec::new();
+        let extra: Vec<String> = decisions
+            .iter()
+            .map(|(m, _, d, _)| match (d, put_off.get(&m.id)) {
+                (_, Some(until)) => format!("deferred to {until}: at most 1 care text a day and 3 a week"),
+                (Decided::Close { reason }, None) => format!("suppressed: {reason}"),
+                _ => String::new(),
+            })
+            .collect();
+        for ((message, _, decided, trace), extra) in decisions.iter().zip(&extra) {
+            let taken = match (decided, put_off.get(&message.id)) {
+                (_, Some(until)) => Taken::Deferred(*until),
+                (Decided::Defer, None) => Taken::Yes,
+                _ if took.contains(&message.id) => Taken::Yes,
+                _ => Taken::Lost,
+            };
+            match taken {
+                Taken::Yes => lines.extend(trace.iter().map(|l| (message.id, l.as_str()))),
+                Taken::Deferred(_) => {}
+                Taken::Lost => {}
+            }
+            if taken != Taken::Lost && !extra.is_empty() {
+                lines.push((message.id, extra.as_str()));
+            }
+            flags.push(taken);
+        }
+        notes_in(&mut tx, &lines, now).await?;
+        let recorded = self.finish_jobs_in(&mut tx, owner, &jobs).await?;
         tx.commit().await?;
-        Ok((took, recorded))
+        Ok((flags, recorded))
+    }
+
+    /// The care texts among `decisions`' hand-overs that the cap puts off,
+    /// with the moment each may go: their patients are locked and their
+    /// recent care sends read inside the transaction.
+    async fn recheck_care_cap(
+        &self,
+        tx: &mut Tx,
+        decisions: &[(&Message, JobId, Decided, Vec<String>)],
+        cap: FrequencyCap,
+        now: Timestamp,
+    ) -> Result<HashMap<MessageId, Timestamp>, StoreError> {
+        let capped: Vec<&Message> = decisions
+            .iter()
+            .filter(|(m, _, d, _)| {
+                m.plan.class == MessageClass::Care && matches!(d, Decided::Begin { channel: Channel::Sms, .. })
+            })
+            .map(|(m, _, _, _)| *m)
+            .collect();
+        let mut put_off = HashMap::new();
+        if capped.is_empty() {
+            return Ok(put_off);
+        }
+        let patients: Vec<String> =
+            capped.iter().map(|m| m.plan.patient_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
+        let list = placeholders(1, patients.len());
+        let lock = format!("SELECT id FROM patients WHERE id IN ({list}) ORDER BY id {}", self.db.for_update());
+        tx.fetch_all(AssertSqlSafe(lock), text_args(patients.clone())).await?;
+        let since = now - jiff::SignedDuration::from_hours(24 * 7);
+        let list = placeholders(2, patients.len());
+        let sql = format!(
+            "SELECT patient_id, COALESCE(sent_at, sending_at) AS at FROM messages
+             WHERE patient_id IN ({list}) AND class = 'care' AND channel = 'sms'
+               AND state IN ('sending', 'in_doubt', 'sent', 'delivered', 'failed', 'undeliverable')
+               AND COALESCE(sent_at, sending_at) >= $1"
+        );
+        let mut values = vec![Arg::from(since)];
+        values.extend(text_args(patients));
+        let mut sends: HashMap<PatientId, Vec<Timestamp>> = HashMap::new();
+        for row in tx.fetch_all(AssertSqlSafe(sql), values).await? {
+            sends.entry(row.parsed("patient_id")?).or_default().push(row.timestamp("at")?);
+        }
+        for message in capped {
+            let sent = sends.entry(message.plan.patient_id).or_default();
+            sent.sort();
+            let next = cap.next_allowed(sent, now);
+            if next > now {
+                put_off.insert(message.id, next);
+            } else {
+                sent.push(now);
+            }
+        }
+        Ok(put_off)
     }
 
     /// Records the providers' answers for messages in `sending`, with the
@@ -245,19 +357,43 @@ impl Store {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         let handing = [MessageState::Sending, MessageState::InDoubt];
+        // The common answer, "sent", in one statement for the batch.
+        let sent: Vec<(&Message, &String, &String)> = answers
+            .iter()
+            .filter_map(|(m, h)| match h {
+                Handed::Sent { provider_ref, line } => Some((*m, provider_ref, line)),
+                _ => None,
+            })
+            .collect();
+        if !sent.is_empty() {
+            let mut values = Vec::with_capacity(sent.len() * 3);
+            for (message, provider_ref, _) in &sent {
+                values.extend([
+                    message.id.to_string().into(),
+                    message.organization_id.to_string().into(),
+                    provider_ref.as_str().into(),
+                ]);
+            }
+            let sql = format!(
+                "UPDATE messages SET state = 'sent', provider_ref = v.column3, sent_at = $1, updated_at = $1, reason = NULL
+                 FROM (VALUES {}) AS v
+                 WHERE messages.id = v.column1 AND messages.organization_id = v.column2
+                   AND messages.state IN ('sending', 'in_doubt')
+                 RETURNING messages.id AS id",
+                tuples(2, sent.len(), 3)
+            );
+            let moved = moved(&mut tx, sql, now, values).await?;
+            let lines: Vec<(MessageId, &str)> = sent
+                .iter()
+                .filter(|(m, _, _)| moved.contains(&m.id))
+                .map(|(m, _, line)| (m.id, line.as_str()))
+                .collect();
+            notes_in(&mut tx, &lines, now).await?;
+        }
         for (message, handed) in answers {
             let (org, id) = (message.organization_id, message.id);
             match handed {
-                Handed::Sent { provider_ref, line } => {
-                    let change = Move {
-                        from: &handing,
-                        to: MessageState::Sent,
-                        set: ", provider_ref = $5, sent_at = $4, reason = NULL",
-                        extra: Some(provider_ref.clone()),
-                        line,
-                    };
-                    move_in(&mut tx, org, id, change, now).await?;
-                }
+                Handed::Sent { .. } => {}
                 Handed::InDoubt { reason } => {
                     let line = format!("in doubt: {reason}; to be reconciled with the provider, not resent");
                     let change = Move {

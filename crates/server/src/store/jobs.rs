@@ -229,17 +229,29 @@ impl Store {
         results: &[(JobId, JobResult)],
     ) -> Result<Vec<Option<JobState>>, StoreError> {
         let now = self.clock.now();
+        // The common end, done, in one statement for all.
+        let done: Vec<String> =
+            results.iter().filter(|(_, r)| *r == JobResult::Done).map(|(id, _)| id.to_string()).collect();
+        let mut finished = std::collections::HashSet::new();
+        if !done.is_empty() {
+            let sql = format!(
+                "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $2
+                 WHERE lease_owner = $1 AND state = 'running' AND id IN ({}) RETURNING id",
+                super::db::placeholders(3, done.len())
+            );
+            let mut values = args([owner.into(), now.into()]);
+            values.extend(done.into_iter().map(Into::into));
+            for row in tx.fetch_all(AssertSqlSafe(sql), values).await? {
+                finished.insert(row.parsed::<JobId>("id")?);
+            }
+        }
         let mut recorded = Vec::with_capacity(results.len());
-        for (id, result) in results {
-            let (id, owner) = (id.to_string(), owner.to_owned());
+        for (job, result) in results {
+            let (id, owner) = (job.to_string(), owner.to_owned());
             let row = match result {
                 JobResult::Done => {
-                    tx.fetch_optional(
-                        "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $3
-                         WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING state",
-                        args([id.into(), owner.into(), now.into()]),
-                    )
-                    .await?
+                    recorded.push(finished.contains(job).then_some(JobState::Done));
+                    continue;
                 }
                 JobResult::Retry { error, at } => {
                     tx.fetch_optional(

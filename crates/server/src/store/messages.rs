@@ -63,6 +63,33 @@ fn outbox_args(org: OrganizationId, entry: &OutboxEntry) -> Vec<super::db::Arg> 
     ])
 }
 
+/// Appends lines to messages' traces, each message's in order, in one
+/// statement (after one read of where each trace ends).
+pub(super) async fn notes_in(tx: &mut Tx, lines: &[(MessageId, &str)], at: Timestamp) -> Result<(), StoreError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> =
+        lines.iter().map(|(id, _)| id.to_string()).collect::<std::collections::HashSet<_>>().into_iter().collect();
+    let sql = format!(
+        "SELECT message_id, MAX(seq) AS top FROM message_events WHERE message_id IN ({}) GROUP BY message_id",
+        super::db::placeholders(1, ids.len())
+    );
+    let mut top: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for row in tx.fetch_all(sqlx::AssertSqlSafe(sql), ids.into_iter().map(super::db::Arg::from).collect()).await? {
+        top.insert(row.text("message_id")?, row.int("top")?);
+    }
+    let rows = lines
+        .iter()
+        .map(|(id, line)| {
+            let seq = top.entry(id.to_string()).or_insert(0);
+            *seq += 1;
+            vec![id.to_string().into(), (*seq).into(), at.into(), (*line).into()]
+        })
+        .collect();
+    super::db::insert_rows(tx, "message_events (message_id, seq, at, note)", rows).await
+}
+
 /// Appends one line to a message's trace.
 pub(super) async fn note(tx: &mut Tx, id: MessageId, at: Timestamp, text: &str) -> Result<(), StoreError> {
     tx.execute(
@@ -211,29 +238,6 @@ impl Store {
         tx.commit().await
     }
 
-    /// When the patient's messages of `class` were sent, since `since`;
-    /// one in doubt counts as sent from when its hand-off began.
-    pub async fn sends_since(
-        &self,
-        patient: PatientId,
-        class: rapport_domain::MessageClass,
-        since: Timestamp,
-    ) -> Result<Vec<Timestamp>, StoreError> {
-        let rows = self
-            .db
-            .fetch_all(
-                "SELECT sent_at FROM messages WHERE patient_id = $1 AND class = $2 AND sent_at IS NOT NULL
-                   AND sent_at >= $3
-                 UNION ALL
-                 SELECT sending_at AS sent_at FROM messages WHERE patient_id = $1 AND class = $2
-                   AND state IN ('sending', 'in_doubt') AND sending_at >= $3
-                 ORDER BY sent_at",
-                args([patient.to_string().into(), class.as_str().into(), since.into()]),
-            )
-            .await?;
-        rows.iter().map(|r| r.timestamp("sent_at")).collect()
-    }
-
     /// The log channel's hand-off: writes the outbox entry once per
     /// message (a second write of the same message is a no-op, as a
     /// provider's duplicate detection would be). True if written now.
@@ -249,17 +253,12 @@ impl Store {
         Ok(written == 1)
     }
 
-    /// [`write_outbox`](Store::write_outbox) for many entries, in one transaction.
+    /// [`write_outbox`](Store::write_outbox) for many entries, in one statement.
     pub async fn write_outbox_many(&self, entries: &[(OrganizationId, OutboxEntry)]) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        for (org, entry) in entries {
-            tx.execute(
-                "INSERT INTO outbox (id, organization_id, message_id, channel, address, subject, body, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING",
-                outbox_args(*org, entry),
-            )
-            .await?;
-        }
+        let rows = entries.iter().map(|(org, entry)| outbox_args(*org, entry)).collect();
+        let into = "outbox (id, organization_id, message_id, channel, address, subject, body, created_at)";
+        super::db::insert_rows_then(&mut tx, into, rows, "ON CONFLICT (message_id) DO NOTHING").await?;
         tx.commit().await
     }
 

@@ -25,7 +25,7 @@ pub use appointments::{AppointmentQuery, AppointmentUpsert};
 pub use audit::{AuditQuery, ChainReport};
 pub use db::{Backend, Db, DbOptions};
 pub use delivery::{DeliveryReport, ReportOutcome};
-pub use dispatch::{Decided, DispatchFacts, Handed};
+pub use dispatch::{Decided, DispatchFacts, Handed, Taken};
 pub use error::StoreError;
 pub use jobs::{Job, JobResult, JobState, NewJob};
 pub use messages::{OutboxEntry, SEND_JOB};
