@@ -1,11 +1,15 @@
 //! The dispatch benchmark (issue: messaging engine). Throughput from due
-//! message to hand-off, through the log channel (which commits the outbox
-//! row with the `sent` state): lease, re-check state, patient and consent,
-//! route, hours, hand-off, trace. On SQLite with one worker, on PostgreSQL
+//! message to hand-off: lease, re-read state, patient, consents, opt-outs
+//! and undeliverable addresses, route, hours, commit `sending` with the
+//! trace, hand over, commit the answers and the jobs' ends. Two targets:
+//! the log channel's outbox, and the Twilio simulator over HTTP (in this
+//! process, accepting at once). On SQLite with one worker, on PostgreSQL
 //! with one and with three concurrent workers (in one process).
 //!
 //! Run: `cargo bench -p rapport-server --bench dispatch`. Knobs:
-//! `BENCH_BACKENDS`, `BENCH_MESSAGES` (20000), `RAPPORT_BENCH_POSTGRES_URL`.
+//! `BENCH_BACKENDS`, `BENCH_TARGETS` (`log,twilio`), `BENCH_MESSAGES`
+//! (20000), `BENCH_BATCH` (jobs leased at a time, 100),
+//! `RAPPORT_BENCH_POSTGRES_URL`.
 
 use std::time::Instant;
 
@@ -14,9 +18,15 @@ use rapport_domain::{
     LanguageTag, MessageClass, MessagePlan, Organization, OrganizationId, PatientDetails, PatientPhone, PhoneE164,
     PhoneKind, TimeZoneName,
 };
+use std::sync::Arc;
+
+use rapport_server::channels::Providers;
+use rapport_server::channels::twilio::{TwilioSettings, TwilioSms};
 use rapport_server::clock::Clock;
+use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::jobs::{RetryPolicy, WorkerSettings};
+use rapport_server::simulators::twilio::TwilioSimulator;
 use rapport_server::store::{DbOptions, Store};
 
 mod common;
@@ -62,18 +72,46 @@ async fn fill(store: &Store, messages: u64) -> OrganizationId {
     org
 }
 
-async fn drain(store: &Store, workers: usize) -> u64 {
+/// Where the texts go: the log channel's outbox, or the Twilio simulator over HTTP.
+#[derive(Clone)]
+enum Target {
+    Log,
+    Twilio(TwilioSimulator),
+}
+
+fn sender(store: &Store, target: &Target) -> MessageSender {
+    match target {
+        Target::Log => MessageSender::new(store.clone()),
+        Target::Twilio(sim) => {
+            let mut providers = Providers::log_only(store);
+            let settings = TwilioSettings {
+                base_url: sim.base_url(),
+                account_sid: sim.account_sid.clone(),
+                auth_token: Secret::new(sim.auth_token.clone()),
+                from: Some("+13125550000".into()),
+                messaging_service_sid: None,
+                callback_base: None,
+                timeout: std::time::Duration::from_secs(10),
+            };
+            providers.sms = Arc::new(TwilioSms::new(settings).expect("client"));
+            MessageSender::with_providers(store.clone(), providers)
+        }
+    }
+}
+
+async fn drain(store: &Store, workers: usize, target: &Target) -> u64 {
     let tasks: Vec<_> = (0..workers)
         .map(|w| {
             let store = store.clone();
+            let target = target.clone();
             tokio::spawn(async move {
                 let settings = WorkerSettings {
                     owner: format!("bench-{w}"),
-                    batch: 100,
+                    batch: env_u64("BENCH_BATCH", 100) as usize,
                     lease_for: SignedDuration::from_mins(5),
                     retry: RetryPolicy::default(),
                 };
-                let sender = MessageSender::new(store.clone());
+                let sender = sender(&store, &target);
                 let mut done = 0;
                 loop {
                     let report = sender.dispatch_batch(&settings).await.expect("batch");
@@ -94,23 +132,39 @@ async fn drain(store: &Store, workers: usize) -> u64 {
 
 async fn run_backend(name: &'static str, url: String) -> Vec<String> {
     let messages = env_u64("BENCH_MESSAGES", 20_000);
+    let batch = env_u64("BENCH_BATCH", 100);
     let worker_counts: &[usize] = if name == "sqlite" { &[1] } else { &[1, 3] };
+    let targets = std::env::var("BENCH_TARGETS").unwrap_or_else(|_| "log,twilio".into());
     let mut lines = Vec::new();
-    for (round, &workers) in worker_counts.iter().enumerate() {
-        let (clock, _) = Clock::manual(daytime());
-        let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open");
-        eprintln!("[{name}] planning {messages} messages (round {round}) …");
-        fill(&store, messages).await;
-        let started = Instant::now();
-        let sent = drain(&store, workers).await;
-        let rate = sent as f64 / started.elapsed().as_secs_f64();
-        assert_eq!(sent, messages, "every message sent once");
-        let line = format!(
-            "dispatch {name}: {messages} due messages to the log channel, {workers} worker(s): {rate:.0} messages/s"
-        );
-        eprintln!("{line}");
-        lines.push(line);
-        store.close().await;
+    for target_name in targets.split(',') {
+        for (round, &workers) in worker_counts.iter().enumerate() {
+            let (clock, _) = Clock::manual(daytime());
+            let store = Store::open(&url, &DbOptions::default(), clock.clone()).await.expect("open");
+            let (target, to) = match target_name.trim() {
+                "log" => (Target::Log, "the log channel"),
+                "twilio" => {
+                    let sim = TwilioSimulator::start(clock).await.expect("simulator");
+                    sim.stop_reporting();
+                    (Target::Twilio(sim), "the Twilio simulator over HTTP")
+                }
+                other => panic!("unknown target {other:?} in BENCH_TARGETS"),
+            };
+            eprintln!("[{name}] planning {messages} messages ({target_name}, round {round}) …");
+            fill(&store, messages).await;
+            let started = Instant::now();
+            let sent = drain(&store, workers, &target).await;
+            let rate = sent as f64 / started.elapsed().as_secs_f64();
+            assert_eq!(sent, messages, "every message sent once");
+            if let Target::Twilio(sim) = &target {
+                assert_eq!(sim.messages().len() as u64, messages, "every text at the provider once");
+            }
+            let line = format!(
+                "dispatch {name}: {messages} due messages to {to}, {workers} worker(s), batch {batch}: {rate:.0} messages/s"
+            );
+            eprintln!("{line}");
+            lines.push(line);
+            store.close().await;
+        }
     }
     lines
 }

@@ -69,6 +69,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Who carries text messages.
     pub sms: SmsProvider,
+    /// Who carries email.
+    pub email: EmailProvider,
     /// How the message dispatcher takes its work.
     pub dispatcher: DispatcherSettings,
 }
@@ -103,6 +105,64 @@ pub enum SmsProvider {
     Log,
     /// A Twilio-compatible REST API.
     Twilio(crate::channels::twilio::TwilioSettings),
+}
+
+/// The email provider.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum EmailProvider {
+    /// The log channel's outbox.
+    #[default]
+    Log,
+    Smtp(crate::channels::smtp::SmtpSettings),
+}
+
+/// The `[email]` table of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailLayer {
+    /// `log` or `smtp`.
+    provider: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    /// `starttls` (default), `tls` or `none`.
+    security: Option<String>,
+    username: Option<String>,
+    password: Option<Secret>,
+    password_file: Option<PathBuf>,
+    from: Option<String>,
+    timeout_seconds: Option<u64>,
+}
+
+impl EmailLayer {
+    fn into_provider(self) -> anyhow::Result<EmailProvider> {
+        use crate::channels::smtp::{SmtpSecurity, SmtpSettings};
+        match self.provider.as_deref().unwrap_or("log") {
+            "log" => Ok(EmailProvider::Log),
+            "smtp" => {
+                let security = match self.security.as_deref().unwrap_or("starttls") {
+                    "starttls" => SmtpSecurity::StartTls,
+                    "tls" => SmtpSecurity::Tls,
+                    "none" => SmtpSecurity::None,
+                    other => bail!("[email] security must be starttls, tls or none, not {other:?}"),
+                };
+                let password = match (self.password, self.password_file) {
+                    (_, Some(path)) => Some(read_secret_file(&path)?),
+                    (password, None) => password,
+                };
+                let default_port = if security == SmtpSecurity::Tls { 465 } else { 587 };
+                Ok(EmailProvider::Smtp(SmtpSettings {
+                    host: self.host.context("[email] provider smtp needs host")?,
+                    port: self.port.unwrap_or(default_port),
+                    security,
+                    username: self.username,
+                    password,
+                    from: self.from.context("[email] provider smtp needs from (\"Name <address>\")")?,
+                    timeout: std::time::Duration::from_secs(self.timeout_seconds.unwrap_or(30).max(1)),
+                }))
+            }
+            other => bail!("[email] provider must be log or smtp, not {other:?}"),
+        }
+    }
 }
 
 /// The `[sms]` table of the config file.
@@ -171,6 +231,7 @@ impl Default for Config {
             audit_retention_days: 6 * 365,
             public_url: None,
             sms: SmsProvider::Log,
+            email: EmailProvider::Log,
             dispatcher: DispatcherSettings::default(),
         }
     }
@@ -201,6 +262,7 @@ struct FileLayer {
     audit_retention_days: Option<u32>,
     public_url: Option<String>,
     sms: Option<SmsLayer>,
+    email: Option<EmailLayer>,
     dispatcher: Option<DispatcherSettings>,
 }
 
@@ -266,6 +328,17 @@ impl Config {
             && twilio.timeout.as_secs() >= config.dispatcher.lease_seconds
         {
             bail!("[dispatcher] lease_seconds must be longer than [sms] timeout_seconds");
+        }
+        if let EmailProvider::Smtp(smtp) = &config.email
+            && smtp.timeout.as_secs() * 4 >= config.dispatcher.lease_seconds
+        {
+            // A batch's emails go one after another on one connection.
+            bail!("[dispatcher] lease_seconds must be longer than four [email] timeouts");
+        }
+        if let EmailProvider::Smtp(smtp) = &config.email {
+            smtp.from.parse::<lettre::message::Mailbox>().map_err(|_| {
+                anyhow::anyhow!("[email] from is not a mailbox such as \"Clinic <reminders@clinic.example>\"")
+            })?;
         }
         if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {
             bail!("tls_cert_file and tls_key_file go together: set both or neither");
@@ -347,6 +420,9 @@ impl Config {
         }
         if let Some(sms) = file.sms {
             self.sms = sms.into_provider(self.public_url.as_deref())?;
+        }
+        if let Some(email) = file.email {
+            self.email = email.into_provider()?;
         }
         if let Some(dispatcher) = file.dispatcher {
             self.dispatcher = dispatcher;

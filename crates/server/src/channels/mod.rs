@@ -7,10 +7,12 @@
 //!   development; no provider account needed).
 //! - `twilio`: SMS through a Twilio-compatible REST API, with its status
 //!   callbacks and inbound webhooks signed by `X-Twilio-Signature`.
+//! - `smtp`: email through an SMTP server, with one-click unsubscribe.
 //!
 //! A provider never logs a message's body or address: ids only.
 
 pub mod log;
+pub mod smtp;
 pub mod twilio;
 
 use std::future::Future;
@@ -18,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use rapport_domain::{Channel, MessageId, OrganizationId};
+use rapport_domain::{Channel, MessageClass, MessageId, OrganizationId};
 
 use crate::store::Store;
 
@@ -31,6 +33,8 @@ pub struct Handoff {
     pub organization_id: OrganizationId,
     pub message_id: MessageId,
     pub channel: Channel,
+    /// Decides, for email, whether it carries an unsubscribe link.
+    pub class: MessageClass,
     /// The patient's address on the channel (E.164 number, email address).
     pub to: String,
     pub subject: Option<String>,

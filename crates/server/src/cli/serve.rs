@@ -6,14 +6,16 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use rapport_server::channels::Providers;
+use rapport_server::channels::smtp::SmtpEmail;
 use rapport_server::channels::twilio::TwilioSms;
-use rapport_server::config::{Config, SmsProvider};
+use rapport_server::config::{Config, EmailProvider, SmsProvider};
 use rapport_server::demo;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::{RetryPolicy, WorkerSettings};
 use rapport_server::store::Store;
+use rapport_server::unsubscribe::UnsubscribeLinks;
 
 use super::open;
 
@@ -67,9 +69,12 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
             public_url: public_url.clone(),
         }));
     }
+    if let Some(public_url) = &config.public_url {
+        state.unsubscribe = Some(std::sync::Arc::new(UnsubscribeLinks::load(&store, public_url).await?));
+    }
     // The dispatcher sends due messages beside the HTTP server and stops with it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let dispatcher = start_dispatcher(config, &store, stopped)?;
+    let dispatcher = start_dispatcher(config, &store, stopped).await?;
     let shutdown = async move {
         rapport_server::server::shutdown_signal().await;
         let _ = stop.send(true);
@@ -98,7 +103,7 @@ fn print_demo_logins(store: &Store, logins: &[demo::DemoLogin]) {
 pub(super) async fn dispatch(config: &Config) -> anyhow::Result<ExitCode> {
     let store = open(config).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let dispatcher = start_dispatcher(config, &store, stopped)?;
+    let dispatcher = start_dispatcher(config, &store, stopped).await?;
     println!("Rapport's dispatcher is running on {}", store.backend().name());
     rapport_server::server::shutdown_signal().await;
     let _ = stop.send(true);
@@ -108,11 +113,12 @@ pub(super) async fn dispatch(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// Starts the dispatcher with the configured providers; it stops when `stopped` turns true.
-fn start_dispatcher(
+async fn start_dispatcher(
     config: &Config,
     store: &Store,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let providers = providers(config, store).await?;
     let settings = &config.dispatcher;
     let worker = WorkerSettings {
         owner: format!("dispatch-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
@@ -123,14 +129,25 @@ fn start_dispatcher(
             ..RetryPolicy::default()
         },
     };
-    let sender = MessageSender::with_providers(store.clone(), providers(config, store)?)
+    let sender = MessageSender::with_providers(store.clone(), providers)
         .reconcile_after(jiff::SignedDuration::from_secs(settings.reconcile_seconds as i64));
     Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, worker, stopped)))
 }
 
 /// The provider of each channel, as configured (the log channel by default).
-fn providers(config: &Config, store: &Store) -> anyhow::Result<Providers> {
+async fn providers(config: &Config, store: &Store) -> anyhow::Result<Providers> {
     let mut providers = Providers::log_only(store);
+    if let EmailProvider::Smtp(smtp) = &config.email {
+        let links = match &config.public_url {
+            Some(url) => Some(UnsubscribeLinks::load(store, url).await?),
+            None => {
+                tracing::warn!("no public_url: emails go without a one-click unsubscribe link");
+                None
+            }
+        };
+        providers.email = std::sync::Arc::new(SmtpEmail::new(smtp.clone(), links)?);
+        println!("  Email:   SMTP at {}:{}", smtp.host, smtp.port);
+    }
     if let SmsProvider::Twilio(twilio) = &config.sms {
         if twilio.callback_base.is_none() {
             tracing::warn!("no public_url: Twilio will not report delivery; messages stay `sent`");

@@ -80,6 +80,8 @@ pub const POLICIES: &[RoutePolicy] = &[
     route("POST", "/api/v1/auth/password-reset/confirm", Public, "auth.password_reset"),
     route("POST", "/hooks/twilio/{org}/messages/{id}/status", Signed, "hooks.twilio_status"),
     route("POST", "/hooks/twilio/{org}/inbound", Signed, "hooks.twilio_inbound"),
+    route("GET", "/unsubscribe/{token}", Public, "unsubscribe.page"),
+    route("POST", "/unsubscribe/{token}", Signed, "unsubscribe.one_click"),
     route("GET", "/api/v1/auth/me", SessionEvenMfaPending, "auth.me"),
     route("POST", "/api/v1/auth/logout", SessionEvenMfaPending, "auth.logout"),
     route("POST", "/api/v1/auth/mfa/enrolment", SessionEvenMfaPending, "auth.mfa_enrolment_start"),

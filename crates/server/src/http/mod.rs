@@ -10,6 +10,7 @@ pub mod hooks;
 mod openapi;
 mod query;
 pub mod rate_limit;
+pub mod unsubscribe;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     /// Verifies Twilio's webhooks; `None` when Twilio is not the SMS provider.
     pub twilio_hooks: Option<Arc<hooks::TwilioHooks>>,
+    /// Verifies one-click unsubscribe links; `None` without a public URL.
+    pub unsubscribe: Option<Arc<crate::unsubscribe::UnsubscribeLinks>>,
 }
 
 impl AppState {
@@ -49,6 +52,7 @@ impl AppState {
             trusted_proxies: Arc::new(Vec::new()),
             rate_limiter: Arc::new(rate_limit::RateLimiter::new(600)),
             twilio_hooks: None,
+            unsubscribe: None,
         }
     }
 }
@@ -77,6 +81,7 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .nest("/api/v1", api::routes())
         .route("/hooks/twilio/{org}/messages/{id}/status", axum::routing::post(hooks::twilio_status))
         .route("/hooks/twilio/{org}/inbound", axum::routing::post(hooks::twilio_inbound))
+        .route("/unsubscribe/{token}", get(unsubscribe::confirm_page).post(unsubscribe::unsubscribe))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))

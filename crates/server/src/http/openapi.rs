@@ -9,7 +9,14 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rapport", description = "Patient relationship management: the registry API."),
-    paths(super::healthz, super::readyz, super::hooks::twilio_status, super::hooks::twilio_inbound)
+    paths(
+        super::healthz,
+        super::readyz,
+        super::hooks::twilio_status,
+        super::hooks::twilio_inbound,
+        super::unsubscribe::confirm_page,
+        super::unsubscribe::unsubscribe
+    )
 )]
 struct ApiDoc;
 

@@ -2,8 +2,8 @@
 //! demo: the Messages resource (create and list, HTTP Basic auth with the
 //! account SID and auth token), status callbacks signed with
 //! `X-Twilio-Signature`, and inbound messages posted to a webhook the same
-//! way. It speaks HTTP/1.1 itself, one request per connection, so that it
-//! can fail the way real networks do:
+//! way. It speaks HTTP/1.1 itself (keep-alive, as Twilio's API does), so
+//! that it can fail the way real networks do:
 //!
 //! - [`Fault::ServerError`]: 500, the message not created;
 //! - [`Fault::RateLimited`]: 429 with `Retry-After`, not created;
@@ -212,27 +212,35 @@ impl TwilioSimulator {
         Ok(response.status().as_u16())
     }
 
+    /// Serves one connection: requests one after another (keep-alive), until
+    /// the client closes it or a fault drops it.
     async fn serve(&self, mut stream: TcpStream) {
-        let Some(request) = read_request(&mut stream).await else { return };
+        let mut buffer = Vec::new();
+        while let Some(request) = read_request(&mut stream, &mut buffer).await {
+            let Some(answer) = self.answer(&request).await else { return };
+            if stream.write_all(answer.to_bytes().as_slice()).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The answer to one request; `None` to drop the connection without one.
+    async fn answer(&self, request: &Request) -> Option<Answer> {
         let prefix = format!("/2010-04-01/Accounts/{}/Messages.json", self.account_sid);
         let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
-        let answer = if !self.authorized(&request) {
+        let answer = if !self.authorized(request) {
             Answer::json(401, r#"{"code":20003,"message":"Authenticate","status":401}"#)
         } else if path != prefix {
             Answer::json(404, r#"{"code":20404,"message":"The requested resource was not found","status":404}"#)
         } else if request.method == "GET" {
             self.list(query)
         } else if request.method == "POST" {
-            match self.create(&request.body).await {
-                Some(answer) => answer,
-                // DropAfterAccept: close without a word.
-                None => return,
-            }
+            // None: DropAfterAccept, close without a word.
+            self.create(&request.body).await?
         } else {
             Answer::json(405, r#"{"code":20004,"message":"Method not allowed","status":405}"#)
         };
-        let _ = stream.write_all(answer.to_bytes().as_slice()).await;
-        let _ = stream.shutdown().await;
+        Some(answer)
     }
 
     fn authorized(&self, request: &Request) -> bool {
@@ -358,21 +366,21 @@ struct Request {
     body: String,
 }
 
-async fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    let mut buffer = Vec::new();
+/// Reads one request; `buffer` carries bytes already read past the last one.
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Request> {
     let mut chunk = [0u8; 4096];
     let head_end = loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
         if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break at + 4;
         }
         if buffer.len() > 64 * 1024 {
             return None;
         }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
@@ -388,15 +396,16 @@ async fn read_request(stream: &mut TcpStream) -> Option<Request> {
             _ => {}
         }
     }
-    let mut body = buffer[head_end..].to_vec();
-    while body.len() < length {
+    while buffer.len() < head_end + length {
         let n = stream.read(&mut chunk).await.ok()?;
         if n == 0 {
             return None;
         }
-        body.extend_from_slice(&chunk[..n]);
+        buffer.extend_from_slice(&chunk[..n]);
     }
-    Some(Request { method, target, authorization, body: String::from_utf8_lossy(&body).into_owned() })
+    let body = String::from_utf8_lossy(&buffer[head_end..head_end + length]).into_owned();
+    buffer.drain(..head_end + length);
+    Some(Request { method, target, authorization, body })
 }
 
 struct Answer {
@@ -422,7 +431,7 @@ impl Answer {
             _ => "Status",
         };
         format!(
-            "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}",
+            "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{}",
             self.status,
             self.body.len(),
             self.extra,

@@ -313,6 +313,29 @@ impl Store {
         rows.iter().map(|r| r.parsed("channel")).collect()
     }
 
+    /// A 32-byte key this deployment keeps for itself under `name`,
+    /// generated on first use (by whichever process asks first).
+    pub async fn deployment_key(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let fresh = crate::auth::secret::hex(&crate::auth::secret::random_bytes::<32>());
+        self.db
+            .execute(
+                "INSERT INTO deployment_keys (name, key, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                args([name.into(), fresh.into(), self.clock.now().into()]),
+            )
+            .await?;
+        let row = self
+            .db
+            .fetch_optional("SELECT key FROM deployment_keys WHERE name = $1", args([name.into()]))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let hex = row.text("key")?;
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| StoreError::Corrupt("a deployment key is not hex"))
+    }
+
     /// Records that `address` texted STOP (or an equivalent) to `sender`:
     /// nothing more is texted to it from that number until it opts back in.
     pub async fn suppress_sms(&self, org: OrganizationId, sender: &str, address: &str) -> Result<(), StoreError> {

@@ -170,11 +170,14 @@ impl Store {
         lease_for: SignedDuration,
     ) -> Result<Vec<Job>, StoreError> {
         let now = self.clock.now();
+        // Written to use the due-jobs index (a leased job was due when taken):
+        // a sweep must not read the whole history of done jobs.
         self.db
             .execute(
                 "UPDATE jobs SET state = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = $1,
                      last_error = 'the worker stopped before finishing, on every attempt'
-                 WHERE state = 'running' AND lease_until <= $1 AND attempts >= max_attempts AND kind = $2",
+                 WHERE state IN ('queued', 'running') AND run_at <= $1 AND state = 'running'
+                   AND lease_until <= $1 AND attempts >= max_attempts AND kind = $2",
                 args([now.into(), kind.into()]),
             )
             .await?;

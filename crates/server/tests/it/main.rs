@@ -2,6 +2,7 @@
 
 mod api;
 mod cli;
+mod email;
 mod fuzz;
 mod history;
 mod history_processes;

@@ -189,6 +189,7 @@ async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() 
             organization_id: s.org,
             message_id: id,
             channel: rapport_domain::Channel::Sms,
+            class: MessageClass::Transactional,
             to: MOBILE.into(),
             subject: None,
             body: message.plan.body.clone(),

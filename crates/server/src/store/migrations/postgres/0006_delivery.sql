@@ -25,3 +25,11 @@ CREATE TABLE sms_suppressions (
     at              BIGINT NOT NULL,
     PRIMARY KEY (organization_id, sender, address)
 );
+
+-- Keys this deployment generates for itself (the unsubscribe links' HMAC
+-- key): created on first use, never shown.
+CREATE TABLE deployment_keys (
+    name       TEXT PRIMARY KEY,
+    key        TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

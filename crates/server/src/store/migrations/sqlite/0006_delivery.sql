@@ -25,3 +25,11 @@ CREATE TABLE sms_suppressions (
     at              INTEGER NOT NULL,
     PRIMARY KEY (organization_id, sender, address)
 ) STRICT;
+
+-- Keys this deployment generates for itself (the unsubscribe links' HMAC
+-- key): created on first use, never shown.
+CREATE TABLE deployment_keys (
+    name       TEXT PRIMARY KEY,
+    key        TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;

@@ -1,0 +1,233 @@
+//! Email through SMTP (RFC 5321): STARTTLS or implicit TLS (rustls), AUTH,
+//! one connection for a batch's share. Each email is multipart text + HTML
+//! with a `Message-ID` derived from the message's id (`<id@sender-domain>`),
+//! and, unless it is strictly transactional, `List-Unsubscribe` with an
+//! HTTPS link and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
+//! (RFC 8058).
+//!
+//! How each answer is read, command by command:
+//! - no connection, or a 4xx before the message is sent: retry (not taken);
+//! - 550/551/553 at `RCPT`: the address is undeliverable; another 5xx: failed;
+//! - after the message's final `.`: `250` is accepted; a 4xx, retry; a 5xx,
+//!   failed; no answer at all (a timeout, a dropped connection): in doubt.
+//!   SMTP has no lookup, so an email in doubt stays in doubt, reported,
+//!   never resent blindly.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart, header};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::ClientId;
+use rapport_domain::MessageClass;
+
+use super::{BoxFuture, Found, Handoff, Outcome, Provider};
+use crate::config::Secret;
+use crate::unsubscribe::UnsubscribeLinks;
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain, upgraded by STARTTLS (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No TLS at all: a local relay or a test server only.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// `Riverbend Health <reminders@riverbend.example>`.
+    pub from: String,
+    pub timeout: Duration,
+}
+
+pub struct SmtpEmail {
+    settings: SmtpSettings,
+    from: Mailbox,
+    links: Option<UnsubscribeLinks>,
+}
+
+/// Reply codes at `RCPT` that say the mailbox itself does not exist.
+const NO_SUCH_MAILBOX: [&str; 3] = ["550", "551", "553"];
+
+impl SmtpEmail {
+    /// `links` makes the unsubscribe links (none without a public URL).
+    pub fn new(settings: SmtpSettings, links: Option<UnsubscribeLinks>) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let from: Mailbox = settings.from.parse().map_err(|_| anyhow::anyhow!("[email] from is not a mailbox"))?;
+        Ok(Self { settings, from, links })
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, Outcome> {
+        let s = &self.settings;
+        let unreachable = |what: &str| Outcome::Retry { reason: format!("the mail server {what}"), after: None };
+        let tls = || TlsParameters::new(s.host.clone()).map_err(|_| unreachable("has no usable TLS name"));
+        let implicit = if s.security == SmtpSecurity::Tls { Some(tls()?) } else { None };
+        let hello = ClientId::Domain(self.from.email.domain().to_owned());
+        let mut connection =
+            AsyncSmtpConnection::connect_tokio1((s.host.as_str(), s.port), Some(s.timeout), &hello, implicit, None)
+                .await
+                .map_err(|_| unreachable("could not be reached"))?;
+        if s.security == SmtpSecurity::StartTls {
+            connection.starttls(tls()?, &hello).await.map_err(|_| unreachable("refused STARTTLS"))?;
+        }
+        if let (Some(user), Some(password)) = (&s.username, &s.password) {
+            let credentials = Credentials::new(user.clone(), password.expose().to_owned());
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                .await
+                .map_err(|_| unreachable("refused our credentials"))?;
+        }
+        Ok(connection)
+    }
+
+    /// The email for a hand-off, and its `Message-ID`.
+    fn compose(&self, handoff: &Handoff) -> Result<(lettre::Message, String), Outcome> {
+        let refused = |reason: &str| Outcome::Refused { reason: reason.into(), undeliverable: false };
+        let to: Mailbox = handoff.to.parse().map_err(|_| Outcome::Refused {
+            reason: "the address is not a valid email address".into(),
+            undeliverable: true,
+        })?;
+        let message_id = format!("<{}@{}>", handoff.message_id, self.from.email.domain());
+        let subject = handoff.subject.clone().unwrap_or_else(|| {
+            self.from.name.clone().map_or_else(|| "A message for you".into(), |n| format!("A message from {n}"))
+        });
+        let mut builder = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .message_id(Some(message_id.clone()));
+        let mut text = handoff.body.clone();
+        let mut html = format!("<p>{}</p>", escape(&handoff.body).replace('\n', "<br>"));
+        if let (false, Some(links)) = (handoff.class == MessageClass::Transactional, &self.links) {
+            let link = links.link(handoff.message_id);
+            builder = builder
+                .raw_header(raw_header("List-Unsubscribe", format!("<{link}>")))
+                .raw_header(raw_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()));
+            text.push_str(&format!("\n\nTo stop these emails: {link}"));
+            html.push_str(&format!("<p><a href=\"{}\">Stop these emails</a></p>", escape(&link)));
+        }
+        let email = builder
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|_| refused("the email could not be built"))?;
+        Ok((email, message_id))
+    }
+
+    /// Sends one email on an open connection.
+    async fn deliver(&self, connection: &mut AsyncSmtpConnection, handoff: &Handoff) -> Outcome {
+        let (email, message_id) = match self.compose(handoff) {
+            Ok(built) => built,
+            Err(outcome) => return outcome,
+        };
+        let envelope = email.envelope();
+        let before = |error: lettre::transport::smtp::Error, at: &str| -> Outcome {
+            let code = error.status().map(|c| c.to_string());
+            match code {
+                Some(code) if error.is_permanent() && at == "RCPT" && NO_SUCH_MAILBOX.contains(&code.as_str()) => {
+                    Outcome::Refused { reason: format!("no such mailbox ({code})"), undeliverable: true }
+                }
+                Some(code) if error.is_permanent() => Outcome::Refused {
+                    reason: format!("refused by the mail server at {at} ({code})"),
+                    undeliverable: false,
+                },
+                Some(code) => {
+                    Outcome::Retry { reason: format!("the mail server asked to retry ({code})"), after: None }
+                }
+                None => {
+                    Outcome::Retry { reason: format!("the connection broke before the message ({at})"), after: None }
+                }
+            }
+        };
+        if let Err(error) = connection.command(Mail::new(envelope.from().cloned(), vec![])).await {
+            return before(error, "MAIL");
+        }
+        for recipient in envelope.to() {
+            if let Err(error) = connection.command(Rcpt::new(recipient.clone(), vec![])).await {
+                return before(error, "RCPT");
+            }
+        }
+        if let Err(error) = connection.command(Data).await {
+            return before(error, "DATA");
+        }
+        match connection.message(&email.formatted()).await {
+            Ok(_) => Outcome::Accepted { provider_ref: message_id },
+            Err(error) if error.is_permanent() => Outcome::Refused {
+                reason: format!(
+                    "refused by the mail server ({})",
+                    error.status().map(|c| c.to_string()).unwrap_or_default()
+                ),
+                undeliverable: false,
+            },
+            Err(error) if error.is_transient() => {
+                Outcome::Retry { reason: "the mail server asked to retry the message".into(), after: None }
+            }
+            Err(_) => Outcome::InDoubt { reason: "the mail server did not confirm the message".into() },
+        }
+    }
+
+    async fn send_all(&self, handoffs: &[Handoff]) -> Vec<Outcome> {
+        let mut outcomes = Vec::with_capacity(handoffs.len());
+        let mut connection: Option<AsyncSmtpConnection> = None;
+        for handoff in handoffs {
+            if connection.as_ref().is_none_or(AsyncSmtpConnection::has_broken) {
+                connection = match self.connect().await {
+                    Ok(c) => Some(c),
+                    Err(outcome) => {
+                        outcomes.push(outcome);
+                        continue;
+                    }
+                };
+            }
+            let Some(open) = connection.as_mut() else { continue };
+            let outcome = self.deliver(open, handoff).await;
+            if !matches!(outcome, Outcome::Accepted { .. }) && open.command(Rset).await.is_err() {
+                connection = None;
+            }
+            outcomes.push(outcome);
+        }
+        if let Some(mut open) = connection {
+            let _ = open.quit().await;
+        }
+        outcomes
+    }
+}
+
+/// A header lettre has no type for, by name and value.
+fn raw_header(name: &'static str, value: String) -> header::HeaderValue {
+    header::HeaderValue::new(header::HeaderName::new_from_ascii_str(name), value)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+impl Provider for SmtpEmail {
+    fn name(&self) -> &'static str {
+        "smtp"
+    }
+
+    fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            self.send_all(std::slice::from_ref(handoff))
+                .await
+                .pop()
+                .unwrap_or(Outcome::InDoubt { reason: "no outcome".into() })
+        })
+    }
+
+    fn send_many<'a>(&'a self, handoffs: &'a [Handoff]) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(self.send_all(handoffs))
+    }
+
+    fn lookup<'a>(&'a self, _handoff: &'a Handoff) -> BoxFuture<'a, Found> {
+        Box::pin(async { Found::Unknown("a mail server cannot be asked what it received".into()) })
+    }
+}

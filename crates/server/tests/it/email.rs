@@ -1,0 +1,192 @@
+//! Email through a real SMTP conversation with the simulator, on both
+//! backends: headers (Message-ID, List-Unsubscribe, One-Click), multipart
+//! text and HTML, RFC 8058 unsubscribe by POST only, and the faults: a
+//! greylisting 451 (retried), a connection dropped after the message
+//! (in doubt, never resent), an unknown mailbox (undeliverable).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use jiff::SignedDuration;
+use rapport_domain::{Channel, ConsentStatus, MessageClass, MessageId, MessagePlan, MessageState, OrganizationId};
+use rapport_server::channels::Providers;
+use rapport_server::channels::smtp::{SmtpEmail, SmtpSecurity, SmtpSettings};
+use rapport_server::config::Secret;
+use rapport_server::engine::dispatch::MessageSender;
+use rapport_server::jobs::{BatchReport, RetryPolicy, WorkerSettings};
+use rapport_server::simulators::smtp::{PASSWORD, SmtpFault, SmtpSimulator, USERNAME};
+use rapport_server::unsubscribe::UnsubscribeLinks;
+use serde_json::json;
+
+use crate::api::{PUBLIC_URL, TestApp, on_each_backend_app};
+
+const ADDRESS: &str = "ann@example.org";
+
+struct Setup {
+    sim: SmtpSimulator,
+    sender: MessageSender,
+    org: OrganizationId,
+    patient: String,
+}
+
+/// An organization, a patient reachable by email only, and a sender through the SMTP simulator.
+async fn setup(app: &TestApp) -> Setup {
+    let (org, _) = app.organization("Practice").await;
+    let patient = json!({"given_name": "Ann", "family_name": "Lee", "time_zone": "America/Chicago",
+        "emails": [ADDRESS]});
+    let created = app.post(&format!("/api/v1/organizations/{org}/patients"), patient).await;
+    let sim = SmtpSimulator::start().await.expect("smtp simulator");
+    let settings = SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: sim.port(),
+        security: SmtpSecurity::None,
+        username: Some(USERNAME.into()),
+        password: Some(Secret::new(PASSWORD)),
+        from: "Riverbend Health <reminders@riverbend.example>".into(),
+        timeout: Duration::from_secs(2),
+    };
+    let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
+    let mut providers = Providers::log_only(&app.store);
+    providers.email = Arc::new(SmtpEmail::new(settings, Some(links)).expect("smtp"));
+    let sender = MessageSender::with_providers(app.store.clone(), providers);
+    Setup { sim, sender, org: org.parse().expect("org"), patient: created.body["id"].as_str().expect("id").into() }
+}
+
+async fn plan(app: &TestApp, s: &Setup, key: &str, class: MessageClass) -> MessageId {
+    let plan = MessagePlan {
+        patient_id: s.patient.parse().expect("patient"),
+        class,
+        idempotency_key: key.into(),
+        subject: Some("Your visit tomorrow".into()),
+        body: format!("See you tomorrow at 10:30 ({key})."),
+        due_at: app.store.clock().now(),
+        expires_at: None,
+    };
+    app.store.plan_message(s.org, &plan).await.expect("plan").0.id
+}
+
+async fn dispatch(s: &Setup) -> BatchReport {
+    let settings = WorkerSettings {
+        owner: "email-test".into(),
+        batch: 20,
+        lease_for: SignedDuration::from_mins(2),
+        retry: RetryPolicy::default(),
+    };
+    s.sender.dispatch_batch(&settings).await.expect("batch")
+}
+
+async fn state_of(app: &TestApp, s: &Setup, id: MessageId) -> MessageState {
+    app.store.message(s.org, id).await.expect("message").state
+}
+
+#[tokio::test]
+async fn an_email_goes_once_as_multipart_with_its_message_id_and_one_click_unsubscribe() {
+    on_each_backend_app(|app| async move {
+        let s = setup(&app).await;
+        let care = plan(&app, &s, "reminder", MessageClass::Care).await;
+        let receipt = plan(&app, &s, "receipt", MessageClass::Transactional).await;
+        assert_eq!(dispatch(&s).await.done, 2);
+        assert_eq!(dispatch(&s).await, BatchReport::default());
+        let emails = s.sim.emails();
+        assert_eq!(emails.len(), 2);
+        let reminder = emails.iter().find(|e| e.data.contains("(reminder)")).expect("the reminder");
+        assert_eq!(
+            (reminder.from.as_str(), reminder.to.as_slice()),
+            ("reminders@riverbend.example", &[ADDRESS.to_owned()][..])
+        );
+        assert_eq!(reminder.header("Message-ID"), Some(format!("<{care}@riverbend.example>")));
+        assert_eq!(reminder.header("Subject").as_deref(), Some("Your visit tomorrow"));
+        assert!(reminder.header("Content-Type").is_some_and(|c| c.starts_with("multipart/alternative")));
+        assert!(reminder.data.contains("text/plain") && reminder.data.contains("text/html"));
+        let link = reminder.header("List-Unsubscribe").expect("List-Unsubscribe");
+        assert!(link.starts_with(&format!("<{PUBLIC_URL}/unsubscribe/{care}.")), "{link}");
+        assert_eq!(reminder.header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+        let message = app.store.message(s.org, care).await.expect("message");
+        assert_eq!(message.state, MessageState::Sent);
+        assert_eq!(message.provider_ref, Some(format!("<{care}@riverbend.example>")));
+        let other = emails.iter().find(|e| e.data.contains("(receipt)")).expect("the receipt");
+        assert_eq!(other.header("List-Unsubscribe"), None, "strictly transactional: no unsubscribe");
+        assert_eq!(state_of(&app, &s, receipt).await, MessageState::Sent);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_works_by_post_only_and_cannot_be_forged() {
+    on_each_backend_app(|app| async move {
+        let s = setup(&app).await;
+        plan(&app, &s, "newsletter", MessageClass::Care).await;
+        dispatch(&s).await;
+        let link = s.sim.emails()[0].header("List-Unsubscribe").expect("link");
+        let path = link.trim_matches(['<', '>']).trim_start_matches(PUBLIC_URL).to_owned();
+        let consents = format!("/api/v1/organizations/{}/patients/{}/consents", s.org, s.patient);
+        let revoked = |body: &serde_json::Value| {
+            body["current"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["channel"] == "email" && c["status"] == "revoked")
+        };
+        assert!(app.get(&consents).await.body["current"].is_array(), "the ledger answers");
+        let page = app.send_raw("GET", &path, None, &[]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!revoked(&app.get(&consents).await.body), "a GET alone never unsubscribes");
+        let forged = format!("{}x", path.trim_end_matches(|c: char| c != '.'));
+        let reply = app.send_raw("POST", &forged, Some("List-Unsubscribe=One-Click"), &[]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(!revoked(&app.get(&consents).await.body), "a forged link changes nothing");
+        for _ in 0..2 {
+            let reply = app.send_raw("POST", &path, Some("List-Unsubscribe=One-Click"), &[]).await;
+            assert_eq!(reply.status, StatusCode::OK);
+        }
+        let ledger = app.get(&consents).await.body;
+        assert!(revoked(&ledger), "{ledger}");
+        let history = app.store.consent_history(s.org, s.patient.parse().expect("id")).await.expect("ledger");
+        let revocations = history.iter().filter(|c| c.channel == Channel::Email && c.status == ConsentStatus::Revoked);
+        assert_eq!(revocations.count(), 1, "repeating it records nothing more");
+        let next = plan(&app, &s, "after", MessageClass::Care).await;
+        dispatch(&s).await;
+        assert_eq!(state_of(&app, &s, next).await, MessageState::Suppressed, "no email after unsubscribing");
+        assert_eq!(s.sim.emails().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn smtp_faults_are_retried_held_in_doubt_or_marked_undeliverable() {
+    on_each_backend_app(|app| async move {
+        let s = setup(&app).await;
+        // 451 at RCPT: not taken, retried later, sent once.
+        s.sim.push_fault(SmtpFault::Greylist);
+        let greylisted = plan(&app, &s, "greylisted", MessageClass::Transactional).await;
+        assert_eq!(dispatch(&s).await.retried, 1);
+        assert_eq!(state_of(&app, &s, greylisted).await, MessageState::Planned);
+        app.clock.set(app.store.clock().now() + SignedDuration::from_mins(1));
+        assert_eq!(dispatch(&s).await.done, 1);
+        assert_eq!(state_of(&app, &s, greylisted).await, MessageState::Sent);
+
+        // Taken whole, then the connection drops before the 250: in doubt,
+        // and SMTP cannot be asked, so it stays in doubt and is never resent.
+        s.sim.push_fault(SmtpFault::DropAfterData);
+        let dropped = plan(&app, &s, "dropped", MessageClass::Transactional).await;
+        assert_eq!(dispatch(&s).await.deferred, 1);
+        assert_eq!(state_of(&app, &s, dropped).await, MessageState::InDoubt);
+        for _ in 0..3 {
+            app.clock.set(app.store.clock().now() + SignedDuration::from_hours(2));
+            dispatch(&s).await;
+        }
+        assert_eq!(state_of(&app, &s, dropped).await, MessageState::InDoubt, "reported, not resent");
+        let copies = s.sim.emails().iter().filter(|e| e.data.contains("(dropped)")).count();
+        assert_eq!(copies, 1);
+
+        // 550 at RCPT: undeliverable, and the address is remembered.
+        s.sim.mark_unknown(ADDRESS);
+        let unknown = plan(&app, &s, "unknown", MessageClass::Transactional).await;
+        dispatch(&s).await;
+        assert_eq!(state_of(&app, &s, unknown).await, MessageState::Undeliverable);
+        let marked = app.store.undeliverable_channels(s.org, &[(Channel::Email, ADDRESS.into())]).await.expect("q");
+        assert_eq!(marked, vec![Channel::Email]);
+    })
+    .await;
+}
