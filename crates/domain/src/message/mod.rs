@@ -1,11 +1,13 @@
 //! Message policy, pure: which channel a message takes and why the others
 //! were passed over (`routing`), at what hour it may arrive (`window`), how
 //! often a patient may be messaged (`caps`), and what a text costs in SMS
-//! segments (`segments`). The messaging engine asks these at planning time
+//! segments (`segments`), and what the rules ask of a text's words (`lint`).
+//! The messaging engine asks these at planning time
 //! and again at send time.
 
 pub mod caps;
 pub mod lifecycle;
+pub mod lint;
 pub mod routing;
 pub mod segments;
 pub mod window;

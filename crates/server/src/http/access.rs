@@ -133,6 +133,7 @@ pub const POLICIES: &[RoutePolicy] = &[
     ),
     route("GET", "/api/v1/organizations/{org}/messages", Needs(C::MessageRead), "message.list"),
     route("POST", "/api/v1/organizations/{org}/messages", Needs(C::MessageWrite), "message.plan"),
+    route("POST", "/api/v1/organizations/{org}/messages/lint", Needs(C::MessageWrite), "message.lint"),
     on("GET", "/api/v1/organizations/{org}/messages/{id}", Needs(C::MessageRead), "message.read", "message"),
     on("POST", "/api/v1/organizations/{org}/messages/{id}/cancel", Needs(C::MessageWrite), "message.cancel", "message"),
     route("GET", "/api/v1/organizations/{org}/outbox", Needs(C::MessageRead), "outbox.list"),

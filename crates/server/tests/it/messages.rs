@@ -125,3 +125,27 @@ async fn a_revoked_consent_is_checked_at_send_time_and_care_texts_are_capped() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_linter_explains_what_a_text_breaks_before_it_is_sent() {
+    let app = TestApp::new().await;
+    let (org, _, desk) = setup(&app).await;
+    let path = format!("/api/v1/organizations/{org}/messages/lint");
+    let good = json!({"channel": "sms", "class": "care",
+        "body": "Practice: see you Tue at 9:30 AM. Call 312-555-0100 to change. Reply STOP to opt out."});
+    let reply = desk.send(&app, "POST", &path, Some(&good)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["sendable"], true, "{}", reply.body);
+    assert_eq!(reply.body["findings"][0]["rule"], "sms.segments");
+    let bad = json!({"channel": "sms", "class": "care", "body": "Your biopsy is Tuesday, reply CANCEL to cancel."});
+    let reply = desk.send(&app, "POST", &path, Some(&bad)).await;
+    assert_eq!(reply.body["sendable"], false);
+    let rules: Vec<&str> =
+        reply.body["findings"].as_array().expect("findings").iter().filter_map(|f| f["rule"].as_str()).collect();
+    for rule in ["sms.cancel_keyword", "care.practice", "care.opt_out", "phi.unsecured"] {
+        assert!(rules.contains(&rule), "{rule} in {rules:?}");
+    }
+    let invalid = desk.send(&app, "POST", &path, Some(&json!({"channel": "fax", "class": "care", "body": "x"}))).await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(invalid.body["errors"][0]["field"], "channel", "{}", invalid.body);
+}

@@ -39,7 +39,7 @@ pub struct MessageView {
     pub patient_id: String,
     pub class: String,
     pub idempotency_key: String,
-    /// planned, sent, cancelled or suppressed.
+    /// planned, sending, in_doubt, sent, delivered, failed, undeliverable, cancelled or suppressed.
     pub state: String,
     pub channel: Option<String>,
     pub reason: Option<String>,

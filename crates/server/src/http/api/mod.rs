@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod auth_dto;
 mod consents;
+mod message_lint;
 mod messages;
 mod organization_dto;
 mod organizations;
@@ -68,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
         .route("/organizations/{org}/audit-events", get(audit::query))
         .route("/organizations/{org}/messages", get(messages::list).post(messages::plan))
+        .route("/organizations/{org}/messages/lint", post(message_lint::check))
         .route("/organizations/{org}/messages/{id}", get(messages::read))
         .route("/organizations/{org}/messages/{id}/cancel", post(messages::cancel))
         .route("/organizations/{org}/outbox", get(messages::outbox))
@@ -136,6 +138,7 @@ mod openapi_paths {
         super::audit::export_patient,
         super::audit::query,
         super::messages::plan,
+        super::message_lint::check,
         super::messages::list,
         super::messages::read,
         super::messages::cancel,
