@@ -151,6 +151,8 @@ async fn run_backend(name: &'static str, url: String) -> Vec<String> {
             };
             eprintln!("[{name}] planning {messages} messages ({target_name}, round {round}) …");
             fill(&store, messages).await;
+            // As after an import: the planner's statistics catch up with the bulk load.
+            store.refresh_statistics().await.expect("statistics");
             let started = Instant::now();
             let sent = drain(&store, workers, &target).await;
             let rate = sent as f64 / started.elapsed().as_secs_f64();

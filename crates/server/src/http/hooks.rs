@@ -35,9 +35,29 @@ pub struct TwilioHooks {
     pub public_url: String,
 }
 
-/// Opt-out keywords (CTIA; Twilio's defaults), compared on the whole trimmed text.
-const STOP_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"];
+/// Opt-out keywords (RULES.md: CTIA, the FCC), compared on the whole text,
+/// case and spacing aside.
+const STOP_WORDS: [&str; 13] = [
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+    "OPT OUT",
+    "OPT-OUT",
+    "REMOVE",
+    "ARRET",
+    "TD",
+];
 const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
+
+/// The text as a keyword: upper case, inner spaces collapsed, ends trimmed.
+fn keyword(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
+}
 
 /// Error codes that say the number itself cannot receive texts.
 const UNDELIVERABLE_CODES: [&str; 5] = ["21211", "21612", "21614", "30005", "30006"];
@@ -131,7 +151,7 @@ pub async fn twilio_inbound(
     };
     // With a messaging service, the service is the sender the patient opted out of.
     let sender = field(&params, "MessagingServiceSid").unwrap_or(to);
-    let keyword = field(&params, "Body").unwrap_or_default().trim().to_uppercase();
+    let keyword = keyword(field(&params, "Body").unwrap_or_default());
     if STOP_WORDS.contains(&keyword.as_str()) {
         state.store.suppress_sms(org, sender, from).await?;
         tracing::info!(organization = %org, "an opt-out keyword suppressed a number for its sender");
@@ -146,6 +166,16 @@ pub async fn twilio_inbound(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opt_out_keywords_match_the_whole_text_whatever_the_case_and_spacing() {
+        for text in ["stop", " Stop ", "opt   out", "Opt-Out", "arret", "td", "REMOVE"] {
+            assert!(STOP_WORDS.contains(&keyword(text).as_str()), "{text:?}");
+        }
+        for text in ["stop texting me please", "stopp", "yes stop"] {
+            assert!(!STOP_WORDS.contains(&keyword(text).as_str()), "{text:?}");
+        }
+    }
 
     #[test]
     fn twilio_statuses_map_to_states() {
