@@ -15,8 +15,7 @@ use std::time::Instant;
 
 use jiff::SignedDuration;
 use rapport_domain::{
-    LanguageTag, MessageClass, MessagePlan, Organization, OrganizationId, PatientDetails, PatientPhone, PhoneE164,
-    PhoneKind, TimeZoneName,
+    MessageClass, MessagePlan, OrganizationId, PatientDetails, PatientPhone, PhoneE164, PhoneKind, TimeZoneName,
 };
 use std::sync::Arc;
 
@@ -38,16 +37,7 @@ fn daytime() -> jiff::Timestamp {
 }
 
 async fn fill(store: &Store, messages: u64) -> OrganizationId {
-    let org = Organization {
-        id: OrganizationId::generate(),
-        name: "Bench Health".into(),
-        time_zone: TimeZoneName::parse("America/Chicago").expect("zone"),
-        default_language: LanguageTag::parse("en").expect("language"),
-        version: 1,
-        created_at: daytime(),
-        updated_at: daytime(),
-    };
-    let org = store.create_organization(&org).await.expect("organization").id;
+    let org = common::new_organization(store).await;
     let patients = (messages / 10).max(1);
     let mut ids = Vec::new();
     for i in 0..patients {

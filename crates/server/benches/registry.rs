@@ -14,13 +14,13 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rapport_domain::{LanguageTag, Organization, OrganizationId, PhoneE164, TimeZoneName};
+use rapport_domain::{OrganizationId, PhoneE164};
 use rapport_server::clock::Clock;
 use rapport_server::import::{ImportOptions, import_patients};
 use rapport_server::store::{DbOptions, PageRequest, PatientQuery, Store};
 
 mod common;
-use common::{env_u64, percentile};
+use common::{env_u64, new_organization, percentile};
 
 const COMMON: &[&str] = &[
     "Smith",
@@ -97,20 +97,6 @@ fn write_csv(path: &Path, from: u64, count: u64) -> std::io::Result<()> {
         )?;
     }
     out.flush()
-}
-
-async fn new_organization(store: &Store) -> OrganizationId {
-    let now = store.clock().now();
-    let org = Organization {
-        id: OrganizationId::generate(),
-        name: "Bench Health".into(),
-        time_zone: TimeZoneName::parse("America/Chicago").expect("zone"),
-        default_language: LanguageTag::parse("en").expect("language"),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_organization(&org).await.expect("organization").id
 }
 
 /// Imports `count` rows starting at `from` through the CSV import; rows/s.

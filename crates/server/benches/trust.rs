@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use rapport_domain::{Email, LanguageTag, Organization, OrganizationId, PatientDetails, PatientId, Role, TimeZoneName};
+use rapport_domain::{Email, OrganizationId, PatientDetails, PatientId, Role};
 use rapport_server::auth::{TOKEN_PREFIX, password, secret};
 use rapport_server::clock::Clock;
 use rapport_server::http::{AppState, HttpSettings, build_app};
@@ -32,17 +32,7 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
 }
 
 async fn setup(store: &Store) -> (OrganizationId, Vec<PatientId>, String) {
-    let now = store.clock().now();
-    let org = Organization {
-        id: OrganizationId::generate(),
-        name: "Bench Health".into(),
-        time_zone: TimeZoneName::parse("America/Chicago").expect("zone"),
-        default_language: LanguageTag::parse("en").expect("language"),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let org = store.create_organization(&org).await.expect("organization").id;
+    let org = common::new_organization(store).await;
     let mut patients = Vec::new();
     for i in 0..200 {
         let details = PatientDetails::new(format!("Given{i}"), format!("Family{i}"));

@@ -1,4 +1,5 @@
-//! What the benchmarks share: knobs from the environment, percentiles, and
+//! What the benchmarks share: knobs from the environment, percentiles, an
+//! organization to work in, and
 //! running one measurement on each backend (a throwaway PostgreSQL database
 //! per run).
 
@@ -6,10 +7,27 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
+use rapport_domain::{LanguageTag, Organization, OrganizationId, TimeZoneName};
 use rapport_server::store::Store;
 
 pub fn env_u64(key: &str, default: u64) -> u64 {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A new organization, "Bench Health" in Chicago, created at the store's now.
+#[allow(dead_code, reason = "not every benchmark creates its own organization")]
+pub async fn new_organization(store: &Store) -> OrganizationId {
+    let now = store.clock().now();
+    let org = Organization {
+        id: OrganizationId::generate(),
+        name: "Bench Health".into(),
+        time_zone: TimeZoneName::parse("America/Chicago").expect("zone"),
+        default_language: LanguageTag::parse("en").expect("language"),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_organization(&org).await.expect("organization").id
 }
 
 /// The `p` quantile of sorted samples, in milliseconds.

@@ -66,7 +66,7 @@ pub(super) async fn move_in(
     tx: &mut Tx,
     org: OrganizationId,
     id: MessageId,
-    change: Move<'_>,
+    change: Move,
     now: jiff::Timestamp,
 ) -> Result<bool, StoreError> {
     let from = change.from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
@@ -80,19 +80,54 @@ pub(super) async fn move_in(
     }
     let changed = tx.execute(sqlx::AssertSqlSafe(sql), values).await?;
     if changed == 1 {
-        note(tx, id, now, change.line).await?;
+        note(tx, id, now, &change.line).await?;
     }
     Ok(changed == 1)
 }
 
 /// One state change: from any of `from` to `to`, setting `set` too (SQL
 /// after `updated_at`, with `$5` bound to `extra`), traced as `line`.
-pub(super) struct Move<'a> {
-    pub from: &'a [MessageState],
-    pub to: MessageState,
-    pub set: &'static str,
-    pub extra: Option<String>,
-    pub line: &'a str,
+pub(super) struct Move {
+    from: &'static [MessageState],
+    to: MessageState,
+    set: &'static str,
+    extra: Option<String>,
+    line: String,
+}
+
+/// Where a message is while its hand-off is unsettled.
+const HANDING: &[MessageState] = &[MessageState::Sending, MessageState::InDoubt];
+
+impl Move {
+    /// `sending | in_doubt → sent`: the provider took it, under `provider_ref`.
+    pub(super) fn sent(provider_ref: &str, line: &str) -> Self {
+        let set = ", provider_ref = $5, sent_at = $4, reason = NULL";
+        Move { from: HANDING, to: MessageState::Sent, set, extra: Some(provider_ref.into()), line: line.into() }
+    }
+
+    /// `sending → in_doubt`, with why we cannot tell.
+    pub(super) fn in_doubt(reason: &str) -> Self {
+        let line = format!("in doubt: {reason}; to be reconciled with the provider, not resent");
+        Move {
+            from: &[MessageState::Sending],
+            to: MessageState::InDoubt,
+            set: ", reason = $5",
+            extra: Some(reason.into()),
+            line,
+        }
+    }
+
+    /// `sending | in_doubt → planned`: it may be sent again.
+    pub(super) fn back_to_planned(why: &str) -> Self {
+        let set = ", channel = NULL, address = NULL, sending_at = NULL, reason = NULL";
+        Move { from: HANDING, to: MessageState::Planned, set, extra: None, line: format!("back to planned: {why}") }
+    }
+
+    /// `sending | in_doubt → failed | undeliverable | suppressed`, for good.
+    pub(super) fn ended(state: MessageState, reason: &str) -> Self {
+        let line = format!("{}: {reason}", state.as_str());
+        Move { from: HANDING, to: state, set: ", reason = $5", extra: Some(reason.into()), line }
+    }
 }
 
 /// A provider's report on a message (a status callback).
@@ -143,7 +178,7 @@ impl Store {
         Ok(true)
     }
 
-    async fn move_message(&self, org: OrganizationId, id: MessageId, change: Move<'_>) -> Result<bool, StoreError> {
+    async fn move_message(&self, org: OrganizationId, id: MessageId, change: Move) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
         let moved = move_in(&mut tx, org, id, change, self.clock.now()).await?;
         tx.commit().await?;
@@ -158,64 +193,19 @@ impl Store {
         provider_ref: &str,
         line: &str,
     ) -> Result<bool, StoreError> {
-        let change = Move {
-            from: &[MessageState::Sending, MessageState::InDoubt],
-            to: MessageState::Sent,
-            set: ", provider_ref = $5, sent_at = $4, reason = NULL",
-            extra: Some(provider_ref.into()),
-            line,
-        };
-        self.move_message(org, id, change).await
+        self.move_message(org, id, Move::sent(provider_ref, line)).await
     }
 
     /// `sending → in_doubt`: the provider may have it; the reason says why
     /// we cannot tell.
     pub async fn record_in_doubt(&self, org: OrganizationId, id: MessageId, reason: &str) -> Result<bool, StoreError> {
-        let line = format!("in doubt: {reason}; to be reconciled with the provider, not resent");
-        let change = Move {
-            from: &[MessageState::Sending],
-            to: MessageState::InDoubt,
-            set: ", reason = $5",
-            extra: Some(reason.into()),
-            line: &line,
-        };
-        self.move_message(org, id, change).await
+        self.move_message(org, id, Move::in_doubt(reason)).await
     }
 
     /// `sending | in_doubt → planned`: the provider refused it before taking
     /// it, or a lookup proved it never arrived; it may be sent again.
     pub async fn return_to_planned(&self, org: OrganizationId, id: MessageId, why: &str) -> Result<bool, StoreError> {
-        let change = Move {
-            from: &[MessageState::Sending, MessageState::InDoubt],
-            to: MessageState::Planned,
-            set: ", channel = NULL, address = NULL, sending_at = NULL, reason = NULL",
-            extra: None,
-            line: &format!("back to planned: {why}"),
-        };
-        self.move_message(org, id, change).await
-    }
-
-    /// `sending | in_doubt → failed | undeliverable` when the provider refused
-    /// it for good. An undeliverable address is remembered, so routing skips it.
-    pub async fn record_refusal(
-        &self,
-        message: &Message,
-        state: MessageState,
-        reason: &str,
-    ) -> Result<bool, StoreError> {
-        let (org, id) = (message.organization_id, message.id);
-        let change = Move {
-            from: &[MessageState::Sending, MessageState::InDoubt],
-            to: state,
-            set: ", reason = $5",
-            extra: Some(reason.into()),
-            line: &format!("{}: {reason}", state.as_str()),
-        };
-        let moved = self.move_message(org, id, change).await?;
-        if moved && state == MessageState::Undeliverable {
-            self.mark_undeliverable(org, id, reason).await?;
-        }
-        Ok(moved)
+        self.move_message(org, id, Move::back_to_planned(why)).await
     }
 
     /// Applies a provider's status report: forward only, idempotent.
@@ -266,10 +256,11 @@ impl Store {
             return Ok(ReportOutcome::Unchanged);
         }
         note(&mut tx, message.id, now, &line).await?;
-        tx.commit().await?;
         if report.state == MessageState::Undeliverable {
-            self.mark_undeliverable(org, message.id, report.reason.as_deref().unwrap_or("undeliverable")).await?;
+            let why = report.reason.as_deref().unwrap_or("undeliverable");
+            mark_undeliverable_in(&mut tx, org, message.id, why, now).await?;
         }
+        tx.commit().await?;
         Ok(ReportOutcome::Applied(report.state))
     }
 
@@ -280,13 +271,6 @@ impl Store {
             .fetch_optional("SELECT * FROM messages WHERE provider_ref = $1", args([provider_ref.into()]))
             .await?;
         row.as_ref().map(message_from_row).transpose()
-    }
-
-    /// Remembers that the address a message went to cannot receive on its channel.
-    async fn mark_undeliverable(&self, org: OrganizationId, id: MessageId, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.begin().await?;
-        mark_undeliverable_in(&mut tx, org, id, reason, self.clock.now()).await?;
-        tx.commit().await
     }
 
     /// Which of the `(channel, address)` candidates are known not to receive.

@@ -356,7 +356,6 @@ impl Store {
     ) -> Result<Vec<Option<JobState>>, StoreError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let handing = [MessageState::Sending, MessageState::InDoubt];
         // The common answer, "sent", in one statement for the batch.
         let sent: Vec<(&Message, &String, &String)> = answers
             .iter()
@@ -395,35 +394,15 @@ impl Store {
             match handed {
                 Handed::Sent { .. } => {}
                 Handed::InDoubt { reason } => {
-                    let line = format!("in doubt: {reason}; to be reconciled with the provider, not resent");
-                    let change = Move {
-                        from: &[MessageState::Sending],
-                        to: MessageState::InDoubt,
-                        set: ", reason = $5",
-                        extra: Some(reason.clone()),
-                        line: &line,
-                    };
-                    move_in(&mut tx, org, id, change, now).await?;
+                    move_in(&mut tx, org, id, Move::in_doubt(reason), now).await?;
                 }
                 Handed::BackToPlanned { why } => {
-                    let change = Move {
-                        from: &handing,
-                        to: MessageState::Planned,
-                        set: ", channel = NULL, address = NULL, sending_at = NULL, reason = NULL",
-                        extra: None,
-                        line: &format!("back to planned: {why}"),
-                    };
-                    move_in(&mut tx, org, id, change, now).await?;
+                    move_in(&mut tx, org, id, Move::back_to_planned(why), now).await?;
                 }
                 Handed::Refused { state, reason } => {
-                    let change = Move {
-                        from: &handing,
-                        to: *state,
-                        set: ", reason = $5",
-                        extra: Some(reason.clone()),
-                        line: &format!("{}: {reason}", state.as_str()),
-                    };
-                    if move_in(&mut tx, org, id, change, now).await? && *state == MessageState::Undeliverable {
+                    if move_in(&mut tx, org, id, Move::ended(*state, reason), now).await?
+                        && *state == MessageState::Undeliverable
+                    {
                         mark_undeliverable_in(&mut tx, org, id, reason, now).await?;
                     }
                 }
@@ -431,14 +410,7 @@ impl Store {
                     if let Some(sender) = sender {
                         suppress_in(&mut tx, org, sender, address, now).await?;
                     }
-                    let change = Move {
-                        from: &handing,
-                        to: MessageState::Suppressed,
-                        set: ", reason = $5",
-                        extra: Some(reason.clone()),
-                        line: &format!("suppressed: {reason}"),
-                    };
-                    move_in(&mut tx, org, id, change, now).await?;
+                    move_in(&mut tx, org, id, Move::ended(MessageState::Suppressed, reason), now).await?;
                 }
             }
         }

@@ -231,13 +231,6 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Adds a line to the trace of a message (a deferral, a routing decision).
-    pub async fn note_message(&self, id: MessageId, text: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.begin().await?;
-        note(&mut tx, id, self.clock.now(), text).await?;
-        tx.commit().await
-    }
-
     /// The log channel's hand-off: writes the outbox entry once per
     /// message (a second write of the same message is a no-op, as a
     /// provider's duplicate detection would be). True if written now.

@@ -14,7 +14,7 @@ use rapport_server::channels::Providers;
 use rapport_server::channels::smtp::{SmtpEmail, SmtpSecurity, SmtpSettings};
 use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
-use rapport_server::jobs::{BatchReport, RetryPolicy, WorkerSettings};
+use rapport_server::jobs::BatchReport;
 use rapport_server::simulators::smtp::{PASSWORD, SmtpFault, SmtpSimulator, USERNAME};
 use rapport_server::unsubscribe::UnsubscribeLinks;
 use serde_json::json;
@@ -67,13 +67,7 @@ async fn plan(app: &TestApp, s: &Setup, key: &str, class: MessageClass) -> Messa
 }
 
 async fn dispatch(s: &Setup) -> BatchReport {
-    let settings = WorkerSettings {
-        owner: "email-test".into(),
-        batch: 20,
-        lease_for: SignedDuration::from_mins(2),
-        retry: RetryPolicy::default(),
-    };
-    s.sender.dispatch_batch(&settings).await.expect("batch")
+    s.sender.dispatch_batch(&crate::support::worker("email-test", 20)).await.expect("batch")
 }
 
 async fn state_of(app: &TestApp, s: &Setup, id: MessageId) -> MessageState {

@@ -16,7 +16,6 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use rapport_domain::{Email, PatientDetails, PatientEmail, PatientPhone, PhoneE164, PhoneKind, TimeZoneName};
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId, PatientId};
-use rapport_server::jobs::{RetryPolicy, WorkerSettings};
 use rapport_server::simulators::twilio::{Fault, SimMessage};
 use rapport_server::store::Store;
 use rapport_server::store::{JobState, SEND_JOB};
@@ -167,19 +166,27 @@ pub async fn check(
     problems
 }
 
+/// How the history ended, for the test's output: messages per state, and
+/// how many times one went through doubt.
+pub async fn summary(store: &Store, org: OrganizationId, planned: &[Planned]) -> (HashMap<&'static str, usize>, usize) {
+    let mut states: HashMap<&'static str, usize> = HashMap::new();
+    let mut doubts = 0;
+    for plan in planned {
+        *states.entry(store.message(org, plan.id).await.expect("message").state.as_str()).or_default() += 1;
+        let trace = store.message_events(org, plan.id).await.expect("trace");
+        doubts += trace.iter().filter(|e| e.note.starts_with("in doubt")).count();
+    }
+    (states, doubts)
+}
+
 /// Whether a planned message waits for a later moment (its trace's last word is a deferral).
 pub async fn deferred(store: &Store, org: OrganizationId, id: MessageId) -> bool {
     let trace = store.message_events(org, id).await.expect("trace");
     trace.last().is_some_and(|e| e.note.starts_with("deferred to"))
 }
 
-fn settings(owner: &str) -> WorkerSettings {
-    WorkerSettings {
-        owner: owner.into(),
-        batch: 5,
-        lease_for: SignedDuration::from_mins(2),
-        retry: RetryPolicy::default(),
-    }
+fn settings(owner: &str) -> rapport_server::jobs::WorkerSettings {
+    crate::support::worker(owner, 5)
 }
 
 async fn run_history(app: &TestApp, seed: u64) {
@@ -257,13 +264,7 @@ async fn run_history(app: &TestApp, seed: u64) {
         }
     }
     let problems = check(&app.store, org, &people, &planned, &stops, &sim.messages()).await;
-    let mut states: HashMap<&str, usize> = HashMap::new();
-    let mut doubts = 0;
-    for plan in &planned {
-        *states.entry(app.store.message(org, plan.id).await.expect("m").state.as_str()).or_default() += 1;
-        let trace = app.store.message_events(org, plan.id).await.expect("trace");
-        doubts += trace.iter().filter(|e| e.note.starts_with("in doubt")).count();
-    }
+    let (states, doubts) = summary(&app.store, org, &planned).await;
     eprintln!(
         "history seed {seed}: {states:?}; {} at the provider, {doubts} in doubt on the way",
         sim.messages().len()

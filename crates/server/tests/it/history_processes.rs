@@ -16,7 +16,7 @@ use rapport_server::clock::Clock;
 use rapport_server::simulators::twilio::{Fault, TwilioSimulator};
 use rapport_server::store::{DbOptions, Store};
 
-use crate::history::{Planned, Rng, body_of, check, deferred, people};
+use crate::history::{Planned, Rng, body_of, check, deferred, people, summary};
 use crate::sms::SENDER;
 use crate::support::{TestDb, postgres_url};
 
@@ -185,13 +185,7 @@ async fn run(url: String, processes: usize, seed: u64) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     dispatchers.stop();
-    let mut states: HashMap<&str, usize> = HashMap::new();
-    let mut doubts = 0;
-    for plan in &planned {
-        *states.entry(store.message(org, plan.id).await.expect("m").state.as_str()).or_default() += 1;
-        let trace = store.message_events(org, plan.id).await.expect("trace");
-        doubts += trace.iter().filter(|e| e.note.starts_with("in doubt")).count();
-    }
+    let (states, doubts) = summary(&store, org, &planned).await;
     eprintln!(
         "processes seed {seed} ({}): {states:?}; {} at the provider, {doubts} in doubt on the way, {} dispatchers started",
         store.backend().name(),

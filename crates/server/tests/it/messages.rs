@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use jiff::SignedDuration;
 use rapport_domain::Role;
 use rapport_server::engine::dispatch::MessageSender;
-use rapport_server::jobs::{BatchReport, RetryPolicy, WorkerSettings};
+use rapport_server::jobs::BatchReport;
 use serde_json::{Value, json};
 
 use crate::api::{TestApp, on_each_backend_app};
@@ -14,13 +14,8 @@ use crate::support::test_now;
 use crate::trust_api::{Browser, staff};
 
 async fn dispatch(app: &TestApp) -> BatchReport {
-    let settings = WorkerSettings {
-        owner: "test-dispatcher".into(),
-        batch: 20,
-        lease_for: SignedDuration::from_mins(2),
-        retry: RetryPolicy::default(),
-    };
-    MessageSender::new(app.store.clone()).dispatch_batch(&settings).await.expect("batch")
+    let worker = crate::support::worker("test-dispatcher", 20);
+    MessageSender::new(app.store.clone()).dispatch_batch(&worker).await.expect("batch")
 }
 
 /// An organization, a Chicago patient with a mobile and an email, and a front-desk browser.

@@ -17,7 +17,7 @@ use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
-use rapport_server::jobs::{BatchReport, RetryPolicy, WorkerSettings};
+use rapport_server::jobs::BatchReport;
 use rapport_server::simulators::twilio::{Fault, TwilioSimulator};
 use rapport_server::store::Store;
 use serde_json::json;
@@ -80,13 +80,7 @@ async fn plan(app: &TestApp, s: &Setup, key: &str) -> MessageId {
 }
 
 async fn dispatch(s: &Setup) -> BatchReport {
-    let settings = WorkerSettings {
-        owner: "sms-test".into(),
-        batch: 20,
-        lease_for: SignedDuration::from_mins(2),
-        retry: RetryPolicy::default(),
-    };
-    s.sender.dispatch_batch(&settings).await.expect("batch")
+    s.sender.dispatch_batch(&crate::support::worker("sms-test", 20)).await.expect("batch")
 }
 
 async fn state_of(app: &TestApp, s: &Setup, id: MessageId) -> MessageState {

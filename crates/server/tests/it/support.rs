@@ -155,3 +155,14 @@ pub async fn seed_location(store: &Store, org: OrganizationId, zone_name: &str) 
 pub fn patient_details(given: &str, family: &str) -> PatientDetails {
     PatientDetails::new(given.into(), family.into())
 }
+
+/// A dispatcher's worker settings for the tests: `batch` jobs at a time,
+/// two-minute leases, the default retries.
+pub fn worker(owner: &str, batch: usize) -> rapport_server::jobs::WorkerSettings {
+    rapport_server::jobs::WorkerSettings {
+        owner: owner.into(),
+        batch,
+        lease_for: jiff::SignedDuration::from_mins(2),
+        retry: rapport_server::jobs::RetryPolicy::default(),
+    }
+}
