@@ -83,6 +83,32 @@ pub async fn people(store: &Store, org: OrganizationId, count: usize) -> Vec<Per
     people
 }
 
+/// Plans the next message of the history for a random patient (a care
+/// text `care_percent` times in a hundred, else transactional), and keeps it.
+pub async fn plan_random(
+    store: &Store,
+    org: OrganizationId,
+    people: &[Person],
+    planned: &mut Vec<Planned>,
+    rng: &mut Rng,
+    care_percent: u64,
+    due_at: Timestamp,
+) {
+    let person = rng.below(people.len() as u64) as usize;
+    let class = if rng.chance(care_percent) { MessageClass::Care } else { MessageClass::Transactional };
+    let plan = MessagePlan {
+        patient_id: people[person].id,
+        class,
+        idempotency_key: format!("history-{}", planned.len()),
+        subject: None,
+        body: body_of(planned.len()),
+        due_at,
+        expires_at: None,
+    };
+    let (message, _) = store.plan_message(org, &plan).await.expect("plan");
+    planned.push(Planned { id: message.id, person, class, cancelled: false });
+}
+
 pub fn body_of(n: usize) -> String {
     format!("Reminder h{n}: see you soon.")
 }
@@ -204,19 +230,8 @@ async fn run_history(app: &TestApp, seed: u64) {
         let now = app.store.clock().now();
         match rng.below(100) {
             0..=34 => {
-                let person = rng.below(people.len() as u64) as usize;
-                let class = if rng.chance(50) { MessageClass::Care } else { MessageClass::Transactional };
-                let plan = MessagePlan {
-                    patient_id: people[person].id,
-                    class,
-                    idempotency_key: format!("history-{}", planned.len()),
-                    subject: None,
-                    body: body_of(planned.len()),
-                    due_at: now + SignedDuration::from_mins(rng.below(12 * 60) as i64),
-                    expires_at: None,
-                };
-                let (message, _) = app.store.plan_message(org, &plan).await.expect("plan");
-                planned.push(Planned { id: message.id, person, class, cancelled: false });
+                let due_at = now + SignedDuration::from_mins(rng.below(12 * 60) as i64);
+                plan_random(&app.store, org, &people, &mut planned, &mut rng, 50, due_at).await;
             }
             35..=42 if !planned.is_empty() => {
                 let n = rng.below(planned.len() as u64) as usize;

@@ -11,12 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use rapport_domain::{MessageClass, MessagePlan, MessageState, OrganizationId};
+use rapport_domain::{MessageState, OrganizationId};
 use rapport_server::clock::Clock;
 use rapport_server::simulators::twilio::{Fault, TwilioSimulator};
 use rapport_server::store::{DbOptions, Store};
 
-use crate::history::{Planned, Rng, body_of, check, deferred, people, summary};
+use crate::history::{Planned, Rng, check, deferred, people, plan_random, summary};
 use crate::sms::SENDER;
 use crate::support::{TestDb, postgres_url};
 
@@ -120,24 +120,10 @@ async fn run(url: String, processes: usize, seed: u64) {
     let mut dispatchers = Dispatchers { config, logs: dir.path().to_owned(), children: Vec::new(), started: 0 };
     let mut planned: Vec<Planned> = Vec::new();
     let mut stops: HashMap<usize, Timestamp> = HashMap::new();
-    let plan_one = |planned: &mut Vec<Planned>, rng: &mut Rng| {
-        let person = rng.below(people.len() as u64) as usize;
-        let class = if rng.chance(30) { MessageClass::Care } else { MessageClass::Transactional };
-        let plan = MessagePlan {
-            patient_id: people[person].id,
-            class,
-            idempotency_key: format!("processes-{}", planned.len()),
-            subject: None,
-            body: body_of(planned.len()),
-            due_at: Timestamp::now() + SignedDuration::from_millis(rng.below(8_000) as i64),
-            expires_at: None,
-        };
-        (person, class, plan)
-    };
+    let soon = |rng: &mut Rng| Timestamp::now() + SignedDuration::from_millis(rng.below(8_000) as i64);
     for _ in 0..120 {
-        let (person, class, plan) = plan_one(&mut planned, &mut rng);
-        let (message, _) = store.plan_message(org, &plan).await.expect("plan");
-        planned.push(Planned { id: message.id, person, class, cancelled: false });
+        let due_at = soon(&mut rng);
+        plan_random(&store, org, &people, &mut planned, &mut rng, 30, due_at).await;
     }
     dispatchers.start(processes);
     let chaos_until = Instant::now() + Duration::from_secs(10);
@@ -170,9 +156,8 @@ async fn run(url: String, processes: usize, seed: u64) {
             }),
             _ => {
                 for _ in 0..5 {
-                    let (person, class, plan) = plan_one(&mut planned, &mut rng);
-                    let (message, _) = store.plan_message(org, &plan).await.expect("plan");
-                    planned.push(Planned { id: message.id, person, class, cancelled: false });
+                    let due_at = soon(&mut rng);
+                    plan_random(&store, org, &people, &mut planned, &mut rng, 30, due_at).await;
                 }
             }
         }
