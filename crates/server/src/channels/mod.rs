@@ -18,6 +18,7 @@ pub mod twilio;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use rapport_domain::{Channel, MessageClass, MessageId, OrganizationId};
@@ -57,6 +58,9 @@ pub enum Outcome {
     OptedOut,
     /// Unknown whether the provider took it: reconcile, do not resend.
     InDoubt { reason: String },
+    /// Not tried: the batch's time for hand-offs ran out first (the
+    /// dispatcher's lease must not lapse while it still sends).
+    NotAttempted,
 }
 
 /// What a lookup after an in-doubt outcome found.
@@ -80,11 +84,15 @@ pub trait Provider: Send + Sync {
     }
     fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome>;
     /// Hands over several messages: by default up to 16 at a time, each on
-    /// its own; a provider with a batch form overrides it. One outcome per
+    /// its own; a provider with a batch form overrides it. A hand-off not
+    /// started by `deadline` is [`Outcome::NotAttempted`]. One outcome per
     /// hand-off, in order.
-    fn send_many<'a>(&'a self, handoffs: &'a [Handoff]) -> BoxFuture<'a, Vec<Outcome>> {
+    fn send_many<'a>(&'a self, handoffs: &'a [Handoff], deadline: Instant) -> BoxFuture<'a, Vec<Outcome>> {
         use futures_util::StreamExt;
-        Box::pin(futures_util::stream::iter(handoffs).map(|h| self.send(h)).buffered(16).collect())
+        let send = move |h: &'a Handoff| -> BoxFuture<'a, Outcome> {
+            if Instant::now() >= deadline { Box::pin(async { Outcome::NotAttempted }) } else { self.send(h) }
+        };
+        Box::pin(futures_util::stream::iter(handoffs).map(send).buffered(16).collect())
     }
     fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found>;
 }

@@ -9,11 +9,13 @@
 //! - no connection, or a 4xx before the message is sent: retry (not taken);
 //! - 550/551/553 at `RCPT`: the address is undeliverable; another 5xx: failed;
 //! - after the message's final `.`: `250` is accepted; a 4xx, retry; a 5xx,
-//!   failed; no answer at all (a timeout, a dropped connection): in doubt.
+//!   failed; no answer at all (a timeout, a dropped connection): in doubt;
+//! - emails go one after another: those not started by the batch's
+//!   deadline are not attempted (planned again at once).
 //!   SMTP has no lookup, so an email in doubt stays in doubt, reported,
 //!   never resent blindly.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lettre::message::{Mailbox, MultiPart, header};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -173,10 +175,14 @@ impl SmtpEmail {
         }
     }
 
-    async fn send_all(&self, handoffs: &[Handoff]) -> Vec<Outcome> {
+    async fn send_all(&self, handoffs: &[Handoff], deadline: Instant) -> Vec<Outcome> {
         let mut outcomes = Vec::with_capacity(handoffs.len());
         let mut connection: Option<AsyncSmtpConnection> = None;
         for handoff in handoffs {
+            if Instant::now() >= deadline {
+                outcomes.push(Outcome::NotAttempted);
+                continue;
+            }
             if connection.as_ref().is_none_or(AsyncSmtpConnection::has_broken) {
                 connection = match self.connect().await {
                     Ok(c) => Some(c),
@@ -216,15 +222,17 @@ impl Provider for SmtpEmail {
 
     fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            self.send_all(std::slice::from_ref(handoff))
+            // One email alone is always attempted.
+            let deadline = Instant::now() + self.settings.timeout;
+            self.send_all(std::slice::from_ref(handoff), deadline)
                 .await
                 .pop()
                 .unwrap_or(Outcome::InDoubt { reason: "no outcome".into() })
         })
     }
 
-    fn send_many<'a>(&'a self, handoffs: &'a [Handoff]) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(self.send_all(handoffs))
+    fn send_many<'a>(&'a self, handoffs: &'a [Handoff], deadline: Instant) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(self.send_all(handoffs, deadline))
     }
 
     fn lookup<'a>(&'a self, _handoff: &'a Handoff) -> BoxFuture<'a, Found> {

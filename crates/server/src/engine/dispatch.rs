@@ -92,8 +92,11 @@ impl MessageSender {
             }
         }
         let (handovers, mut results) = self.decide_batch(worker, &planned, ends, &mut report).await?;
+        // Hand-offs get half the lease; the rest is room to record the answers.
+        let budget = std::time::Duration::try_from(worker.lease_for / 2).unwrap_or_default();
+        let deadline = std::time::Instant::now() + budget;
         let mut answers = Vec::new();
-        for (handover, outcome) in self.hand_over(handovers).await {
+        for (handover, outcome) in self.hand_over(handovers, deadline).await {
             let provider = self.providers.for_channel(handover.handoff.channel).map_or("none", |p| p.name());
             let (handed, result) = self.read_outcome(&handover, provider, outcome, &worker.retry);
             answers.push((handover.message, handed));
@@ -183,7 +186,11 @@ impl MessageSender {
     }
 
     /// Step 4: each provider gets its share of the batch at once.
-    async fn hand_over<'a>(&self, handovers: Vec<Handover<'a>>) -> Vec<(Handover<'a>, Outcome)> {
+    async fn hand_over<'a>(
+        &self,
+        handovers: Vec<Handover<'a>>,
+        deadline: std::time::Instant,
+    ) -> Vec<(Handover<'a>, Outcome)> {
         let mut done = Vec::with_capacity(handovers.len());
         let mut rest = handovers;
         for channel in Channel::ALL {
@@ -199,7 +206,7 @@ impl MessageSender {
                 continue;
             };
             let handoffs: Vec<Handoff> = mine.iter().map(|h| h.handoff.clone()).collect();
-            let outcomes = provider.send_many(&handoffs).await;
+            let outcomes = provider.send_many(&handoffs, deadline).await;
             done.extend(mine.into_iter().zip(outcomes));
         }
         done
@@ -239,6 +246,10 @@ impl MessageSender {
             }
             Outcome::InDoubt { reason } => {
                 (Handed::InDoubt { reason }, JobResult::Later { until: now + self.reconcile_after })
+            }
+            Outcome::NotAttempted => {
+                let why = "not attempted: the batch's time for hand-offs ran out".to_owned();
+                (Handed::BackToPlanned { why }, JobResult::Later { until: now })
             }
         }
     }

@@ -5,6 +5,7 @@
 //! - [`SmtpFault::Greylist`]: the next RCPT gets `451 4.7.1` (try later);
 //! - [`SmtpFault::DropAfterData`]: the next message is taken whole, then
 //!   the connection closes before the final `250` (the sender cannot know);
+//! - [`SmtpFault::SlowAfterData`]: the next message's `250` comes late;
 //! - addresses marked unknown get `550 5.1.1` at RCPT.
 
 use std::collections::{HashSet, VecDeque};
@@ -23,6 +24,8 @@ pub const PASSWORD: &str = "simulated-smtp-password";
 pub enum SmtpFault {
     Greylist,
     DropAfterData,
+    /// The next message is taken, and its `250` comes this much later.
+    SlowAfterData(std::time::Duration),
 }
 
 /// A message the server took.
@@ -184,18 +187,19 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
                     data.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
                 }
                 let email = SimEmail { from: from.take().unwrap_or_default(), to: std::mem::take(&mut to), data };
-                let drop_now = {
+                let fault = {
                     let mut s = lock(&state);
                     s.emails.push(email);
-                    let drop_now = s.faults.front() == Some(&SmtpFault::DropAfterData);
-                    if drop_now {
-                        s.faults.pop_front();
+                    match s.faults.front() {
+                        Some(SmtpFault::DropAfterData | SmtpFault::SlowAfterData(_)) => s.faults.pop_front(),
+                        _ => None,
                     }
-                    drop_now
                 };
-                if drop_now {
+                match fault {
                     // Taken, but the sender never hears so.
-                    return Ok(());
+                    Some(SmtpFault::DropAfterData) => return Ok(()),
+                    Some(SmtpFault::SlowAfterData(wait)) => tokio::time::sleep(wait).await,
+                    _ => {}
                 }
                 "250 2.0.0 queued\r\n".into()
             }

@@ -184,3 +184,32 @@ async fn smtp_faults_are_retried_held_in_doubt_or_marked_undeliverable() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn emails_not_started_before_the_batchs_deadline_wait_for_the_next_batch() {
+    on_each_backend_app(|app| async move {
+        let s = setup(&app).await;
+        // A three-second lease leaves the hand-offs a second and a half; the
+        // first email takes two, so the other two are not attempted.
+        s.sim.push_fault(SmtpFault::SlowAfterData(Duration::from_secs(2)));
+        let ids = [
+            plan(&app, &s, "first", MessageClass::Transactional).await,
+            plan(&app, &s, "second", MessageClass::Transactional).await,
+            plan(&app, &s, "third", MessageClass::Transactional).await,
+        ];
+        let mut worker = crate::support::worker("short-lease", 20);
+        worker.lease_for = SignedDuration::from_secs(3);
+        let report = s.sender.dispatch_batch(&worker).await.expect("batch");
+        assert_eq!((report.done, report.deferred, report.lease_lost), (1, 2, 0), "{report:?}");
+        assert_eq!(s.sim.emails().len(), 1);
+        let mut states = Vec::new();
+        for id in ids {
+            states.push(state_of(&app, &s, id).await);
+        }
+        states.sort_by_key(|state| state.as_str());
+        assert_eq!(states, [MessageState::Planned, MessageState::Planned, MessageState::Sent]);
+        assert_eq!(dispatch(&s).await.done, 2, "the next batch sends them");
+        assert_eq!(s.sim.emails().len(), 3, "each once");
+    })
+    .await;
+}
