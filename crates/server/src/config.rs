@@ -324,16 +324,17 @@ impl Config {
         if config.audit_retention_days < 365 {
             bail!("audit_retention_days must be at least 365 (HIPAA asks for six years, 2190)");
         }
+        // Hand-offs start within the first half of a lease; the last one
+        // started must end (by its timeout) before the lease does.
         if let SmsProvider::Twilio(twilio) = &config.sms
-            && twilio.timeout.as_secs() >= config.dispatcher.lease_seconds
+            && twilio.timeout.as_secs() * 2 >= config.dispatcher.lease_seconds
         {
-            bail!("[dispatcher] lease_seconds must be longer than [sms] timeout_seconds");
+            bail!("[dispatcher] lease_seconds must be more than twice [sms] timeout_seconds");
         }
         if let EmailProvider::Smtp(smtp) = &config.email
-            && smtp.timeout.as_secs() * 4 >= config.dispatcher.lease_seconds
+            && smtp.timeout.as_secs() * 2 >= config.dispatcher.lease_seconds
         {
-            // A batch's emails go one after another on one connection.
-            bail!("[dispatcher] lease_seconds must be longer than four [email] timeouts");
+            bail!("[dispatcher] lease_seconds must be more than twice [email] timeout_seconds");
         }
         if let EmailProvider::Smtp(smtp) = &config.email {
             smtp.from.parse::<lettre::message::Mailbox>().map_err(|_| {
