@@ -30,6 +30,12 @@ pub enum TlsError {
 }
 
 /// A TLS acceptor for the PEM certificate chain and private key.
+/// Makes ring the process's rustls provider, for the clients that take
+/// the default (reqwest, lettre). Harmless when one is installed already.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub fn acceptor(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, TlsError> {
     let certificate_error = |reason: String| TlsError::Certificate { path: cert_file.display().to_string(), reason };
     let chain = CertificateDer::pem_file_iter(cert_file)

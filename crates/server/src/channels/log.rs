@@ -29,19 +29,8 @@ impl Provider for LogProvider {
 
     fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let entry = OutboxEntry {
-                message_id: handoff.message_id,
-                channel: handoff.channel,
-                address: handoff.to.clone(),
-                subject: handoff.subject.clone(),
-                body: handoff.body.clone(),
-                created_at: self.store.clock().now(),
-            };
-            match self.store.write_outbox(handoff.organization_id, &entry).await {
-                Ok(_) => Outcome::Accepted { provider_ref: reference(handoff) },
-                // The write may have committed before the error reached us.
-                Err(error) => Outcome::InDoubt { reason: format!("the outbox write failed: {error}") },
-            }
+            let mut outcomes = self.send_many(std::slice::from_ref(handoff), Instant::now()).await;
+            outcomes.pop().unwrap_or(Outcome::InDoubt { reason: "no outcome".into() })
         })
     }
 
@@ -65,6 +54,7 @@ impl Provider for LogProvider {
                 .collect();
             match self.store.write_outbox_many(&entries).await {
                 Ok(()) => handoffs.iter().map(|h| Outcome::Accepted { provider_ref: reference(h) }).collect(),
+                // The write may have committed before the error reached us.
                 Err(error) => {
                     let reason = format!("the outbox write failed: {error}");
                     handoffs.iter().map(|_| Outcome::InDoubt { reason: reason.clone() }).collect()

@@ -63,7 +63,7 @@ const NO_SUCH_MAILBOX: [&str; 3] = ["550", "551", "553"];
 impl SmtpEmail {
     /// `links` makes the unsubscribe links (none without a public URL).
     pub fn new(settings: SmtpSettings, links: Option<UnsubscribeLinks>) -> anyhow::Result<Self> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install_crypto_provider();
         let from: Mailbox = settings.from.parse().map_err(|_| anyhow::anyhow!("[email] from is not a mailbox"))?;
         Ok(Self { settings, from, links })
     }

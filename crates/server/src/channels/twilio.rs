@@ -71,8 +71,7 @@ struct MessageList {
 
 impl TwilioSms {
     pub fn new(settings: TwilioSettings) -> anyhow::Result<Self> {
-        // reqwest is built without a default crypto provider; ring is ours.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder().timeout(settings.timeout).build()?;
         Ok(Self { settings, client })
     }

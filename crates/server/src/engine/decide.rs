@@ -16,17 +16,16 @@ use rapport_domain::{Channel, Message, MessageClass, PatientId};
 
 use crate::store::{Decided, DispatchFacts};
 
-/// A decision, its trace, and for a deferral the moment to try again.
+/// A decision and its trace.
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub decided: Decided,
     pub trace: Vec<String>,
-    pub until: Option<Timestamp>,
 }
 
 impl Decision {
     fn close(reason: &str, trace: Vec<String>) -> Self {
-        Self { decided: Decided::Close { reason: reason.into() }, trace, until: None }
+        Self { decided: Decided::Close { reason: reason.into() }, trace }
     }
 }
 
@@ -92,7 +91,7 @@ pub fn decide(
             return Decision::close("it could not arrive before it expires", trace);
         }
         let line = format!("deferred to {until}: {why}");
-        Decision { decided: Decided::Defer, trace: vec![line], until: Some(until) }
+        Decision { decided: Decided::Defer { until }, trace: vec![line] }
     };
     if allowed > now {
         return wait(allowed, format!("outside the patient's sending hours ({zone_name})"), trace);
@@ -107,5 +106,5 @@ pub fn decide(
         }
         batch_sends.entry(patient.id).or_default().push(now);
     }
-    Decision { decided: Decided::Begin { channel, address: to }, trace, until: None }
+    Decision { decided: Decided::Begin { channel, address: to }, trace }
 }

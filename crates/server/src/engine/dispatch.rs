@@ -74,17 +74,18 @@ impl MessageSender {
         if jobs.is_empty() {
             return Ok(report);
         }
-        let ids: Vec<MessageId> = jobs.iter().filter_map(message_id_of).collect();
+        let named: Vec<(&Job, Option<MessageId>)> = jobs.iter().map(|job| (job, message_id_of(job))).collect();
+        let ids: Vec<MessageId> = named.iter().filter_map(|(_, id)| *id).collect();
         let messages: HashMap<MessageId, Message> =
             store.messages_by_ids(&ids).await?.into_iter().map(|m| (m.id, m)).collect();
         let mut ends: Vec<(JobId, JobResult)> = Vec::new();
         let (mut planned, mut unsettled) = (Vec::new(), Vec::new());
-        for job in &jobs {
-            let message = message_id_of(job).and_then(|id| messages.get(&id));
-            match message.filter(|m| Some(m.organization_id) == job.organization_id) {
-                None if message_id_of(job).is_none() => {
-                    ends.push((job.id, JobResult::Dead { error: "the payload names no message".into() }));
-                }
+        for (job, id) in named {
+            let Some(id) = id else {
+                ends.push((job.id, JobResult::Dead { error: "the payload names no message".into() }));
+                continue;
+            };
+            match messages.get(&id).filter(|m| Some(m.organization_id) == job.organization_id) {
                 None => ends.push((job.id, JobResult::Dead { error: "the message is gone".into() })),
                 Some(m) if m.state == MessageState::Planned => planned.push((job, m)),
                 Some(m) if matches!(m.state, MessageState::Sending | MessageState::InDoubt) => unsettled.push((job, m)),
@@ -137,13 +138,13 @@ impl MessageSender {
         let mut decisions = Vec::with_capacity(planned.len());
         for &(job, message) in planned {
             let mut decision = decide(message, &facts, channels, now, &mut batch_sends);
-            match (&decision.decided, decision.until) {
-                (Decided::Begin { channel, .. }, _) => {
+            match &decision.decided {
+                Decided::Begin { channel, .. } => {
                     let provider = self.providers.for_channel(*channel).map_or("none", |p| p.name());
                     decision.trace.push(format!("handing to {provider} by {}", channel.as_str()));
                 }
-                (Decided::Defer, Some(until)) => ends.push((job.id, JobResult::Later { until })),
-                _ => ends.push((job.id, JobResult::Done)),
+                Decided::Defer { until } => ends.push((job.id, JobResult::Later { until: *until })),
+                Decided::Close { .. } => ends.push((job.id, JobResult::Done)),
             }
             decisions.push((message, job.id, decision.decided, decision.trace));
         }

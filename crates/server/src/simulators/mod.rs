@@ -3,3 +3,12 @@
 
 pub mod smtp;
 pub mod twilio;
+
+/// A server task that stops when its last handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -16,6 +16,8 @@ use base64::Engine;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::AbortOnDrop;
+
 /// The account the simulator accepts (AUTH PLAIN).
 pub const USERNAME: &str = "rapport";
 pub const PASSWORD: &str = "simulated-smtp-password";
@@ -75,14 +77,6 @@ pub struct SmtpSimulator {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
     _task: Arc<AbortOnDrop>,
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl SmtpSimulator {

@@ -25,6 +25,7 @@ use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::AbortOnDrop;
 use crate::channels::twilio::signature;
 use crate::clock::Clock;
 
@@ -73,15 +74,9 @@ pub struct TwilioSimulator {
     state: Arc<Mutex<State>>,
     clock: Clock,
     client: reqwest::Client,
-    task: Arc<AbortOnDrop>,
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    /// The accept loop, stopped when the last handle the test holds goes.
+    /// The loop's own copy has none: it must not keep itself alive.
+    task: Option<Arc<AbortOnDrop>>,
 }
 
 impl TwilioSimulator {
@@ -90,7 +85,7 @@ impl TwilioSimulator {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install_crypto_provider();
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(std::io::Error::other)?;
         let mut sim = Self {
@@ -100,15 +95,15 @@ impl TwilioSimulator {
             state,
             clock,
             client,
-            task: Arc::new(AbortOnDrop(tokio::spawn(async {}))),
+            task: None,
         };
         let server = sim.clone();
-        sim.task = Arc::new(AbortOnDrop(tokio::spawn(async move {
+        sim.task = Some(Arc::new(AbortOnDrop(tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let server = server.clone();
                 tokio::spawn(async move { server.serve(stream).await });
             }
-        })));
+        }))));
         Ok(sim)
     }
 

@@ -6,10 +6,10 @@
 //! Also here: addresses that cannot receive, and each SMS sender's
 //! suppression list (STOP).
 
-use rapport_domain::{Channel, Message, MessageId, MessageState, OrganizationId};
+use rapport_domain::{Channel, MessageId, MessageState, OrganizationId};
 
 use super::db::{Tx, args};
-use super::messages::{message_from_row, note};
+use super::messages::note;
 use super::{Store, StoreError};
 
 /// What a provider's status report did to its message.
@@ -142,42 +142,6 @@ pub struct DeliveryReport {
 }
 
 impl Store {
-    /// `planned → sending`: the hand-off begins, to `address` by `channel`.
-    /// The routing trace and the hand-off land in the message's trace. False
-    /// if the message was no longer planned (another worker has it, or it
-    /// was cancelled): then nothing is written and nothing may be sent.
-    pub async fn begin_sending(
-        &self,
-        message: &Message,
-        channel: Channel,
-        address: &str,
-        trace: &[String],
-    ) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        let changed = tx
-            .execute(
-                "UPDATE messages SET state = 'sending', channel = $3, address = $4, sending_at = $5, updated_at = $5
-                 WHERE organization_id = $1 AND id = $2 AND state = 'planned'",
-                args([
-                    message.organization_id.to_string().into(),
-                    message.id.to_string().into(),
-                    channel.as_str().into(),
-                    address.into(),
-                    now.into(),
-                ]),
-            )
-            .await?;
-        if changed == 0 {
-            return Ok(false);
-        }
-        for line in trace {
-            note(&mut tx, message.id, now, line).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-
     async fn move_message(&self, org: OrganizationId, id: MessageId, change: Move) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
         let moved = move_in(&mut tx, org, id, change, self.clock.now()).await?;
@@ -262,15 +226,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(ReportOutcome::Applied(report.state))
-    }
-
-    /// The message of a provider's reference, if one was sent under it.
-    pub async fn message_by_provider_ref(&self, provider_ref: &str) -> Result<Option<Message>, StoreError> {
-        let row = self
-            .db
-            .fetch_optional("SELECT * FROM messages WHERE provider_ref = $1", args([provider_ref.into()]))
-            .await?;
-        row.as_ref().map(message_from_row).transpose()
     }
 
     /// Which of the `(channel, address)` candidates are known not to receive.

@@ -40,8 +40,8 @@ pub struct DispatchFacts {
 pub enum Decided {
     /// Not to be sent: suppressed with the reason.
     Close { reason: String },
-    /// To wait: only the trace is written (the job is put back).
-    Defer,
+    /// To wait until then: only the trace is written (the job is put back).
+    Defer { until: Timestamp },
     /// To hand over now to `address` by `channel`: `planned → sending`.
     Begin { channel: Channel, address: String },
 }
@@ -234,7 +234,7 @@ impl Store {
                     begins.extend([id.into(), org.into(), channel.as_str().into(), address.as_str().into()]);
                 }
                 Decided::Close { reason } => closes.extend([id.into(), org.into(), reason.as_str().into()]),
-                Decided::Defer => {}
+                Decided::Defer { .. } => {}
             }
         }
         // Each move only from `planned`: one statement for all the hand-overs, one for all the closes.
@@ -273,7 +273,7 @@ impl Store {
         for ((message, _, decided, trace), extra) in decisions.iter().zip(&extra) {
             let taken = match (decided, put_off.get(&message.id)) {
                 (_, Some(until)) => Taken::Deferred(*until),
-                (Decided::Defer, None) => Taken::Yes,
+                (Decided::Defer { .. }, None) => Taken::Yes,
                 _ if took.contains(&message.id) => Taken::Yes,
                 _ => Taken::Lost,
             };

@@ -231,22 +231,9 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// The log channel's hand-off: writes the outbox entry once per
-    /// message (a second write of the same message is a no-op, as a
-    /// provider's duplicate detection would be). True if written now.
-    pub async fn write_outbox(&self, org: OrganizationId, entry: &OutboxEntry) -> Result<bool, StoreError> {
-        let written = self
-            .db
-            .execute(
-                "INSERT INTO outbox (id, organization_id, message_id, channel, address, subject, body, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING",
-                outbox_args(org, entry),
-            )
-            .await?;
-        Ok(written == 1)
-    }
-
-    /// [`write_outbox`](Store::write_outbox) for many entries, in one statement.
+    /// The log channel's hand-off: writes the outbox entries, in one
+    /// statement. A message already there is left as it is, as a
+    /// provider's duplicate detection would.
     pub async fn write_outbox_many(&self, entries: &[(OrganizationId, OutboxEntry)]) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
         let rows = entries.iter().map(|(org, entry)| outbox_args(*org, entry)).collect();

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use jiff::SignedDuration;
+use rapport_domain::message::caps::FrequencyCap;
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId};
 use rapport_server::channels::Providers;
 use rapport_server::channels::twilio::{TwilioSettings, TwilioSms, signature};
@@ -19,7 +20,7 @@ use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::BatchReport;
 use rapport_server::simulators::twilio::{Fault, TwilioSimulator};
-use rapport_server::store::Store;
+use rapport_server::store::{Decided, Store, Taken};
 use serde_json::json;
 
 use crate::api::{PUBLIC_URL, TWILIO_TOKEN, TestApp, on_each_backend_app};
@@ -156,6 +157,16 @@ async fn refusals_are_retried_and_in_doubt_outcomes_reconciled_never_duplicated(
     .await;
 }
 
+/// What a dispatcher commits before it calls the provider: the message
+/// `sending`, by text to the mobile. True if it took.
+async fn begin_sending(app: &TestApp, message: &rapport_domain::Message) -> bool {
+    let decided = Decided::Begin { channel: rapport_domain::Channel::Sms, address: MOBILE.into() };
+    let decisions = [(message, rapport_domain::JobId::generate(), decided, Vec::new())];
+    let (taken, _) =
+        app.store.commit_decisions("crashed-worker", &decisions, &[], FrequencyCap::CARE_TEXTS).await.expect("commit");
+    taken == [Taken::Yes]
+}
+
 #[tokio::test]
 async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() {
     on_each_backend_app(|app| async move {
@@ -163,8 +174,7 @@ async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() 
         let id = plan(&app, &s, "crashed").await;
         // A worker marked it `sending`, then died before its request left.
         let message = app.store.message(s.org, id).await.expect("message");
-        let began = app.store.begin_sending(&message, rapport_domain::Channel::Sms, MOBILE, &[]).await;
-        assert!(began.expect("begin"));
+        assert!(begin_sending(&app, &message).await);
         assert_eq!(dispatch(&s).await.deferred, 1, "the lookup found nothing: planned again, due at once");
         assert!(s.sim.messages().is_empty());
         assert_eq!(dispatch(&s).await.done, 1);
@@ -175,7 +185,7 @@ async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() 
         // A second worker dying the same way after the request left: found, not resent.
         let id = plan(&app, &s, "crashed-after").await;
         let message = app.store.message(s.org, id).await.expect("message");
-        assert!(app.store.begin_sending(&message, rapport_domain::Channel::Sms, MOBILE, &[]).await.expect("begin"));
+        assert!(begin_sending(&app, &message).await);
         let sim_client = s.sim.clone();
         // The provider got it (the request had left before the crash).
         let planted = TwilioSms::new(twilio_settings(&sim_client, None)).expect("client");
