@@ -42,6 +42,8 @@ pub mod kind {
     pub enum Job {}
     #[derive(Debug)]
     pub enum Message {}
+    #[derive(Debug)]
+    pub enum Template {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -56,6 +58,7 @@ pub type ApiTokenId = Id<kind::ApiToken>;
 pub type AuditEventId = Id<kind::AuditEvent>;
 pub type JobId = Id<kind::Job>;
 pub type MessageId = Id<kind::Message>;
+pub type TemplateId = Id<kind::Template>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

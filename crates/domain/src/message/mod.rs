@@ -1,16 +1,24 @@
 //! Message policy, pure: which channel a message takes and why the others
 //! were passed over (`routing`), at what hour it may arrive (`window`), how
 //! often a patient may be messaged (`caps`), and what a text costs in SMS
-//! segments (`segments`), and what the rules ask of a text's words (`lint`).
+//! segments (`segments`), and what the rules ask of a text's words (`lint`);
+//! the words themselves: `template` (kinds, `{{variables}}`), `builtin` (the
+//! shipped English and Spanish templates), `wording` (dates, times and
+//! addresses as a patient reads them), `compose` (a template chosen by
+//! language and filled for one patient).
 //! The messaging engine asks these at planning time
 //! and again at send time.
 
+pub mod builtin;
 pub mod caps;
+pub mod compose;
 pub mod lifecycle;
 pub mod lint;
 pub mod routing;
 pub mod segments;
+pub mod template;
 pub mod window;
+pub mod wording;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,278 @@
+//! Composing a templated message for one patient, as it will be sent: the
+//! template of its kind in the patient's language (else the organization's
+//! default language, else English, else any the organization wrote), the
+//! organization's own before the shipped one at each step, filled from the
+//! patient, the visit and the organization, for the channel chosen. The
+//! dispatcher composes at send time, so a rescheduled visit or a changed
+//! language is what the patient reads; the preview API composes the same way.
+
+use super::builtin;
+use super::template::{Template, TemplateContent, TemplateKind, Variable};
+use super::wording;
+use crate::appointment::Appointment;
+use crate::consent::Channel;
+use crate::ids::TemplateId;
+use crate::organization::{Location, Organization, Provider};
+use crate::patient::PatientDetails;
+use crate::value::LanguageTag;
+
+/// The visit a message is about, with its place and clinician.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit<'a> {
+    pub appointment: &'a Appointment,
+    pub location: &'a Location,
+    pub provider: Option<&'a Provider>,
+}
+
+/// Where the words came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Organization(TemplateId),
+    Shipped,
+}
+
+/// A message composed for one patient on one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composed {
+    pub source: Source,
+    pub language: LanguageTag,
+    pub subject: Option<String>,
+    pub body: String,
+}
+
+/// Why a message could not be composed (a reason for the trace: no patient data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComposeError {
+    #[error("no template of kind {0} exists")]
+    NoTemplate(TemplateKind),
+    #[error("its template names the appointment, and the message is about none (or it is gone)")]
+    NoAppointment,
+}
+
+/// The template of `kind` for a reader of `wanted` (else `default`, else
+/// English): an exact language match first, then the same primary language;
+/// the organization's own (`own`) before the shipped at each step; else any
+/// template of the kind the organization wrote.
+pub fn choose<'a>(
+    kind: &TemplateKind,
+    own: &'a [Template],
+    wanted: Option<&LanguageTag>,
+    default: &LanguageTag,
+) -> Option<(&'a TemplateContent, Source)> {
+    let english = LanguageTag::parse("en").expect("en is a tag");
+    let own: Vec<&Template> = own.iter().filter(|t| &t.content.kind == kind).collect();
+    let shipped: Vec<&TemplateContent> = builtin::templates().iter().filter(|t| &t.kind == kind).collect();
+    for language in wanted.into_iter().chain([default, &english]) {
+        if let Some(t) = own.iter().find(|t| &t.content.language == language) {
+            return Some((&t.content, Source::Organization(t.id)));
+        }
+        if let Some(t) = own.iter().find(|t| t.content.language.primary() == language.primary()) {
+            return Some((&t.content, Source::Organization(t.id)));
+        }
+        if let Some(t) = shipped.iter().find(|t| t.language.primary() == language.primary()) {
+            return Some((t, Source::Shipped));
+        }
+    }
+    own.first().map(|t| (&t.content, Source::Organization(t.id)))
+}
+
+/// Composes `kind` for `patient` on `channel`.
+pub fn compose(
+    kind: &TemplateKind,
+    own: &[Template],
+    organization: &Organization,
+    patient: &PatientDetails,
+    visit: Option<Visit<'_>>,
+    channel: Channel,
+) -> Result<Composed, ComposeError> {
+    let (template, source) = choose(kind, own, patient.language.as_ref(), &organization.default_language)
+        .ok_or_else(|| ComposeError::NoTemplate(kind.clone()))?;
+    let language = &template.language;
+    let local = visit.map(|v| v.appointment.local_start());
+    let spanish = language.primary() == "es";
+    let values = |variable: Variable| -> Option<String> {
+        Some(match variable {
+            Variable::PatientFirstName => patient.preferred_name.clone().unwrap_or_else(|| patient.given_name.clone()),
+            Variable::PatientLastName => patient.family_name.clone(),
+            Variable::OrganizationName => organization.name.clone(),
+            Variable::AppointmentDate => wording::date(local.as_ref()?, language),
+            Variable::AppointmentTime => wording::time(local.as_ref()?, language),
+            Variable::AppointmentWhen => wording::when(local.as_ref()?, language),
+            Variable::LocationName => visit?.location.name.clone(),
+            Variable::LocationAddress => wording::address(&visit?.location.address),
+            Variable::LocationPhone => {
+                visit?.location.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default()
+            }
+            Variable::ProviderName => match visit?.provider {
+                Some(p) => {
+                    let name = format!("{} {}", p.given_name, p.family_name);
+                    p.title.as_ref().map_or(name.clone(), |title| format!("{title} {name}"))
+                }
+                None if spanish => "su equipo de salud".to_owned(),
+                None => "your care team".to_owned(),
+            },
+        })
+    };
+    let (subject, body) = template.render(channel, &values).ok_or(ComposeError::NoAppointment)?;
+    Ok(Composed { source, language: language.clone(), subject, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::appointment::{AppointmentDetails, AppointmentStatus};
+    use crate::ids::{AppointmentId, LocationId, OrganizationId, PatientId};
+    use crate::message::MessageClass;
+    use crate::message::template::TemplateText;
+    use crate::organization::OpeningHours;
+    use crate::patient::Address;
+    use crate::value::TimeZoneName;
+
+    fn lang(tag: &str) -> LanguageTag {
+        LanguageTag::parse(tag).unwrap()
+    }
+
+    fn kind(k: &str) -> TemplateKind {
+        TemplateKind::parse(k).unwrap()
+    }
+
+    fn organization(default_language: &str) -> Organization {
+        Organization {
+            id: OrganizationId::generate(),
+            name: "Riverbend Health".into(),
+            time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
+            default_language: lang(default_language),
+            version: 1,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn own(org: &Organization, k: &str, language: &str, text: &str) -> Template {
+        Template {
+            id: TemplateId::generate(),
+            organization_id: org.id,
+            content: TemplateContent {
+                kind: kind(k),
+                language: lang(language),
+                class: MessageClass::Care,
+                text: TemplateText::parse(text).unwrap(),
+                email_subject: None,
+                email_body: None,
+            },
+            version: 1,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn patient(language: Option<&str>) -> PatientDetails {
+        let mut p = PatientDetails::new("Guadalupe".into(), "Hernandez".into());
+        p.preferred_name = Some("Lupe".into());
+        p.language = language.map(lang);
+        p
+    }
+
+    fn location(org: &Organization) -> Location {
+        Location {
+            id: LocationId::generate(),
+            organization_id: org.id,
+            name: "Main Clinic".into(),
+            address: Address {
+                line: Some("1 River Rd".into()),
+                city: Some("Springfield".into()),
+                ..Address::default()
+            },
+            phone: None,
+            time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
+            opening_hours: OpeningHours::weekdays_8_to_5(),
+            version: 1,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn appointment(org: &Organization, location: &Location) -> Appointment {
+        Appointment {
+            id: AppointmentId::generate(),
+            organization_id: org.id,
+            time_zone: location.time_zone.clone(),
+            version: 1,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+            details: AppointmentDetails {
+                patient_id: PatientId::generate(),
+                provider_id: None,
+                location_id: location.id,
+                // 14:30 in Chicago (CDT, UTC-5).
+                start: "2026-09-30T19:30:00Z".parse().unwrap(),
+                end: "2026-09-30T20:00:00Z".parse().unwrap(),
+                visit_type: "follow-up".into(),
+                status: AppointmentStatus::Booked,
+                source: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_patients_language_then_the_organizations_then_english() {
+        let org = organization("en");
+        let mine = [own(&org, "hello", "es-MX", "Hola"), own(&org, "hello", "en", "Hi")];
+        let pick = |wanted: Option<&str>, default: &str| {
+            let wanted = wanted.map(lang);
+            choose(&kind("hello"), &mine, wanted.as_ref(), &lang(default)).map(|(t, _)| t.text.as_str().to_owned())
+        };
+        assert_eq!(pick(Some("es"), "en").as_deref(), Some("Hola"), "the same primary language");
+        assert_eq!(pick(Some("vi"), "es").as_deref(), Some("Hola"), "the organization's default next");
+        assert_eq!(pick(Some("vi"), "fr").as_deref(), Some("Hi"), "English last");
+        assert_eq!(pick(None, "en").as_deref(), Some("Hi"));
+        let only_french = [own(&org, "hello", "fr", "Bonjour")];
+        let (t, _) = choose(&kind("hello"), &only_french, None, &lang("en")).unwrap();
+        assert_eq!(t.text.as_str(), "Bonjour", "any the organization wrote, rather than none");
+        assert!(choose(&kind("nothing_like_it"), &mine, None, &lang("en")).is_none());
+    }
+
+    #[test]
+    fn the_organizations_own_wins_over_the_shipped_one() {
+        let org = organization("en");
+        let mine = [own(&org, "appointment_reminder", "en", "{{organization.name}} says hi. STOP to opt out")];
+        let (_, source) = choose(&kind("appointment_reminder"), &mine, None, &lang("en")).unwrap();
+        assert_eq!(source, Source::Organization(mine[0].id));
+        let (t, source) = choose(&kind("appointment_reminder"), &mine, Some(&lang("es")), &lang("en")).unwrap();
+        assert_eq!((source, t.language.as_str()), (Source::Shipped, "es"), "shipped Spanish before own English");
+    }
+
+    #[test]
+    fn a_reminder_is_worded_in_the_visits_zone_and_the_patients_language() {
+        let org = organization("en");
+        let place = location(&org);
+        let visit = appointment(&org, &place);
+        let at = Visit { appointment: &visit, location: &place, provider: None };
+        let kind = kind("appointment_reminder");
+        let spanish = compose(&kind, &[], &org, &patient(Some("es-MX")), Some(at), Channel::Sms).unwrap();
+        assert_eq!(spanish.source, Source::Shipped);
+        assert_eq!(spanish.language.as_str(), "es");
+        assert!(spanish.body.contains("miércoles 30 de septiembre a las 2:30 p. m."), "{}", spanish.body);
+        assert_eq!(spanish.subject, None);
+        let email = compose(&kind, &[], &org, &patient(None), Some(at), Channel::Email).unwrap();
+        assert_eq!(email.subject.as_deref(), Some("Your visit on Wednesday, September 30"));
+        assert!(email.body.contains("Wednesday, September 30 at 2:30 PM at Main Clinic"), "{}", email.body);
+        let booked = compose(
+            &crate::message::template::TemplateKind::parse("appointment_booked").unwrap(),
+            &[],
+            &org,
+            &patient(None),
+            Some(at),
+            Channel::Sms,
+        )
+        .unwrap();
+        assert!(
+            booked.body.contains("Lupe, you are booked") && booked.body.contains("with your care team"),
+            "{}",
+            booked.body
+        );
+        assert_eq!(compose(&kind, &[], &org, &patient(None), None, Channel::Sms), Err(ComposeError::NoAppointment));
+    }
+}
