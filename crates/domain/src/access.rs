@@ -29,6 +29,8 @@ pub enum Capability {
     MessageRead,
     /// Plan and cancel messages to patients.
     MessageWrite,
+    /// Write the organization's message templates.
+    TemplateWrite,
     /// Export all of one patient's data (the right of access).
     PatientExport,
     /// Query and export the audit trail.
@@ -38,7 +40,7 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::OrganizationRead,
         Capability::OrganizationWrite,
         Capability::PatientRead,
@@ -49,6 +51,7 @@ impl Capability {
         Capability::AppointmentWrite,
         Capability::MessageRead,
         Capability::MessageWrite,
+        Capability::TemplateWrite,
         Capability::PatientExport,
         Capability::AuditRead,
         Capability::StaffManage,
@@ -66,6 +69,7 @@ impl Capability {
             Capability::AppointmentWrite => "appointments:write",
             Capability::MessageRead => "messages:read",
             Capability::MessageWrite => "messages:write",
+            Capability::TemplateWrite => "templates:write",
             Capability::PatientExport => "patients:export",
             Capability::AuditRead => "audit:read",
             Capability::StaffManage => "staff:manage",
@@ -145,8 +149,9 @@ impl Role {
                 &[OrganizationRead, PatientRead, ConsentRead, AppointmentRead, MessageRead, MessageWrite]
             }
             // Segments, campaigns and aggregate results arrive with their issues;
-            // a marketer never opens a record without breaking the glass.
-            Role::Marketer => &[OrganizationRead],
+            // a marketer writes the words but never opens a record without
+            // breaking the glass.
+            Role::Marketer => &[OrganizationRead, TemplateWrite],
             Role::Auditor => &[OrganizationRead, AuditRead],
             Role::Integration => &[
                 OrganizationRead,

@@ -54,6 +54,8 @@ async fn fill(store: &Store, messages: u64) -> OrganizationId {
             idempotency_key: format!("bench-{m}"),
             subject: None,
             body: "Your lab results are ready in the portal.".into(),
+            template: None,
+            appointment_id: None,
             due_at: daytime(),
             expires_at: None,
         };

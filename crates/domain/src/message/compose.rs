@@ -6,6 +6,7 @@
 //! dispatcher composes at send time, so a rescheduled visit or a changed
 //! language is what the patient reads; the preview API composes the same way.
 
+use super::MessageClass;
 use super::builtin;
 use super::template::{Template, TemplateContent, TemplateKind, Variable};
 use super::wording;
@@ -35,6 +36,8 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Composed {
     pub source: Source,
+    /// The class the template's words were written for.
+    pub class: MessageClass,
     pub language: LanguageTag,
     pub subject: Option<String>,
     pub body: String,
@@ -114,7 +117,31 @@ pub fn compose(
         })
     };
     let (subject, body) = template.render(channel, &values).ok_or(ComposeError::NoAppointment)?;
-    Ok(Composed { source, language: language.clone(), subject, body })
+    Ok(Composed { source, class: template.class, language: language.clone(), subject, body })
+}
+
+/// `template` filled with sample values (a patient "Alex Rivera", a visit
+/// at 10:30 on a Wednesday in the organization's zone, at "Main Clinic"),
+/// to lint and show it before any patient is due it.
+pub fn sample(template: &TemplateContent, organization: &Organization, channel: Channel) -> (Option<String>, String) {
+    let language = &template.language;
+    let visit = jiff::civil::datetime(2026, 9, 30, 10, 30, 0, 0).to_zoned(organization.time_zone.tz()).ok();
+    let spanish = language.primary() == "es";
+    let values = |variable: Variable| -> Option<String> {
+        Some(match variable {
+            Variable::PatientFirstName => "Alex".into(),
+            Variable::PatientLastName => "Rivera".into(),
+            Variable::OrganizationName => organization.name.clone(),
+            Variable::AppointmentDate => wording::date(visit.as_ref()?, language),
+            Variable::AppointmentTime => wording::time(visit.as_ref()?, language),
+            Variable::AppointmentWhen => wording::when(visit.as_ref()?, language),
+            Variable::LocationName => if spanish { "Clinica Central" } else { "Main Clinic" }.into(),
+            Variable::LocationAddress => "1200 Riverside Ave, Springfield, IL 62701".into(),
+            Variable::LocationPhone => "+13125550100".into(),
+            Variable::ProviderName => "Dr Sam Lee".into(),
+        })
+    };
+    template.render(channel, &values).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -124,25 +151,24 @@ mod tests {
     use super::*;
     use crate::appointment::{AppointmentDetails, AppointmentStatus};
     use crate::ids::{AppointmentId, LocationId, OrganizationId, PatientId};
-    use crate::message::MessageClass;
     use crate::message::template::TemplateText;
     use crate::organization::OpeningHours;
     use crate::patient::Address;
     use crate::value::TimeZoneName;
 
     fn lang(tag: &str) -> LanguageTag {
-        LanguageTag::parse(tag).unwrap()
+        LanguageTag::parse(tag).expect("valid in the test")
     }
 
     fn kind(k: &str) -> TemplateKind {
-        TemplateKind::parse(k).unwrap()
+        TemplateKind::parse(k).expect("valid in the test")
     }
 
     fn organization(default_language: &str) -> Organization {
         Organization {
             id: OrganizationId::generate(),
             name: "Riverbend Health".into(),
-            time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
+            time_zone: TimeZoneName::parse("America/Chicago").expect("valid in the test"),
             default_language: lang(default_language),
             version: 1,
             created_at: Timestamp::UNIX_EPOCH,
@@ -158,7 +184,7 @@ mod tests {
                 kind: kind(k),
                 language: lang(language),
                 class: MessageClass::Care,
-                text: TemplateText::parse(text).unwrap(),
+                text: TemplateText::parse(text).expect("valid in the test"),
                 email_subject: None,
                 email_body: None,
             },
@@ -186,7 +212,7 @@ mod tests {
                 ..Address::default()
             },
             phone: None,
-            time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
+            time_zone: TimeZoneName::parse("America/Chicago").expect("valid in the test"),
             opening_hours: OpeningHours::weekdays_8_to_5(),
             version: 1,
             created_at: Timestamp::UNIX_EPOCH,
@@ -207,8 +233,8 @@ mod tests {
                 provider_id: None,
                 location_id: location.id,
                 // 14:30 in Chicago (CDT, UTC-5).
-                start: "2026-09-30T19:30:00Z".parse().unwrap(),
-                end: "2026-09-30T20:00:00Z".parse().unwrap(),
+                start: "2026-09-30T19:30:00Z".parse().expect("valid in the test"),
+                end: "2026-09-30T20:00:00Z".parse().expect("valid in the test"),
                 visit_type: "follow-up".into(),
                 status: AppointmentStatus::Booked,
                 source: None,
@@ -229,7 +255,7 @@ mod tests {
         assert_eq!(pick(Some("vi"), "fr").as_deref(), Some("Hi"), "English last");
         assert_eq!(pick(None, "en").as_deref(), Some("Hi"));
         let only_french = [own(&org, "hello", "fr", "Bonjour")];
-        let (t, _) = choose(&kind("hello"), &only_french, None, &lang("en")).unwrap();
+        let (t, _) = choose(&kind("hello"), &only_french, None, &lang("en")).expect("valid in the test");
         assert_eq!(t.text.as_str(), "Bonjour", "any the organization wrote, rather than none");
         assert!(choose(&kind("nothing_like_it"), &mine, None, &lang("en")).is_none());
     }
@@ -238,9 +264,10 @@ mod tests {
     fn the_organizations_own_wins_over_the_shipped_one() {
         let org = organization("en");
         let mine = [own(&org, "appointment_reminder", "en", "{{organization.name}} says hi. STOP to opt out")];
-        let (_, source) = choose(&kind("appointment_reminder"), &mine, None, &lang("en")).unwrap();
+        let (_, source) = choose(&kind("appointment_reminder"), &mine, None, &lang("en")).expect("valid in the test");
         assert_eq!(source, Source::Organization(mine[0].id));
-        let (t, source) = choose(&kind("appointment_reminder"), &mine, Some(&lang("es")), &lang("en")).unwrap();
+        let (t, source) =
+            choose(&kind("appointment_reminder"), &mine, Some(&lang("es")), &lang("en")).expect("valid in the test");
         assert_eq!((source, t.language.as_str()), (Source::Shipped, "es"), "shipped Spanish before own English");
     }
 
@@ -251,28 +278,39 @@ mod tests {
         let visit = appointment(&org, &place);
         let at = Visit { appointment: &visit, location: &place, provider: None };
         let kind = kind("appointment_reminder");
-        let spanish = compose(&kind, &[], &org, &patient(Some("es-MX")), Some(at), Channel::Sms).unwrap();
+        let spanish =
+            compose(&kind, &[], &org, &patient(Some("es-MX")), Some(at), Channel::Sms).expect("valid in the test");
         assert_eq!(spanish.source, Source::Shipped);
         assert_eq!(spanish.language.as_str(), "es");
         assert!(spanish.body.contains("miércoles 30 de septiembre a las 2:30 p. m."), "{}", spanish.body);
         assert_eq!(spanish.subject, None);
-        let email = compose(&kind, &[], &org, &patient(None), Some(at), Channel::Email).unwrap();
+        let email = compose(&kind, &[], &org, &patient(None), Some(at), Channel::Email).expect("valid in the test");
         assert_eq!(email.subject.as_deref(), Some("Your visit on Wednesday, September 30"));
         assert!(email.body.contains("Wednesday, September 30 at 2:30 PM at Main Clinic"), "{}", email.body);
         let booked = compose(
-            &crate::message::template::TemplateKind::parse("appointment_booked").unwrap(),
+            &crate::message::template::TemplateKind::parse("appointment_booked").expect("valid in the test"),
             &[],
             &org,
             &patient(None),
             Some(at),
             Channel::Sms,
         )
-        .unwrap();
+        .expect("valid in the test");
         assert!(
             booked.body.contains("Lupe, you are booked") && booked.body.contains("with your care team"),
             "{}",
             booked.body
         );
         assert_eq!(compose(&kind, &[], &org, &patient(None), None, Channel::Sms), Err(ComposeError::NoAppointment));
+    }
+
+    #[test]
+    fn a_sample_fills_every_variable() {
+        let org = organization("en");
+        let all: String = Variable::ALL.iter().map(|v| format!("[{{{{{}}}}}]", v.name())).collect();
+        let mine = own(&org, "everything", "es", &all);
+        let (_, body) = sample(&mine.content, &org, Channel::Sms);
+        assert!(!body.contains("[]") && !body.contains("{{"), "{body}");
+        assert!(body.contains("[miércoles 30 de septiembre a las 10:30 a. m.]"), "{body}");
     }
 }

@@ -17,8 +17,10 @@ use std::str::FromStr;
 use jiff::Timestamp;
 
 use super::MessageClass;
+use super::template::TemplateKind;
 use crate::consent::Channel;
-use crate::ids::{MessageId, OrganizationId, PatientId};
+use crate::ids::{AppointmentId, MessageId, OrganizationId, PatientId};
+use crate::value::LanguageTag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageState {
@@ -106,8 +108,15 @@ pub struct MessagePlan {
     pub class: MessageClass,
     /// Unique per organization: planning the same key again returns the first message.
     pub idempotency_key: String,
+    /// The words: as written, or (with `template`) composed at hand-off.
     pub subject: Option<String>,
     pub body: String,
+    /// The kind of template its words come from, composed for the patient at
+    /// hand-off (in their language, for the channel chosen); `subject` and
+    /// `body` are empty until then.
+    pub template: Option<TemplateKind>,
+    /// The visit it is about, if any (a template's `{{appointment.*}}`).
+    pub appointment_id: Option<AppointmentId>,
     /// Not before.
     pub due_at: Timestamp,
     /// Not after: a message that could not go out by then is suppressed.
@@ -125,6 +134,8 @@ pub struct Message {
     pub address: Option<String>,
     /// The provider's id for it (a Twilio message SID), once known.
     pub provider_ref: Option<String>,
+    /// The language its words are in, once composed from a template.
+    pub language: Option<LanguageTag>,
     /// When its (latest) hand-off began.
     pub sending_at: Option<Timestamp>,
     /// Why it was cancelled, suppressed, failed or is in doubt.

@@ -251,10 +251,11 @@ mod tests {
 
     #[test]
     fn variables_are_filled_and_whitespace_inside_braces_is_allowed() {
-        let text = TemplateText::parse("{{organization.name}}: hi {{ patient.first_name }}!").unwrap();
+        let text =
+            TemplateText::parse("{{organization.name}}: hi {{ patient.first_name }}!").expect("valid in the test");
         assert_eq!(text.render(&values).as_deref(), Some("Riverbend Health: hi Ana!"));
         assert!(!text.needs_appointment());
-        let visit = TemplateText::parse("See you {{appointment.when}}").unwrap();
+        let visit = TemplateText::parse("See you {{appointment.when}}").expect("valid in the test");
         assert!(visit.needs_appointment());
         assert_eq!(visit.render(&values), None, "a variable without a value renders nothing");
     }
@@ -269,7 +270,7 @@ mod tests {
         assert_eq!(name, "patient.ssn");
         assert!(known.contains("appointment.when"));
         assert_eq!(
-            TemplateText::parse("}} alone is text").unwrap().render(&values).as_deref(),
+            TemplateText::parse("}} alone is text").expect("valid in the test").render(&values).as_deref(),
             Some("}} alone is text")
         );
     }
@@ -284,18 +285,18 @@ mod tests {
     #[test]
     fn email_takes_its_own_subject_and_body_or_falls_back() {
         let content = TemplateContent {
-            kind: TemplateKind::parse("hello").unwrap(),
-            language: LanguageTag::parse("en").unwrap(),
+            kind: TemplateKind::parse("hello").expect("valid in the test"),
+            language: LanguageTag::parse("en").expect("valid in the test"),
             class: MessageClass::Transactional,
-            text: TemplateText::parse("Hi {{patient.first_name}}").unwrap(),
+            text: TemplateText::parse("Hi {{patient.first_name}}").expect("valid in the test"),
             email_subject: None,
             email_body: None,
         };
         assert_eq!(content.render(Channel::Sms, &values), Some((None, "Hi Ana".into())));
         assert_eq!(content.render(Channel::Email, &values), Some((Some("Riverbend Health".into()), "Hi Ana".into())));
         let with_own = TemplateContent {
-            email_subject: Some(TemplateText::parse("For {{patient.first_name}}").unwrap()),
-            email_body: Some(TemplateText::parse("Dear {{patient.first_name}},").unwrap()),
+            email_subject: Some(TemplateText::parse("For {{patient.first_name}}").expect("valid in the test")),
+            email_body: Some(TemplateText::parse("Dear {{patient.first_name}},").expect("valid in the test")),
             ..content
         };
         assert_eq!(with_own.render(Channel::Email, &values), Some((Some("For Ana".into()), "Dear Ana,".into())));

@@ -93,11 +93,11 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> Zoned {
-        text.parse().unwrap()
+        text.parse().expect("valid in the test")
     }
 
     fn lang(tag: &str) -> LanguageTag {
-        LanguageTag::parse(tag).unwrap()
+        LanguageTag::parse(tag).expect("valid in the test")
     }
 
     #[test]

@@ -6,9 +6,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 use rapport_domain::{
-    Address, AppointmentDetails, AppointmentStatus, Channel, Consent, ConsentId, ConsentStatus, Email, ExternalId,
-    LanguageTag, Location, LocationId, Npi, OpeningHours, Organization, OrganizationId, PatientDetails, PatientEmail,
-    PatientPhone, PhoneE164, PhoneKind, Provider, ProviderId, Purpose, Sex, TimeZoneName,
+    Address, AppointmentDetails, AppointmentId, AppointmentStatus, Channel, Consent, ConsentId, ConsentStatus, Email,
+    ExternalId, LanguageTag, Location, LocationId, Npi, OpeningHours, Organization, OrganizationId, PatientDetails,
+    PatientEmail, PatientPhone, PhoneE164, PhoneKind, Provider, ProviderId, Purpose, Sex, TimeZoneName,
 };
 
 use crate::store::{AppointmentUpsert, PatientUpsert, Store, StoreError, UpsertOutcome};
@@ -225,7 +225,7 @@ pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
     let patient_ids = seed_patients(store, org.id, &mut rng).await?;
     seed_consents(store, org.id, &patient_ids, &mut rng).await?;
     let visits = seed_appointments(store, org.id, &patient_ids, &locations, &providers, now, &mut rng).await?;
-    let reminders = messages::seed(store, &org, &visits, &locations).await?;
+    let reminders = messages::seed(store, &org, &visits).await?;
     staff::seed(store, org.id).await?;
     Ok(Some(DemoSummary { organization: org, patients: patient_ids.len(), appointments: visits.len(), reminders }))
 }
@@ -348,7 +348,7 @@ async fn seed_appointments(
     providers: &[Provider],
     now: Timestamp,
     rng: &mut Rng,
-) -> Result<Vec<AppointmentUpsert>, StoreError> {
+) -> Result<Vec<(AppointmentId, AppointmentUpsert)>, StoreError> {
     let mut records = Vec::with_capacity(APPOINTMENTS);
     for n in 0..APPOINTMENTS {
         let (patient, site) = *rng.pick(patients);
@@ -391,8 +391,11 @@ async fn seed_appointments(
             },
         });
     }
+    let mut ids = Vec::with_capacity(records.len());
     for chunk in records.chunks(1000) {
-        store.upsert_appointments(org, chunk).await?;
+        ids.extend(store.upsert_appointments(org, chunk).await?.into_iter().map(|outcome| match outcome {
+            UpsertOutcome::Created(id) | UpsertOutcome::Updated(id) => id,
+        }));
     }
-    Ok(records)
+    Ok(ids.into_iter().zip(records).collect())
 }

@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rapport_domain::message::caps::FrequencyCap;
+use rapport_domain::message::compose::{Source, compose};
 use rapport_domain::message::routing::{RoutingFacts, address_for, choose_channel};
 use rapport_domain::message::window::{SendingHours, SendingWindow};
-use rapport_domain::{Channel, Message, MessageClass, PatientId};
+use rapport_domain::{Channel, Message, MessageClass, Patient, PatientId};
 
-use crate::store::{Decided, DispatchFacts};
+use crate::store::{Decided, DispatchFacts, Words};
 
 /// A decision and its trace.
 #[derive(Debug, Clone)]
@@ -74,7 +75,7 @@ pub fn decide(
     };
     let zone_name = match &patient.details.time_zone {
         Some(zone) => zone.as_str().to_owned(),
-        None => facts.org_zones.get(&org).map_or_else(|| "UTC".to_owned(), |z| z.as_str().to_owned()),
+        None => facts.organizations.get(&org).map_or_else(|| "UTC".to_owned(), |o| o.time_zone.as_str().to_owned()),
     };
     let zone = TimeZone::get(&zone_name).unwrap_or(TimeZone::UTC);
     let window = match SendingWindow::for_state(patient.details.address.state.as_deref(), message.plan.class) {
@@ -104,7 +105,44 @@ pub fn decide(
         if next > now {
             return wait(next, "at most 1 care text a day and 3 a week".into(), trace);
         }
+    }
+    let mut trace = trace;
+    let words = match words(message, patient, channel, facts, &mut trace) {
+        Ok(words) => words,
+        Err(reason) => return Decision::close(&reason, trace),
+    };
+    if message.plan.class == MessageClass::Care && channel == Channel::Sms {
         batch_sends.entry(patient.id).or_default().push(now);
     }
-    Decision { decided: Decided::Begin { channel, address: to }, trace }
+    Decision { decided: Decided::Begin { channel, address: to, words }, trace }
+}
+
+/// The message's words on `channel`: as planned, or composed from its
+/// template for this patient (traced: which template, which language).
+fn words(
+    message: &Message,
+    patient: &Patient,
+    channel: Channel,
+    facts: &DispatchFacts,
+    trace: &mut Vec<String>,
+) -> Result<Words, String> {
+    let plan = &message.plan;
+    let Some(kind) = &plan.template else {
+        return Ok(Words { subject: plan.subject.clone(), body: plan.body.clone(), language: None });
+    };
+    let org = message.organization_id;
+    let organization = facts.organizations.get(&org).ok_or("its organization is gone")?;
+    let visit = plan.appointment_id.and_then(|id| facts.compose.visit(org, id));
+    if plan.appointment_id.is_some() && visit.is_none() {
+        return Err("the appointment it is about is gone".into());
+    }
+    let own = facts.compose.templates_of(org);
+    let composed =
+        compose(kind, own, organization, &patient.details, visit, channel).map_err(|error| error.to_string())?;
+    let from = match composed.source {
+        Source::Organization(id) => format!("the organization's template {id}"),
+        Source::Shipped => "the shipped template".to_owned(),
+    };
+    trace.push(format!("composed from {from} of kind {kind} in {}", composed.language.as_str()));
+    Ok(Words { subject: composed.subject, body: composed.body, language: Some(composed.language) })
 }

@@ -161,7 +161,7 @@ impl MessageSender {
         let mut handovers = Vec::new();
         let mut lost = Vec::new();
         for (((message, _, decided, _), taken), (job, _)) in decisions.iter().zip(&took).zip(planned) {
-            let Decided::Begin { channel, address } = decided else { continue };
+            let Decided::Begin { channel, address, words } = decided else { continue };
             match taken {
                 Taken::Yes => {}
                 // Cancelled meanwhile, or another dispatcher has it: nothing to send.
@@ -177,8 +177,8 @@ impl MessageSender {
                 channel: *channel,
                 class: message.plan.class,
                 to: address.clone(),
-                subject: message.plan.subject.clone(),
-                body: message.plan.body.clone(),
+                subject: words.subject.clone(),
+                body: words.body.clone(),
                 sending_at: now,
             };
             handovers.push(Handover { job, message, handoff });

@@ -134,6 +134,13 @@ pub const POLICIES: &[RoutePolicy] = &[
     route("GET", "/api/v1/organizations/{org}/messages", Needs(C::MessageRead), "message.list"),
     route("POST", "/api/v1/organizations/{org}/messages", Needs(C::MessageWrite), "message.plan"),
     route("POST", "/api/v1/organizations/{org}/messages/lint", Needs(C::MessageWrite), "message.lint"),
+    route("GET", "/api/v1/organizations/{org}/templates", Needs(C::OrganizationRead), "template.list"),
+    route("POST", "/api/v1/organizations/{org}/templates", Needs(C::TemplateWrite), "template.create"),
+    route("GET", "/api/v1/organizations/{org}/templates/shipped", Needs(C::OrganizationRead), "template.shipped"),
+    route("POST", "/api/v1/organizations/{org}/templates/preview", Needs(C::MessageWrite), "template.preview"),
+    on("GET", "/api/v1/organizations/{org}/templates/{id}", Needs(C::OrganizationRead), "template.read", "template"),
+    on("PUT", "/api/v1/organizations/{org}/templates/{id}", Needs(C::TemplateWrite), "template.update", "template"),
+    on("DELETE", "/api/v1/organizations/{org}/templates/{id}", Needs(C::TemplateWrite), "template.delete", "template"),
     on("GET", "/api/v1/organizations/{org}/messages/{id}", Needs(C::MessageRead), "message.read", "message"),
     on("POST", "/api/v1/organizations/{org}/messages/{id}/cancel", Needs(C::MessageWrite), "message.cancel", "message"),
     route("GET", "/api/v1/organizations/{org}/outbox", Needs(C::MessageRead), "outbox.list"),
@@ -221,6 +228,7 @@ pub mod need {
     pub struct WriteAppointments;
     pub struct ReadMessages;
     pub struct WriteMessages;
+    pub struct WriteTemplates;
     pub struct ExportPatients;
     pub struct ReadAudit;
     pub struct ManageStaff;
@@ -254,6 +262,9 @@ pub mod need {
     }
     impl Need for WriteMessages {
         const CAPABILITY: Capability = Capability::MessageWrite;
+    }
+    impl Need for WriteTemplates {
+        const CAPABILITY: Capability = Capability::TemplateWrite;
     }
     impl Need for ExportPatients {
         const CAPABILITY: Capability = Capability::PatientExport;

@@ -153,6 +153,7 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownReference { field } => {
                 ApiError::field(field, "does not name a record of this organization")
             }
+            StoreError::Invalid { field, reason } => ApiError::field(field, reason),
             StoreError::StaleVersion { actual, .. } => ApiError::PreconditionFailed { current_version: Some(actual) },
             other @ (StoreError::Corrupt(_) | StoreError::Database(_)) => ApiError::Internal(other.to_string()),
         }

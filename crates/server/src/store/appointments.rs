@@ -32,7 +32,7 @@ pub struct AppointmentUpsert {
     pub details: AppointmentDetails,
 }
 
-fn appointment_from_row(r: &Row) -> Result<Appointment, StoreError> {
+pub(super) fn appointment_from_row(r: &Row) -> Result<Appointment, StoreError> {
     let source = match (r.opt_text("source_system")?, r.opt_text("source_id")?) {
         (Some(system), Some(value)) => Some(ExternalId { system, value }),
         _ => None,

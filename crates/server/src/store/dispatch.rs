@@ -6,14 +6,18 @@
 use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
+use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
-    Channel, Consent, Message, MessageClass, MessageId, MessageState, OrganizationId, Patient, PatientId, TimeZoneName,
+    AppointmentId, Channel, Consent, LanguageTag, Message, MessageClass, MessageId, MessageState, Organization,
+    OrganizationId, Patient, PatientId,
 };
 use sqlx::AssertSqlSafe;
 
+use super::ComposeFacts;
 use super::db::{Arg, Tx, placeholders, tuples};
 use super::delivery::{Move, mark_undeliverable_in, move_in, suppress_in};
 use super::messages::{message_from_row, notes_in};
+use super::organizations::organization_from_row;
 use super::{JobResult, JobState, Store, StoreError};
 use rapport_domain::JobId;
 use rapport_domain::message::caps::FrequencyCap;
@@ -32,7 +36,10 @@ pub struct DispatchFacts {
     pub suppressed: HashSet<(OrganizationId, String)>,
     /// When each patient's care texts were handed over, since the window's start.
     pub care_sends: HashMap<PatientId, Vec<Timestamp>>,
-    pub org_zones: HashMap<OrganizationId, TimeZoneName>,
+    /// The messages' organizations (their zone, name and default language).
+    pub organizations: HashMap<OrganizationId, Organization>,
+    /// What composing the templated messages needs.
+    pub compose: ComposeFacts,
 }
 
 /// What the dispatcher decided for one planned message.
@@ -42,8 +49,18 @@ pub enum Decided {
     Close { reason: String },
     /// To wait until then: only the trace is written (the job is put back).
     Defer { until: Timestamp },
-    /// To hand over now to `address` by `channel`: `planned → sending`.
-    Begin { channel: Channel, address: String },
+    /// To hand over now to `address` by `channel`, in these words:
+    /// `planned → sending`, the words (composed, if templated) kept.
+    Begin { channel: Channel, address: String, words: Words },
+}
+
+/// What a message says, as handed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Words {
+    pub subject: Option<String>,
+    pub body: String,
+    /// Set when composed from a template: the language it was composed in.
+    pub language: Option<LanguageTag>,
 }
 
 /// What became of a decision at commit.
@@ -191,13 +208,17 @@ impl Store {
                 }
             }
         }
-        let orgs: Vec<String> =
-            messages.iter().map(|m| m.organization_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
-        let sql = format!("SELECT id, time_zone FROM organizations WHERE id IN ({})", placeholders(1, orgs.len()));
-        for row in self.db.fetch_all(AssertSqlSafe(sql), text_args(orgs)).await? {
-            let zone =
-                TimeZoneName::parse(&row.text("time_zone")?).map_err(|_| StoreError::Corrupt("bad time zone"))?;
-            facts.org_zones.insert(row.parsed("id")?, zone);
+        let orgs: HashSet<OrganizationId> = messages.iter().map(|m| m.organization_id).collect();
+        let sql = format!("SELECT * FROM organizations WHERE id IN ({})", placeholders(1, orgs.len()));
+        for row in self.db.fetch_all(AssertSqlSafe(sql), text_args(orgs.iter().map(|o| o.to_string()))).await? {
+            let organization = organization_from_row(&row)?;
+            facts.organizations.insert(organization.id, organization);
+        }
+        let kinds: HashSet<&TemplateKind> = messages.iter().filter_map(|m| m.plan.template.as_ref()).collect();
+        let visits: HashSet<AppointmentId> =
+            messages.iter().filter(|m| m.plan.template.is_some()).filter_map(|m| m.plan.appointment_id).collect();
+        if !kinds.is_empty() {
+            facts.compose = self.compose_facts(&orgs, &kinds, &visits).await?;
         }
         Ok(facts)
     }
@@ -230,8 +251,16 @@ impl Store {
             }
             let (id, org) = (message.id.to_string(), message.organization_id.to_string());
             match decided {
-                Decided::Begin { channel, address } => {
-                    begins.extend([id.into(), org.into(), channel.as_str().into(), address.as_str().into()]);
+                Decided::Begin { channel, address, words } => {
+                    begins.extend([
+                        id.into(),
+                        org.into(),
+                        channel.as_str().into(),
+                        address.as_str().into(),
+                        words.subject.clone().into(),
+                        words.body.as_str().into(),
+                        words.language.as_ref().map(|l| l.as_str().to_owned()).into(),
+                    ]);
                 }
                 Decided::Close { reason } => closes.extend([id.into(), org.into(), reason.as_str().into()]),
                 Decided::Defer { .. } => {}
@@ -241,12 +270,12 @@ impl Store {
         let mut took = HashSet::new();
         if !begins.is_empty() {
             let sql = format!(
-                "UPDATE messages SET state = 'sending', channel = v.column3, address = v.column4, sending_at = $1,
-                     updated_at = $1
+                "UPDATE messages SET state = 'sending', channel = v.column3, address = v.column4, subject = v.column5,
+                     body = v.column6, language = v.column7, sending_at = $1, updated_at = $1
                  FROM (VALUES {}) AS v
                  WHERE messages.id = v.column1 AND messages.organization_id = v.column2 AND messages.state = 'planned'
                  RETURNING messages.id AS id",
-                tuples(2, begins.len() / 4, 4)
+                tuples(2, begins.len() / 7, 7)
             );
             took.extend(moved(&mut tx, sql, now, begins).await?);
         }

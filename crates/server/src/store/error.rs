@@ -15,6 +15,10 @@ pub enum StoreError {
     /// (unknown, deleted, or another tenant's: the caller cannot tell which).
     #[error("{field} does not name a record of this organization")]
     UnknownReference { field: String },
+    /// A value the records refuse, though it is well formed (a message
+    /// whose template needs an appointment it does not name); names the field.
+    #[error("{field} {reason}")]
+    Invalid { field: String, reason: String },
     /// Optimistic concurrency: the record changed since the caller read it.
     #[error("version {expected} is stale; the record is at version {actual}")]
     StaleVersion { expected: i64, actual: i64 },

@@ -4,7 +4,8 @@
 
 use jiff::Timestamp;
 use rapport_domain::message::MessageEvent;
-use rapport_domain::{Channel, Message, MessageId, MessagePlan, MessageState, OrganizationId, PatientId};
+use rapport_domain::message::template::TemplateKind;
+use rapport_domain::{Channel, LanguageTag, Message, MessageId, MessagePlan, MessageState, OrganizationId, PatientId};
 
 use super::db::{Row, Tx, args};
 use super::{NewJob, Page, PageRequest, Store, StoreError};
@@ -36,12 +37,23 @@ pub(super) fn message_from_row(r: &Row) -> Result<Message, StoreError> {
             idempotency_key: r.text("idempotency_key")?,
             subject: r.opt_text("subject")?,
             body: r.text("body")?,
+            template: r
+                .opt_text("template_kind")?
+                .map(|k| TemplateKind::parse(&k))
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("bad template kind"))?,
+            appointment_id: r.opt_parsed("appointment_id")?,
             due_at: r.timestamp("due_at")?,
             expires_at: r.opt_int("expires_at")?.map(super::db::from_micros).transpose()?,
         },
         state: r.parsed("state")?,
         channel: r.opt_parsed("channel")?,
         address: r.opt_text("address")?,
+        language: r
+            .opt_text("language")?
+            .map(|l| LanguageTag::parse(&l))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("bad language"))?,
         provider_ref: r.opt_text("provider_ref")?,
         sending_at: r.opt_int("sending_at")?.map(super::db::from_micros).transpose()?,
         reason: r.opt_text("reason")?,
@@ -103,7 +115,10 @@ pub(super) async fn note(tx: &mut Tx, id: MessageId, at: Timestamp, text: &str) 
 
 impl Store {
     /// Plans a message for a live patient of `org`, with its send job; a
-    /// key planned before returns that message (and `false`).
+    /// key planned before returns that message (and `false`). The
+    /// appointment it names, if any, must be that patient's. A templated
+    /// message must name a kind the organization or Rapport has a template
+    /// of, and an appointment when the template speaks of one.
     pub async fn plan_message(&self, org: OrganizationId, plan: &MessagePlan) -> Result<(Message, bool), StoreError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
@@ -113,12 +128,34 @@ impl Store {
         )
         .await?
         .ok_or(StoreError::UnknownReference { field: "patient_id".into() })?;
+        if let Some(appointment) = plan.appointment_id {
+            tx.fetch_optional(
+                "SELECT id FROM appointments WHERE organization_id = $1 AND id = $2 AND patient_id = $3",
+                args([org.to_string().into(), appointment.to_string().into(), plan.patient_id.to_string().into()]),
+            )
+            .await?
+            .ok_or(StoreError::UnknownReference { field: "appointment_id".into() })?;
+        }
+        if let Some(kind) = &plan.template {
+            let own = self.templates_of_kind_in(&mut tx, org, kind).await?;
+            let shipped = rapport_domain::message::builtin::templates().iter().filter(|t| &t.kind == kind);
+            let mut contents = own.iter().map(|t| &t.content).chain(shipped).peekable();
+            if contents.peek().is_none() {
+                return Err(StoreError::UnknownReference { field: "template".into() });
+            }
+            if plan.appointment_id.is_none() && contents.any(|c| c.needs_appointment()) {
+                return Err(StoreError::Invalid {
+                    field: "appointment_id".into(),
+                    reason: "is required: the template speaks of the appointment".into(),
+                });
+            }
+        }
         let id = MessageId::generate();
         let created = tx
             .execute(
                 "INSERT INTO messages (id, organization_id, patient_id, class, idempotency_key, state, subject, body,
-                     due_at, expires_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $10)
+                     due_at, expires_at, created_at, updated_at, template_kind, appointment_id)
+                 VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $10, $11, $12)
                  ON CONFLICT (organization_id, idempotency_key) DO NOTHING",
                 args([
                     id.to_string().into(),
@@ -131,6 +168,8 @@ impl Store {
                     plan.due_at.into(),
                     plan.expires_at.map(super::db::micros).into(),
                     now.into(),
+                    plan.template.as_ref().map(|k| k.as_str().to_owned()).into(),
+                    plan.appointment_id.map(|a| a.to_string()).into(),
                 ]),
             )
             .await?

@@ -51,6 +51,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0006_delivery.sql"),
         postgres: include_str!("migrations/postgres/0006_delivery.sql"),
     },
+    Migration {
+        version: 7,
+        name: "templates",
+        sqlite: include_str!("migrations/sqlite/0007_templates.sql"),
+        postgres: include_str!("migrations/postgres/0007_templates.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -5,6 +5,7 @@
 mod appointments;
 mod audit;
 mod codec;
+mod composing;
 mod consents;
 pub mod db;
 mod delivery;
@@ -17,15 +18,17 @@ mod organizations;
 mod patients;
 mod sessions;
 mod staff;
+mod templates;
 mod throttle;
 mod tokens;
 mod versioned;
 
 pub use appointments::{AppointmentQuery, AppointmentUpsert};
 pub use audit::{AuditQuery, ChainReport};
+pub use composing::ComposeFacts;
 pub use db::{Backend, Db, DbOptions};
 pub use delivery::{DeliveryReport, ReportOutcome};
-pub use dispatch::{Decided, DispatchFacts, Handed, Taken};
+pub use dispatch::{Decided, DispatchFacts, Handed, Taken, Words};
 pub use error::StoreError;
 pub use jobs::{Job, JobResult, JobState, NewJob};
 pub use messages::{OutboxEntry, SEND_JOB};

@@ -7,7 +7,7 @@ use super::db::{Row, args};
 use super::versioned::{self, Target, Versioned};
 use super::{Page, PageRequest, Store, StoreError, paginate};
 
-fn organization_from_row(r: &Row) -> Result<Organization, StoreError> {
+pub(super) fn organization_from_row(r: &Row) -> Result<Organization, StoreError> {
     Ok(Organization {
         id: r.parsed("id")?,
         name: r.text("name")?,
@@ -23,7 +23,7 @@ fn organization_from_row(r: &Row) -> Result<Organization, StoreError> {
     })
 }
 
-fn location_from_row(r: &Row) -> Result<Location, StoreError> {
+pub(super) fn location_from_row(r: &Row) -> Result<Location, StoreError> {
     Ok(Location {
         id: r.parsed("id")?,
         organization_id: r.parsed("organization_id")?,
@@ -38,7 +38,7 @@ fn location_from_row(r: &Row) -> Result<Location, StoreError> {
     })
 }
 
-fn provider_from_row(r: &Row) -> Result<Provider, StoreError> {
+pub(super) fn provider_from_row(r: &Row) -> Result<Provider, StoreError> {
     Ok(Provider {
         id: r.parsed("id")?,
         organization_id: r.parsed("organization_id")?,

@@ -14,6 +14,7 @@ pub enum Versioned {
     Providers,
     Patients,
     Appointments,
+    Templates,
 }
 
 impl Versioned {
@@ -24,6 +25,7 @@ impl Versioned {
             Versioned::Providers => "providers",
             Versioned::Patients => "patients",
             Versioned::Appointments => "appointments",
+            Versioned::Templates => "message_templates",
         }
     }
 

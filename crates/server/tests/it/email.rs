@@ -60,6 +60,8 @@ async fn plan(app: &TestApp, s: &Setup, key: &str, class: MessageClass) -> Messa
         idempotency_key: key.into(),
         subject: Some("Your visit tomorrow".into()),
         body: format!("See you tomorrow at 10:30 ({key})."),
+        template: None,
+        appointment_id: None,
         due_at: app.store.clock().now(),
         expires_at: None,
     };

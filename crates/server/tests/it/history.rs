@@ -102,6 +102,8 @@ pub async fn plan_random(
         idempotency_key: format!("history-{}", planned.len()),
         subject: None,
         body: body_of(planned.len()),
+        template: None,
+        appointment_id: None,
         due_at,
         expires_at: None,
     };

@@ -5,6 +5,7 @@
 //! policy table, or a policy row without a route, fails here.
 
 use axum::http::StatusCode;
+use rapport_domain::message::template::{TemplateContent, TemplateKind, TemplateText};
 use rapport_domain::{Capability, OrganizationId, Role, StaffUser};
 use rapport_server::auth::secret;
 use rapport_server::http::access::{POLICIES, RoutePolicy, Rule};
@@ -30,6 +31,7 @@ const DOCUMENTED: &[(Role, &[&str])] = &[
             "appointments:write",
             "messages:read",
             "messages:write",
+            "templates:write",
             "patients:export",
             "audit:read",
             "staff:manage",
@@ -60,7 +62,7 @@ const DOCUMENTED: &[(Role, &[&str])] = &[
             "messages:write",
         ],
     ),
-    (Role::Marketer, &["organization:read"]),
+    (Role::Marketer, &["organization:read", "templates:write"]),
     (Role::Auditor, &["organization:read", "audit:read"]),
     (
         Role::Integration,
@@ -135,6 +137,7 @@ struct Ids {
     staff_user: String,
     api_token: String,
     message: String,
+    template: String,
 }
 
 fn fill(policy: &RoutePolicy, org: &str, ids: &Ids) -> String {
@@ -146,6 +149,7 @@ fn fill(policy: &RoutePolicy, org: &str, ids: &Ids) -> String {
         Some("staff_user") => &ids.staff_user,
         Some("api_token") => &ids.api_token,
         Some("message") => &ids.message,
+        Some("template") => &ids.template,
         _ => &ids.patient, // a session id nobody has: not found, never forbidden
     };
     policy.path.replace("{org}", org).replace("{id}", id)
@@ -189,10 +193,21 @@ async fn every_route_answers_every_caller_as_its_policy_says() {
             idempotency_key: "matrix".into(),
             subject: None,
             body: "See you tomorrow".into(),
+            template: None,
+            appointment_id: None,
             due_at: crate::support::test_now(),
             expires_at: None,
         };
         let (message, _) = app.store.plan_message(org_id, &plan).await.expect("message");
+        let words = TemplateContent {
+            kind: TemplateKind::parse("welcome").expect("kind"),
+            language: rapport_domain::LanguageTag::parse("en").expect("language"),
+            class: rapport_domain::MessageClass::Transactional,
+            text: TemplateText::parse("Welcome").expect("text"),
+            email_subject: None,
+            email_body: None,
+        };
+        let template = app.store.create_template(org_id, &words).await.expect("template");
         let ids = Ids {
             patient: text(&patient),
             appointment: text(&appointment),
@@ -201,6 +216,7 @@ async fn every_route_answers_every_caller_as_its_policy_says() {
             staff_user: target.id.to_string(),
             api_token: target_token.id.to_string(),
             message: message.id.to_string(),
+            template: template.id.to_string(),
         };
         let their_patient_id = text(&their_patient);
 

@@ -20,7 +20,7 @@ use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::BatchReport;
 use rapport_server::simulators::twilio::{Fault, TwilioSimulator};
-use rapport_server::store::{Decided, Store, Taken};
+use rapport_server::store::{Decided, Store, Taken, Words};
 use serde_json::json;
 
 use crate::api::{PUBLIC_URL, TWILIO_TOKEN, TestApp, on_each_backend_app};
@@ -74,6 +74,8 @@ async fn plan(app: &TestApp, s: &Setup, key: &str) -> MessageId {
         idempotency_key: key.into(),
         subject: None,
         body: format!("Your results are ready ({key})."),
+        template: None,
+        appointment_id: None,
         due_at: app.store.clock().now(),
         expires_at: None,
     };
@@ -160,7 +162,8 @@ async fn refusals_are_retried_and_in_doubt_outcomes_reconciled_never_duplicated(
 /// What a dispatcher commits before it calls the provider: the message
 /// `sending`, by text to the mobile. True if it took.
 async fn begin_sending(app: &TestApp, message: &rapport_domain::Message) -> bool {
-    let decided = Decided::Begin { channel: rapport_domain::Channel::Sms, address: MOBILE.into() };
+    let words = Words { subject: None, body: message.plan.body.clone(), language: None };
+    let decided = Decided::Begin { channel: rapport_domain::Channel::Sms, address: MOBILE.into(), words };
     let decisions = [(message, rapport_domain::JobId::generate(), decided, Vec::new())];
     let (taken, _) =
         app.store.commit_decisions("crashed-worker", &decisions, &[], FrequencyCap::CARE_TEXTS).await.expect("commit");
@@ -239,6 +242,8 @@ async fn an_opted_out_or_landline_number_gets_no_more_texts() {
             idempotency_key: "landline".into(),
             subject: None,
             body: "Hello".into(),
+            template: None,
+            appointment_id: None,
             due_at: test_now(),
             expires_at: None,
         };

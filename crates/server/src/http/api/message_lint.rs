@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use rapport_domain::message::lint::{LintInput, Severity, lint};
+use rapport_domain::message::lint::{Finding, LintInput, Severity, lint};
 use rapport_domain::{Channel, MessageClass, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -42,6 +42,26 @@ pub struct LintReport {
     pub findings: Vec<LintFinding>,
 }
 
+impl From<Vec<Finding>> for LintReport {
+    fn from(findings: Vec<Finding>) -> Self {
+        let sendable = findings.iter().all(|f| f.severity != Severity::Error);
+        let findings = findings
+            .into_iter()
+            .map(|f| LintFinding {
+                severity: match f.severity {
+                    Severity::Info => "info",
+                    Severity::Warning => "warning",
+                    Severity::Error => "error",
+                }
+                .into(),
+                rule: f.rule.into(),
+                message: f.message,
+            })
+            .collect();
+        Self { sendable, findings }
+    }
+}
+
 #[utoipa::path(post, path = "/api/v1/organizations/{org}/messages/lint", tag = "messages",
     params(("org" = String, Path, description = "Organization id")), request_body = LintRequest,
     responses((status = 200, body = LintReport), (status = 422, body = Problem)))]
@@ -58,19 +78,5 @@ pub async fn check(
     };
     let organization = state.store.get_organization(access.org()).await?;
     let findings = lint(&LintInput { channel, class, body: &input.body, practice: &organization.name });
-    let sendable = findings.iter().all(|f| f.severity != Severity::Error);
-    let findings = findings
-        .into_iter()
-        .map(|f| LintFinding {
-            severity: match f.severity {
-                Severity::Info => "info",
-                Severity::Warning => "warning",
-                Severity::Error => "error",
-            }
-            .into(),
-            rule: f.rule.into(),
-            message: f.message,
-        })
-        .collect();
-    Ok(axum::Json(LintReport { sendable, findings }).into_response())
+    Ok(axum::Json(LintReport::from(findings)).into_response())
 }

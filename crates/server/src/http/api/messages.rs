@@ -4,7 +4,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use rapport_domain::{Message, MessageClass, MessageId, MessagePlan, MessageState, PatientId, ValidationErrors};
+use rapport_domain::message::template::TemplateKind;
+use rapport_domain::{
+    AppointmentId, Message, MessageClass, MessageId, MessagePlan, MessageState, PatientId, ValidationErrors,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -25,8 +28,14 @@ pub struct MessageInput {
     pub class: String,
     /// Unique per organization: planning the same key again answers the first message (200, not 201).
     pub idempotency_key: String,
+    /// The words as written (with `subject` for email); or give `template`.
     pub subject: Option<String>,
-    pub body: String,
+    pub body: Option<String>,
+    /// A template kind (`appointment_reminder` …) instead of `body`: composed at
+    /// hand-off in the patient's language for the channel chosen.
+    pub template: Option<String>,
+    /// The visit it is about (required when its template speaks of one).
+    pub appointment_id: Option<String>,
     /// Not before (RFC 3339); default now.
     pub due_at: Option<String>,
     /// Not after: a message that cannot go by then is suppressed.
@@ -44,7 +53,12 @@ pub struct MessageView {
     pub channel: Option<String>,
     pub reason: Option<String>,
     pub subject: Option<String>,
+    /// Empty for a templated message until it is composed at hand-off.
     pub body: String,
+    pub template: Option<String>,
+    pub appointment_id: Option<String>,
+    /// The language of a templated message, once composed.
+    pub language: Option<String>,
     pub due_at: String,
     pub expires_at: Option<String>,
     pub sent_at: Option<String>,
@@ -66,6 +80,9 @@ impl From<&Message> for MessageView {
             reason: m.reason.clone(),
             subject: m.plan.subject.clone(),
             body: m.plan.body.clone(),
+            template: m.plan.template.as_ref().map(|k| k.as_str().to_owned()),
+            appointment_id: m.plan.appointment_id.map(|a| a.to_string()),
+            language: m.language.as_ref().map(|l| l.as_str().to_owned()),
             due_at: m.plan.due_at.to_string(),
             expires_at: m.plan.expires_at.map(|t| t.to_string()),
             sent_at: m.sent_at.map(|t| t.to_string()),
@@ -116,8 +133,22 @@ fn into_plan(input: MessageInput, now: jiff::Timestamp) -> Result<MessagePlan, V
     if key.is_empty() || key.len() > 200 {
         errors.push("idempotency_key", "must be 1 to 200 characters");
     }
-    if input.body.trim().is_empty() {
-        errors.push("body", "is required");
+    let template = input
+        .template
+        .as_deref()
+        .and_then(|raw| TemplateKind::parse(raw).map_err(|e| errors.push("template", e.to_string())).ok());
+    let appointment_id = input
+        .appointment_id
+        .as_deref()
+        .and_then(|raw| raw.parse::<AppointmentId>().map_err(|_| errors.push("appointment_id", "is not an id")).ok());
+    let body = input.body.unwrap_or_default();
+    match (&input.template, body.trim().is_empty()) {
+        (None, true) => errors.push("body", "is required (or give a template)"),
+        (Some(_), false) => errors.push("body", "cannot go with a template: its words come from the template"),
+        (Some(_), true) if input.subject.is_some() => {
+            errors.push("subject", "cannot go with a template: its words come from the template");
+        }
+        _ => {}
     }
     if expires_at.is_some_and(|at| at <= due_at) {
         errors.push("expires_at", "must be after due_at");
@@ -128,7 +159,9 @@ fn into_plan(input: MessageInput, now: jiff::Timestamp) -> Result<MessagePlan, V
             class,
             idempotency_key: key,
             subject: input.subject,
-            body: input.body,
+            body,
+            template,
+            appointment_id,
             due_at,
             expires_at,
         }),

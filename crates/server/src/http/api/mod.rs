@@ -14,6 +14,8 @@ mod organizations;
 mod patient_dto;
 mod patients;
 mod staff;
+mod template_dto;
+mod templates;
 
 use axum::Json;
 use axum::Router;
@@ -73,6 +75,13 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/messages/{id}", get(messages::read))
         .route("/organizations/{org}/messages/{id}/cancel", post(messages::cancel))
         .route("/organizations/{org}/outbox", get(messages::outbox))
+        .route("/organizations/{org}/templates", get(templates::list).post(templates::create))
+        .route("/organizations/{org}/templates/shipped", get(templates::shipped))
+        .route("/organizations/{org}/templates/preview", post(templates::preview))
+        .route(
+            "/organizations/{org}/templates/{id}",
+            get(templates::read).put(templates::update).delete(templates::delete),
+        )
         .route("/organizations/{org}/staff", get(staff::list).post(staff::create))
         .route("/organizations/{org}/staff/{id}", get(staff::read))
         .route("/organizations/{org}/staff/{id}/role", put(staff::set_role))
@@ -143,6 +152,13 @@ mod openapi_paths {
         super::messages::read,
         super::messages::cancel,
         super::messages::outbox,
+        super::templates::list,
+        super::templates::shipped,
+        super::templates::create,
+        super::templates::read,
+        super::templates::update,
+        super::templates::delete,
+        super::templates::preview,
         super::auth::login,
         super::auth::request_reset,
         super::auth::complete_reset,
