@@ -14,6 +14,7 @@ mod sms;
 mod sqlcipher;
 mod storage;
 mod support;
+mod templates;
 mod tls;
 mod trust_api;
 mod trust_storage;

@@ -60,8 +60,21 @@ impl Browser {
     }
 
     pub async fn send(&self, app: &TestApp, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        self.send_with(app, method, path, body, &[]).await
+    }
+
+    /// `send`, with more headers (`If-Match` …).
+    pub async fn send_with(
+        &self,
+        app: &TestApp,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let body = body.map(Value::to_string);
-        let headers = [("cookie", self.cookie.as_str()), ("x-csrf-token", self.csrf.as_str())];
+        let mut headers = vec![("cookie", self.cookie.as_str()), ("x-csrf-token", self.csrf.as_str())];
+        headers.extend_from_slice(extra);
         app.send_raw(method, path, body.as_deref(), &headers).await
     }
 }
