@@ -56,6 +56,7 @@ async fn fill(store: &Store, messages: u64) -> OrganizationId {
             body: "Your lab results are ready in the portal.".into(),
             template: None,
             appointment_id: None,
+            priority: rapport_domain::message::pace::Priority::Timely,
             due_at: daytime(),
             expires_at: None,
         };

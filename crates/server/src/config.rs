@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use rapport_domain::message::pace::RateLimit;
 use serde::Deserialize;
 
 /// A value that must not be printed: shown as `[redacted]` in `Debug`.
@@ -73,6 +74,26 @@ pub struct Config {
     pub email: EmailProvider,
     /// How the message dispatcher takes its work.
     pub dispatcher: DispatcherSettings,
+    /// The SMS sender's limit (`[sms] rate_per_second`, `burst`, `daily_cap`); none by default.
+    pub sms_limit: Option<RateLimit>,
+    /// The email sender's limit (`[email] rate_per_second`, `burst`, `daily_cap`); none by default.
+    pub email_limit: Option<RateLimit>,
+}
+
+/// A sender's limit from its table's `rate_per_second`, `burst` and `daily_cap`.
+fn limit_of(
+    table: &str,
+    rate: Option<f64>,
+    burst: Option<u32>,
+    daily: Option<u64>,
+) -> anyhow::Result<Option<RateLimit>> {
+    match (rate, burst, daily) {
+        (None, None, None) => Ok(None),
+        (None, _, _) => bail!("[{table}] burst and daily_cap need rate_per_second"),
+        (Some(rate), burst, daily) => {
+            RateLimit::new(rate, burst, daily).map(Some).map_err(|e| anyhow::anyhow!("[{table}] {e}"))
+        }
+    }
 }
 
 /// The `[dispatcher]` table.
@@ -131,6 +152,9 @@ struct EmailLayer {
     password_file: Option<PathBuf>,
     from: Option<String>,
     timeout_seconds: Option<u64>,
+    rate_per_second: Option<f64>,
+    burst: Option<u32>,
+    daily_cap: Option<u64>,
 }
 
 impl EmailLayer {
@@ -178,6 +202,9 @@ struct SmsLayer {
     from: Option<String>,
     messaging_service_sid: Option<String>,
     timeout_seconds: Option<u64>,
+    rate_per_second: Option<f64>,
+    burst: Option<u32>,
+    daily_cap: Option<u64>,
 }
 
 impl SmsLayer {
@@ -233,6 +260,8 @@ impl Default for Config {
             sms: SmsProvider::Log,
             email: EmailProvider::Log,
             dispatcher: DispatcherSettings::default(),
+            sms_limit: None,
+            email_limit: None,
         }
     }
 }
@@ -420,9 +449,11 @@ impl Config {
             self.public_url = Some(v.trim_end_matches('/').to_owned());
         }
         if let Some(sms) = file.sms {
+            self.sms_limit = limit_of("sms", sms.rate_per_second, sms.burst, sms.daily_cap)?;
             self.sms = sms.into_provider(self.public_url.as_deref())?;
         }
         if let Some(email) = file.email {
+            self.email_limit = limit_of("email", email.rate_per_second, email.burst, email.daily_cap)?;
             self.email = email.into_provider()?;
         }
         if let Some(dispatcher) = file.dispatcher {
@@ -596,6 +627,30 @@ mod tests {
             .expect("write");
         let error = Config::load(&overrides, env(&[])).expect_err("no sender");
         assert!(format!("{error:#}").contains("needs a sender"), "{error:#}");
+    }
+
+    #[test]
+    fn senders_limits_come_from_their_channels_tables() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("rapport.toml");
+        std::fs::write(
+            &file,
+            "[sms]\nrate_per_second = 1\ndaily_cap = 2000\n[email]\nrate_per_second = 20\nburst = 5\n",
+        )
+        .expect("write");
+        let overrides = Overrides { config_file: Some(file.clone()), ..Default::default() };
+        let (config, _) = Config::load(&overrides, env(&[])).expect("load");
+        let sms = config.sms_limit.expect("an SMS limit");
+        assert_eq!((sms.every, sms.burst, sms.daily), (jiff::SignedDuration::from_secs(1), 1, Some(2000)));
+        let email = config.email_limit.expect("an email limit");
+        assert_eq!((email.every, email.burst, email.daily), (jiff::SignedDuration::from_millis(50), 5, None));
+        assert_eq!(Config::default().sms_limit, None, "no limit unless configured");
+        std::fs::write(&file, "[sms]\ndaily_cap = 10\n").expect("write");
+        let error = Config::load(&overrides, env(&[])).expect_err("a cap without a rate");
+        assert!(format!("{error:#}").contains("[sms] burst and daily_cap need rate_per_second"), "{error:#}");
+        std::fs::write(&file, "[email]\nrate_per_second = 0\n").expect("write");
+        let error = Config::load(&overrides, env(&[])).expect_err("a zero rate");
+        assert!(format!("{error:#}").contains("[email] rate_per_second must be above 0"), "{error:#}");
     }
 
     #[test]

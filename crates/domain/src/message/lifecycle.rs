@@ -17,6 +17,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 
 use super::MessageClass;
+use super::pace::Priority;
 use super::template::TemplateKind;
 use crate::consent::Channel;
 use crate::ids::{AppointmentId, MessageId, OrganizationId, PatientId};
@@ -117,6 +118,8 @@ pub struct MessagePlan {
     pub template: Option<TemplateKind>,
     /// The visit it is about, if any (a template's `{{appointment.*}}`).
     pub appointment_id: Option<AppointmentId>,
+    /// Who goes first when senders are busy (`Priority::default_for` its class, unless a reply).
+    pub priority: Priority,
     /// Not before.
     pub due_at: Timestamp,
     /// Not after: a message that could not go out by then is suppressed.

@@ -5,7 +5,8 @@
 //! the words themselves: `template` (kinds, `{{variables}}`), `builtin` (the
 //! shipped English and Spanish templates), `wording` (dates, times and
 //! addresses as a patient reads them), `compose` (a template chosen by
-//! language and filled for one patient).
+//! language and filled for one patient); `pace` how fast a sender may send
+//! and who goes first (priorities, rates, daily caps).
 //! The messaging engine asks these at planning time
 //! and again at send time.
 
@@ -14,6 +15,7 @@ pub mod caps;
 pub mod compose;
 pub mod lifecycle;
 pub mod lint;
+pub mod pace;
 pub mod routing;
 pub mod segments;
 pub mod template;

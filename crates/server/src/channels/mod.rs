@@ -21,9 +21,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
+use rapport_domain::message::pace::RateLimit;
 use rapport_domain::{Channel, MessageClass, MessageId, OrganizationId};
 
-use crate::store::Store;
+use crate::store::{SenderLimit, Store};
 
 /// A boxed future, so providers can sit behind `dyn Provider`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -97,19 +98,35 @@ pub trait Provider: Send + Sync {
     fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found>;
 }
 
-/// The provider of each channel.
+/// The provider of each channel, and each sender's rate limit.
 #[derive(Clone)]
 pub struct Providers {
     pub sms: Arc<dyn Provider>,
     pub email: Arc<dyn Provider>,
     pub voice: Arc<dyn Provider>,
+    /// The limit of each channel's sender, if it has one.
+    pub limits: Vec<(Channel, RateLimit)>,
 }
 
 impl Providers {
     /// Every channel to the log channel's outbox.
     pub fn log_only(store: &Store) -> Self {
         let log: Arc<dyn Provider> = Arc::new(log::LogProvider::new(store.clone()));
-        Self { sms: log.clone(), email: log.clone(), voice: log }
+        Self { sms: log.clone(), email: log.clone(), voice: log, limits: Vec::new() }
+    }
+
+    /// The limited senders: each channel's limit on its provider's sender
+    /// (`sms:+13125550100`; a provider without a sender address is named
+    /// by its name, `email:smtp`).
+    pub fn sender_limits(&self) -> Vec<SenderLimit> {
+        self.limits
+            .iter()
+            .filter_map(|&(channel, limit)| {
+                let provider = self.for_channel(channel)?;
+                let sender = provider.sender().unwrap_or(provider.name());
+                Some(SenderLimit { channel, bucket: format!("{}:{sender}", channel.as_str()), limit })
+            })
+            .collect()
     }
 
     pub fn for_channel(&self, channel: Channel) -> Option<&Arc<dyn Provider>> {

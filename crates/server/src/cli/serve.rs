@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use rapport_domain::Channel;
 use rapport_server::channels::Providers;
 use rapport_server::channels::smtp::SmtpEmail;
 use rapport_server::channels::twilio::TwilioSms;
@@ -137,6 +138,10 @@ async fn start_dispatcher(
 /// The provider of each channel, as configured (the log channel by default).
 async fn providers(config: &Config, store: &Store) -> anyhow::Result<Providers> {
     let mut providers = Providers::log_only(store);
+    providers.limits = [(Channel::Sms, config.sms_limit), (Channel::Email, config.email_limit)]
+        .into_iter()
+        .filter_map(|(channel, limit)| Some((channel, limit?)))
+        .collect();
     if let EmailProvider::Smtp(smtp) = &config.email {
         let links = match &config.public_url {
             Some(url) => Some(UnsubscribeLinks::load(store, url).await?),

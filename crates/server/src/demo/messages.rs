@@ -33,6 +33,7 @@ pub(super) async fn seed(
             body: String::new(),
             template: Some(kind.clone()),
             appointment_id: Some(*id),
+            priority: rapport_domain::message::pace::Priority::Timely,
             due_at: now,
             expires_at: Some(v.start),
         };

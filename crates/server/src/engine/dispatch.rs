@@ -25,12 +25,14 @@ use rapport_domain::{Channel, JobId, Message, MessageId, MessageState};
 use super::decide::{BatchSends, decide};
 use crate::channels::{Found, Handoff, Outcome, Providers};
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
-use crate::store::{Decided, Handed, Job, JobResult, SEND_JOB, Store, StoreError, Taken};
+use crate::store::{Decided, Handed, Job, JobResult, SEND_JOB, SendRules, Store, StoreError, Taken};
 use rapport_domain::message::caps::FrequencyCap;
 
 pub struct MessageSender {
     store: Store,
     providers: Providers,
+    /// The care cap and the senders' limits, checked again at commit.
+    rules: SendRules,
     /// How long after an in-doubt outcome the provider is asked (a status
     /// report may settle it first).
     reconcile_after: SignedDuration,
@@ -57,7 +59,8 @@ impl MessageSender {
     }
 
     pub fn with_providers(store: Store, providers: Providers) -> Self {
-        Self { store, providers, reconcile_after: SignedDuration::from_mins(1) }
+        let rules = SendRules { care_cap: FrequencyCap::CARE_TEXTS, senders: providers.sender_limits() };
+        Self { store, providers, rules, reconcile_after: SignedDuration::from_mins(1) }
     }
 
     /// How long after an in-doubt outcome the provider is asked.
@@ -148,8 +151,7 @@ impl MessageSender {
             }
             decisions.push((message, job.id, decision.decided, decision.trace));
         }
-        let cap = FrequencyCap::CARE_TEXTS;
-        let (took, recorded) = store.commit_decisions(&worker.owner, &decisions, &ends, cap).await?;
+        let (took, recorded) = store.commit_decisions(&worker.owner, &decisions, &ends, &self.rules).await?;
         let put_off = decisions.iter().zip(&took).filter_map(|((_, job, _, _), taken)| match taken {
             Taken::Deferred(until) => Some((*job, JobResult::Later { until: *until })),
             _ => None,

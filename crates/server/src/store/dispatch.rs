@@ -18,6 +18,7 @@ use super::db::{Arg, Tx, placeholders, tuples};
 use super::delivery::{Move, mark_undeliverable_in, move_in, suppress_in};
 use super::messages::{message_from_row, notes_in};
 use super::organizations::organization_from_row;
+use super::pacing::SendRules;
 use super::{JobResult, JobState, Store, StoreError};
 use rapport_domain::JobId;
 use rapport_domain::message::caps::FrequencyCap;
@@ -225,27 +226,41 @@ impl Store {
 
     /// Commits the dispatcher's decisions, each with its trace, and the ends
     /// of the jobs that need no hand-off, in one transaction. Care texts are
-    /// checked against `care_cap` again here, with their patients locked, so
-    /// that dispatchers deciding at once cannot together exceed it. For each
+    /// checked against the care cap again here, with their patients locked,
+    /// so that dispatchers deciding at once cannot together exceed it; and
+    /// each hand-over takes a place at its sender, if the sender is limited
+    /// (`pacing.rs`), or waits for one. For each
     /// decision, what became of it (a message no longer planned, because it
     /// was cancelled or taken meanwhile, is left alone); for each job of
-    /// `jobs`, and then of each hand-over the cap put off, its state now
+    /// `jobs`, and then of each hand-over the cap or a sender put off, its state now
     /// (`None`: the lease was lost).
     pub async fn commit_decisions(
         &self,
         owner: &str,
         decisions: &[(&Message, JobId, Decided, Vec<String>)],
         jobs: &[(JobId, JobResult)],
-        care_cap: FrequencyCap,
+        rules: &SendRules,
     ) -> Result<(Vec<Taken>, Vec<Option<JobState>>), StoreError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let put_off = self.recheck_care_cap(&mut tx, decisions, care_cap, now).await?;
+        let capped = self.recheck_care_cap(&mut tx, decisions, rules.care_cap, now).await?;
+        let care = "at most 1 care text a day and 3 a week";
+        let mut put_off: HashMap<MessageId, (Timestamp, String)> =
+            capped.into_iter().map(|(id, until)| (id, (until, care.to_owned()))).collect();
+        let placing: Vec<(&Message, Channel)> = decisions
+            .iter()
+            .filter(|(m, _, _, _)| !put_off.contains_key(&m.id))
+            .filter_map(|(m, _, d, _)| match d {
+                Decided::Begin { channel, .. } => Some((*m, *channel)),
+                _ => None,
+            })
+            .collect();
+        put_off.extend(self.take_places(&mut tx, &placing, &rules.senders, now).await?);
         let mut jobs = jobs.to_vec();
         let mut begins = Vec::new();
         let mut closes = Vec::new();
         for (message, job, decided, _) in decisions {
-            if let Some(until) = put_off.get(&message.id) {
+            if let Some((until, _)) = put_off.get(&message.id) {
                 jobs.push((*job, JobResult::Later { until: *until }));
                 continue;
             }
@@ -294,14 +309,14 @@ impl Store {
         let extra: Vec<String> = decisions
             .iter()
             .map(|(m, _, d, _)| match (d, put_off.get(&m.id)) {
-                (_, Some(until)) => format!("deferred to {until}: at most 1 care text a day and 3 a week"),
+                (_, Some((until, why))) => format!("deferred to {until}: {why}"),
                 (Decided::Close { reason }, None) => format!("suppressed: {reason}"),
                 _ => String::new(),
             })
             .collect();
         for ((message, _, decided, trace), extra) in decisions.iter().zip(&extra) {
             let taken = match (decided, put_off.get(&message.id)) {
-                (_, Some(until)) => Taken::Deferred(*until),
+                (_, Some((until, _))) => Taken::Deferred(*until),
                 (Decided::Defer { .. }, None) => Taken::Yes,
                 _ if took.contains(&message.id) => Taken::Yes,
                 _ => Taken::Lost,

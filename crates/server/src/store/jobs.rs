@@ -11,6 +11,9 @@ use sqlx::AssertSqlSafe;
 use super::db::{Row, Tx, args};
 use super::{Store, StoreError};
 
+/// The highest (last served) rank a job may have.
+pub const MAX_RANK: i64 = 2;
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobState {
@@ -71,6 +74,9 @@ pub struct NewJob {
     pub idempotency_key: String,
     pub run_at: Timestamp,
     pub max_attempts: i64,
+    /// Its rank in the queue: among due jobs, lower ranks are leased first
+    /// (0 to 2; see `rapport_domain::message::pace::Priority`).
+    pub rank: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,8 +138,8 @@ impl Store {
         let created = tx
             .execute(
                 "INSERT INTO jobs (id, organization_id, kind, payload, idempotency_key, state, run_at, attempts,
-                     max_attempts, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 'queued', $6, 0, $7, $8, $8)
+                     max_attempts, created_at, updated_at, priority)
+                 VALUES ($1, $2, $3, $4, $5, 'queued', $6, 0, $7, $8, $8, $9)
                  ON CONFLICT (idempotency_key) DO NOTHING",
                 args([
                     JobId::generate().to_string().into(),
@@ -144,6 +150,7 @@ impl Store {
                     new.run_at.into(),
                     new.max_attempts.max(1).into(),
                     now.into(),
+                    new.rank.clamp(0, MAX_RANK).into(),
                 ]),
             )
             .await?;
@@ -159,9 +166,12 @@ impl Store {
         job_from_row(&row)
     }
 
-    /// Leases up to `limit` due jobs of `kind` to `owner` for `lease_for`.
-    /// A job whose lease expired (its worker died) is due again; one that
-    /// has used all its attempts that way goes to `dead` instead.
+    /// Leases up to `limit` due jobs of `kind` to `owner` for `lease_for`,
+    /// the lowest rank first, each rank in due order (one indexed claim per
+    /// rank until the batch is full: a rank with nothing due costs one
+    /// index probe). A job whose lease expired (its worker died) is due
+    /// again; one that has used all its attempts that way goes to `dead`
+    /// instead.
     pub async fn lease_jobs(
         &self,
         owner: &str,
@@ -170,6 +180,9 @@ impl Store {
         lease_for: SignedDuration,
     ) -> Result<Vec<Job>, StoreError> {
         let now = self.clock.now();
+        // The candidates are picked once (MATERIALIZED): PostgreSQL may
+        // otherwise run a `LIMIT … SKIP LOCKED` subquery more than once and
+        // lease more jobs than asked.
         // Written to use the due-jobs index (a leased job was due when taken):
         // a sweep must not read the whole history of done jobs.
         self.db
@@ -183,22 +196,27 @@ impl Store {
             .await?;
         let runnable = "state IN ('queued', 'running') AND run_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)";
         let sql = format!(
-            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1,
+            "WITH picked AS MATERIALIZED (
+                 SELECT id FROM jobs WHERE {runnable} AND kind = $4 AND priority = $6 ORDER BY run_at, id LIMIT $5 {})
+             UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1,
                  updated_at = $3
-             WHERE id IN (SELECT id FROM jobs WHERE {runnable} AND kind = $4 ORDER BY run_at, id LIMIT $5 {})
-               AND {runnable}
+             WHERE id IN (SELECT id FROM picked) AND {runnable}
              RETURNING *",
             self.db.skip_locked()
         );
-        let rows = self
-            .db
-            .fetch_all(
-                AssertSqlSafe(sql),
-                args([owner.into(), (now + lease_for).into(), now.into(), kind.into(), (limit as i64).into()]),
-            )
-            .await?;
-        let mut jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>, _>>()?;
-        jobs.sort_by_key(|j| (j.run_at, j.id));
+        let mut jobs = Vec::with_capacity(limit);
+        for rank in 0..=MAX_RANK {
+            let room = limit.saturating_sub(jobs.len());
+            if room == 0 {
+                break;
+            }
+            let values =
+                [owner.into(), (now + lease_for).into(), now.into(), kind.into(), (room as i64).into(), rank.into()];
+            let rows = self.db.fetch_all(AssertSqlSafe(sql.clone()), args(values)).await?;
+            let mut leased = rows.iter().map(job_from_row).collect::<Result<Vec<_>, _>>()?;
+            leased.sort_by_key(|j| (j.run_at, j.id));
+            jobs.extend(leased);
+        }
         Ok(jobs)
     }
 

@@ -43,6 +43,7 @@ pub(super) fn message_from_row(r: &Row) -> Result<Message, StoreError> {
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("bad template kind"))?,
             appointment_id: r.opt_parsed("appointment_id")?,
+            priority: r.parsed("priority")?,
             due_at: r.timestamp("due_at")?,
             expires_at: r.opt_int("expires_at")?.map(super::db::from_micros).transpose()?,
         },
@@ -154,8 +155,8 @@ impl Store {
         let created = tx
             .execute(
                 "INSERT INTO messages (id, organization_id, patient_id, class, idempotency_key, state, subject, body,
-                     due_at, expires_at, created_at, updated_at, template_kind, appointment_id)
-                 VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $10, $11, $12)
+                     due_at, expires_at, created_at, updated_at, template_kind, appointment_id, priority)
+                 VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $10, $11, $12, $13)
                  ON CONFLICT (organization_id, idempotency_key) DO NOTHING",
                 args([
                     id.to_string().into(),
@@ -170,6 +171,7 @@ impl Store {
                     now.into(),
                     plan.template.as_ref().map(|k| k.as_str().to_owned()).into(),
                     plan.appointment_id.map(|a| a.to_string()).into(),
+                    plan.priority.as_str().into(),
                 ]),
             )
             .await?
@@ -184,6 +186,7 @@ impl Store {
                 run_at: plan.due_at,
                 // Retries span about three hours (30 s doubling to a 1 h cap).
                 max_attempts: SEND_ATTEMPTS,
+                rank: plan.priority.rank(),
             };
             self.enqueue_job_in(&mut tx, &job).await?;
         }

@@ -57,6 +57,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0007_templates.sql"),
         postgres: include_str!("migrations/postgres/0007_templates.sql"),
     },
+    Migration {
+        version: 8,
+        name: "pacing",
+        sqlite: include_str!("migrations/sqlite/0008_pacing.sql"),
+        postgres: include_str!("migrations/postgres/0008_pacing.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -62,6 +62,7 @@ async fn plan(app: &TestApp, s: &Setup, key: &str, class: MessageClass) -> Messa
         body: format!("See you tomorrow at 10:30 ({key})."),
         template: None,
         appointment_id: None,
+        priority: rapport_domain::message::pace::Priority::Timely,
         due_at: app.store.clock().now(),
         expires_at: None,
     };

@@ -104,6 +104,7 @@ pub async fn plan_random(
         body: body_of(planned.len()),
         template: None,
         appointment_id: None,
+        priority: rapport_domain::message::pace::Priority::Timely,
         due_at,
         expires_at: None,
     };

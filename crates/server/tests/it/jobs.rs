@@ -19,6 +19,7 @@ fn job(key: &str) -> NewJob {
         idempotency_key: key.into(),
         run_at: test_now(),
         max_attempts: 3,
+        rank: 1,
     }
 }
 
@@ -158,6 +159,7 @@ async fn concurrent_workers_run_each_job_exactly_once() {
                         if report == BatchReport::default() {
                             return done;
                         }
+                        assert!(report.done <= settings.batch, "a lease took more than its batch: {report:?}");
                         done += report.done;
                     }
                 })

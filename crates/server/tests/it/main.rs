@@ -10,6 +10,7 @@ mod import;
 mod jobs;
 mod matrix;
 mod messages;
+mod pacing;
 mod sms;
 mod sqlcipher;
 mod storage;

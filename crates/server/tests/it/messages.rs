@@ -144,3 +144,23 @@ async fn the_linter_explains_what_a_text_breaks_before_it_is_sent() {
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(invalid.body["errors"][0]["field"], "channel", "{}", invalid.body);
 }
+
+#[tokio::test]
+async fn a_message_takes_its_priority_from_its_class_unless_the_planner_gives_one() {
+    on_each_backend_app(|app| async move {
+        let (org, patient, desk) = setup(&app).await;
+        let path = format!("/api/v1/organizations/{org}/messages");
+        let care = desk.send(&app, "POST", &path, Some(&plan(&patient, "care", "care"))).await;
+        assert_eq!(care.body["priority"], "timely");
+        let newsletter = desk.send(&app, "POST", &path, Some(&plan(&patient, "news", "marketing"))).await;
+        assert_eq!(newsletter.body["priority"], "bulk");
+        let mut answer = plan(&patient, "answer", "transactional");
+        answer["priority"] = json!("reply");
+        assert_eq!(desk.send(&app, "POST", &path, Some(&answer)).await.body["priority"], "reply");
+        answer["priority"] = json!("urgent");
+        let refused = desk.send(&app, "POST", &path, Some(&answer)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.body["errors"][0]["field"], "priority");
+    })
+    .await;
+}

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use jiff::SignedDuration;
-use rapport_domain::message::caps::FrequencyCap;
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId};
 use rapport_server::channels::Providers;
 use rapport_server::channels::twilio::{TwilioSettings, TwilioSms, signature};
@@ -20,7 +19,7 @@ use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::BatchReport;
 use rapport_server::simulators::twilio::{Fault, TwilioSimulator};
-use rapport_server::store::{Decided, Store, Taken, Words};
+use rapport_server::store::{Decided, SendRules, Store, Taken, Words};
 use serde_json::json;
 
 use crate::api::{PUBLIC_URL, TWILIO_TOKEN, TestApp, on_each_backend_app};
@@ -76,6 +75,7 @@ async fn plan(app: &TestApp, s: &Setup, key: &str) -> MessageId {
         body: format!("Your results are ready ({key})."),
         template: None,
         appointment_id: None,
+        priority: rapport_domain::message::pace::Priority::Timely,
         due_at: app.store.clock().now(),
         expires_at: None,
     };
@@ -166,7 +166,7 @@ async fn begin_sending(app: &TestApp, message: &rapport_domain::Message) -> bool
     let decided = Decided::Begin { channel: rapport_domain::Channel::Sms, address: MOBILE.into(), words };
     let decisions = [(message, rapport_domain::JobId::generate(), decided, Vec::new())];
     let (taken, _) =
-        app.store.commit_decisions("crashed-worker", &decisions, &[], FrequencyCap::CARE_TEXTS).await.expect("commit");
+        app.store.commit_decisions("crashed-worker", &decisions, &[], &SendRules::default()).await.expect("commit");
     taken == [Taken::Yes]
 }
 
@@ -244,6 +244,7 @@ async fn an_opted_out_or_landline_number_gets_no_more_texts() {
             body: "Hello".into(),
             template: None,
             appointment_id: None,
+            priority: rapport_domain::message::pace::Priority::Timely,
             due_at: test_now(),
             expires_at: None,
         };

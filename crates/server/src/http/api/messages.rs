@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use rapport_domain::message::pace::Priority;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
     AppointmentId, Message, MessageClass, MessageId, MessagePlan, MessageState, PatientId, ValidationErrors,
@@ -36,6 +37,9 @@ pub struct MessageInput {
     pub template: Option<String>,
     /// The visit it is about (required when its template speaks of one).
     pub appointment_id: Option<String>,
+    /// reply, timely or bulk: who goes first when senders are busy (default:
+    /// bulk for marketing, timely otherwise; reply is for answers to a patient).
+    pub priority: Option<String>,
     /// Not before (RFC 3339); default now.
     pub due_at: Option<String>,
     /// Not after: a message that cannot go by then is suppressed.
@@ -59,6 +63,8 @@ pub struct MessageView {
     pub appointment_id: Option<String>,
     /// The language of a templated message, once composed.
     pub language: Option<String>,
+    /// reply, timely or bulk.
+    pub priority: String,
     pub due_at: String,
     pub expires_at: Option<String>,
     pub sent_at: Option<String>,
@@ -83,6 +89,7 @@ impl From<&Message> for MessageView {
             template: m.plan.template.as_ref().map(|k| k.as_str().to_owned()),
             appointment_id: m.plan.appointment_id.map(|a| a.to_string()),
             language: m.language.as_ref().map(|l| l.as_str().to_owned()),
+            priority: m.plan.priority.as_str().to_owned(),
             due_at: m.plan.due_at.to_string(),
             expires_at: m.plan.expires_at.map(|t| t.to_string()),
             sent_at: m.sent_at.map(|t| t.to_string()),
@@ -141,6 +148,10 @@ fn into_plan(input: MessageInput, now: jiff::Timestamp) -> Result<MessagePlan, V
         .appointment_id
         .as_deref()
         .and_then(|raw| raw.parse::<AppointmentId>().map_err(|_| errors.push("appointment_id", "is not an id")).ok());
+    let priority = input
+        .priority
+        .as_deref()
+        .and_then(|raw| raw.parse::<Priority>().map_err(|e| errors.push("priority", e.to_string())).ok());
     let body = input.body.unwrap_or_default();
     match (&input.template, body.trim().is_empty()) {
         (None, true) => errors.push("body", "is required (or give a template)"),
@@ -162,6 +173,7 @@ fn into_plan(input: MessageInput, now: jiff::Timestamp) -> Result<MessagePlan, V
             body,
             template,
             appointment_id,
+            priority: priority.unwrap_or(Priority::default_for(class)),
             due_at,
             expires_at,
         }),
