@@ -38,6 +38,13 @@ impl TemplateKind {
     }
 }
 
+impl std::str::FromStr for TemplateKind {
+    type Err = TemplateKindError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
 impl fmt::Display for TemplateKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

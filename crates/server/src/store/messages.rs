@@ -5,7 +5,10 @@
 use jiff::Timestamp;
 use rapport_domain::message::MessageEvent;
 use rapport_domain::message::template::TemplateKind;
-use rapport_domain::{Channel, LanguageTag, Message, MessageId, MessagePlan, MessageState, OrganizationId, PatientId};
+use rapport_domain::{
+    AppointmentId, Channel, LanguageTag, Message, MessageClass, MessageId, MessagePlan, MessageState, OrganizationId,
+    PatientId,
+};
 
 use super::db::{Row, Tx, args};
 use super::{NewJob, Page, PageRequest, Store, StoreError};
@@ -15,6 +18,19 @@ pub const SEND_JOB: &str = "message.send";
 
 /// Runs of a send job before it gives up (a run cut short by a crash counts).
 pub const SEND_ATTEMPTS: i64 = 10;
+
+/// Which messages to list: every given criterion must match.
+#[derive(Debug, Clone, Default)]
+pub struct MessageQuery {
+    pub patient: Option<PatientId>,
+    /// Its class, which is its purpose for consent (transactional, care, marketing).
+    pub class: Option<MessageClass>,
+    pub state: Option<MessageState>,
+    /// Its template kind (what it is for: `appointment_reminder` …).
+    pub template: Option<TemplateKind>,
+    /// The visit it is about.
+    pub appointment: Option<AppointmentId>,
+}
 
 /// What the log channel would have sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,21 +240,27 @@ impl Store {
         rows.iter().map(|r| Ok(MessageEvent { at: r.timestamp("at")?, note: r.text("note")? })).collect()
     }
 
-    /// An organization's messages, newest first, optionally one patient's.
+    /// An organization's messages, newest first, narrowed by `query`.
     pub async fn messages(
         &self,
         org: OrganizationId,
-        patient: Option<PatientId>,
+        query: &MessageQuery,
         page: &PageRequest,
     ) -> Result<Page<Message>, StoreError> {
         let rows = self
             .db
             .fetch_all(
                 "SELECT * FROM messages WHERE organization_id = $1 AND ($2 IS NULL OR patient_id = $2)
-                   AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+                   AND ($3 IS NULL OR class = $3) AND ($4 IS NULL OR state = $4)
+                   AND ($5 IS NULL OR template_kind = $5) AND ($6 IS NULL OR appointment_id = $6)
+                   AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8",
                 args([
                     org.to_string().into(),
-                    patient.map(|p| p.to_string()).into(),
+                    query.patient.map(|p| p.to_string()).into(),
+                    query.class.map(|c| c.as_str()).into(),
+                    query.state.map(|s| s.as_str()).into(),
+                    query.template.as_ref().map(|k| k.as_str().to_owned()).into(),
+                    query.appointment.map(|a| a.to_string()).into(),
                     page.after.clone().into(),
                     ((page.limit() + 1) as i64).into(),
                 ]),

@@ -32,7 +32,7 @@ pub use delivery::{DeliveryReport, ReportOutcome};
 pub use dispatch::{Decided, DispatchFacts, Handed, Taken, Words};
 pub use error::StoreError;
 pub use jobs::{Job, JobResult, JobState, NewJob};
-pub use messages::{OutboxEntry, SEND_JOB};
+pub use messages::{MessageQuery, OutboxEntry, SEND_JOB};
 pub use pacing::{SendRules, SenderLimit};
 pub use patients::{PatientQuery, PatientUpsert};
 pub use sessions::NewSession;

@@ -235,6 +235,20 @@ async fn a_templated_message_is_composed_at_hand_off_with_the_visit_as_it_stands
         assert!(sent.body["body"].as_str().expect("body").starts_with("Riverbend Health: Lupe, le esperamos el martes"));
         let own_id = own.body["id"].as_str().expect("id");
         assert!(lines(&sent.body).iter().any(|l| l.contains(&format!("the organization's template {own_id}"))));
+
+        // The messages of one purpose, kind, visit or state.
+        let count = |query: &'static str| {
+            let (desk, path) = (&p.desk, format!("{messages}?{query}"));
+            let app = &app;
+            async move { desk.send(app, "GET", &path, None).await.body["items"].as_array().map(Vec::len) }
+        };
+        assert_eq!(count("template=appointment_reminder&state=sent").await, Some(2));
+        assert_eq!(count("class=care").await, Some(2));
+        assert_eq!(count("class=marketing").await, Some(0));
+        let visit_query = format!("{messages}?appointment={}&state=planned", p.visit);
+        assert_eq!(p.desk.send(&app, "GET", &visit_query, None).await.body["items"].as_array().map(Vec::len), Some(0));
+        let bad = p.desk.send(&app, "GET", &format!("{messages}?state=lost"), None).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     })
     .await;
 }

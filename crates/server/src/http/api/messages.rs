@@ -18,7 +18,7 @@ use crate::http::access::{Allowed, need};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{JsonBody, path_id};
 use crate::http::query::QueryParams;
-use crate::store::OutboxEntry;
+use crate::store::{MessageQuery, OutboxEntry};
 
 /// A message to plan.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -197,20 +197,30 @@ pub async fn plan(
     Ok(about_patient((status, axum::Json(MessageView::from(&message))).into_response(), message.plan.patient_id))
 }
 
-/// Messages, newest first; `patient` narrows to one patient's.
+/// Messages, newest first; every given filter must match.
 #[utoipa::path(get, path = "/api/v1/organizations/{org}/messages", tag = "messages",
     params(("org" = String, Path, description = "Organization id"),
         ("patient" = Option<String>, Query, description = "Only this patient's"),
+        ("class" = Option<String>, Query, description = "transactional, care or marketing (the purpose)"),
+        ("state" = Option<String>, Query, description = "planned, sending, in_doubt, sent, delivered, failed, undeliverable, cancelled or suppressed"),
+        ("template" = Option<String>, Query, description = "A template kind (what the messages are for)"),
+        ("appointment" = Option<String>, Query, description = "Only those about this visit"),
         ("limit" = Option<usize>, Query, description = "1 to 200"), ("after" = Option<String>, Query, description = "Cursor")),
-    responses((status = 200, body = ListView<MessageView>)))]
+    responses((status = 200, body = ListView<MessageView>), (status = 400, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     access: Allowed<need::ReadMessages>,
     params: QueryParams,
 ) -> Result<Response, ApiError> {
-    let params = params.only(&["patient"])?;
-    let patient = params.parse::<PatientId>("patient", "a patient id")?;
-    let page = state.store.messages(access.org(), patient, &params.page()?).await?;
+    let params = params.only(&["patient", "class", "state", "template", "appointment"])?;
+    let query = MessageQuery {
+        patient: params.parse::<PatientId>("patient", "a patient id")?,
+        class: params.parse::<MessageClass>("class", "transactional, care or marketing")?,
+        state: params.parse::<MessageState>("state", "a message state")?,
+        template: params.parse::<TemplateKind>("template", "a template kind")?,
+        appointment: params.parse::<AppointmentId>("appointment", "an appointment id")?,
+    };
+    let page = state.store.messages(access.org(), &query, &params.page()?).await?;
     let items = page.items.iter().map(MessageView::from).collect();
     Ok(axum::Json(ListView { items, next_cursor: page.next_cursor }).into_response())
 }
