@@ -57,6 +57,7 @@ async fn fill(store: &Store, messages: u64) -> OrganizationId {
             template: None,
             appointment_id: None,
             priority: rapport_domain::message::pace::Priority::Timely,
+            media: Vec::new(),
             due_at: daytime(),
             expires_at: None,
         };

@@ -120,6 +120,8 @@ pub struct MessagePlan {
     pub appointment_id: Option<AppointmentId>,
     /// Who goes first when senders are busy (`Priority::default_for` its class, unless a reply).
     pub priority: Priority,
+    /// HTTPS links to images or PDFs sent with it: an MMS by text, links in an email.
+    pub media: Vec<String>,
     /// Not before.
     pub due_at: Timestamp,
     /// Not after: a message that could not go out by then is suppressed.

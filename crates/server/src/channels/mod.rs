@@ -41,6 +41,8 @@ pub struct Handoff {
     pub to: String,
     pub subject: Option<String>,
     pub body: String,
+    /// HTTPS links sent with it (MMS; links in an email).
+    pub media: Vec<String>,
     /// When the hand-off began: a lookup searches from there.
     pub sending_at: Timestamp,
 }

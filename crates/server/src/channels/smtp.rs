@@ -109,6 +109,10 @@ impl SmtpEmail {
             .message_id(Some(message_id.clone()));
         let mut text = handoff.body.clone();
         let mut html = format!("<p>{}</p>", escape(&handoff.body).replace('\n', "<br>"));
+        for url in &handoff.media {
+            text.push_str(&format!("\n{url}"));
+            html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", escape(url)));
+        }
         if let (false, Some(links)) = (handoff.class == MessageClass::Transactional, &self.links) {
             let link = links.link(handoff.message_id);
             builder = builder

@@ -98,6 +98,9 @@ impl TwilioSms {
         let body = {
             let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("To", &handoff.to).append_pair("Body", &handoff.body);
+            for url in &handoff.media {
+                form.append_pair("MediaUrl", url);
+            }
             if let Some(service) = &self.settings.messaging_service_sid {
                 form.append_pair("MessagingServiceSid", service);
             } else if let Some(from) = &self.settings.from {

@@ -34,6 +34,7 @@ pub(super) async fn seed(
             template: Some(kind.clone()),
             appointment_id: Some(*id),
             priority: rapport_domain::message::pace::Priority::Timely,
+            media: Vec::new(),
             due_at: now,
             expires_at: Some(v.start),
         };

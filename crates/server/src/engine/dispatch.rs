@@ -181,6 +181,7 @@ impl MessageSender {
                 to: address.clone(),
                 subject: words.subject.clone(),
                 body: words.body.clone(),
+                media: message.plan.media.clone(),
                 sending_at: now,
             };
             handovers.push(Handover { job, message, handoff });
@@ -286,6 +287,7 @@ impl MessageSender {
             to,
             subject: message.plan.subject.clone(),
             body: message.plan.body.clone(),
+            media: message.plan.media.clone(),
             sending_at,
         };
         match provider.lookup(&handoff).await {

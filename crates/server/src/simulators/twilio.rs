@@ -49,6 +49,8 @@ pub struct SimMessage {
     pub to: String,
     pub from: String,
     pub body: String,
+    /// The `MediaUrl`s sent with it (an MMS).
+    pub media: Vec<String>,
     pub status_callback: Option<String>,
     pub date_created: String,
 }
@@ -297,6 +299,7 @@ impl TwilioSimulator {
                 to,
                 from: field("From").or_else(|| field("MessagingServiceSid")).unwrap_or_default(),
                 body: text,
+                media: form.iter().filter(|(k, _)| k == "MediaUrl").map(|(_, v)| v.clone()).collect(),
                 status_callback: field("StatusCallback"),
                 date_created: jiff::fmt::rfc2822::to_string(&at).unwrap_or_default(),
             };
@@ -341,7 +344,8 @@ impl TwilioSimulator {
 fn resource(m: &SimMessage) -> serde_json::Value {
     serde_json::json!({
         "sid": m.sid, "to": m.to, "from": m.from, "body": m.body, "status": "queued",
-        "date_created": m.date_created, "num_segments": "1", "api_version": "2010-04-01",
+        "date_created": m.date_created, "num_segments": "1", "num_media": m.media.len().to_string(),
+        "api_version": "2010-04-01",
     })
 }
 

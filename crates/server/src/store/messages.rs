@@ -60,6 +60,7 @@ pub(super) fn message_from_row(r: &Row) -> Result<Message, StoreError> {
                 .map_err(|_| StoreError::Corrupt("bad template kind"))?,
             appointment_id: r.opt_parsed("appointment_id")?,
             priority: r.parsed("priority")?,
+            media: r.opt_text("media")?.map(|m| m.lines().map(str::to_owned).collect()).unwrap_or_default(),
             due_at: r.timestamp("due_at")?,
             expires_at: r.opt_int("expires_at")?.map(super::db::from_micros).transpose()?,
         },
@@ -171,8 +172,8 @@ impl Store {
         let created = tx
             .execute(
                 "INSERT INTO messages (id, organization_id, patient_id, class, idempotency_key, state, subject, body,
-                     due_at, expires_at, created_at, updated_at, template_kind, appointment_id, priority)
-                 VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $10, $11, $12, $13)
+                     due_at, expires_at, created_at, updated_at, template_kind, appointment_id, priority, media)
+                 VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)
                  ON CONFLICT (organization_id, idempotency_key) DO NOTHING",
                 args([
                     id.to_string().into(),
@@ -188,6 +189,7 @@ impl Store {
                     plan.template.as_ref().map(|k| k.as_str().to_owned()).into(),
                     plan.appointment_id.map(|a| a.to_string()).into(),
                     plan.priority.as_str().into(),
+                    (!plan.media.is_empty()).then(|| plan.media.join("\n")).into(),
                 ]),
             )
             .await?

@@ -63,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0008_pacing.sql"),
         postgres: include_str!("migrations/postgres/0008_pacing.sql"),
     },
+    Migration {
+        version: 9,
+        name: "media",
+        sqlite: include_str!("migrations/sqlite/0009_media.sql"),
+        postgres: include_str!("migrations/postgres/0009_media.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

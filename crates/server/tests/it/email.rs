@@ -63,6 +63,7 @@ async fn plan(app: &TestApp, s: &Setup, key: &str, class: MessageClass) -> Messa
         template: None,
         appointment_id: None,
         priority: rapport_domain::message::pace::Priority::Timely,
+        media: vec![format!("https://riverbend.example/maps/{key}.png")],
         due_at: app.store.clock().now(),
         expires_at: None,
     };
@@ -96,6 +97,10 @@ async fn an_email_goes_once_as_multipart_with_its_message_id_and_one_click_unsub
         assert_eq!(reminder.header("Subject").as_deref(), Some("Your visit tomorrow"));
         assert!(reminder.header("Content-Type").is_some_and(|c| c.starts_with("multipart/alternative")));
         assert!(reminder.data.contains("text/plain") && reminder.data.contains("text/html"));
+        let map = "https://riverbend.example/maps/reminder.png";
+        // Quoted-printable: soft line breaks joined, `=` written `=3D`.
+        let unwrapped = reminder.data.replace("=\r\n", "").replace("=\n", "");
+        assert!(unwrapped.contains(&format!("<a href=3D\"{map}\">")), "media as links: {unwrapped}");
         let link = reminder.header("List-Unsubscribe").expect("List-Unsubscribe");
         assert!(link.starts_with(&format!("<{PUBLIC_URL}/unsubscribe/{care}.")), "{link}");
         assert_eq!(reminder.header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));

@@ -105,6 +105,7 @@ pub async fn plan_random(
         template: None,
         appointment_id: None,
         priority: rapport_domain::message::pace::Priority::Timely,
+        media: Vec::new(),
         due_at,
         expires_at: None,
     };

@@ -196,6 +196,7 @@ async fn every_route_answers_every_caller_as_its_policy_says() {
             template: None,
             appointment_id: None,
             priority: rapport_domain::message::pace::Priority::Timely,
+            media: Vec::new(),
             due_at: crate::support::test_now(),
             expires_at: None,
         };

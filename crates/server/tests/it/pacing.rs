@@ -42,6 +42,7 @@ async fn plan(app: &TestApp, s: &Setup, patient: usize, key: &str, priority: Pri
         template: None,
         appointment_id: None,
         priority,
+        media: Vec::new(),
         due_at: app.store.clock().now(),
         expires_at: None,
     };

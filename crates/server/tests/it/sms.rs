@@ -76,6 +76,7 @@ async fn plan(app: &TestApp, s: &Setup, key: &str) -> MessageId {
         template: None,
         appointment_id: None,
         priority: rapport_domain::message::pace::Priority::Timely,
+        media: Vec::new(),
         due_at: app.store.clock().now(),
         expires_at: None,
     };
@@ -109,6 +110,34 @@ async fn a_text_reaches_the_provider_once_from_the_sender_with_its_callback() {
         assert_eq!(sent[0].status_callback.as_deref(), Some(callback.as_str()));
         let message = app.store.message(s.org, id).await.expect("message");
         assert_eq!((message.state, message.provider_ref.as_deref()), (MessageState::Sent, Some(sent[0].sid.as_str())));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn media_planned_through_the_api_goes_as_an_mms() {
+    on_each_backend_app(|app| async move {
+        let s = setup(&app).await;
+        let path = format!("/api/v1/organizations/{}/messages", s.org);
+        let org = s.org.to_string();
+        let user = crate::trust_api::staff(&app, &org, "desk@practice.example", rapport_domain::Role::FrontDesk).await;
+        let desk = crate::trust_api::Browser::open(&app, &user).await;
+        let map = "https://riverbend.example/maps/lakeshore.png";
+        let plan = json!({"patient_id": s.patient, "class": "transactional", "idempotency_key": "with-map",
+            "body": "Parking is behind the building.", "media_urls": [map]});
+        let planned = desk.send(&app, "POST", &path, Some(&plan)).await;
+        assert_eq!(planned.status, axum::http::StatusCode::CREATED, "{}", planned.body);
+        assert_eq!(planned.body["media_urls"], json!([map]));
+        assert_eq!(dispatch(&s).await.done, 1);
+        let sent = s.sim.messages();
+        assert_eq!((sent.len(), sent[0].media.clone()), (1, vec![map.to_owned()]));
+        let mut bad = plan;
+        bad["idempotency_key"] = json!("bad-media");
+        bad["media_urls"] = json!(["http://plain.example/map.png", "https://ok.example/a.png"]);
+        let refused = desk.send(&app, "POST", &path, Some(&bad)).await;
+        assert_eq!(refused.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.body["errors"][0]["field"], "media_urls[0]", "{}", refused.body);
+        assert_eq!(refused.body["errors"].as_array().map(Vec::len), Some(1));
     })
     .await;
 }
@@ -200,6 +229,7 @@ async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() 
             to: MOBILE.into(),
             subject: None,
             body: message.plan.body.clone(),
+            media: Vec::new(),
             sending_at: app.store.clock().now(),
         };
         use rapport_server::channels::Provider;
@@ -245,6 +275,7 @@ async fn an_opted_out_or_landline_number_gets_no_more_texts() {
             template: None,
             appointment_id: None,
             priority: rapport_domain::message::pace::Priority::Timely,
+            media: Vec::new(),
             due_at: test_now(),
             expires_at: None,
         };

@@ -40,6 +40,8 @@ pub struct MessageInput {
     /// reply, timely or bulk: who goes first when senders are busy (default:
     /// bulk for marketing, timely otherwise; reply is for answers to a patient).
     pub priority: Option<String>,
+    /// Up to 10 HTTPS links to images or PDFs: sent as an MMS by text, as links in an email.
+    pub media_urls: Option<Vec<String>>,
     /// Not before (RFC 3339); default now.
     pub due_at: Option<String>,
     /// Not after: a message that cannot go by then is suppressed.
@@ -65,6 +67,7 @@ pub struct MessageView {
     pub language: Option<String>,
     /// reply, timely or bulk.
     pub priority: String,
+    pub media_urls: Vec<String>,
     pub due_at: String,
     pub expires_at: Option<String>,
     pub sent_at: Option<String>,
@@ -90,6 +93,7 @@ impl From<&Message> for MessageView {
             appointment_id: m.plan.appointment_id.map(|a| a.to_string()),
             language: m.language.as_ref().map(|l| l.as_str().to_owned()),
             priority: m.plan.priority.as_str().to_owned(),
+            media_urls: m.plan.media.clone(),
             due_at: m.plan.due_at.to_string(),
             expires_at: m.plan.expires_at.map(|t| t.to_string()),
             sent_at: m.sent_at.map(|t| t.to_string()),
@@ -152,6 +156,16 @@ fn into_plan(input: MessageInput, now: jiff::Timestamp) -> Result<MessagePlan, V
         .priority
         .as_deref()
         .and_then(|raw| raw.parse::<Priority>().map_err(|e| errors.push("priority", e.to_string())).ok());
+    let media = input.media_urls.unwrap_or_default();
+    if media.len() > 10 {
+        errors.push("media_urls", "holds at most 10 links");
+    }
+    for (i, url) in media.iter().enumerate() {
+        let bare = url.strip_prefix("https://").unwrap_or_default();
+        if bare.is_empty() || url.len() > 2000 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            errors.push(format!("media_urls[{i}]"), "is not an https:// link of at most 2000 characters");
+        }
+    }
     let body = input.body.unwrap_or_default();
     match (&input.template, body.trim().is_empty()) {
         (None, true) => errors.push("body", "is required (or give a template)"),
@@ -174,6 +188,7 @@ fn into_plan(input: MessageInput, now: jiff::Timestamp) -> Result<MessagePlan, V
             template,
             appointment_id,
             priority: priority.unwrap_or(Priority::default_for(class)),
+            media,
             due_at,
             expires_at,
         }),
