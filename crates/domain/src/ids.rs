@@ -44,6 +44,8 @@ pub mod kind {
     pub enum Message {}
     #[derive(Debug)]
     pub enum Template {}
+    #[derive(Debug)]
+    pub enum PushSubscription {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -59,6 +61,7 @@ pub type AuditEventId = Id<kind::AuditEvent>;
 pub type JobId = Id<kind::Job>;
 pub type MessageId = Id<kind::Message>;
 pub type TemplateId = Id<kind::Template>;
+pub type PushSubscriptionId = Id<kind::PushSubscription>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

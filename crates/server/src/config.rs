@@ -74,6 +74,8 @@ pub struct Config {
     pub email: EmailProvider,
     /// How the message dispatcher takes its work.
     pub dispatcher: DispatcherSettings,
+    /// Who carries web push.
+    pub push: PushProvider,
     /// The SMS sender's limit (`[sms] rate_per_second`, `burst`, `daily_cap`); none by default.
     pub sms_limit: Option<RateLimit>,
     /// The email sender's limit (`[email] rate_per_second`, `burst`, `daily_cap`); none by default.
@@ -135,6 +137,48 @@ pub enum EmailProvider {
     #[default]
     Log,
     Smtp(crate::channels::smtp::SmtpSettings),
+}
+
+/// The web push provider.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum PushProvider {
+    /// The log channel's outbox.
+    #[default]
+    Log,
+    /// Web push to the subscriptions' push services, signed with this deployment's VAPID key.
+    WebPush(crate::channels::webpush::WebPushSettings),
+}
+
+/// The `[push]` table of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushLayer {
+    /// `log` or `webpush`.
+    provider: Option<String>,
+    /// Who runs the deployment, for push services: `mailto:…` or `https://…`.
+    subject: Option<String>,
+    timeout_seconds: Option<u64>,
+    ttl_seconds: Option<u64>,
+}
+
+impl PushLayer {
+    fn into_provider(self) -> anyhow::Result<PushProvider> {
+        match self.provider.as_deref().unwrap_or("log") {
+            "log" => Ok(PushProvider::Log),
+            "webpush" => {
+                let subject = self.subject.context("[push] provider webpush needs subject (mailto:… or https://…)")?;
+                if !(subject.starts_with("mailto:") || subject.starts_with("https://")) {
+                    bail!("[push] subject must start with mailto: or https://");
+                }
+                Ok(PushProvider::WebPush(crate::channels::webpush::WebPushSettings {
+                    subject,
+                    timeout: std::time::Duration::from_secs(self.timeout_seconds.unwrap_or(10).max(1)),
+                    ttl: std::time::Duration::from_secs(self.ttl_seconds.unwrap_or(24 * 3600)),
+                }))
+            }
+            other => bail!("[push] provider must be log or webpush, not {other:?}"),
+        }
+    }
 }
 
 /// The `[email]` table of the config file.
@@ -260,6 +304,7 @@ impl Default for Config {
             sms: SmsProvider::Log,
             email: EmailProvider::Log,
             dispatcher: DispatcherSettings::default(),
+            push: PushProvider::Log,
             sms_limit: None,
             email_limit: None,
         }
@@ -292,6 +337,7 @@ struct FileLayer {
     public_url: Option<String>,
     sms: Option<SmsLayer>,
     email: Option<EmailLayer>,
+    push: Option<PushLayer>,
     dispatcher: Option<DispatcherSettings>,
 }
 
@@ -364,6 +410,11 @@ impl Config {
             && smtp.timeout.as_secs() * 2 >= config.dispatcher.lease_seconds
         {
             bail!("[dispatcher] lease_seconds must be more than twice [email] timeout_seconds");
+        }
+        if let PushProvider::WebPush(push) = &config.push
+            && push.timeout.as_secs() * 2 >= config.dispatcher.lease_seconds
+        {
+            bail!("[dispatcher] lease_seconds must be more than twice [push] timeout_seconds");
         }
         if let EmailProvider::Smtp(smtp) = &config.email {
             smtp.from.parse::<lettre::message::Mailbox>().map_err(|_| {
@@ -455,6 +506,9 @@ impl Config {
         if let Some(email) = file.email {
             self.email_limit = limit_of("email", email.rate_per_second, email.burst, email.daily_cap)?;
             self.email = email.into_provider()?;
+        }
+        if let Some(push) = file.push {
+            self.push = push.into_provider()?;
         }
         if let Some(dispatcher) = file.dispatcher {
             self.dispatcher = dispatcher;
@@ -651,6 +705,22 @@ mod tests {
         std::fs::write(&file, "[email]\nrate_per_second = 0\n").expect("write");
         let error = Config::load(&overrides, env(&[])).expect_err("a zero rate");
         assert!(format!("{error:#}").contains("[email] rate_per_second must be above 0"), "{error:#}");
+    }
+
+    #[test]
+    fn web_push_is_configured_in_its_own_table() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("rapport.toml");
+        std::fs::write(&file, "[push]\nprovider = \"webpush\"\nsubject = \"mailto:it@riverbend.example\"\n")
+            .expect("write");
+        let overrides = Overrides { config_file: Some(file.clone()), ..Default::default() };
+        let (config, _) = Config::load(&overrides, env(&[])).expect("load");
+        let PushProvider::WebPush(push) = &config.push else { panic!("web push expected") };
+        assert_eq!((push.ttl.as_secs(), push.timeout.as_secs()), (86_400, 10));
+        std::fs::write(&file, "[push]\nprovider = \"webpush\"\nsubject = \"it@riverbend.example\"\n").expect("write");
+        let error = Config::load(&overrides, env(&[])).expect_err("a bare address");
+        assert!(format!("{error:#}").contains("mailto: or https://"), "{error:#}");
+        assert_eq!(Config::default().push, PushProvider::Log);
     }
 
     #[test]

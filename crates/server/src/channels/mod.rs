@@ -14,6 +14,7 @@
 pub mod log;
 pub mod smtp;
 pub mod twilio;
+pub mod webpush;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -106,6 +107,7 @@ pub struct Providers {
     pub sms: Arc<dyn Provider>,
     pub email: Arc<dyn Provider>,
     pub voice: Arc<dyn Provider>,
+    pub push: Arc<dyn Provider>,
     /// The limit of each channel's sender, if it has one.
     pub limits: Vec<(Channel, RateLimit)>,
 }
@@ -114,7 +116,7 @@ impl Providers {
     /// Every channel to the log channel's outbox.
     pub fn log_only(store: &Store) -> Self {
         let log: Arc<dyn Provider> = Arc::new(log::LogProvider::new(store.clone()));
-        Self { sms: log.clone(), email: log.clone(), voice: log, limits: Vec::new() }
+        Self { sms: log.clone(), email: log.clone(), voice: log.clone(), push: log, limits: Vec::new() }
     }
 
     /// The limited senders: each channel's limit on its provider's sender
@@ -136,12 +138,12 @@ impl Providers {
             Channel::Sms => Some(&self.sms),
             Channel::Email => Some(&self.email),
             Channel::Voice => Some(&self.voice),
-            Channel::Push => None,
+            Channel::Push => Some(&self.push),
         }
     }
 
     /// The channels some provider can carry.
     pub fn channels(&self) -> &'static [Channel] {
-        &[Channel::Sms, Channel::Email, Channel::Voice]
+        &Channel::ALL
     }
 }

@@ -9,7 +9,8 @@ use rapport_domain::Channel;
 use rapport_server::channels::Providers;
 use rapport_server::channels::smtp::SmtpEmail;
 use rapport_server::channels::twilio::TwilioSms;
-use rapport_server::config::{Config, EmailProvider, SmsProvider};
+use rapport_server::channels::webpush::{Vapid, WebPush};
+use rapport_server::config::{Config, EmailProvider, PushProvider, SmsProvider};
 use rapport_server::demo;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::http::hooks::TwilioHooks;
@@ -152,6 +153,11 @@ async fn providers(config: &Config, store: &Store) -> anyhow::Result<Providers> 
         };
         providers.email = std::sync::Arc::new(SmtpEmail::new(smtp.clone(), links)?);
         println!("  Email:   SMTP at {}:{}", smtp.host, smtp.port);
+    }
+    if let PushProvider::WebPush(push) = &config.push {
+        let vapid = Vapid::load(store).await?;
+        providers.push = std::sync::Arc::new(WebPush::new(store.clone(), push.clone(), vapid)?);
+        println!("  Push:    web push (VAPID subject {})", push.subject);
     }
     if let SmsProvider::Twilio(twilio) = &config.sms {
         if twilio.callback_base.is_none() {

@@ -48,7 +48,12 @@ pub fn decide(
     let Some(patient) = facts.patients.get(&message.plan.patient_id).filter(|p| p.organization_id == org) else {
         return Decision::close("the patient's record was deleted", Vec::new());
     };
-    let address = |channel| address_for(&patient.details, channel);
+    // A push message's address is the patient's newest live subscription.
+    let push_to = facts.push.get(&patient.id).and_then(|subscriptions| subscriptions.first()).map(|id| id.to_string());
+    let address = |channel| match channel {
+        Channel::Push => push_to.clone(),
+        _ => address_for(&patient.details, channel),
+    };
     let undeliverable: Vec<Channel> = channels
         .iter()
         .copied()
@@ -66,7 +71,7 @@ pub fn decide(
         consents: facts.consents.get(&patient.id).unwrap_or(&no_consents),
         undeliverable: &undeliverable,
         opted_out: &opted_out,
-        has_push: false,
+        has_push: push_to.is_some(),
     };
     let route = choose_channel(&patient.details, &routing);
     let trace = route.trace;

@@ -75,6 +75,7 @@ pub const POLICIES: &[RoutePolicy] = &[
     route("GET", "/healthz", Public, "health.live"),
     route("GET", "/readyz", Public, "health.ready"),
     route("GET", "/api/openapi.json", Public, "api.document"),
+    route("GET", "/api/v1/push/vapid-key", Public, "push.vapid_key"),
     route("POST", "/api/v1/auth/login", Public, "auth.login"),
     route("POST", "/api/v1/auth/password-reset", Public, "auth.password_reset_request"),
     route("POST", "/api/v1/auth/password-reset/confirm", Public, "auth.password_reset"),
@@ -108,6 +109,18 @@ pub const POLICIES: &[RoutePolicy] = &[
     on_patient("GET", "/api/v1/organizations/{org}/patients/{id}/consents", Needs(C::ConsentRead), "consent.list"),
     on_patient("POST", "/api/v1/organizations/{org}/patients/{id}/consents", Needs(C::ConsentWrite), "consent.record"),
     on_patient("GET", "/api/v1/organizations/{org}/patients/{id}/export", Needs(C::PatientExport), "patient.export"),
+    on_patient(
+        "GET",
+        "/api/v1/organizations/{org}/patients/{id}/push-subscriptions",
+        Needs(C::PatientRead),
+        "push.list",
+    ),
+    on_patient(
+        "POST",
+        "/api/v1/organizations/{org}/patients/{id}/push-subscriptions",
+        Needs(C::PatientWrite),
+        "push.subscribe",
+    ),
     route("GET", "/api/v1/organizations/{org}/appointments", Needs(C::AppointmentRead), "appointment.list"),
     route("POST", "/api/v1/organizations/{org}/appointments", Needs(C::AppointmentWrite), "appointment.create"),
     on(

@@ -1,6 +1,7 @@
 //! Provider simulators: local servers that speak the providers' real wire
 //! formats, for the tests and the demo, and that fail on purpose.
 
+pub mod push;
 pub mod smtp;
 pub mod twilio;
 

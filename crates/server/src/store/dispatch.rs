@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
     AppointmentId, Channel, Consent, LanguageTag, Message, MessageClass, MessageId, MessageState, Organization,
-    OrganizationId, Patient, PatientId,
+    OrganizationId, Patient, PatientId, PushSubscriptionId,
 };
 use sqlx::AssertSqlSafe;
 
@@ -33,6 +33,8 @@ pub struct DispatchFacts {
     pub consents: HashMap<PatientId, Vec<Consent>>,
     /// `(organization, channel, address)` known not to receive.
     pub undeliverable: HashSet<(OrganizationId, Channel, String)>,
+    /// Each patient's live push subscriptions, newest first.
+    pub push: HashMap<PatientId, Vec<PushSubscriptionId>>,
     /// `(organization, number)` on the SMS sender's suppression list.
     pub suppressed: HashSet<(OrganizationId, String)>,
     /// When each patient's care texts were handed over, since the window's start.
@@ -146,6 +148,11 @@ impl Store {
         let rows = self.db.fetch_all(AssertSqlSafe(sql), text_args(patient_ids.clone())).await?;
         for patient in self.hydrate(rows).await? {
             facts.patients.insert(patient.id, patient);
+        }
+        if channels.contains(&Channel::Push) {
+            for subscription in self.live_push_subscriptions(&patient_ids).await? {
+                facts.push.entry(subscription.patient_id).or_default().push(subscription.id);
+            }
         }
         let sql = format!("SELECT * FROM consents WHERE patient_id IN ({list}) ORDER BY id");
         let mut ledgers: HashMap<PatientId, Vec<Consent>> = HashMap::new();

@@ -69,6 +69,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0009_media.sql"),
         postgres: include_str!("migrations/postgres/0009_media.sql"),
     },
+    Migration {
+        version: 10,
+        name: "push",
+        sqlite: include_str!("migrations/sqlite/0010_push.sql"),
+        postgres: include_str!("migrations/postgres/0010_push.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -11,6 +11,7 @@ mod jobs;
 mod matrix;
 mod messages;
 mod pacing;
+mod push;
 mod sms;
 mod sqlcipher;
 mod storage;

@@ -13,6 +13,7 @@ mod organization_dto;
 mod organizations;
 mod patient_dto;
 mod patients;
+mod push;
 mod staff;
 mod template_dto;
 mod templates;
@@ -63,6 +64,8 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/patients", get(patients::search).post(patients::create))
         .route("/organizations/{org}/patients/{id}", get(patients::read).put(patients::update).delete(patients::delete))
         .route("/organizations/{org}/patients/{id}/consents", get(consents::list).post(consents::record))
+        .route("/organizations/{org}/patients/{id}/push-subscriptions", get(push::list).post(push::subscribe))
+        .route("/push/vapid-key", get(push::vapid_key))
         .route("/organizations/{org}/appointments", get(appointments::list).post(appointments::create_appointment))
         .route(
             "/organizations/{org}/appointments/{id}",
@@ -139,6 +142,9 @@ mod openapi_paths {
         super::patients::delete,
         super::consents::list,
         super::consents::record,
+        super::push::vapid_key,
+        super::push::subscribe,
+        super::push::list,
         super::appointments::list,
         super::appointments::create_appointment,
         super::appointments::read,
