@@ -76,6 +76,8 @@ pub struct Config {
     pub dispatcher: DispatcherSettings,
     /// Who carries web push.
     pub push: PushProvider,
+    /// Who places voice calls.
+    pub voice: VoiceProvider,
     /// The SMS sender's limit (`[sms] rate_per_second`, `burst`, `daily_cap`); none by default.
     pub sms_limit: Option<RateLimit>,
     /// The email sender's limit (`[email] rate_per_second`, `burst`, `daily_cap`); none by default.
@@ -137,6 +139,52 @@ pub enum EmailProvider {
     #[default]
     Log,
     Smtp(crate::channels::smtp::SmtpSettings),
+}
+
+/// The voice provider.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum VoiceProvider {
+    /// The log channel's outbox.
+    #[default]
+    Log,
+    /// Calls through the `[sms]` Twilio-compatible account.
+    Twilio(crate::channels::twilio::TwilioSettings),
+}
+
+/// The `[voice]` table of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoiceLayer {
+    /// `log` or `twilio`.
+    provider: Option<String>,
+    /// The caller id (E.164); default: the `[sms]` sender number.
+    from: Option<String>,
+}
+
+impl VoiceLayer {
+    fn into_provider(self, sms: &SmsProvider) -> anyhow::Result<VoiceProvider> {
+        match self.provider.as_deref().unwrap_or("log") {
+            "log" => Ok(VoiceProvider::Log),
+            "twilio" => {
+                let SmsProvider::Twilio(account) = sms else {
+                    bail!("[voice] provider twilio calls through the [sms] Twilio account: set [sms] provider twilio");
+                };
+                if account.callback_base.is_none() {
+                    bail!("[voice] provider twilio needs public_url: Twilio fetches each call's words from it");
+                }
+                let from = self.from.or_else(|| account.from.clone());
+                if from.is_none() {
+                    bail!("[voice] provider twilio needs from (a number): a messaging service cannot call");
+                }
+                Ok(VoiceProvider::Twilio(crate::channels::twilio::TwilioSettings {
+                    from,
+                    messaging_service_sid: None,
+                    ..account.clone()
+                }))
+            }
+            other => bail!("[voice] provider must be log or twilio, not {other:?}"),
+        }
+    }
 }
 
 /// The web push provider.
@@ -305,6 +353,7 @@ impl Default for Config {
             email: EmailProvider::Log,
             dispatcher: DispatcherSettings::default(),
             push: PushProvider::Log,
+            voice: VoiceProvider::Log,
             sms_limit: None,
             email_limit: None,
         }
@@ -338,6 +387,7 @@ struct FileLayer {
     sms: Option<SmsLayer>,
     email: Option<EmailLayer>,
     push: Option<PushLayer>,
+    voice: Option<VoiceLayer>,
     dispatcher: Option<DispatcherSettings>,
 }
 
@@ -506,6 +556,9 @@ impl Config {
         if let Some(email) = file.email {
             self.email_limit = limit_of("email", email.rate_per_second, email.burst, email.daily_cap)?;
             self.email = email.into_provider()?;
+        }
+        if let Some(voice) = file.voice {
+            self.voice = voice.into_provider(&self.sms)?;
         }
         if let Some(push) = file.push {
             self.push = push.into_provider()?;
@@ -705,6 +758,26 @@ mod tests {
         std::fs::write(&file, "[email]\nrate_per_second = 0\n").expect("write");
         let error = Config::load(&overrides, env(&[])).expect_err("a zero rate");
         assert!(format!("{error:#}").contains("[email] rate_per_second must be above 0"), "{error:#}");
+    }
+
+    #[test]
+    fn voice_calls_through_the_sms_twilio_account() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("rapport.toml");
+        let account =
+            "[sms]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+13125550000\"\n";
+        let overrides = Overrides { config_file: Some(file.clone()), ..Default::default() };
+        std::fs::write(&file, format!("public_url = \"https://r.example\"\n{account}[voice]\nprovider = \"twilio\"\n"))
+            .expect("write");
+        let (config, _) = Config::load(&overrides, env(&[])).expect("load");
+        let VoiceProvider::Twilio(voice) = &config.voice else { panic!("twilio voice expected") };
+        assert_eq!((voice.account_sid.as_str(), voice.from.as_deref()), ("AC1", Some("+13125550000")));
+        std::fs::write(&file, format!("{account}[voice]\nprovider = \"twilio\"\n")).expect("write");
+        let error = Config::load(&overrides, env(&[])).expect_err("no public_url");
+        assert!(format!("{error:#}").contains("needs public_url"), "{error:#}");
+        std::fs::write(&file, "[voice]\nprovider = \"twilio\"\n").expect("write");
+        let error = Config::load(&overrides, env(&[])).expect_err("no account");
+        assert!(format!("{error:#}").contains("[sms] provider twilio"), "{error:#}");
     }
 
     #[test]

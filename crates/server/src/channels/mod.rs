@@ -14,6 +14,7 @@
 pub mod log;
 pub mod smtp;
 pub mod twilio;
+pub mod voice;
 pub mod webpush;
 
 use std::future::Future;

@@ -173,12 +173,12 @@ impl TwilioSms {
 }
 
 /// Twilio writes dates as RFC 2822 (`Wed, 18 Nov 2026 16:00:00 +0000`).
-fn parse_date(text: &str) -> Option<jiff::Timestamp> {
+pub(super) fn parse_date(text: &str) -> Option<jiff::Timestamp> {
     jiff::fmt::rfc2822::parse(text).ok().map(|z| z.timestamp())
 }
 
 /// Reads the answer to a send (see the module's table).
-fn read_answer(status: u16, retry_after: Option<SignedDuration>, text: &str) -> Outcome {
+pub(super) fn read_answer(status: u16, retry_after: Option<SignedDuration>, text: &str) -> Outcome {
     match status {
         200 | 201 => match serde_json::from_str::<MessageResource>(text) {
             Ok(m) => Outcome::Accepted { provider_ref: m.sid },

@@ -9,8 +9,9 @@ use rapport_domain::Channel;
 use rapport_server::channels::Providers;
 use rapport_server::channels::smtp::SmtpEmail;
 use rapport_server::channels::twilio::TwilioSms;
+use rapport_server::channels::voice::TwilioVoice;
 use rapport_server::channels::webpush::{Vapid, WebPush};
-use rapport_server::config::{Config, EmailProvider, PushProvider, SmsProvider};
+use rapport_server::config::{Config, EmailProvider, PushProvider, SmsProvider, VoiceProvider};
 use rapport_server::demo;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::http::hooks::TwilioHooks;
@@ -153,6 +154,10 @@ async fn providers(config: &Config, store: &Store) -> anyhow::Result<Providers> 
         };
         providers.email = std::sync::Arc::new(SmtpEmail::new(smtp.clone(), links)?);
         println!("  Email:   SMTP at {}:{}", smtp.host, smtp.port);
+    }
+    if let VoiceProvider::Twilio(voice) = &config.voice {
+        providers.voice = std::sync::Arc::new(TwilioVoice::new(voice.clone())?);
+        println!("  Voice:   Twilio-compatible Calls API at {}", voice.base_url);
     }
     if let PushProvider::WebPush(push) = &config.push {
         let vapid = Vapid::load(store).await?;

@@ -80,6 +80,8 @@ pub const POLICIES: &[RoutePolicy] = &[
     route("POST", "/api/v1/auth/password-reset", Public, "auth.password_reset_request"),
     route("POST", "/api/v1/auth/password-reset/confirm", Public, "auth.password_reset"),
     route("POST", "/hooks/twilio/{org}/messages/{id}/status", Signed, "hooks.twilio_status"),
+    route("POST", "/hooks/twilio/{org}/messages/{id}/voice", Signed, "hooks.twilio_voice"),
+    route("POST", "/hooks/twilio/{org}/messages/{id}/keypad", Signed, "hooks.twilio_keypad"),
     route("POST", "/hooks/twilio/{org}/inbound", Signed, "hooks.twilio_inbound"),
     route("GET", "/unsubscribe/{token}", Public, "unsubscribe.page"),
     route("POST", "/unsubscribe/{token}", Signed, "unsubscribe.one_click"),

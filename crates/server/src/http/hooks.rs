@@ -5,6 +5,8 @@
 //! - `POST /hooks/twilio/{org}/messages/{id}/status`: a status callback.
 //!   It moves the message forward only (callbacks come late, twice, out of
 //!   order) and marks the address undeliverable on a permanent failure.
+//!   Calls report here too (`CallStatus`: completed is delivered; busy,
+//!   no answer, failed is failed). A call's words and keypad are `voice.rs`.
 //! - `POST /hooks/twilio/{org}/inbound`: a text from a patient. Opt-out
 //!   keywords (STOP and its CTIA equivalents) put the number on the
 //!   sender's suppression list at once, START lifts it; the shared inbox
@@ -63,7 +65,7 @@ fn keyword(text: &str) -> String {
 const UNDELIVERABLE_CODES: [&str; 5] = ["21211", "21612", "21614", "30005", "30006"];
 
 /// The form's fields, once the signature over `path` is verified.
-fn verified(
+pub(super) fn verified(
     state: &AppState,
     headers: &HeaderMap,
     path: &str,
@@ -81,7 +83,7 @@ fn verified(
     Ok(params)
 }
 
-fn field<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
@@ -94,6 +96,16 @@ fn reported_state(status: &str, error_code: Option<&str>) -> Option<MessageState
             Some(MessageState::Undeliverable)
         }
         "undelivered" | "failed" | "canceled" => Some(MessageState::Failed),
+        _ => None,
+    }
+}
+
+/// A call's status as Rapport's state: answered and ended is delivered;
+/// busy, unanswered, failed or canceled is failed; the steps before, nothing.
+fn call_state(status: &str) -> Option<MessageState> {
+    match status {
+        "completed" => Some(MessageState::Delivered),
+        "busy" | "no-answer" | "failed" | "canceled" => Some(MessageState::Failed),
         _ => None,
     }
 }
@@ -114,11 +126,18 @@ pub async fn twilio_status(
     let params = verified(&state, &headers, &path, &body)?;
     let org: OrganizationId = org.parse().map_err(|_| ApiError::NotFound)?;
     let message_id: MessageId = id.parse().map_err(|_| ApiError::NotFound)?;
-    let (Some(sid), Some(status)) = (field(&params, "MessageSid"), field(&params, "MessageStatus")) else {
-        return Err(ApiError::InvalidQuery("a status callback needs MessageSid and MessageStatus".into()));
-    };
     let error_code = field(&params, "ErrorCode");
-    let Some(reported) = reported_state(status, error_code) else { return Ok(StatusCode::NO_CONTENT) };
+    let (sid, reported) = match (field(&params, "MessageSid"), field(&params, "MessageStatus")) {
+        (Some(sid), Some(status)) => (sid, reported_state(status, error_code)),
+        _ => match (field(&params, "CallSid"), field(&params, "CallStatus")) {
+            (Some(sid), Some(status)) => (sid, call_state(status)),
+            _ => {
+                let needs = "a status callback needs MessageSid and MessageStatus, or CallSid and CallStatus";
+                return Err(ApiError::InvalidQuery(needs.into()));
+            }
+        },
+    };
+    let Some(reported) = reported else { return Ok(StatusCode::NO_CONTENT) };
     let report = DeliveryReport {
         message_id,
         provider_ref: sid.to_owned(),
@@ -185,5 +204,8 @@ mod tests {
         assert_eq!(reported_state("undelivered", Some("30005")), Some(MessageState::Undeliverable));
         assert_eq!(reported_state("undelivered", Some("30003")), Some(MessageState::Failed));
         assert_eq!(reported_state("failed", None), Some(MessageState::Failed));
+        assert_eq!(call_state("ringing"), None);
+        assert_eq!(call_state("completed"), Some(MessageState::Delivered));
+        assert_eq!(call_state("no-answer"), Some(MessageState::Failed));
     }
 }

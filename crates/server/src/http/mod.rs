@@ -11,6 +11,7 @@ mod openapi;
 mod query;
 pub mod rate_limit;
 pub mod unsubscribe;
+pub mod voice;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -81,6 +82,8 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .nest("/api/v1", api::routes())
         .route("/hooks/twilio/{org}/messages/{id}/status", axum::routing::post(hooks::twilio_status))
         .route("/hooks/twilio/{org}/inbound", axum::routing::post(hooks::twilio_inbound))
+        .route("/hooks/twilio/{org}/messages/{id}/voice", axum::routing::post(voice::twilio_voice))
+        .route("/hooks/twilio/{org}/messages/{id}/keypad", axum::routing::post(voice::twilio_keypad))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm_page).post(unsubscribe::unsubscribe))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))

@@ -14,6 +14,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::readyz,
         super::hooks::twilio_status,
         super::hooks::twilio_inbound,
+        super::voice::twilio_voice,
+        super::voice::twilio_keypad,
         super::unsubscribe::confirm_page,
         super::unsubscribe::unsubscribe
     )

@@ -14,9 +14,12 @@
 //!
 //! Numbers on its lists answer as Twilio does: `unsubscribed` (texted STOP:
 //! error 21610), `landlines` (21614), `unknown` (accepted, then the status
-//! callback reports `undelivered` with 30005).
+//! callback reports `undelivered` with 30005). The Calls resource is
+//! `calls.rs`.
 
-use std::collections::{HashSet, VecDeque};
+mod calls;
+
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -25,6 +28,7 @@ use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+pub use self::calls::SimCall;
 use super::AbortOnDrop;
 use crate::channels::twilio::signature;
 use crate::clock::Clock;
@@ -58,6 +62,9 @@ pub struct SimMessage {
 #[derive(Default)]
 struct State {
     messages: Vec<SimMessage>,
+    calls: Vec<SimCall>,
+    /// Keys the patient at a number presses at the next call's prompt.
+    keypad: HashMap<String, String>,
     faults: VecDeque<Fault>,
     unsubscribed: HashSet<String>,
     landlines: HashSet<String>,
@@ -224,9 +231,14 @@ impl TwilioSimulator {
     /// The answer to one request; `None` to drop the connection without one.
     async fn answer(&self, request: &Request) -> Option<Answer> {
         let prefix = format!("/2010-04-01/Accounts/{}/Messages.json", self.account_sid);
+        let calls = format!("/2010-04-01/Accounts/{}/Calls.json", self.account_sid);
         let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
         let answer = if !self.authorized(request) {
             Answer::json(401, r#"{"code":20003,"message":"Authenticate","status":401}"#)
+        } else if path == calls && request.method == "GET" {
+            self.list_calls(query)
+        } else if path == calls && request.method == "POST" {
+            self.create_call(&request.body).await?
         } else if path != prefix {
             Answer::json(404, r#"{"code":20404,"message":"The requested resource was not found","status":404}"#)
         } else if request.method == "GET" {

@@ -382,6 +382,14 @@ pub enum Tx {
 }
 
 impl Tx {
+    /// As [`Db::for_update`], inside a transaction.
+    pub fn for_update(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => "FOR UPDATE",
+        }
+    }
+
     pub async fn execute(&mut self, sql: impl SqlSafeStr, args: Vec<Arg>) -> Result<u64, StoreError> {
         Ok(match self {
             Tx::Sqlite(t) => sqlite_query(sql, args).execute(&mut **t).await?.rows_affected(),

@@ -94,13 +94,22 @@ fn outbox_args(org: OrganizationId, entry: &OutboxEntry) -> Vec<super::db::Arg> 
 }
 
 /// Appends lines to messages' traces, each message's in order, in one
-/// statement (after one read of where each trace ends).
+/// statement (after one read of where each trace ends). The messages are
+/// locked first, so that a webhook noting one at the same time waits
+/// rather than taking the same place in its trace.
 pub(super) async fn notes_in(tx: &mut Tx, lines: &[(MessageId, &str)], at: Timestamp) -> Result<(), StoreError> {
     if lines.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> =
+    let mut ids: Vec<String> =
         lines.iter().map(|(id, _)| id.to_string()).collect::<std::collections::HashSet<_>>().into_iter().collect();
+    ids.sort();
+    let lock = format!(
+        "SELECT id FROM messages WHERE id IN ({}) ORDER BY id {}",
+        super::db::placeholders(1, ids.len()),
+        tx.for_update()
+    );
+    tx.fetch_all(sqlx::AssertSqlSafe(lock), ids.iter().map(|i| super::db::Arg::from(i.as_str())).collect()).await?;
     let sql = format!(
         "SELECT message_id, MAX(seq) AS top FROM message_events WHERE message_id IN ({}) GROUP BY message_id",
         super::db::placeholders(1, ids.len())
@@ -120,8 +129,10 @@ pub(super) async fn notes_in(tx: &mut Tx, lines: &[(MessageId, &str)], at: Times
     super::db::insert_rows(tx, "message_events (message_id, seq, at, note)", rows).await
 }
 
-/// Appends one line to a message's trace.
+/// Appends one line to a message's trace (the message locked first, as in `notes_in`).
 pub(super) async fn note(tx: &mut Tx, id: MessageId, at: Timestamp, text: &str) -> Result<(), StoreError> {
+    let lock = format!("SELECT id FROM messages WHERE id = $1 {}", tx.for_update());
+    tx.fetch_optional(sqlx::AssertSqlSafe(lock), args([id.to_string().into()])).await?;
     tx.execute(
         "INSERT INTO message_events (message_id, seq, at, note)
          VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM message_events WHERE message_id = $1), $2, $3)",
@@ -230,6 +241,15 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         message_from_row(&row)
+    }
+
+    /// Appends a line to a message of `org`'s trace (what happened after
+    /// the hand-off: a keypad answer on a call).
+    pub async fn note_message(&self, org: OrganizationId, id: MessageId, text: &str) -> Result<(), StoreError> {
+        self.message(org, id).await?;
+        let mut tx = self.db.begin().await?;
+        note(&mut tx, id, self.clock.now(), text).await?;
+        tx.commit().await
     }
 
     /// A message's decision trace, oldest first.

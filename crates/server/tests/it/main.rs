@@ -20,3 +20,4 @@ mod templates;
 mod tls;
 mod trust_api;
 mod trust_storage;
+mod voice;

@@ -164,3 +164,36 @@ async fn a_message_takes_its_priority_from_its_class_unless_the_planner_gives_on
     })
     .await;
 }
+
+#[tokio::test]
+async fn trace_lines_written_at_once_by_several_writers_all_land_in_order() {
+    on_each_backend_app(|app| async move {
+        let (org, patient, desk) = setup(&app).await;
+        let path = format!("/api/v1/organizations/{org}/messages");
+        let planned = desk.send(&app, "POST", &path, Some(&plan(&patient, "busy-trace", "care"))).await;
+        let id: rapport_domain::MessageId = planned.body["id"].as_str().expect("id").parse().expect("id");
+        let org: rapport_domain::OrganizationId = org.parse().expect("org");
+        let writers: Vec<_> = (0..8)
+            .map(|w| {
+                let store = app.store.clone();
+                tokio::spawn(async move {
+                    for n in 0..5 {
+                        store.note_message(org, id, &format!("writer {w} line {n}")).await.expect("note");
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.expect("writer");
+        }
+        let trace = app.store.message_events(org, id).await.expect("trace");
+        assert_eq!(trace.len(), 41, "the planning line and 40 notes");
+        for w in 0..8 {
+            let mine: Vec<&str> =
+                trace.iter().map(|e| e.note.as_str()).filter(|n| n.starts_with(&format!("writer {w} "))).collect();
+            let expected: Vec<String> = (0..5).map(|n| format!("writer {w} line {n}")).collect();
+            assert_eq!(mine, expected, "each writer's lines in its order");
+        }
+    })
+    .await;
+}

@@ -35,7 +35,7 @@ struct Setup {
     patient: String,
 }
 
-fn twilio_settings(sim: &TwilioSimulator, callback_base: Option<String>) -> TwilioSettings {
+pub fn twilio_settings(sim: &TwilioSimulator, callback_base: Option<String>) -> TwilioSettings {
     TwilioSettings {
         base_url: sim.base_url(),
         account_sid: sim.account_sid.clone(),

@@ -1,0 +1,201 @@
+//! Voice calls through a Twilio-compatible Calls API (`2010-04-01` Calls
+//! resource). The call's words are TwiML that Rapport serves when the
+//! patient answers (`/hooks/twilio/{org}/messages/{id}/voice`): the text
+//! spoken in the message's language, and a keypad prompt (press 1 to hear
+//! it again) whose answer comes back to `…/keypad`. Calls report their
+//! status to the same callback as texts.
+//!
+//! Answers are read as for texts (`twilio.rs`). A call cannot be matched by
+//! its words, so the lookup after an unreadable answer takes any call to
+//! the number made since the hand-off began as this one: a patient may miss
+//! a call, never get two.
+
+use jiff::SignedDuration;
+use rapport_domain::{LanguageTag, MessageId, OrganizationId};
+use serde::Deserialize;
+
+use super::twilio::{TwilioSettings, parse_date, read_answer};
+use super::{BoxFuture, Found, Handoff, Outcome, Provider};
+
+pub struct TwilioVoice {
+    settings: TwilioSettings,
+    client: reqwest::Client,
+}
+
+#[derive(Debug, Deserialize)]
+struct CallResource {
+    sid: String,
+    #[serde(default)]
+    date_created: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CallList {
+    calls: Vec<CallResource>,
+}
+
+/// Where Twilio fetches a call's TwiML.
+pub fn voice_url(base: &str, org: OrganizationId, id: MessageId) -> String {
+    format!("{}/hooks/twilio/{org}/messages/{id}/voice", base.trim_end_matches('/'))
+}
+
+/// Where the keypad's answer goes.
+pub fn keypad_url(base: &str, org: OrganizationId, id: MessageId) -> String {
+    format!("{}/hooks/twilio/{org}/messages/{id}/keypad", base.trim_end_matches('/'))
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+/// The voice `<Say>` speaks in: US English or US Spanish (others: English
+/// until their prompts are written).
+fn spoken(language: &LanguageTag) -> (&'static str, &'static str, &'static str) {
+    match language.primary() {
+        "es" => ("es-US", "Para escuchar el mensaje otra vez, oprima 1.", "Gracias. Adios."),
+        _ => ("en-US", "To hear this message again, press 1.", "Thank you. Goodbye."),
+    }
+}
+
+/// The TwiML of a call: the words, then a keypad prompt to hear them again.
+pub fn twiml(body: &str, language: &LanguageTag, keypad: &str) -> String {
+    let (voice, again, goodbye) = spoken(language);
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" timeout="6" action="{}" method="POST"><Say language="{voice}">{}</Say><Say language="{voice}">{again}</Say></Gather><Say language="{voice}">{goodbye}</Say></Response>"#,
+        xml_escape(keypad),
+        xml_escape(body)
+    )
+}
+
+/// The TwiML that ends a call politely.
+pub fn twiml_goodbye(language: &LanguageTag) -> String {
+    let (voice, _, goodbye) = spoken(language);
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say language="{voice}">{goodbye}</Say><Hangup/></Response>"#
+    )
+}
+
+impl TwilioVoice {
+    pub fn new(settings: TwilioSettings) -> anyhow::Result<Self> {
+        crate::tls::install_crypto_provider();
+        let client = reqwest::Client::builder().timeout(settings.timeout).build()?;
+        Ok(Self { settings, client })
+    }
+
+    fn calls_url(&self) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/Calls.json",
+            self.settings.base_url.trim_end_matches('/'),
+            self.settings.account_sid
+        )
+    }
+
+    async fn call(&self, handoff: &Handoff) -> Outcome {
+        let (Some(base), Some(from)) = (&self.settings.callback_base, &self.settings.from) else {
+            let reason = "a call needs public_url (for its words) and a from number".into();
+            return Outcome::Refused { reason, undeliverable: false };
+        };
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("To", &handoff.to)
+            .append_pair("From", from)
+            .append_pair("Url", &voice_url(base, handoff.organization_id, handoff.message_id))
+            .append_pair("Method", "POST")
+            .append_pair("StatusCallback", &super::twilio::TwilioSms::status_callback(base, handoff))
+            .append_pair("StatusCallbackEvent", "completed")
+            .finish();
+        let response = self
+            .client
+            .post(self.calls_url())
+            .basic_auth(&self.settings.account_sid, Some(self.settings.auth_token.expose()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(error) if error.is_connect() => {
+                return Outcome::Retry { reason: "could not connect to the provider".into(), after: None };
+            }
+            Err(_) => return Outcome::InDoubt { reason: "no readable answer from the provider".into() },
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(SignedDuration::from_secs);
+        let Ok(text) = response.text().await else {
+            return Outcome::InDoubt { reason: format!("the provider's answer ({status}) broke off") };
+        };
+        match read_answer(status, retry_after, &text) {
+            // 21610 is the texting opt-out; a call is not refused for it.
+            Outcome::OptedOut => {
+                Outcome::Refused { reason: "refused by the provider (21610)".into(), undeliverable: false }
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn find(&self, handoff: &Handoff) -> Found {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("To", &handoff.to)
+            .append_pair("PageSize", "100")
+            .finish();
+        let response = self
+            .client
+            .get(format!("{}?{query}", self.calls_url()))
+            .basic_auth(&self.settings.account_sid, Some(self.settings.auth_token.expose()))
+            .send()
+            .await;
+        let list = match response {
+            Ok(response) if response.status().is_success() => response.json::<CallList>().await,
+            Ok(response) => return Found::Unknown(format!("the provider answered {}", response.status().as_u16())),
+            Err(_) => return Found::Unknown("the provider could not be reached".into()),
+        };
+        let Ok(list) = list else { return Found::Unknown("the provider's list could not be read".into()) };
+        let since = handoff.sending_at - SignedDuration::from_mins(1);
+        let found = list
+            .calls
+            .into_iter()
+            .find(|c| c.date_created.as_deref().and_then(parse_date).is_some_and(|at| at >= since));
+        match found {
+            Some(call) => Found::Yes { provider_ref: call.sid },
+            None => Found::No,
+        }
+    }
+}
+
+impl Provider for TwilioVoice {
+    fn name(&self) -> &'static str {
+        "twilio-voice"
+    }
+
+    fn sender(&self) -> Option<&str> {
+        self.settings.from.as_deref()
+    }
+
+    fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.call(handoff))
+    }
+
+    fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found> {
+        Box::pin(self.find(handoff))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twiml_speaks_the_words_in_the_language_and_offers_the_keypad() {
+        let spanish = LanguageTag::parse("es-MX").expect("valid in the test");
+        let xml = twiml("Su cita es el martes <10:30> & mas", &spanish, "https://r.example/k?a=1&b=2");
+        assert!(xml.contains(r#"<Say language="es-US">Su cita es el martes &lt;10:30&gt; &amp; mas</Say>"#), "{xml}");
+        assert!(xml.contains(r#"action="https://r.example/k?a=1&amp;b=2""#), "{xml}");
+        assert!(xml.contains("oprima 1"));
+        let english = LanguageTag::parse("vi").expect("valid in the test");
+        assert!(twiml_goodbye(&english).contains(r#"<Say language="en-US">Thank you. Goodbye.</Say><Hangup/>"#));
+    }
+}

@@ -1,0 +1,90 @@
+//! The TwiML of Rapport's calls, fetched by Twilio when the patient
+//! answers, and the keypad's answer; both signed like every Twilio webhook
+//! (rule `Signed`).
+//!
+//! - `POST /hooks/twilio/{org}/messages/{id}/voice`: the message's words,
+//!   spoken in its language, then "press 1 to hear this again".
+//! - `POST /hooks/twilio/{org}/messages/{id}/keypad`: 1 speaks them again;
+//!   anything else says goodbye. The key pressed goes to the trace.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use rapport_domain::{LanguageTag, Message, MessageId, OrganizationId};
+
+use super::AppState;
+use super::error::ApiError;
+use super::hooks::{field, verified};
+use crate::channels::voice::{keypad_url, twiml, twiml_goodbye};
+
+fn xml(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// The message and the language to speak it in (its own, else the organization's).
+async fn spoken(state: &AppState, org: OrganizationId, id: MessageId) -> Result<(Message, LanguageTag), ApiError> {
+    let message = state.store.message(org, id).await?;
+    let language = match &message.language {
+        Some(language) => language.clone(),
+        None => state.store.get_organization(org).await?.default_language,
+    };
+    Ok((message, language))
+}
+
+fn ids(org: &str, id: &str) -> Result<(OrganizationId, MessageId), ApiError> {
+    Ok((org.parse().map_err(|_| ApiError::NotFound)?, id.parse().map_err(|_| ApiError::NotFound)?))
+}
+
+#[utoipa::path(post, path = "/hooks/twilio/{org}/messages/{id}/voice", tag = "hooks", security(()),
+    params(("org" = String, Path), ("id" = String, Path)),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "Twilio's call request"),
+    responses((status = 200, description = "TwiML: the words and the keypad prompt"),
+        (status = 403, description = "The signature does not match", body = super::error::Problem),
+        (status = 404, description = "No such message, or Twilio is not configured", body = super::error::Problem)))]
+pub async fn twilio_voice(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let path = format!("/hooks/twilio/{org}/messages/{id}/voice");
+    verified(&state, &headers, &path, &body)?;
+    let (org, id) = ids(&org, &id)?;
+    let (message, language) = spoken(&state, org, id).await?;
+    let base = state.twilio_hooks.as_ref().map(|h| h.public_url.clone()).unwrap_or_default();
+    Ok(xml(twiml(&message.plan.body, &language, &keypad_url(&base, org, id))))
+}
+
+#[utoipa::path(post, path = "/hooks/twilio/{org}/messages/{id}/keypad", tag = "hooks", security(()),
+    params(("org" = String, Path), ("id" = String, Path)),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "Twilio's gather result (Digits)"),
+    responses((status = 200, description = "TwiML: the words again, or goodbye"),
+        (status = 403, description = "The signature does not match", body = super::error::Problem),
+        (status = 404, description = "No such message, or Twilio is not configured", body = super::error::Problem)))]
+pub async fn twilio_keypad(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let path = format!("/hooks/twilio/{org}/messages/{id}/keypad");
+    let params = verified(&state, &headers, &path, &body)?;
+    let (org, id) = ids(&org, &id)?;
+    let (message, language) = spoken(&state, org, id).await?;
+    // One key, a digit, * or #: nothing else reaches the trace.
+    let digits = field(&params, "Digits").unwrap_or_default();
+    let key = digits.chars().next().filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#');
+    let base = state.twilio_hooks.as_ref().map(|h| h.public_url.clone()).unwrap_or_default();
+    match key {
+        Some('1') => {
+            state.store.note_message(org, id, "keypad: 1, heard the message again").await?;
+            Ok(xml(twiml(&message.plan.body, &language, &keypad_url(&base, org, id))))
+        }
+        Some(other) => {
+            state.store.note_message(org, id, &format!("keypad: {other}, the call ended")).await?;
+            Ok(xml(twiml_goodbye(&language)))
+        }
+        None => Ok(xml(twiml_goodbye(&language))),
+    }
+}
