@@ -244,6 +244,8 @@ struct EmailLayer {
     password_file: Option<PathBuf>,
     from: Option<String>,
     timeout_seconds: Option<u64>,
+    /// CA certificates (PEM) to trust besides the usual roots.
+    ca_file: Option<PathBuf>,
     rate_per_second: Option<f64>,
     burst: Option<u32>,
     daily_cap: Option<u64>,
@@ -274,6 +276,7 @@ impl EmailLayer {
                     password,
                     from: self.from.context("[email] provider smtp needs from (\"Name <address>\")")?,
                     timeout: std::time::Duration::from_secs(self.timeout_seconds.unwrap_or(30).max(1)),
+                    ca_file: self.ca_file,
                 }))
             }
             other => bail!("[email] provider must be log or smtp, not {other:?}"),

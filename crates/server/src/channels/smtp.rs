@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use lettre::message::{Mailbox, MultiPart, header};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
 use rapport_domain::MessageClass;
@@ -49,12 +49,17 @@ pub struct SmtpSettings {
     /// `Riverbend Health <reminders@riverbend.example>`.
     pub from: String,
     pub timeout: Duration,
+    /// A PEM file of CA certificates to trust besides the usual roots (a
+    /// relay with a private CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 pub struct SmtpEmail {
     settings: SmtpSettings,
     from: Mailbox,
     links: Option<UnsubscribeLinks>,
+    /// How TLS is checked (the server's name, the roots to trust).
+    tls: TlsParameters,
 }
 
 /// Reply codes at `RCPT` that say the mailbox itself does not exist.
@@ -65,21 +70,28 @@ impl SmtpEmail {
     pub fn new(settings: SmtpSettings, links: Option<UnsubscribeLinks>) -> anyhow::Result<Self> {
         crate::tls::install_crypto_provider();
         let from: Mailbox = settings.from.parse().map_err(|_| anyhow::anyhow!("[email] from is not a mailbox"))?;
-        Ok(Self { settings, from, links })
+        let mut tls = TlsParameters::builder(settings.host.clone());
+        if let Some(path) = &settings.ca_file {
+            let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("[email] ca_file {}: {e}", path.display()))?;
+            let certificate = Certificate::from_pem(&pem)
+                .map_err(|_| anyhow::anyhow!("[email] ca_file {} holds no PEM certificate", path.display()))?;
+            tls = tls.add_root_certificate(certificate);
+        }
+        let tls = tls.build().map_err(|_| anyhow::anyhow!("[email] host is not a name TLS can check"))?;
+        Ok(Self { settings, from, links, tls })
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, Outcome> {
         let s = &self.settings;
         let unreachable = |what: &str| Outcome::Retry { reason: format!("the mail server {what}"), after: None };
-        let tls = || TlsParameters::new(s.host.clone()).map_err(|_| unreachable("has no usable TLS name"));
-        let implicit = if s.security == SmtpSecurity::Tls { Some(tls()?) } else { None };
+        let implicit = if s.security == SmtpSecurity::Tls { Some(self.tls.clone()) } else { None };
         let hello = ClientId::Domain(self.from.email.domain().to_owned());
         let mut connection =
             AsyncSmtpConnection::connect_tokio1((s.host.as_str(), s.port), Some(s.timeout), &hello, implicit, None)
                 .await
                 .map_err(|_| unreachable("could not be reached"))?;
         if s.security == SmtpSecurity::StartTls {
-            connection.starttls(tls()?, &hello).await.map_err(|_| unreachable("refused STARTTLS"))?;
+            connection.starttls(self.tls.clone(), &hello).await.map_err(|_| unreachable("refused STARTTLS"))?;
         }
         if let (Some(user), Some(password)) = (&s.username, &s.password) {
             let credentials = Credentials::new(user.clone(), password.expose().to_owned());

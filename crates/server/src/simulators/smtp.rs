@@ -7,14 +7,19 @@
 //!   the connection closes before the final `250` (the sender cannot know);
 //! - [`SmtpFault::SlowAfterData`]: the next message's `250` comes late;
 //! - addresses marked unknown get `550 5.1.1` at RCPT.
+//!
+//! With a certificate it speaks TLS as a submission server does: implicit
+//! TLS from the first byte (port 465's way), or STARTTLS (587's), in which
+//! case it refuses mail (`530 5.7.0`) until the client has upgraded.
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use super::AbortOnDrop;
 
@@ -37,6 +42,19 @@ pub struct SimEmail {
     pub to: Vec<String>,
     /// The message as sent (headers and body), dot-unstuffed.
     pub data: String,
+    /// Whether it came over TLS.
+    pub tls: bool,
+}
+
+/// How the simulator protects its sessions.
+#[derive(Clone)]
+pub enum SmtpTls {
+    /// Plain text only.
+    Off,
+    /// TLS from the first byte.
+    Implicit(TlsAcceptor),
+    /// Plain, then STARTTLS (required before MAIL).
+    StartTls(TlsAcceptor),
 }
 
 impl SimEmail {
@@ -80,16 +98,34 @@ pub struct SmtpSimulator {
 }
 
 impl SmtpSimulator {
+    /// A plain-text server.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(SmtpTls::Off).await
+    }
+
+    pub async fn start_with(tls: SmtpTls) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let state = shared.clone();
+                let (state, tls) = (shared.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let _ = session(stream, state).await;
+                    let _ = match tls {
+                        SmtpTls::Off => session(stream, &state, true, false, false).await.map(drop),
+                        SmtpTls::Implicit(acceptor) => match acceptor.accept(stream).await {
+                            Ok(secure) => session(secure, &state, true, true, false).await.map(drop),
+                            Err(error) => Err(error),
+                        },
+                        SmtpTls::StartTls(acceptor) => match session(stream, &state, true, false, true).await {
+                            Ok(Some(plain)) => match acceptor.accept(plain).await {
+                                Ok(secure) => session(secure, &state, false, true, false).await.map(drop),
+                                Err(error) => Err(error),
+                            },
+                            other => other.map(drop),
+                        },
+                    };
                 });
             }
         });
@@ -128,21 +164,39 @@ fn path_of(argument: &str) -> String {
     inner.unwrap_or(argument).trim().to_lowercase()
 }
 
-async fn session(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read);
-    write.write_all(b"220 sim.rapport.test ESMTP ready\r\n").await?;
+/// One SMTP session on `stream` (greeting first when `greet`). When
+/// `offer_starttls`, it advertises STARTTLS, refuses mail until then, and
+/// on STARTTLS returns the stream for the caller to upgrade.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    state: &Mutex<State>,
+    greet: bool,
+    secure: bool,
+    offer_starttls: bool,
+) -> std::io::Result<Option<S>> {
+    let mut lines = BufReader::new(stream);
+    if greet {
+        lines.write_all(b"220 sim.rapport.test ESMTP ready\r\n").await?;
+        lines.flush().await?;
+    }
     let (mut from, mut to): (Option<String>, Vec<String>) = (None, Vec::new());
     let mut line = String::new();
     loop {
         line.clear();
         if lines.read_line(&mut line).await? == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let command = line.trim_end();
         let (verb, argument) = command.split_once([' ', ':']).unwrap_or((command, ""));
         let reply: String = match verb.to_ascii_uppercase().as_str() {
+            "EHLO" if offer_starttls => "250-sim.rapport.test\r\n250-8BITMIME\r\n250 STARTTLS\r\n".into(),
             "EHLO" => "250-sim.rapport.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN\r\n".into(),
+            "STARTTLS" if offer_starttls => {
+                lines.write_all(b"220 2.0.0 ready to start TLS\r\n").await?;
+                lines.flush().await?;
+                return Ok(Some(lines.into_inner()));
+            }
+            "AUTH" | "MAIL" if offer_starttls => "530 5.7.0 must issue a STARTTLS command first\r\n".into(),
             "HELO" => "250 sim.rapport.test\r\n".into(),
             "AUTH" => {
                 let given = argument.trim().strip_prefix("PLAIN ").unwrap_or_default();
@@ -156,7 +210,7 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
             }
             "RCPT" => {
                 let address = path_of(argument);
-                let mut s = lock(&state);
+                let mut s = lock(state);
                 if s.faults.front() == Some(&SmtpFault::Greylist) {
                     s.faults.pop_front();
                     "451 4.7.1 greylisted, try again later\r\n".into()
@@ -168,21 +222,23 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
                 }
             }
             "DATA" if from.is_some() && !to.is_empty() => {
-                write.write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n").await?;
+                lines.write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n").await?;
+                lines.flush().await?;
                 let mut data = String::new();
                 loop {
                     line.clear();
                     if lines.read_line(&mut line).await? == 0 {
-                        return Ok(());
+                        return Ok(None);
                     }
                     if line == ".\r\n" {
                         break;
                     }
                     data.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
                 }
-                let email = SimEmail { from: from.take().unwrap_or_default(), to: std::mem::take(&mut to), data };
+                let email =
+                    SimEmail { from: from.take().unwrap_or_default(), to: std::mem::take(&mut to), data, tls: secure };
                 let fault = {
-                    let mut s = lock(&state);
+                    let mut s = lock(state);
                     s.emails.push(email);
                     match s.faults.front() {
                         Some(SmtpFault::DropAfterData | SmtpFault::SlowAfterData(_)) => s.faults.pop_front(),
@@ -191,7 +247,7 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
                 };
                 match fault {
                     // Taken, but the sender never hears so.
-                    Some(SmtpFault::DropAfterData) => return Ok(()),
+                    Some(SmtpFault::DropAfterData) => return Ok(None),
                     Some(SmtpFault::SlowAfterData(wait)) => tokio::time::sleep(wait).await,
                     _ => {}
                 }
@@ -204,11 +260,13 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
             }
             "NOOP" => "250 2.0.0 ok\r\n".into(),
             "QUIT" => {
-                write.write_all(b"221 2.0.0 bye\r\n").await?;
-                return Ok(());
+                lines.write_all(b"221 2.0.0 bye\r\n").await?;
+                lines.flush().await?;
+                return Ok(None);
             }
             _ => "502 5.5.2 command not recognised\r\n".into(),
         };
-        write.write_all(reply.as_bytes()).await?;
+        lines.write_all(reply.as_bytes()).await?;
+        lines.flush().await?;
     }
 }

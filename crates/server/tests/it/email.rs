@@ -15,7 +15,7 @@ use rapport_server::channels::smtp::{SmtpEmail, SmtpSecurity, SmtpSettings};
 use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::jobs::BatchReport;
-use rapport_server::simulators::smtp::{PASSWORD, SmtpFault, SmtpSimulator, USERNAME};
+use rapport_server::simulators::smtp::{PASSWORD, SmtpFault, SmtpSimulator, SmtpTls, USERNAME};
 use rapport_server::unsubscribe::UnsubscribeLinks;
 use serde_json::json;
 
@@ -45,6 +45,7 @@ async fn setup(app: &TestApp) -> Setup {
         password: Some(Secret::new(PASSWORD)),
         from: "Riverbend Health <reminders@riverbend.example>".into(),
         timeout: Duration::from_secs(2),
+        ca_file: None,
     };
     let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
     let mut providers = Providers::log_only(&app.store);
@@ -218,6 +219,65 @@ async fn emails_not_started_before_the_batchs_deadline_wait_for_the_next_batch()
         assert_eq!(states, [MessageState::Planned, MessageState::Planned, MessageState::Sent]);
         assert_eq!(dispatch(&s).await.done, 2, "the next batch sends them");
         assert_eq!(s.sim.emails().len(), 3, "each once");
+    })
+    .await;
+}
+
+/// A certificate for `localhost`, its CA file (itself), and an acceptor with it.
+fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, tokio_rustls::TlsAcceptor) {
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, generated.cert.pem()).expect("write cert");
+    std::fs::write(&key_file, generated.signing_key.serialize_pem()).expect("write key");
+    (cert_file.clone(), rapport_server::tls::acceptor(&cert_file, &key_file).expect("acceptor"))
+}
+
+#[tokio::test]
+async fn email_goes_over_starttls_or_implicit_tls_and_an_untrusted_certificate_sends_nothing() {
+    on_each_backend_app(|app| async move {
+        let dir = tempfile::tempdir().expect("dir");
+        let (ca_file, acceptor) = certificate(dir.path());
+        let mut s = setup(&app).await;
+        let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
+        let mut use_server = |s: &mut Setup, sim: SmtpSimulator, security, ca_file: Option<std::path::PathBuf>| {
+            let settings = SmtpSettings {
+                host: "localhost".into(),
+                port: sim.port(),
+                security,
+                username: Some(USERNAME.into()),
+                password: Some(Secret::new(PASSWORD)),
+                from: "Riverbend Health <reminders@riverbend.example>".into(),
+                timeout: Duration::from_secs(2),
+                ca_file,
+            };
+            let mut providers = Providers::log_only(&app.store);
+            providers.email = Arc::new(SmtpEmail::new(settings, Some(links.clone())).expect("smtp"));
+            s.sender = MessageSender::with_providers(app.store.clone(), providers);
+            s.sim = sim;
+        };
+
+        let starttls = SmtpSimulator::start_with(SmtpTls::StartTls(acceptor.clone())).await.expect("smtp");
+        use_server(&mut s, starttls, SmtpSecurity::StartTls, Some(ca_file.clone()));
+        let first = plan(&app, &s, "starttls", MessageClass::Care).await;
+        assert_eq!(dispatch(&s).await.done, 1);
+        assert_eq!((s.sim.emails().len(), s.sim.emails()[0].tls), (1, true), "upgraded before MAIL");
+        assert_eq!(state_of(&app, &s, first).await, MessageState::Sent);
+
+        let implicit = SmtpSimulator::start_with(SmtpTls::Implicit(acceptor.clone())).await.expect("smtp");
+        use_server(&mut s, implicit, SmtpSecurity::Tls, Some(ca_file.clone()));
+        plan(&app, &s, "implicit", MessageClass::Care).await;
+        assert_eq!(dispatch(&s).await.done, 1);
+        assert_eq!((s.sim.emails().len(), s.sim.emails()[0].tls), (1, true));
+
+        // A certificate nobody vouches for: nothing is sent, the message waits.
+        let untrusted = SmtpSimulator::start_with(SmtpTls::StartTls(acceptor)).await.expect("smtp");
+        use_server(&mut s, untrusted, SmtpSecurity::StartTls, None);
+        let refused = plan(&app, &s, "untrusted", MessageClass::Care).await;
+        assert_eq!(dispatch(&s).await.retried, 1);
+        assert!(s.sim.emails().is_empty());
+        assert_eq!(state_of(&app, &s, refused).await, MessageState::Planned);
+        let trace = app.store.message_events(s.org, refused).await.expect("trace");
+        assert!(trace.iter().any(|e| e.note.contains("the mail server refused STARTTLS")), "{trace:?}");
     })
     .await;
 }
