@@ -239,7 +239,7 @@ async fn email_goes_over_starttls_or_implicit_tls_and_an_untrusted_certificate_s
         let (ca_file, acceptor) = certificate(dir.path());
         let mut s = setup(&app).await;
         let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
-        let mut use_server = |s: &mut Setup, sim: SmtpSimulator, security, ca_file: Option<std::path::PathBuf>| {
+        let use_server = |s: &mut Setup, sim: SmtpSimulator, security, ca_file: Option<std::path::PathBuf>| {
             let settings = SmtpSettings {
                 host: "localhost".into(),
                 port: sim.port(),
