@@ -6,16 +6,22 @@
 //! process, accepting at once). On SQLite with one worker, on PostgreSQL
 //! with one and with three concurrent workers (in one process).
 //!
+//! By default each message is templated (the shipped appointment reminder,
+//! composed at hand-off from the patient, the visit, its location and
+//! provider); `BENCH_WORDS=plain` plans fixed words instead.
+//!
 //! Run: `cargo bench -p rapport-server --bench dispatch`. Knobs:
 //! `BENCH_BACKENDS`, `BENCH_TARGETS` (`log,twilio`), `BENCH_MESSAGES`
-//! (20000), `BENCH_BATCH` (jobs leased at a time, 100),
-//! `RAPPORT_BENCH_POSTGRES_URL`.
+//! (20000), `BENCH_BATCH` (jobs leased at a time, 100), `BENCH_WORDS`
+//! (`templated`, `plain`), `RAPPORT_BENCH_POSTGRES_URL`.
 
 use std::time::Instant;
 
 use jiff::SignedDuration;
+use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
-    MessageClass, MessagePlan, OrganizationId, PatientDetails, PatientPhone, PhoneE164, PhoneKind, TimeZoneName,
+    Address, AppointmentDetails, AppointmentStatus, LanguageTag, Location, LocationId, MessageClass, MessagePlan,
+    OpeningHours, OrganizationId, PatientDetails, PatientPhone, PhoneE164, PhoneKind, TimeZoneName,
 };
 use std::sync::Arc;
 
@@ -37,25 +43,62 @@ fn daytime() -> jiff::Timestamp {
 }
 
 async fn fill(store: &Store, messages: u64) -> OrganizationId {
+    let templated = std::env::var("BENCH_WORDS").map_or(true, |w| w != "plain");
     let org = common::new_organization(store).await;
+    let location = store
+        .create_location(&Location {
+            id: LocationId::generate(),
+            organization_id: org,
+            name: "Lakeshore".into(),
+            address: Address { line: Some("1 Lake St".into()), city: Some("Chicago".into()), ..Address::default() },
+            phone: None,
+            time_zone: TimeZoneName::parse("America/Chicago").expect("zone"),
+            opening_hours: OpeningHours::weekdays_8_to_5(),
+            version: 0,
+            created_at: daytime(),
+            updated_at: daytime(),
+        })
+        .await
+        .expect("location");
     let patients = (messages / 10).max(1);
     let mut ids = Vec::new();
+    let mut visits = Vec::new();
     for i in 0..patients {
         let mut details = PatientDetails::new(format!("Given{i}"), format!("Family{i}"));
         details.time_zone = Some(TimeZoneName::parse("America/Chicago").expect("zone"));
+        if i % 3 == 0 {
+            details.language = Some(LanguageTag::parse("es").expect("language"));
+        }
         let number = PhoneE164::parse(&format!("+1312555{:04}", i % 10_000)).expect("phone");
         details.phones = vec![PatientPhone { number, kind: PhoneKind::Mobile }];
-        ids.push(store.create_patient(org, &details).await.expect("patient").id);
+        let patient = store.create_patient(org, &details).await.expect("patient").id;
+        ids.push(patient);
+        if templated {
+            let start = daytime() + SignedDuration::from_hours(24 + (i % 48) as i64);
+            let visit = AppointmentDetails {
+                patient_id: patient,
+                provider_id: None,
+                location_id: location.id,
+                start,
+                end: start + SignedDuration::from_mins(30),
+                visit_type: "follow-up".into(),
+                status: AppointmentStatus::Booked,
+                source: None,
+            };
+            visits.push(store.create_appointment(org, &visit).await.expect("appointment").id);
+        }
     }
+    let kind = TemplateKind::parse("appointment_reminder").expect("kind");
     for m in 0..messages {
+        let who = (m % patients) as usize;
         let plan = MessagePlan {
-            patient_id: ids[(m % patients) as usize],
+            patient_id: ids[who],
             class: MessageClass::Transactional,
             idempotency_key: format!("bench-{m}"),
             subject: None,
-            body: "Your lab results are ready in the portal.".into(),
-            template: None,
-            appointment_id: None,
+            body: if templated { String::new() } else { "Your lab results are ready in the portal.".into() },
+            template: templated.then(|| kind.clone()),
+            appointment_id: visits.get(who).copied(),
             priority: rapport_domain::message::pace::Priority::Timely,
             media: Vec::new(),
             due_at: daytime(),
@@ -154,8 +197,9 @@ async fn run_backend(name: &'static str, url: String) -> Vec<String> {
             if let Target::Twilio(sim) = &target {
                 assert_eq!(sim.messages().len() as u64, messages, "every text at the provider once");
             }
+            let words = std::env::var("BENCH_WORDS").unwrap_or_else(|_| "templated".into());
             let line = format!(
-                "dispatch {name}: {messages} due messages to {to}, {workers} worker(s), batch {batch}: {rate:.0} messages/s"
+                "dispatch {name}: {messages} due {words} messages to {to}, {workers} worker(s), batch {batch}: {rate:.0} messages/s"
             );
             eprintln!("{line}");
             lines.push(line);

@@ -138,7 +138,7 @@ pub enum EmailProvider {
     /// The log channel's outbox.
     #[default]
     Log,
-    Smtp(crate::channels::smtp::SmtpSettings),
+    Smtp(Box<crate::channels::smtp::SmtpSettings>),
 }
 
 /// The voice provider.
@@ -246,6 +246,12 @@ struct EmailLayer {
     timeout_seconds: Option<u64>,
     /// CA certificates (PEM) to trust besides the usual roots.
     ca_file: Option<PathBuf>,
+    /// DKIM: the selector, the key file, `rsa` (default) or `ed25519`, the
+    /// domain (default: the sender's).
+    dkim_selector: Option<String>,
+    dkim_key_file: Option<PathBuf>,
+    dkim_algorithm: Option<String>,
+    dkim_domain: Option<String>,
     rate_per_second: Option<f64>,
     burst: Option<u32>,
     daily_cap: Option<u64>,
@@ -253,7 +259,7 @@ struct EmailLayer {
 
 impl EmailLayer {
     fn into_provider(self) -> anyhow::Result<EmailProvider> {
-        use crate::channels::smtp::{SmtpSecurity, SmtpSettings};
+        use crate::channels::smtp::{DkimAlgorithm, DkimSettings, SmtpSecurity, SmtpSettings};
         match self.provider.as_deref().unwrap_or("log") {
             "log" => Ok(EmailProvider::Log),
             "smtp" => {
@@ -268,16 +274,35 @@ impl EmailLayer {
                     (password, None) => password,
                 };
                 let default_port = if security == SmtpSecurity::Tls { 465 } else { 587 };
-                Ok(EmailProvider::Smtp(SmtpSettings {
+                let from = self.from.context("[email] provider smtp needs from (\"Name <address>\")")?;
+                let dkim = match (self.dkim_selector, self.dkim_key_file) {
+                    (None, None) => None,
+                    (Some(selector), Some(key_file)) => {
+                        let algorithm = match self.dkim_algorithm.as_deref().unwrap_or("rsa") {
+                            "rsa" => DkimAlgorithm::Rsa,
+                            "ed25519" => DkimAlgorithm::Ed25519,
+                            other => bail!("[email] dkim_algorithm must be rsa or ed25519, not {other:?}"),
+                        };
+                        let sender_domain = from.rsplit_once('@').map(|(_, d)| d.trim_end_matches('>').to_owned());
+                        let domain = self
+                            .dkim_domain
+                            .or(sender_domain)
+                            .context("[email] dkim_domain is needed: from names no domain")?;
+                        Some(DkimSettings { domain, selector, algorithm, key_file })
+                    }
+                    _ => bail!("[email] DKIM needs both dkim_selector and dkim_key_file"),
+                };
+                Ok(EmailProvider::Smtp(Box::new(SmtpSettings {
                     host: self.host.context("[email] provider smtp needs host")?,
                     port: self.port.unwrap_or(default_port),
                     security,
                     username: self.username,
                     password,
-                    from: self.from.context("[email] provider smtp needs from (\"Name <address>\")")?,
+                    from,
                     timeout: std::time::Duration::from_secs(self.timeout_seconds.unwrap_or(30).max(1)),
                     ca_file: self.ca_file,
-                }))
+                    dkim,
+                })))
             }
             other => bail!("[email] provider must be log or smtp, not {other:?}"),
         }
@@ -781,6 +806,25 @@ mod tests {
         std::fs::write(&file, "[voice]\nprovider = \"twilio\"\n").expect("write");
         let error = Config::load(&overrides, env(&[])).expect_err("no account");
         assert!(format!("{error:#}").contains("[sms] provider twilio"), "{error:#}");
+    }
+
+    #[test]
+    fn dkim_takes_a_selector_and_a_key_and_defaults_to_the_senders_domain() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("rapport.toml");
+        let smtp =
+            "[email]\nprovider = \"smtp\"\nhost = \"smtp.example\"\nfrom = \"Riverbend <r@riverbend.example>\"\n";
+        let overrides = Overrides { config_file: Some(file.clone()), ..Default::default() };
+        std::fs::write(&file, format!("{smtp}dkim_selector = \"s1\"\ndkim_key_file = \"/etc/dkim.key\"\n"))
+            .expect("write");
+        let (config, _) = Config::load(&overrides, env(&[])).expect("load");
+        let EmailProvider::Smtp(smtp_settings) = &config.email else { panic!("smtp expected") };
+        let dkim = smtp_settings.dkim.as_ref().expect("dkim");
+        assert_eq!((dkim.domain.as_str(), dkim.selector.as_str()), ("riverbend.example", "s1"));
+        assert_eq!(dkim.algorithm, crate::channels::smtp::DkimAlgorithm::Rsa);
+        std::fs::write(&file, format!("{smtp}dkim_selector = \"s1\"\n")).expect("write");
+        let error = Config::load(&overrides, env(&[])).expect_err("a selector without a key");
+        assert!(format!("{error:#}").contains("both dkim_selector and dkim_key_file"), "{error:#}");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! with a `Message-ID` derived from the message's id (`<id@sender-domain>`),
 //! and, unless it is strictly transactional, `List-Unsubscribe` with an
 //! HTTPS link and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
-//! (RFC 8058).
+//! (RFC 8058). With a DKIM key, each email is signed (RFC 6376,
+//! relaxed/relaxed; RSA or Ed25519 per RFC 8463), the signature covering
+//! the unsubscribe headers as RFC 8058 asks.
 //!
 //! How each answer is read, command by command:
 //! - no connection, or a 4xx before the message is sent: retry (not taken);
@@ -17,6 +19,9 @@
 
 use std::time::{Duration, Instant};
 
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey,
+};
 use lettre::message::{Mailbox, MultiPart, header};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
@@ -52,6 +57,59 @@ pub struct SmtpSettings {
     /// A PEM file of CA certificates to trust besides the usual roots (a
     /// relay with a private CA).
     pub ca_file: Option<std::path::PathBuf>,
+    /// DKIM signing, when a key is configured.
+    pub dkim: Option<DkimSettings>,
+}
+
+/// The key type of a DKIM key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DkimAlgorithm {
+    /// `rsa-sha256`: the key file is a PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`).
+    Rsa,
+    /// `ed25519-sha256` (RFC 8463): the key file holds the 32-byte seed in Base64.
+    Ed25519,
+}
+
+/// Where a DKIM signature's key is published and kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DkimSettings {
+    /// `d=`: the signing domain (the sender's, or a parent of it).
+    pub domain: String,
+    /// `s=`: the selector (`{selector}._domainkey.{domain}` holds the public key).
+    pub selector: String,
+    pub algorithm: DkimAlgorithm,
+    pub key_file: std::path::PathBuf,
+}
+
+/// The two signatures' settings: with and without the unsubscribe headers.
+struct Dkim {
+    plain: DkimConfig,
+    listed: DkimConfig,
+}
+
+impl Dkim {
+    fn load(settings: &DkimSettings) -> anyhow::Result<Self> {
+        let path = settings.key_file.display();
+        let text = std::fs::read_to_string(&settings.key_file)
+            .map_err(|e| anyhow::anyhow!("[email] dkim_key_file {path}: {e}"))?;
+        let algorithm = match settings.algorithm {
+            DkimAlgorithm::Rsa => DkimSigningAlgorithm::Rsa,
+            DkimAlgorithm::Ed25519 => DkimSigningAlgorithm::Ed25519,
+        };
+        let config = |extra: &[&'static str]| -> anyhow::Result<DkimConfig> {
+            let key = DkimSigningKey::new(text.trim(), algorithm)
+                .map_err(|_| anyhow::anyhow!("[email] dkim_key_file {path} is not a key of the dkim_algorithm"))?;
+            // Content-Type is written after signing (with the multipart body): not signable here.
+            let names = ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version"];
+            let headers = names.iter().chain(extra).map(|n| header::HeaderName::new_from_ascii_str(n)).collect();
+            let relaxed = DkimCanonicalization {
+                header: DkimCanonicalizationType::Relaxed,
+                body: DkimCanonicalizationType::Relaxed,
+            };
+            Ok(DkimConfig::new(settings.selector.clone(), settings.domain.clone(), key, headers, relaxed))
+        };
+        Ok(Self { plain: config(&[])?, listed: config(&["List-Unsubscribe", "List-Unsubscribe-Post"])? })
+    }
 }
 
 pub struct SmtpEmail {
@@ -60,6 +118,7 @@ pub struct SmtpEmail {
     links: Option<UnsubscribeLinks>,
     /// How TLS is checked (the server's name, the roots to trust).
     tls: TlsParameters,
+    dkim: Option<Dkim>,
 }
 
 /// Reply codes at `RCPT` that say the mailbox itself does not exist.
@@ -78,7 +137,8 @@ impl SmtpEmail {
             tls = tls.add_root_certificate(certificate);
         }
         let tls = tls.build().map_err(|_| anyhow::anyhow!("[email] host is not a name TLS can check"))?;
-        Ok(Self { settings, from, links, tls })
+        let dkim = settings.dkim.as_ref().map(Dkim::load).transpose()?;
+        Ok(Self { settings, from, links, tls, dkim })
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, Outcome> {
@@ -125,7 +185,8 @@ impl SmtpEmail {
             text.push_str(&format!("\n{url}"));
             html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", escape(url)));
         }
-        if let (false, Some(links)) = (handoff.class == MessageClass::Transactional, &self.links) {
+        let listed = handoff.class != MessageClass::Transactional && self.links.is_some();
+        if let (true, Some(links)) = (listed, &self.links) {
             let link = links.link(handoff.message_id);
             builder = builder
                 .raw_header(raw_header("List-Unsubscribe", format!("<{link}>")))
@@ -133,9 +194,12 @@ impl SmtpEmail {
             text.push_str(&format!("\n\nTo stop these emails: {link}"));
             html.push_str(&format!("<p><a href=\"{}\">Stop these emails</a></p>", escape(&link)));
         }
-        let email = builder
+        let mut email = builder
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|_| refused("the email could not be built"))?;
+        if let Some(dkim) = &self.dkim {
+            email.sign(if listed { &dkim.listed } else { &dkim.plain });
+        }
         Ok((email, message_id))
     }
 

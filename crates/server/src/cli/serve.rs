@@ -152,7 +152,7 @@ async fn providers(config: &Config, store: &Store) -> anyhow::Result<Providers> 
                 None
             }
         };
-        providers.email = std::sync::Arc::new(SmtpEmail::new(smtp.clone(), links)?);
+        providers.email = std::sync::Arc::new(SmtpEmail::new(smtp.as_ref().clone(), links)?);
         println!("  Email:   SMTP at {}:{}", smtp.host, smtp.port);
     }
     if let VoiceProvider::Twilio(voice) = &config.voice {

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use jiff::SignedDuration;
 use rapport_domain::{Channel, ConsentStatus, MessageClass, MessageId, MessagePlan, MessageState, OrganizationId};
 use rapport_server::channels::Providers;
-use rapport_server::channels::smtp::{SmtpEmail, SmtpSecurity, SmtpSettings};
+use rapport_server::channels::smtp::{DkimAlgorithm, DkimSettings, SmtpEmail, SmtpSecurity, SmtpSettings};
 use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::jobs::BatchReport;
@@ -46,6 +46,7 @@ async fn setup(app: &TestApp) -> Setup {
         from: "Riverbend Health <reminders@riverbend.example>".into(),
         timeout: Duration::from_secs(2),
         ca_file: None,
+        dkim: None,
     };
     let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
     let mut providers = Providers::log_only(&app.store);
@@ -249,6 +250,7 @@ async fn email_goes_over_starttls_or_implicit_tls_and_an_untrusted_certificate_s
                 from: "Riverbend Health <reminders@riverbend.example>".into(),
                 timeout: Duration::from_secs(2),
                 ca_file,
+                dkim: None,
             };
             let mut providers = Providers::log_only(&app.store);
             providers.email = Arc::new(SmtpEmail::new(settings, Some(links.clone())).expect("smtp"));
@@ -278,6 +280,135 @@ async fn email_goes_over_starttls_or_implicit_tls_and_an_untrusted_certificate_s
         assert_eq!(state_of(&app, &s, refused).await, MessageState::Planned);
         let trace = app.store.message_events(s.org, refused).await.expect("trace");
         assert!(trace.iter().any(|e| e.note.contains("the mail server refused STARTTLS")), "{trace:?}");
+    })
+    .await;
+}
+
+/// RFC 6376 relaxed header canonicalization of one `name: value` header.
+fn relaxed_header(name: &str, value: &str) -> String {
+    let unfolded = value.replace("\r\n", "");
+    let compressed = unfolded.split([' ', '\t']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    format!("{}:{}", name.to_lowercase(), compressed.trim())
+}
+
+/// RFC 6376 relaxed body canonicalization.
+fn relaxed_body(body: &str) -> String {
+    let mut lines: Vec<String> = body
+        .split("\r\n")
+        .map(|line| line.split([' ', '\t']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "))
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    if lines.is_empty() { String::new() } else { lines.join("\r\n") + "\r\n" }
+}
+
+/// The raw (folded) value of each header of a message, in order.
+fn raw_headers(data: &str) -> Vec<(String, String)> {
+    let head = data.split("\r\n\r\n").next().unwrap_or_default();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in head.split("\r\n") {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if let Some((_, value)) = headers.last_mut() {
+                value.push_str("\r\n");
+                value.push_str(line);
+            }
+        } else if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    headers
+}
+
+/// Verifies a message's Ed25519 DKIM signature (RFC 8463) as a receiver
+/// would: the body hash, then the signature over the signed headers.
+fn verify_dkim(data: &str, public: &ed25519_dalek::VerifyingKey) -> Result<Vec<String>, String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let headers = raw_headers(data);
+    let (_, signature) =
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("DKIM-Signature")).ok_or("no DKIM-Signature")?;
+    let tags: Vec<(String, String)> = signature
+        .replace("\r\n", "")
+        .split(';')
+        .filter_map(|t| t.split_once('=').map(|(k, v)| (k.trim().to_owned(), v.split_whitespace().collect::<String>())))
+        .collect();
+    let tag = |name: &str| tags.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    if tag("a") != "ed25519-sha256" || tag("c") != "relaxed/relaxed" {
+        return Err(format!("a={} c={}", tag("a"), tag("c")));
+    }
+    let body = data.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    let body_hash = base64.encode(sha2::Sha256::digest(relaxed_body(body).as_bytes()));
+    if body_hash != tag("bh") {
+        return Err("the body hash does not match".into());
+    }
+    let signed: Vec<String> = tag("h").split(':').map(str::to_owned).collect();
+    let mut input = String::new();
+    for name in &signed {
+        let (n, v) = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).ok_or(format!("no {name}"))?;
+        input.push_str(&relaxed_header(n, v));
+        input.push_str("\r\n");
+    }
+    // The signature's own header, its b= emptied, without a final CRLF.
+    let emptied: Vec<String> = signature
+        .split(';')
+        .map(|t| match t.split_once('=') {
+            Some((k, _)) if k.trim() == "b" => format!("{k}="),
+            _ => t.to_owned(),
+        })
+        .collect();
+    input.push_str(&relaxed_header("DKIM-Signature", &emptied.join(";")));
+    let hash = sha2::Sha256::digest(input.as_bytes());
+    let signature_bytes = base64.decode(tag("b")).map_err(|_| "b= is not Base64")?;
+    let signature = ed25519_dalek::Signature::from_slice(&signature_bytes).map_err(|_| "b= is not a signature")?;
+    public.verify_strict(&hash, &signature).map_err(|_| "the signature does not verify".to_owned())?;
+    Ok(signed)
+}
+
+#[tokio::test]
+async fn emails_are_dkim_signed_over_the_unsubscribe_headers_and_verify() {
+    on_each_backend_app(|app| async move {
+        use base64::Engine;
+        let dir = tempfile::tempdir().expect("dir");
+        let seed: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(7).wrapping_add(3));
+        let key_file = dir.path().join("dkim.key");
+        std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode(seed)).expect("write key");
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+        let mut s = setup(&app).await;
+        let settings = SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: s.sim.port(),
+            security: SmtpSecurity::None,
+            username: Some(USERNAME.into()),
+            password: Some(Secret::new(PASSWORD)),
+            from: "Riverbend Health <reminders@riverbend.example>".into(),
+            timeout: Duration::from_secs(2),
+            ca_file: None,
+            dkim: Some(DkimSettings {
+                domain: "riverbend.example".into(),
+                selector: "rapport2026".into(),
+                algorithm: DkimAlgorithm::Ed25519,
+                key_file,
+            }),
+        };
+        let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
+        let mut providers = Providers::log_only(&app.store);
+        providers.email = Arc::new(SmtpEmail::new(settings, Some(links)).expect("smtp"));
+        s.sender = MessageSender::with_providers(app.store.clone(), providers);
+        plan(&app, &s, "newsletter", MessageClass::Care).await;
+        plan(&app, &s, "receipt", MessageClass::Transactional).await;
+        assert_eq!(dispatch(&s).await.done, 2);
+        for email in s.sim.emails() {
+            let signed = verify_dkim(&email.data, &public).unwrap_or_else(|e| panic!("{e}: {}", email.data));
+            let signature = email.header("DKIM-Signature").expect("signature");
+            assert!(signature.contains("d=riverbend.example") && signature.contains("s=rapport2026"), "{signature}");
+            let covers_unsubscribe = signed.iter().any(|h| h.eq_ignore_ascii_case("list-unsubscribe-post"));
+            assert_eq!(covers_unsubscribe, email.data.contains("(newsletter)"), "RFC 8058: the signature covers them");
+        }
+        // A changed byte breaks it.
+        let tampered = s.sim.emails()[0].data.replacen("See you", "Sea you", 1);
+        assert!(verify_dkim(&tampered, &public).is_err());
     })
     .await;
 }
