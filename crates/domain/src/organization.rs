@@ -5,6 +5,7 @@ use jiff::civil::{Time, Weekday};
 
 use crate::contact::PhoneE164;
 use crate::ids::{LocationId, OrganizationId, ProviderId};
+use crate::message::window::SendingWindow;
 use crate::patient::Address;
 use crate::value::{LanguageTag, Npi, TimeZoneName};
 
@@ -16,6 +17,9 @@ pub struct Organization {
     /// Used for patients whose own zone is unknown.
     pub time_zone: TimeZoneName,
     pub default_language: LanguageTag,
+    /// Narrower hours than 08:00–21:00 for every message it sends, in each
+    /// patient's local time; `None`: the default.
+    pub sending_window: Option<SendingWindow>,
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

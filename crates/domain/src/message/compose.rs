@@ -170,6 +170,7 @@ mod tests {
             name: "Riverbend Health".into(),
             time_zone: TimeZoneName::parse("America/Chicago").expect("valid in the test"),
             default_language: lang(default_language),
+            sending_window: None,
             version: 1,
             created_at: Timestamp::UNIX_EPOCH,
             updated_at: Timestamp::UNIX_EPOCH,

@@ -40,6 +40,30 @@ impl SendingWindow {
     fn contains(&self, t: Time) -> bool {
         self.start <= t && t < self.end
     }
+
+    /// An organization's own window, `HH:MM` to `HH:MM`: it may only narrow
+    /// the default (08:00–21:00), and must leave some time.
+    pub fn narrower(start: &str, end: &str) -> Result<SendingWindow, SendingWindowError> {
+        let time = |s: &str| crate::value::parse_hhmm(s).map_err(|_| SendingWindowError::Format);
+        let window = SendingWindow { start: time(start)?, end: time(end)? };
+        if window.start >= window.end {
+            return Err(SendingWindowError::Empty);
+        }
+        if window.narrowed_by(SendingWindow::DEFAULT) != window {
+            return Err(SendingWindowError::Wider);
+        }
+        Ok(window)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendingWindowError {
+    #[error("is not a time in HH:MM form")]
+    Format,
+    #[error("must start before it ends, within one day")]
+    Empty,
+    #[error("may only narrow the federal 08:00 to 21:00, never widen it")]
+    Wider,
 }
 
 /// Everything that decides the hour for one patient.
@@ -131,5 +155,15 @@ mod tests {
         assert_eq!(window.end, Time::constant(20, 0, 0, 0));
         assert_eq!(SendingWindow::for_state(Some("FL"), MessageClass::Care), None);
         assert_eq!(SendingWindow::for_state(Some("NY"), MessageClass::Marketing), None);
+    }
+
+    #[test]
+    fn an_organization_may_narrow_the_window_never_widen_it() {
+        let office = SendingWindow::narrower("09:00", "17:30").expect("narrower");
+        assert_eq!((office.start, office.end), (Time::constant(9, 0, 0, 0), Time::constant(17, 30, 0, 0)));
+        assert_eq!(SendingWindow::narrower("07:00", "17:00"), Err(SendingWindowError::Wider));
+        assert_eq!(SendingWindow::narrower("09:00", "21:30"), Err(SendingWindowError::Wider));
+        assert_eq!(SendingWindow::narrower("12:00", "12:00"), Err(SendingWindowError::Empty));
+        assert_eq!(SendingWindow::narrower("9am", "5pm"), Err(SendingWindowError::Format));
     }
 }

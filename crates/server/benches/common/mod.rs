@@ -23,6 +23,7 @@ pub async fn new_organization(store: &Store) -> OrganizationId {
         name: "Bench Health".into(),
         time_zone: TimeZoneName::parse("America/Chicago").expect("zone"),
         default_language: LanguageTag::parse("en").expect("language"),
+        sending_window: None,
         version: 1,
         created_at: now,
         updated_at: now,

@@ -95,6 +95,7 @@ pub async fn organization(store: &Store, command: OrganizationCommand) -> anyhow
                     .map_err(|_| anyhow::anyhow!("--time-zone is not an IANA time zone"))?,
                 default_language: LanguageTag::parse(&language)
                     .map_err(|_| anyhow::anyhow!("--language is not a language tag"))?,
+                sending_window: None,
                 version: 1,
                 created_at: now,
                 updated_at: now,

@@ -176,6 +176,7 @@ pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
             name: "Riverbend Health Partners".into(),
             time_zone: zone("America/New_York")?,
             default_language: LanguageTag::parse("en").map_err(|_| StoreError::Corrupt("demo language"))?,
+            sending_window: None,
             version: 1,
             created_at: now,
             updated_at: now,

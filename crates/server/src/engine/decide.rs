@@ -83,10 +83,13 @@ pub fn decide(
         None => facts.organizations.get(&org).map_or_else(|| "UTC".to_owned(), |o| o.time_zone.as_str().to_owned()),
     };
     let zone = TimeZone::get(&zone_name).unwrap_or(TimeZone::UTC);
-    let window = match SendingWindow::for_state(patient.details.address.state.as_deref(), message.plan.class) {
-        Some(local_rule) => SendingWindow::DEFAULT.narrowed_by(local_rule),
-        None => SendingWindow::DEFAULT,
-    };
+    let mut window = SendingWindow::DEFAULT;
+    if let Some(own) = facts.organizations.get(&org).and_then(|o| o.sending_window) {
+        window = window.narrowed_by(own);
+    }
+    if let Some(local_rule) = SendingWindow::for_state(patient.details.address.state.as_deref(), message.plan.class) {
+        window = window.narrowed_by(local_rule);
+    }
     let hours = SendingHours { window, quiet: patient.details.quiet_hours };
     let Some(allowed) = hours.next_allowed(now, &zone) else {
         return Decision::close("the patient's hours leave no time to send", trace);

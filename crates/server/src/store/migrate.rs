@@ -75,6 +75,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0010_push.sql"),
         postgres: include_str!("migrations/postgres/0010_push.sql"),
     },
+    Migration {
+        version: 11,
+        name: "sending_window",
+        sqlite: include_str!("migrations/sqlite/0011_sending_window.sql"),
+        postgres: include_str!("migrations/postgres/0011_sending_window.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

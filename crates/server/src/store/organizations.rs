@@ -1,11 +1,17 @@
 //! Organizations, locations and providers: the practice side of the registry.
 
+use rapport_domain::message::window::SendingWindow;
 use rapport_domain::{Location, LocationId, Organization, OrganizationId, Provider, ProviderId};
 
 use super::codec::{address_from_text, address_to_text, hours_from_text, hours_to_text, list_from_text, list_to_text};
 use super::db::{Row, args};
 use super::versioned::{self, Target, Versioned};
 use super::{Page, PageRequest, Store, StoreError, paginate};
+
+/// `09:00-17:30`.
+fn window_text(window: SendingWindow) -> String {
+    format!("{}-{}", window.start.strftime("%H:%M"), window.end.strftime("%H:%M"))
+}
 
 pub(super) fn organization_from_row(r: &Row) -> Result<Organization, StoreError> {
     Ok(Organization {
@@ -17,6 +23,13 @@ pub(super) fn organization_from_row(r: &Row) -> Result<Organization, StoreError>
         default_language: r
             .text("default_language")
             .and_then(|l| rapport_domain::LanguageTag::parse(&l).map_err(|_| StoreError::Corrupt("bad language")))?,
+        sending_window: r
+            .opt_text("sending_window")?
+            .map(|w| {
+                let (start, end) = w.split_once('-').ok_or(StoreError::Corrupt("bad sending window"))?;
+                SendingWindow::narrower(start, end).map_err(|_| StoreError::Corrupt("bad sending window"))
+            })
+            .transpose()?,
         version: r.int("version")?,
         created_at: r.timestamp("created_at")?,
         updated_at: r.timestamp("updated_at")?,
@@ -62,14 +75,16 @@ impl Store {
         let now = self.clock.now();
         self.db
             .execute(
-                "INSERT INTO organizations (id, name, time_zone, default_language, version, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 1, $5, $5)",
+                "INSERT INTO organizations (id, name, time_zone, default_language, version, created_at, updated_at,
+                     sending_window)
+                 VALUES ($1, $2, $3, $4, 1, $5, $5, $6)",
                 args([
                     org.id.to_string().into(),
                     org.name.clone().into(),
                     org.time_zone.as_str().into(),
                     org.default_language.as_str().into(),
                     now.into(),
+                    org.sending_window.map(window_text).into(),
                 ]),
             )
             .await?;
@@ -104,8 +119,13 @@ impl Store {
         versioned::update(
             &mut tx,
             target,
-            "name = $1, time_zone = $2, default_language = $3",
-            args([org.name.clone().into(), org.time_zone.as_str().into(), org.default_language.as_str().into()]),
+            "name = $1, time_zone = $2, default_language = $3, sending_window = $4",
+            args([
+                org.name.clone().into(),
+                org.time_zone.as_str().into(),
+                org.default_language.as_str().into(),
+                org.sending_window.map(window_text).into(),
+            ]),
             self.clock.now(),
         )
         .await?;

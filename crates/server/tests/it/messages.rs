@@ -197,3 +197,35 @@ async fn trace_lines_written_at_once_by_several_writers_all_land_in_order() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_organizations_narrower_hours_hold_its_messages_until_they_open() {
+    on_each_backend_app(|app| async move {
+        let (org, patient, desk) = setup(&app).await;
+        let org_path = format!("/api/v1/organizations/{org}");
+        let current = app.get(&org_path).await;
+        let etag = current.etag.clone().expect("etag");
+        let wider = json!({"name": "Practice", "time_zone": "America/Chicago",
+            "sending_hours": {"start": "07:00", "end": "17:00"}});
+        let refused = app.send("PUT", &org_path, Some(&wider.to_string()), &[("if-match", &etag)]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.body["errors"][0]["field"], "sending_hours");
+        let narrower = json!({"name": "Practice", "time_zone": "America/Chicago",
+            "sending_hours": {"start": "10:00", "end": "17:00"}});
+        let updated = app.send("PUT", &org_path, Some(&narrower.to_string()), &[("if-match", &etag)]).await;
+        assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+        assert_eq!(updated.body["sending_hours"], json!({"start": "10:00", "end": "17:00"}));
+
+        // 09:00 in Chicago: inside the federal window, before the practice's.
+        let path = format!("{org_path}/messages");
+        let planned = desk.send(&app, "POST", &path, Some(&plan(&patient, "early", "transactional"))).await;
+        let report = dispatch(&app).await;
+        assert_eq!(report.deferred, 1);
+        let id = planned.body["id"].as_str().expect("id");
+        let waiting = desk.send(&app, "GET", &format!("{path}/{id}"), None).await;
+        assert!(waiting.body["trace"].to_string().contains("deferred to 2026-11-22T16:00:00Z"), "{}", waiting.body);
+        app.clock.set("2026-11-22T16:00:00Z".parse().expect("time"));
+        assert_eq!(dispatch(&app).await.done, 1);
+    })
+    .await;
+}

@@ -129,6 +129,7 @@ pub async fn seed_organization(store: &Store, name: &str) -> Organization {
         name: name.to_owned(),
         time_zone: zone("America/New_York"),
         default_language: LanguageTag::parse("en").expect("lang"),
+        sending_window: None,
         version: 0,
         created_at: test_now(),
         updated_at: test_now(),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use rapport_domain::message::window::SendingWindow;
 use rapport_domain::organization::OpeningHours;
 use rapport_domain::patient::parse_name;
 use rapport_domain::value::parse_hhmm;
@@ -19,6 +20,17 @@ pub struct OrganizationInput {
     pub time_zone: String,
     /// BCP 47 language of templates when the patient's has none; `en` when absent.
     pub default_language: Option<String>,
+    /// Narrower sending hours than 08:00–21:00 for every message, in each
+    /// patient's local time; absent: the default.
+    pub sending_hours: Option<HoursDto>,
+}
+
+/// Local hours, `HH:MM` to `HH:MM`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursDto {
+    pub start: String,
+    pub end: String,
 }
 
 /// The validated parts of an organization input.
@@ -26,6 +38,7 @@ pub struct OrganizationFields {
     pub name: String,
     pub time_zone: TimeZoneName,
     pub default_language: LanguageTag,
+    pub sending_window: Option<SendingWindow>,
 }
 
 impl OrganizationInput {
@@ -35,9 +48,13 @@ impl OrganizationInput {
         let time_zone = v.check("time_zone", TimeZoneName::parse(&self.time_zone));
         let default_language =
             v.check("default_language", LanguageTag::parse(self.default_language.as_deref().unwrap_or("en")));
-        match (name, time_zone, default_language) {
-            (Some(name), Some(time_zone), Some(default_language)) => {
-                Ok(OrganizationFields { name, time_zone, default_language })
+        let sending_window = match &self.sending_hours {
+            None => Some(None),
+            Some(hours) => v.check("sending_hours", SendingWindow::narrower(&hours.start, &hours.end)).map(Some),
+        };
+        match (name, time_zone, default_language, sending_window) {
+            (Some(name), Some(time_zone), Some(default_language), Some(sending_window)) => {
+                Ok(OrganizationFields { name, time_zone, default_language, sending_window })
             }
             _ => Err(v),
         }
@@ -51,6 +68,7 @@ pub struct OrganizationView {
     pub name: String,
     pub time_zone: String,
     pub default_language: String,
+    pub sending_hours: Option<HoursDto>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -63,6 +81,10 @@ impl From<&Organization> for OrganizationView {
             name: o.name.clone(),
             time_zone: o.time_zone.to_string(),
             default_language: o.default_language.as_str().to_owned(),
+            sending_hours: o.sending_window.map(|w| HoursDto {
+                start: w.start.strftime("%H:%M").to_string(),
+                end: w.end.strftime("%H:%M").to_string(),
+            }),
             created_at: o.created_at.to_string(),
             updated_at: o.updated_at.to_string(),
         }

@@ -55,6 +55,7 @@ pub async fn update(
         name: fields.name,
         time_zone: fields.time_zone,
         default_language: fields.default_language,
+        sending_window: fields.sending_window,
         ..current
     };
     let org = state.store.update_organization(&changed, expected).await?;
