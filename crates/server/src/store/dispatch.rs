@@ -27,7 +27,8 @@ use rapport_domain::message::routing::address_for;
 /// What deciding on a batch of messages needs besides the messages.
 #[derive(Debug, Default)]
 pub struct DispatchFacts {
-    /// Live patients by id (a deleted one is absent).
+    /// Live patients by id (a deleted one is absent), with their contacts
+    /// (their identifiers, codes and caregivers are not read).
     pub patients: HashMap<PatientId, Patient>,
     /// Each patient's current consents.
     pub consents: HashMap<PatientId, Vec<Consent>>,
@@ -146,7 +147,7 @@ impl Store {
         let list = placeholders(1, patient_ids.len());
         let sql = format!("SELECT * FROM patients WHERE id IN ({list}) AND deleted_at IS NULL");
         let rows = self.db.fetch_all(AssertSqlSafe(sql), text_args(patient_ids.clone())).await?;
-        for patient in self.hydrate(rows).await? {
+        for patient in self.hydrate_contacts(rows).await? {
             facts.patients.insert(patient.id, patient);
         }
         if channels.contains(&Channel::Push) {

@@ -384,22 +384,39 @@ impl Store {
     /// Loads the children of `rows` in one round trip: the four child tables
     /// as one `UNION ALL` of (patient, kind, a, b, c, n) rows.
     pub(super) async fn hydrate(&self, rows: Vec<Row>) -> Result<Vec<Patient>, StoreError> {
+        self.hydrate_with(rows, false).await
+    }
+
+    /// Like `hydrate`, with the contacts only (identifiers, codes and
+    /// caregivers left empty): what messaging a patient needs.
+    pub(super) async fn hydrate_contacts(&self, rows: Vec<Row>) -> Result<Vec<Patient>, StoreError> {
+        self.hydrate_with(rows, true).await
+    }
+
+    async fn hydrate_with(&self, rows: Vec<Row>, contacts_only: bool) -> Result<Vec<Patient>, StoreError> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = rows.iter().map(|r| r.text("id")).collect::<Result<_, _>>()?;
         let mut children: HashMap<String, Children> = ids.iter().map(|id| (id.clone(), Children::default())).collect();
         let list = placeholders(1, ids.len());
-        let sql = format!(
+        let contacts = format!(
             "SELECT patient_id, system AS kind, value AS a, kind AS b, position AS n FROM patient_contacts \
-               WHERE patient_id IN ({list}) \
-             UNION ALL SELECT patient_id, 'identifier', value, system, 0 FROM patient_identifiers \
-               WHERE patient_id IN ({list}) \
-             UNION ALL SELECT patient_id, kind, code, NULL, 0 FROM patient_codes WHERE patient_id IN ({list}) \
-             UNION ALL SELECT patient_id, 'caregiver', caregiver_id, relationship, 0 FROM patient_caregivers \
-               WHERE patient_id IN ({list}) \
-             ORDER BY 1, 2, 5, 3"
+               WHERE patient_id IN ({list})"
         );
+        let sql = if contacts_only {
+            format!("{contacts} ORDER BY 1, 2, 5, 3")
+        } else {
+            format!(
+                "{contacts} \
+                 UNION ALL SELECT patient_id, 'identifier', value, system, 0 FROM patient_identifiers \
+                   WHERE patient_id IN ({list}) \
+                 UNION ALL SELECT patient_id, kind, code, NULL, 0 FROM patient_codes WHERE patient_id IN ({list}) \
+                 UNION ALL SELECT patient_id, 'caregiver', caregiver_id, relationship, 0 FROM patient_caregivers \
+                   WHERE patient_id IN ({list}) \
+                 ORDER BY 1, 2, 5, 3"
+            )
+        };
         let args = ids.iter().map(|i| Arg::from(i.clone())).collect();
         for r in self.db.fetch_all(AssertSqlSafe(sql), args).await? {
             let Some(c) = children.get_mut(&r.text("patient_id")?) else { continue };
