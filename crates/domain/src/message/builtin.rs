@@ -96,6 +96,7 @@ mod tests {
                 Variable::LocationAddress => "1200 Riverside Ave, Springfield, IL 62701",
                 Variable::LocationPhone => "+13125550100",
                 Variable::ProviderName => "Dr Ana Ruiz",
+                Variable::LinksUnsubscribe => "https://rapport.example/unsubscribe/0000.sample",
             }
             .to_owned(),
         )

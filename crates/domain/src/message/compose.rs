@@ -50,6 +50,16 @@ pub enum ComposeError {
     NoTemplate(TemplateKind),
     #[error("its template names the appointment, and the message is about none (or it is gone)")]
     NoAppointment,
+    #[error("its template names a link Rapport cannot make here (links need the public URL)")]
+    NoLink,
+}
+
+/// The links a message may carry, made by the caller (they need keys and
+/// the public URL, which the domain does not hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    /// This message's one-click unsubscribe page.
+    pub unsubscribe: Option<String>,
 }
 
 /// The template of `kind` for a reader of `wanted` (else `default`, else
@@ -86,6 +96,7 @@ pub fn compose(
     organization: &Organization,
     patient: &PatientDetails,
     visit: Option<Visit<'_>>,
+    links: &Links,
     channel: Channel,
 ) -> Result<Composed, ComposeError> {
     let (template, source) = choose(kind, own, patient.language.as_ref(), &organization.default_language)
@@ -114,9 +125,15 @@ pub fn compose(
                 None if spanish => "su equipo de salud".to_owned(),
                 None => "your care team".to_owned(),
             },
+            Variable::LinksUnsubscribe => links.unsubscribe.clone()?,
         })
     };
-    let (subject, body) = template.render(channel, &values).ok_or(ComposeError::NoAppointment)?;
+    let missing = if visit.is_none() && template.needs_appointment() {
+        ComposeError::NoAppointment
+    } else {
+        ComposeError::NoLink
+    };
+    let (subject, body) = template.render(channel, &values).ok_or(missing)?;
     Ok(Composed { source, class: template.class, language: language.clone(), subject, body })
 }
 
@@ -139,6 +156,7 @@ pub fn sample(template: &TemplateContent, organization: &Organization, channel: 
             Variable::LocationAddress => "1200 Riverside Ave, Springfield, IL 62701".into(),
             Variable::LocationPhone => "+13125550100".into(),
             Variable::ProviderName => "Dr Sam Lee".into(),
+            Variable::LinksUnsubscribe => "https://rapport.example/unsubscribe/0000.sample".into(),
         })
     };
     template.render(channel, &values).unwrap_or_default()
@@ -279,13 +297,14 @@ mod tests {
         let visit = appointment(&org, &place);
         let at = Visit { appointment: &visit, location: &place, provider: None };
         let kind = kind("appointment_reminder");
-        let spanish =
-            compose(&kind, &[], &org, &patient(Some("es-MX")), Some(at), Channel::Sms).expect("valid in the test");
+        let spanish = compose(&kind, &[], &org, &patient(Some("es-MX")), Some(at), &Links::default(), Channel::Sms)
+            .expect("valid in the test");
         assert_eq!(spanish.source, Source::Shipped);
         assert_eq!(spanish.language.as_str(), "es");
         assert!(spanish.body.contains("miércoles 30 de septiembre a las 2:30 p. m."), "{}", spanish.body);
         assert_eq!(spanish.subject, None);
-        let email = compose(&kind, &[], &org, &patient(None), Some(at), Channel::Email).expect("valid in the test");
+        let email = compose(&kind, &[], &org, &patient(None), Some(at), &Links::default(), Channel::Email)
+            .expect("valid in the test");
         assert_eq!(email.subject.as_deref(), Some("Your visit on Wednesday, September 30"));
         assert!(email.body.contains("Wednesday, September 30 at 2:30 PM at Main Clinic"), "{}", email.body);
         let booked = compose(
@@ -294,6 +313,7 @@ mod tests {
             &org,
             &patient(None),
             Some(at),
+            &Links::default(),
             Channel::Sms,
         )
         .expect("valid in the test");
@@ -302,7 +322,22 @@ mod tests {
             "{}",
             booked.body
         );
-        assert_eq!(compose(&kind, &[], &org, &patient(None), None, Channel::Sms), Err(ComposeError::NoAppointment));
+        assert_eq!(
+            compose(&kind, &[], &org, &patient(None), None, &Links::default(), Channel::Sms),
+            Err(ComposeError::NoAppointment)
+        );
+    }
+
+    #[test]
+    fn a_link_is_filled_when_the_caller_can_make_it() {
+        let org = organization("en");
+        let mine = [own(&org, "news", "en", "{{organization.name}} news. Stop: {{links.unsubscribe}}")];
+        let kind = kind("news");
+        let links = Links { unsubscribe: Some("https://r.example/unsubscribe/abc".into()) };
+        let composed = compose(&kind, &mine, &org, &patient(None), None, &links, Channel::Email).expect("composed");
+        assert_eq!(composed.body, "Riverbend Health news. Stop: https://r.example/unsubscribe/abc");
+        let without = compose(&kind, &mine, &org, &patient(None), None, &Links::default(), Channel::Email);
+        assert_eq!(without, Err(ComposeError::NoLink));
     }
 
     #[test]

@@ -70,10 +70,13 @@ pub enum Variable {
     LocationPhone,
     /// "Dr Ana Ruiz"; "your care team" when the visit names no provider.
     ProviderName,
+    /// The one-click page that stops this kind of message by this channel
+    /// (needs the deployment's public URL).
+    LinksUnsubscribe,
 }
 
 impl Variable {
-    pub const ALL: [Variable; 10] = [
+    pub const ALL: [Variable; 11] = [
         Variable::PatientFirstName,
         Variable::PatientLastName,
         Variable::OrganizationName,
@@ -84,6 +87,7 @@ impl Variable {
         Variable::LocationAddress,
         Variable::LocationPhone,
         Variable::ProviderName,
+        Variable::LinksUnsubscribe,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,12 +102,19 @@ impl Variable {
             Variable::LocationAddress => "location.address",
             Variable::LocationPhone => "location.phone",
             Variable::ProviderName => "provider.name",
+            Variable::LinksUnsubscribe => "links.unsubscribe",
         }
     }
 
     /// Whether it can only be filled for a message about an appointment.
     pub fn needs_appointment(self) -> bool {
-        !matches!(self, Variable::PatientFirstName | Variable::PatientLastName | Variable::OrganizationName)
+        !matches!(
+            self,
+            Variable::PatientFirstName
+                | Variable::PatientLastName
+                | Variable::OrganizationName
+                | Variable::LinksUnsubscribe
+        )
     }
 }
 

@@ -132,8 +132,11 @@ async fn start_dispatcher(
             ..RetryPolicy::default()
         },
     };
-    let sender = MessageSender::with_providers(store.clone(), providers)
+    let mut sender = MessageSender::with_providers(store.clone(), providers)
         .reconcile_after(jiff::SignedDuration::from_secs(settings.reconcile_seconds as i64));
+    if let Some(url) = &config.public_url {
+        sender = sender.with_links(UnsubscribeLinks::load(store, url).await?);
+    }
     Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, worker, stopped)))
 }
 

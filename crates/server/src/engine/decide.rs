@@ -10,12 +10,13 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rapport_domain::message::caps::FrequencyCap;
-use rapport_domain::message::compose::{Source, compose};
+use rapport_domain::message::compose::{Links, Source, compose};
 use rapport_domain::message::routing::{RoutingFacts, address_for, choose_channel};
 use rapport_domain::message::window::{SendingHours, SendingWindow};
 use rapport_domain::{Channel, Message, MessageClass, Patient, PatientId};
 
 use crate::store::{Decided, DispatchFacts, Words};
+use crate::unsubscribe::UnsubscribeLinks;
 
 /// A decision and its trace.
 #[derive(Debug, Clone)]
@@ -39,6 +40,7 @@ pub fn decide(
     facts: &DispatchFacts,
     channels: &[Channel],
     now: Timestamp,
+    links: Option<&UnsubscribeLinks>,
     batch_sends: &mut BatchSends,
 ) -> Decision {
     let org = message.organization_id;
@@ -115,7 +117,7 @@ pub fn decide(
         }
     }
     let mut trace = trace;
-    let words = match words(message, patient, channel, facts, &mut trace) {
+    let words = match words(message, patient, channel, facts, links, &mut trace) {
         Ok(words) => words,
         Err(reason) => return Decision::close(&reason, trace),
     };
@@ -132,6 +134,7 @@ fn words(
     patient: &Patient,
     channel: Channel,
     facts: &DispatchFacts,
+    links: Option<&UnsubscribeLinks>,
     trace: &mut Vec<String>,
 ) -> Result<Words, String> {
     let plan = &message.plan;
@@ -145,8 +148,9 @@ fn words(
         return Err("the appointment it is about is gone".into());
     }
     let own = facts.compose.templates_of(org);
-    let composed =
-        compose(kind, own, organization, &patient.details, visit, channel).map_err(|error| error.to_string())?;
+    let links = Links { unsubscribe: links.map(|l| l.link(message.id)) };
+    let composed = compose(kind, own, organization, &patient.details, visit, &links, channel)
+        .map_err(|error| error.to_string())?;
     let from = match composed.source {
         Source::Organization(id) => format!("the organization's template {id}"),
         Source::Shipped => "the shipped template".to_owned(),

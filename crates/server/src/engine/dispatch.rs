@@ -26,6 +26,7 @@ use super::decide::{BatchSends, decide};
 use crate::channels::{Found, Handoff, Outcome, Providers};
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
 use crate::store::{Decided, Handed, Job, JobResult, SEND_JOB, SendRules, Store, StoreError, Taken};
+use crate::unsubscribe::UnsubscribeLinks;
 use rapport_domain::message::caps::FrequencyCap;
 
 pub struct MessageSender {
@@ -33,6 +34,8 @@ pub struct MessageSender {
     providers: Providers,
     /// The care cap and the senders' limits, checked again at commit.
     rules: SendRules,
+    /// Makes the links templates may carry (none without a public URL).
+    links: Option<UnsubscribeLinks>,
     /// How long after an in-doubt outcome the provider is asked (a status
     /// report may settle it first).
     reconcile_after: SignedDuration,
@@ -60,7 +63,13 @@ impl MessageSender {
 
     pub fn with_providers(store: Store, providers: Providers) -> Self {
         let rules = SendRules { care_cap: FrequencyCap::CARE_TEXTS, senders: providers.sender_limits() };
-        Self { store, providers, rules, reconcile_after: SignedDuration::from_mins(1) }
+        Self { store, providers, rules, links: None, reconcile_after: SignedDuration::from_mins(1) }
+    }
+
+    /// Lets templates carry links (`{{links.unsubscribe}}`) made under the public URL.
+    pub fn with_links(mut self, links: UnsubscribeLinks) -> Self {
+        self.links = Some(links);
+        self
     }
 
     /// How long after an in-doubt outcome the provider is asked.
@@ -140,7 +149,7 @@ impl MessageSender {
         let mut batch_sends = BatchSends::new();
         let mut decisions = Vec::with_capacity(planned.len());
         for &(job, message) in planned {
-            let mut decision = decide(message, &facts, channels, now, &mut batch_sends);
+            let mut decision = decide(message, &facts, channels, now, self.links.as_ref(), &mut batch_sends);
             match &decision.decided {
                 Decided::Begin { channel, .. } => {
                     let provider = self.providers.for_channel(*channel).map_or("none", |p| p.name());

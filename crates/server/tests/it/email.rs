@@ -412,3 +412,67 @@ async fn emails_are_dkim_signed_over_the_unsubscribe_headers_and_verify() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_template_carries_the_messages_own_unsubscribe_link() {
+    on_each_backend_app(|app| async move {
+        use rapport_domain::message::template::{TemplateContent, TemplateKind, TemplateText};
+        let mut s = setup(&app).await;
+        let words = TemplateContent {
+            kind: TemplateKind::parse("health_tips").expect("kind"),
+            language: rapport_domain::LanguageTag::parse("en").expect("language"),
+            class: MessageClass::Care,
+            text: TemplateText::parse("Winter tips from {{organization.name}}. Stop: {{links.unsubscribe}}")
+                .expect("text"),
+            email_subject: None,
+            email_body: None,
+        };
+        app.store.create_template(s.org, &words).await.expect("template");
+        let planned = |key: &'static str| {
+            let plan = MessagePlan {
+                patient_id: s.patient.parse().expect("patient"),
+                class: MessageClass::Care,
+                idempotency_key: key.into(),
+                subject: None,
+                body: String::new(),
+                template: Some(words.kind.clone()),
+                appointment_id: None,
+                priority: rapport_domain::message::pace::Priority::Timely,
+                media: Vec::new(),
+                due_at: app.store.clock().now(),
+                expires_at: None,
+            };
+            let store = app.store.clone();
+            let org = s.org;
+            async move { store.plan_message(org, &plan).await.expect("plan").0.id }
+        };
+        // Without a public URL no link can be made: the message is not sent half-written.
+        let unlinked = planned("no-link").await;
+        assert_eq!(dispatch(&s).await.done, 1);
+        let message = app.store.message(s.org, unlinked).await.expect("message");
+        assert_eq!(message.state, MessageState::Suppressed);
+        assert!(message.reason.as_deref().is_some_and(|r| r.contains("names a link")), "{:?}", message.reason);
+
+        let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
+        let mut providers = Providers::log_only(&app.store);
+        let settings = SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: s.sim.port(),
+            security: SmtpSecurity::None,
+            username: Some(USERNAME.into()),
+            password: Some(Secret::new(PASSWORD)),
+            from: "Riverbend Health <reminders@riverbend.example>".into(),
+            timeout: Duration::from_secs(2),
+            ca_file: None,
+            dkim: None,
+        };
+        providers.email = Arc::new(SmtpEmail::new(settings, Some(links.clone())).expect("smtp"));
+        s.sender = MessageSender::with_providers(app.store.clone(), providers).with_links(links.clone());
+        let linked = planned("linked").await;
+        assert_eq!(dispatch(&s).await.done, 1);
+        let message = app.store.message(s.org, linked).await.expect("message");
+        assert_eq!(message.state, MessageState::Sent);
+        assert!(message.plan.body.ends_with(&format!("Stop: {}", links.link(linked))), "{}", message.plan.body);
+    })
+    .await;
+}

@@ -14,7 +14,8 @@ use super::message_lint::LintReport;
 /// A template's words. Variables are written `{{patient.first_name}}`;
 /// the known ones: patient.first_name, patient.last_name, organization.name,
 /// appointment.date, appointment.time, appointment.when, location.name,
-/// location.address, location.phone, provider.name.
+/// location.address, location.phone, provider.name, links.unsubscribe (the
+/// message's one-click unsubscribe page; needs the public URL).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateInput {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use rapport_domain::message::compose::{ComposeError, Source, compose};
+use rapport_domain::message::compose::{ComposeError, Links, Source, compose};
 use rapport_domain::message::lint::{LintInput, lint};
 use rapport_domain::message::routing::{DEFAULT_ORDER, address_for};
 use rapport_domain::message::template::TemplateKind;
@@ -171,12 +171,15 @@ pub async fn preview(
         .compose_facts(&HashSet::from([org]), &HashSet::from([&kind]), &appointment_id.into_iter().collect())
         .await?;
     let visit = appointment_id.and_then(|id| facts.visit(org, id));
-    let composed = compose(&kind, facts.templates_of(org), &organization, &patient.details, visit, channel).map_err(
-        |e| match e {
-            ComposeError::NoTemplate(_) => ApiError::field("template", e.to_string()),
+    // A preview's link is genuine but names no message: following it stops nothing.
+    let links =
+        Links { unsubscribe: state.unsubscribe.as_ref().map(|l| l.link(rapport_domain::MessageId::generate())) };
+    let own = facts.templates_of(org);
+    let composed =
+        compose(&kind, own, &organization, &patient.details, visit, &links, channel).map_err(|e| match e {
+            ComposeError::NoTemplate(_) | ComposeError::NoLink => ApiError::field("template", e.to_string()),
             ComposeError::NoAppointment => ApiError::field("appointment_id", e.to_string()),
-        },
-    )?;
+        })?;
     let class = composed.class;
     let whole = composed.subject.as_ref().map_or(composed.body.clone(), |s| format!("{s}\n{}", composed.body));
     let findings = lint(&LintInput { channel, class, body: &whole, practice: &organization.name });
