@@ -10,14 +10,15 @@ use super::MessageClass;
 use super::template::{TemplateContent, TemplateKind, TemplateText};
 use crate::value::LanguageTag;
 
-/// `(kind, language, class, text, email subject)`.
-const SHIPPED: &[(&str, &str, MessageClass, &str, &str)] = &[
+/// `(kind, language, class, text, email subject, what a call says)`.
+const SHIPPED: &[(&str, &str, MessageClass, &str, &str, &str)] = &[
     (
         "appointment_reminder",
         "en",
         MessageClass::Care,
         "{{organization.name}}: reminder of your visit {{appointment.when}} at {{location.name}}. Reply STOP to opt out.",
         "Your visit on {{appointment.date}}",
+        "Hello, this is {{organization.name}} with a reminder of your visit on {{appointment.when}} at {{location.name}}.",
     ),
     (
         "appointment_reminder",
@@ -25,6 +26,7 @@ const SHIPPED: &[(&str, &str, MessageClass, &str, &str)] = &[
         MessageClass::Care,
         "{{organization.name}}: le recordamos su cita el {{appointment.when}} en {{location.name}}. Responda STOP para no recibir textos.",
         "Su cita del {{appointment.date}}",
+        "Hola, le llama {{organization.name}} para recordarle su cita el {{appointment.when}} en {{location.name}}.",
     ),
     (
         "appointment_booked",
@@ -32,6 +34,7 @@ const SHIPPED: &[(&str, &str, MessageClass, &str, &str)] = &[
         MessageClass::Transactional,
         "{{organization.name}}: {{patient.first_name}}, you are booked {{appointment.when}} with {{provider.name}} at {{location.address}}. Reply STOP to opt out.",
         "Your visit is booked: {{appointment.date}}",
+        "Hello, this is {{organization.name}}. Your visit is booked for {{appointment.when}} with {{provider.name}} at {{location.address}}.",
     ),
     (
         "appointment_booked",
@@ -39,6 +42,7 @@ const SHIPPED: &[(&str, &str, MessageClass, &str, &str)] = &[
         MessageClass::Transactional,
         "{{organization.name}}: {{patient.first_name}}, su cita es el {{appointment.when}} con {{provider.name}} en {{location.address}}. Responda STOP para no recibir textos.",
         "Su cita esta reservada: {{appointment.date}}",
+        "Hola, le llama {{organization.name}}. Su cita es el {{appointment.when}} con {{provider.name}} en {{location.address}}.",
     ),
     (
         "appointment_cancelled",
@@ -46,6 +50,7 @@ const SHIPPED: &[(&str, &str, MessageClass, &str, &str)] = &[
         MessageClass::Transactional,
         "{{organization.name}}: your visit {{appointment.when}} is cancelled. To book again, call {{location.phone}}. Reply STOP to opt out.",
         "Your visit on {{appointment.date}} is cancelled",
+        "Hello, this is {{organization.name}}. Your visit on {{appointment.when}} is cancelled. To book again, please call {{location.phone}}.",
     ),
     (
         "appointment_cancelled",
@@ -53,17 +58,19 @@ const SHIPPED: &[(&str, &str, MessageClass, &str, &str)] = &[
         MessageClass::Transactional,
         "{{organization.name}}: su cita del {{appointment.when}} fue anulada. Para otra cita llame al {{location.phone}}. Responda STOP para no recibir textos.",
         "Su cita del {{appointment.date}} fue anulada",
+        "Hola, le llama {{organization.name}}. Su cita del {{appointment.when}} fue anulada. Para otra cita llame al {{location.phone}}.",
     ),
 ];
 
 static TEMPLATES: LazyLock<Vec<TemplateContent>> = LazyLock::new(|| {
     SHIPPED
         .iter()
-        .map(|&(kind, language, class, text, subject)| TemplateContent {
+        .map(|&(kind, language, class, text, subject, voice)| TemplateContent {
             kind: TemplateKind::parse(kind).expect("a shipped kind is a slug"),
             language: LanguageTag::parse(language).expect("a shipped language is a tag"),
             class,
             text: TemplateText::parse(text).expect("a shipped text parses"),
+            voice_text: Some(TemplateText::parse(voice).expect("a shipped call parses")),
             email_subject: Some(TemplateText::parse(subject).expect("a shipped subject parses")),
             email_body: None,
         })
@@ -123,6 +130,10 @@ mod tests {
                 LintInput { channel: Channel::Sms, class: template.class, body: &body, practice: "Riverbend Health" };
             let errors: Vec<_> = lint(&input).into_iter().filter(|f| f.severity == Severity::Error).collect();
             assert!(errors.is_empty(), "{} {}: {errors:?}", template.kind, template.language.as_str());
+            let (_, spoken) = template.render(Channel::Voice, &typical).expect("typical values fill every variable");
+            let call = LintInput { channel: Channel::Voice, body: &spoken, ..input };
+            let warned: Vec<_> = lint(&call).into_iter().filter(|f| f.severity != Severity::Info).collect();
+            assert!(warned.is_empty(), "{} {} (call): {warned:?}", template.kind, template.language.as_str());
         }
     }
 }

@@ -204,6 +204,7 @@ mod tests {
                 language: lang(language),
                 class: MessageClass::Care,
                 text: TemplateText::parse(text).expect("valid in the test"),
+                voice_text: None,
                 email_subject: None,
                 email_body: None,
             },

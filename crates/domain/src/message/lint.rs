@@ -9,7 +9,8 @@
 //! - "reply CANCEL" in a text: CANCEL is an opt-out keyword;
 //! - protected details (a diagnosis, a procedure, a revealing specialty, a
 //!   balance) in an unsecured channel (text, voice, email, a push on a lock
-//!   screen).
+//!   screen);
+//! - "reply" or STOP in what a call says (a call is not a text).
 
 use super::MessageClass;
 use super::segments::{Encoding, measure};
@@ -160,6 +161,13 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
             "a marketing text says how to opt out (\"Reply STOP\")",
         ));
     }
+    if input.channel == Channel::Voice && (has("reply") || has("responda") || has("stop")) {
+        findings.push(finding(
+            Severity::Warning,
+            "voice.reply",
+            "a call cannot be answered by text: say which key to press instead",
+        ));
+    }
     // A lock screen shows a push notification to whoever holds the phone.
     if matches!(input.channel, Channel::Sms | Channel::Voice | Channel::Email | Channel::Push)
         && let Some(word) = PROTECTED.iter().find(|w| has(w))
@@ -217,6 +225,13 @@ mod tests {
         });
         assert!(curly.iter().any(|f| f.rule == "sms.encoding" && f.message.contains("U+2019")), "{curly:?}");
         assert!(curly.iter().any(|f| f.rule == "sms.segments" && f.message.starts_with("1 segment(s), UCS-2")));
+    }
+
+    #[test]
+    fn a_call_does_not_ask_for_a_text_reply() {
+        let spoken = "Riverbend Health: see you Tuesday. Reply STOP to opt out.";
+        assert_eq!(rules(Channel::Voice, MessageClass::Care, spoken), ["voice.reply"]);
+        assert_eq!(rules(Channel::Voice, MessageClass::Care, "Hello, this is Riverbend Health."), Vec::<&str>::new());
     }
 
     #[test]

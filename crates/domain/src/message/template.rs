@@ -209,8 +209,10 @@ pub struct TemplateContent {
     pub language: LanguageTag,
     /// The class its words are written for (the linter checks them against it).
     pub class: MessageClass,
-    /// For texts, voice and push; and for email when there is no `email_body`.
+    /// For texts and push; for calls without `voice_text`; for email without `email_body`.
     pub text: TemplateText,
+    /// What a call says (no "reply STOP": a call is not a text).
+    pub voice_text: Option<TemplateText>,
     /// An email's subject; without one, the organization's name.
     pub email_subject: Option<TemplateText>,
     /// A longer email version of `text`.
@@ -219,7 +221,7 @@ pub struct TemplateContent {
 
 impl TemplateContent {
     pub fn needs_appointment(&self) -> bool {
-        [Some(&self.text), self.email_subject.as_ref(), self.email_body.as_ref()]
+        [Some(&self.text), self.voice_text.as_ref(), self.email_subject.as_ref(), self.email_body.as_ref()]
             .into_iter()
             .flatten()
             .any(TemplateText::needs_appointment)
@@ -232,6 +234,9 @@ impl TemplateContent {
         channel: Channel,
         values: &dyn Fn(Variable) -> Option<String>,
     ) -> Option<(Option<String>, String)> {
+        if channel == Channel::Voice {
+            return Some((None, self.voice_text.as_ref().unwrap_or(&self.text).render(values)?));
+        }
         if channel != Channel::Email {
             return Some((None, self.text.render(values)?));
         }
@@ -307,12 +312,19 @@ mod tests {
             language: LanguageTag::parse("en").expect("valid in the test"),
             class: MessageClass::Transactional,
             text: TemplateText::parse("Hi {{patient.first_name}}").expect("valid in the test"),
+            voice_text: None,
             email_subject: None,
             email_body: None,
         };
         assert_eq!(content.render(Channel::Sms, &values), Some((None, "Hi Ana".into())));
+        assert_eq!(
+            content.render(Channel::Voice, &values),
+            Some((None, "Hi Ana".into())),
+            "calls fall back to the text"
+        );
         assert_eq!(content.render(Channel::Email, &values), Some((Some("Riverbend Health".into()), "Hi Ana".into())));
         let with_own = TemplateContent {
+            voice_text: Some(TemplateText::parse("Hello {{patient.first_name}}").expect("valid in the test")),
             email_subject: Some(TemplateText::parse("For {{patient.first_name}}").expect("valid in the test")),
             email_body: Some(TemplateText::parse("Dear {{patient.first_name}},").expect("valid in the test")),
             ..content

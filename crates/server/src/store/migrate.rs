@@ -81,6 +81,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0011_sending_window.sql"),
         postgres: include_str!("migrations/postgres/0011_sending_window.sql"),
     },
+    Migration {
+        version: 12,
+        name: "voice_text",
+        sqlite: include_str!("migrations/sqlite/0012_voice_text.sql"),
+        postgres: include_str!("migrations/postgres/0012_voice_text.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -23,6 +23,7 @@ pub(super) fn template_from_row(r: &Row) -> Result<Template, StoreError> {
             language: LanguageTag::parse(&r.text("language")?).map_err(|_| StoreError::Corrupt("bad language"))?,
             class: r.parsed("class")?,
             text: text(r.text("text")?)?,
+            voice_text: r.opt_text("voice_text")?.map(text).transpose()?,
             email_subject: r.opt_text("email_subject")?.map(text).transpose()?,
             email_body: r.opt_text("email_body")?.map(text).transpose()?,
         },
@@ -32,7 +33,7 @@ pub(super) fn template_from_row(r: &Row) -> Result<Template, StoreError> {
     })
 }
 
-fn content_args(content: &TemplateContent) -> [Arg; 6] {
+fn content_args(content: &TemplateContent) -> [Arg; 7] {
     [
         content.kind.as_str().into(),
         content.language.as_str().into(),
@@ -40,6 +41,7 @@ fn content_args(content: &TemplateContent) -> [Arg; 6] {
         content.text.as_str().into(),
         content.email_subject.as_ref().map(|t| t.as_str().to_owned()).into(),
         content.email_body.as_ref().map(|t| t.as_str().to_owned()).into(),
+        content.voice_text.as_ref().map(|t| t.as_str().to_owned()).into(),
     ]
 }
 
@@ -58,8 +60,8 @@ impl Store {
         self.db
             .execute(
                 "INSERT INTO message_templates (id, organization_id, kind, language, class, text, email_subject,
-                     email_body, version, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)",
+                     email_body, voice_text, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)",
                 values,
             )
             .await?;
@@ -112,7 +114,8 @@ impl Store {
     ) -> Result<Template, StoreError> {
         let mut tx = self.db.begin().await?;
         let target = Target { table: Versioned::Templates, tenant: org.to_string(), id: id.to_string(), expected };
-        let sets = "kind = $1, language = $2, class = $3, text = $4, email_subject = $5, email_body = $6";
+        let sets =
+            "kind = $1, language = $2, class = $3, text = $4, email_subject = $5, email_body = $6, voice_text = $7";
         versioned::update(&mut tx, target, sets, content_args(content).into(), self.clock.now()).await?;
         tx.commit().await?;
         self.template(org, id).await

@@ -424,6 +424,7 @@ async fn a_template_carries_the_messages_own_unsubscribe_link() {
             class: MessageClass::Care,
             text: TemplateText::parse("Winter tips from {{organization.name}}. Stop: {{links.unsubscribe}}")
                 .expect("text"),
+            voice_text: None,
             email_subject: None,
             email_body: None,
         };

@@ -206,6 +206,7 @@ async fn every_route_answers_every_caller_as_its_policy_says() {
             language: rapport_domain::LanguageTag::parse("en").expect("language"),
             class: rapport_domain::MessageClass::Transactional,
             text: TemplateText::parse("Welcome").expect("text"),
+            voice_text: None,
             email_subject: None,
             email_body: None,
         };

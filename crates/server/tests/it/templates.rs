@@ -71,6 +71,9 @@ async fn an_organization_writes_its_own_templates_and_the_linter_reads_them() {
         assert_eq!(created.body["needs_appointment"], true);
         let sms = &created.body["lint"][0];
         assert_eq!((sms["channel"].as_str(), sms["sendable"].as_bool()), (Some("sms"), Some(true)), "{sms}");
+        let call = &created.body["lint"][1];
+        assert_eq!(call["channel"], "voice");
+        assert!(call["findings"].to_string().contains("voice.reply"), "the text, spoken, asks for a reply: {call}");
         let again = p.marketer.send(&app, "POST", &path, Some(&words)).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "one template per kind and language");
         let front_desk = p.desk.send(&app, "POST", &path, Some(&words)).await;
@@ -103,13 +106,16 @@ async fn an_organization_writes_its_own_templates_and_the_linter_reads_them() {
         let id = saved.body["id"].as_str().expect("id");
         let one = format!("{path}/{id}");
         let fixed = json!({"kind": "recall_due", "language": "en", "class": "care",
-            "text": "{{organization.name}}: {{patient.first_name}}, you are due a visit. Reply STOP to opt out."});
+            "text": "{{organization.name}}: {{patient.first_name}}, you are due a visit. Reply STOP to opt out.",
+            "voice_text": "Hello, this is {{organization.name}}: you are due a visit."});
         let unconditional = p.marketer.send(&app, "PUT", &one, Some(&fixed)).await;
         assert_eq!(unconditional.status, StatusCode::PRECONDITION_REQUIRED);
         let etag = saved.etag.clone().expect("etag");
         let changed = p.marketer.send_with(&app, "PUT", &one, Some(&fixed), &[("if-match", &etag)]).await;
         assert_eq!((changed.status, changed.body["version"].as_i64()), (StatusCode::OK, Some(2)), "{}", changed.body);
         assert_eq!(changed.body["lint"][0]["sendable"], true, "{}", changed.body);
+        assert_eq!(changed.body["voice_text"], "Hello, this is {{organization.name}}: you are due a visit.");
+        assert_eq!(changed.body["lint"][1]["findings"].as_array().map(|f| f.iter().any(|f| f["severity"] != "info")), Some(false));
         let stale = p.marketer.send_with(&app, "PUT", &one, Some(&fixed), &[("if-match", &etag)]).await;
         assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
 

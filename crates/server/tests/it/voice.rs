@@ -114,6 +114,12 @@ async fn a_call_speaks_the_reminder_in_spanish_and_hears_the_keypad() {
         assert_eq!((call.to.as_str(), call.from.as_str()), (HOME, SENDER));
         assert_eq!(message.provider_ref.as_deref(), Some(call.sid.as_str()));
         assert!(message.plan.body.contains("martes 24 de noviembre a las 10:30 a. m."), "{}", message.plan.body);
+        assert!(
+            message.plan.body.starts_with("Hola, le llama Riverbend Health"),
+            "the call's own words: {}",
+            message.plan.body
+        );
+        assert!(!message.plan.body.contains("STOP"), "a call is not a text");
         assert_eq!(call.pressed.as_deref(), Some("1"));
         let again = "Para escuchar el mensaje otra vez, oprima 1.";
         assert_eq!(

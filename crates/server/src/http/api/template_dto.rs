@@ -25,8 +25,10 @@ pub struct TemplateInput {
     pub language: String,
     /// transactional, care or marketing: the rules its words are checked against.
     pub class: String,
-    /// For texts, voice and push, and for email without `email_body`.
+    /// For texts and push; for calls without `voice_text`; for email without `email_body`.
     pub text: String,
+    /// What a call says (no "reply STOP": a call is not a text).
+    pub voice_text: Option<String>,
     /// An email's subject (default: the organization's name).
     pub email_subject: Option<String>,
     pub email_body: Option<String>,
@@ -47,11 +49,12 @@ impl TemplateInput {
                 None
             }
         };
+        let voice_text = optional("voice_text", self.voice_text);
         let email_subject = optional("email_subject", self.email_subject);
         let email_body = optional("email_body", self.email_body);
         match (kind, language, class, text, errors.is_empty()) {
             (Some(kind), Some(language), Some(class), Some(text), true) => {
-                Ok(TemplateContent { kind, language, class, text, email_subject, email_body })
+                Ok(TemplateContent { kind, language, class, text, voice_text, email_subject, email_body })
             }
             _ => Err(errors),
         }
@@ -61,7 +64,7 @@ impl TemplateInput {
 /// What the linter says of a template on one channel, filled with sample values.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelLint {
-    /// sms or email.
+    /// sms, voice or email.
     pub channel: String,
     #[serde(flatten)]
     pub report: LintReport,
@@ -76,6 +79,7 @@ pub struct TemplateView {
     pub language: String,
     pub class: String,
     pub text: String,
+    pub voice_text: Option<String>,
     pub email_subject: Option<String>,
     pub email_body: Option<String>,
     /// Whether a message of this template must name an appointment.
@@ -84,13 +88,13 @@ pub struct TemplateView {
     pub version: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    /// The linter's findings, as a text and as an email.
+    /// The linter's findings, as a text, a call and an email.
     pub lint: Vec<ChannelLint>,
 }
 
-/// Lints `content` filled with sample values, as a text and as an email.
+/// Lints `content` filled with sample values, as a text, a call and an email.
 pub fn lint_template(content: &TemplateContent, organization: &Organization) -> Vec<ChannelLint> {
-    [Channel::Sms, Channel::Email]
+    [Channel::Sms, Channel::Voice, Channel::Email]
         .into_iter()
         .map(|channel| {
             let (subject, body) = sample(content, organization, channel);
@@ -109,6 +113,7 @@ impl TemplateView {
             language: content.language.as_str().into(),
             class: content.class.as_str().into(),
             text: content.text.as_str().into(),
+            voice_text: content.voice_text.as_ref().map(|t| t.as_str().into()),
             email_subject: content.email_subject.as_ref().map(|t| t.as_str().into()),
             email_body: content.email_body.as_ref().map(|t| t.as_str().into()),
             needs_appointment: content.needs_appointment(),
