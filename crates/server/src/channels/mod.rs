@@ -102,6 +102,12 @@ pub trait Provider: Send + Sync {
     fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found>;
 }
 
+/// A `Retry-After` header's seconds, if the answer carries one.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<SignedDuration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<i64>().ok().map(SignedDuration::from_secs)
+}
+
 /// The provider of each channel, and each sender's rate limit.
 #[derive(Clone)]
 pub struct Providers {

@@ -111,54 +111,14 @@ impl TwilioSms {
             }
             form.finish()
         };
-        let response = self
-            .client
-            .post(self.messages_url())
-            .basic_auth(&self.settings.account_sid, Some(self.settings.auth_token.expose()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await;
-        let response = match response {
-            Ok(response) => response,
-            Err(error) if error.is_connect() => {
-                return Outcome::Retry { reason: "could not connect to the provider".into(), after: None };
-            }
-            Err(error) if error.is_timeout() => {
-                return Outcome::InDoubt { reason: "no answer from the provider in time".into() };
-            }
-            Err(_) => return Outcome::InDoubt { reason: "the connection to the provider broke".into() },
-        };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .map(SignedDuration::from_secs);
-        let Ok(text) = response.text().await else {
-            return Outcome::InDoubt { reason: format!("the provider's answer ({status}) broke off") };
-        };
-        read_answer(status, retry_after, &text)
+        create(&self.client, &self.settings, &self.messages_url(), body).await
     }
 
     async fn find(&self, handoff: &Handoff) -> Found {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("To", &handoff.to)
-            .append_pair("PageSize", "100")
-            .finish();
-        let response = self
-            .client
-            .get(format!("{}?{query}", self.messages_url()))
-            .basic_auth(&self.settings.account_sid, Some(self.settings.auth_token.expose()))
-            .send()
-            .await;
-        let list = match response {
-            Ok(response) if response.status().is_success() => response.json::<MessageList>().await,
-            Ok(response) => return Found::Unknown(format!("the provider answered {}", response.status().as_u16())),
-            Err(_) => return Found::Unknown("the provider could not be reached".into()),
+        let list: MessageList = match list_to(&self.client, &self.settings, &self.messages_url(), &handoff.to).await {
+            Ok(list) => list,
+            Err(unknown) => return unknown,
         };
-        let Ok(list) = list else { return Found::Unknown("the provider's list could not be read".into()) };
         // Created at or after the hand-off began (a minute's slack for clocks).
         let since = handoff.sending_at - SignedDuration::from_mins(1);
         let found = list.messages.into_iter().find(|m| {
@@ -169,6 +129,58 @@ impl TwilioSms {
             Some(m) => Found::Yes { provider_ref: m.sid },
             None => Found::No,
         }
+    }
+}
+
+/// Creates a resource (a message, a call) by posting `body` as a form to
+/// `url`, and reads the answer by the table above.
+pub(super) async fn create(client: &reqwest::Client, settings: &TwilioSettings, url: &str, body: String) -> Outcome {
+    let response = client
+        .post(url)
+        .basic_auth(&settings.account_sid, Some(settings.auth_token.expose()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await;
+    let response = match response {
+        Ok(response) => response,
+        Err(error) if error.is_connect() => {
+            return Outcome::Retry { reason: "could not connect to the provider".into(), after: None };
+        }
+        Err(error) if error.is_timeout() => {
+            return Outcome::InDoubt { reason: "no answer from the provider in time".into() };
+        }
+        Err(_) => return Outcome::InDoubt { reason: "the connection to the provider broke".into() },
+    };
+    let status = response.status().as_u16();
+    let retry_after = super::retry_after(response.headers());
+    let Ok(text) = response.text().await else {
+        return Outcome::InDoubt { reason: format!("the provider's answer ({status}) broke off") };
+    };
+    read_answer(status, retry_after, &text)
+}
+
+/// The newest (up to 100) resources at `url` (a list) sent to `to`; a
+/// lookup that could not be made is `Found::Unknown`.
+pub(super) async fn list_to<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    settings: &TwilioSettings,
+    url: &str,
+    to: &str,
+) -> Result<T, Found> {
+    let query =
+        form_urlencoded::Serializer::new(String::new()).append_pair("To", to).append_pair("PageSize", "100").finish();
+    let response = client
+        .get(format!("{url}?{query}"))
+        .basic_auth(&settings.account_sid, Some(settings.auth_token.expose()))
+        .send()
+        .await;
+    match response {
+        Ok(response) if response.status().is_success() => {
+            response.json::<T>().await.map_err(|_| Found::Unknown("the provider's list could not be read".into()))
+        }
+        Ok(response) => Err(Found::Unknown(format!("the provider answered {}", response.status().as_u16()))),
+        Err(_) => Err(Found::Unknown("the provider could not be reached".into())),
     }
 }
 

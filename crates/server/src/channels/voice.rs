@@ -14,7 +14,7 @@ use jiff::SignedDuration;
 use rapport_domain::{LanguageTag, MessageId, OrganizationId};
 use serde::Deserialize;
 
-use super::twilio::{TwilioSettings, parse_date, read_answer};
+use super::twilio::{TwilioSettings, create, list_to, parse_date};
 use super::{BoxFuture, Found, Handoff, Outcome, Provider};
 
 pub struct TwilioVoice {
@@ -103,32 +103,7 @@ impl TwilioVoice {
             .append_pair("StatusCallback", &super::twilio::TwilioSms::status_callback(base, handoff))
             .append_pair("StatusCallbackEvent", "completed")
             .finish();
-        let response = self
-            .client
-            .post(self.calls_url())
-            .basic_auth(&self.settings.account_sid, Some(self.settings.auth_token.expose()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await;
-        let response = match response {
-            Ok(response) => response,
-            Err(error) if error.is_connect() => {
-                return Outcome::Retry { reason: "could not connect to the provider".into(), after: None };
-            }
-            Err(_) => return Outcome::InDoubt { reason: "no readable answer from the provider".into() },
-        };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .map(SignedDuration::from_secs);
-        let Ok(text) = response.text().await else {
-            return Outcome::InDoubt { reason: format!("the provider's answer ({status}) broke off") };
-        };
-        match read_answer(status, retry_after, &text) {
+        match create(&self.client, &self.settings, &self.calls_url(), body).await {
             // 21610 is the texting opt-out; a call is not refused for it.
             Outcome::OptedOut => {
                 Outcome::Refused { reason: "refused by the provider (21610)".into(), undeliverable: false }
@@ -138,22 +113,10 @@ impl TwilioVoice {
     }
 
     async fn find(&self, handoff: &Handoff) -> Found {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("To", &handoff.to)
-            .append_pair("PageSize", "100")
-            .finish();
-        let response = self
-            .client
-            .get(format!("{}?{query}", self.calls_url()))
-            .basic_auth(&self.settings.account_sid, Some(self.settings.auth_token.expose()))
-            .send()
-            .await;
-        let list = match response {
-            Ok(response) if response.status().is_success() => response.json::<CallList>().await,
-            Ok(response) => return Found::Unknown(format!("the provider answered {}", response.status().as_u16())),
-            Err(_) => return Found::Unknown("the provider could not be reached".into()),
+        let list: CallList = match list_to(&self.client, &self.settings, &self.calls_url(), &handoff.to).await {
+            Ok(list) => list,
+            Err(unknown) => return unknown,
         };
-        let Ok(list) = list else { return Found::Unknown("the provider's list could not be read".into()) };
         let since = handoff.sending_at - SignedDuration::from_mins(1);
         let found = list
             .calls

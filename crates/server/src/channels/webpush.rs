@@ -164,12 +164,7 @@ impl WebPush {
             Err(_) => return Outcome::InDoubt { reason: "the push service did not answer in time".into() },
         };
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .map(jiff::SignedDuration::from_secs);
+        let retry_after = super::retry_after(response.headers());
         let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
         match status {
             200..=299 => {

@@ -198,22 +198,20 @@ impl TwilioSimulator {
     }
 
     async fn post_signed(&self, url: &str, params: &[(String, String)]) -> reqwest::Result<u16> {
-        let body = {
-            let mut form = form_urlencoded::Serializer::new(String::new());
-            for (k, v) in params {
-                form.append_pair(k, v);
-            }
-            form.finish()
-        };
-        let response = self
-            .client
+        Ok(self.signed(url, params).send().await?.status().as_u16())
+    }
+
+    /// A POST of `params` as a form to `url`, signed as Twilio signs its webhooks.
+    fn signed(&self, url: &str, params: &[(String, String)]) -> reqwest::RequestBuilder {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        self.client
             .post(url)
             .header("x-twilio-signature", signature(&self.auth_token, url, params))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await?;
-        Ok(response.status().as_u16())
+            .body(form.finish())
     }
 
     /// Serves one connection: requests one after another (keep-alive), until
@@ -273,17 +271,10 @@ impl TwilioSimulator {
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let (fault, message) = {
             let mut state = self.state();
-            state.requests += 1;
-            let fault = state.faults.pop_front();
-            match fault {
-                Some(Fault::ServerError) => return Some(Answer::json(500, r#"{"code":20500,"status":500}"#)),
-                Some(Fault::RateLimited { retry_after_secs }) => {
-                    let mut answer = Answer::json(429, r#"{"code":20429,"message":"Too Many Requests","status":429}"#);
-                    answer.extra = format!("Retry-After: {retry_after_secs}\r\n");
-                    return Some(answer);
-                }
-                _ => {}
-            }
+            let fault = match take_fault(&mut state) {
+                Ok(fault) => fault,
+                Err(refusal) => return Some(refusal),
+            };
             let (Some(to), Some(text)) = (field("To"), field("Body")) else {
                 return Some(Answer::json(
                     400,
@@ -350,6 +341,21 @@ impl TwilioSimulator {
                 let _ = sim.report(&message, "delivered", None).await;
             }
         });
+    }
+}
+
+/// Counts a create request and takes the next fault: a refusal to answer
+/// at once (500, 429), or the fault that acts after the create (slow, dropped).
+fn take_fault(state: &mut State) -> Result<Option<Fault>, Answer> {
+    state.requests += 1;
+    match state.faults.pop_front() {
+        Some(Fault::ServerError) => Err(Answer::json(500, r#"{"code":20500,"status":500}"#)),
+        Some(Fault::RateLimited { retry_after_secs }) => {
+            let mut answer = Answer::json(429, r#"{"code":20429,"message":"Too Many Requests","status":429}"#);
+            answer.extra = format!("Retry-After: {retry_after_secs}\r\n");
+            Err(answer)
+        }
+        other => Ok(other),
     }
 }
 

@@ -438,3 +438,20 @@ async fn health_and_openapi() {
     let down = app.get("/readyz").await;
     assert_problem(&down, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
 }
+
+/// Rapport on a real port, answering Twilio's webhooks under `public_url`.
+pub async fn serve_hooks(app: &TestApp) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let public_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let mut state = rapport_server::http::AppState::new(app.store.clone());
+    state.twilio_hooks = Some(std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
+        auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
+        public_url: public_url.clone(),
+    }));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let settings = rapport_server::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
+    tokio::spawn(rapport_server::server::serve(listener, None, state, settings, async {
+        let _ = stopped.await;
+    }));
+    (public_url, stop)
+}

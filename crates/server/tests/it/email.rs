@@ -30,16 +30,11 @@ struct Setup {
     patient: String,
 }
 
-/// An organization, a patient reachable by email only, and a sender through the SMTP simulator.
-async fn setup(app: &TestApp) -> Setup {
-    let (org, _) = app.organization("Practice").await;
-    let patient = json!({"given_name": "Ann", "family_name": "Lee", "time_zone": "America/Chicago",
-        "emails": [ADDRESS]});
-    let created = app.post(&format!("/api/v1/organizations/{org}/patients"), patient).await;
-    let sim = SmtpSimulator::start().await.expect("smtp simulator");
-    let settings = SmtpSettings {
+/// The simulator's account on `port`, in plain text, no DKIM.
+fn smtp_settings(port: u16) -> SmtpSettings {
+    SmtpSettings {
         host: "127.0.0.1".into(),
-        port: sim.port(),
+        port,
         security: SmtpSecurity::None,
         username: Some(USERNAME.into()),
         password: Some(Secret::new(PASSWORD)),
@@ -47,7 +42,17 @@ async fn setup(app: &TestApp) -> Setup {
         timeout: Duration::from_secs(2),
         ca_file: None,
         dkim: None,
-    };
+    }
+}
+
+/// An organization, a patient reachable by email only, and a sender through the SMTP simulator.
+async fn setup(app: &TestApp) -> Setup {
+    let (org, _) = app.organization("Practice").await;
+    let patient = json!({"given_name": "Ann", "family_name": "Lee", "time_zone": "America/Chicago",
+        "emails": [ADDRESS]});
+    let created = app.post(&format!("/api/v1/organizations/{org}/patients"), patient).await;
+    let sim = SmtpSimulator::start().await.expect("smtp simulator");
+    let settings = smtp_settings(sim.port());
     let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
     let mut providers = Providers::log_only(&app.store);
     providers.email = Arc::new(SmtpEmail::new(settings, Some(links)).expect("smtp"));
@@ -241,17 +246,7 @@ async fn email_goes_over_starttls_or_implicit_tls_and_an_untrusted_certificate_s
         let mut s = setup(&app).await;
         let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
         let use_server = |s: &mut Setup, sim: SmtpSimulator, security, ca_file: Option<std::path::PathBuf>| {
-            let settings = SmtpSettings {
-                host: "localhost".into(),
-                port: sim.port(),
-                security,
-                username: Some(USERNAME.into()),
-                password: Some(Secret::new(PASSWORD)),
-                from: "Riverbend Health <reminders@riverbend.example>".into(),
-                timeout: Duration::from_secs(2),
-                ca_file,
-                dkim: None,
-            };
+            let settings = SmtpSettings { host: "localhost".into(), security, ca_file, ..smtp_settings(sim.port()) };
             let mut providers = Providers::log_only(&app.store);
             providers.email = Arc::new(SmtpEmail::new(settings, Some(links.clone())).expect("smtp"));
             s.sender = MessageSender::with_providers(app.store.clone(), providers);
@@ -376,22 +371,13 @@ async fn emails_are_dkim_signed_over_the_unsubscribe_headers_and_verify() {
         std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode(seed)).expect("write key");
         let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
         let mut s = setup(&app).await;
-        let settings = SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: s.sim.port(),
-            security: SmtpSecurity::None,
-            username: Some(USERNAME.into()),
-            password: Some(Secret::new(PASSWORD)),
-            from: "Riverbend Health <reminders@riverbend.example>".into(),
-            timeout: Duration::from_secs(2),
-            ca_file: None,
-            dkim: Some(DkimSettings {
-                domain: "riverbend.example".into(),
-                selector: "rapport2026".into(),
-                algorithm: DkimAlgorithm::Ed25519,
-                key_file,
-            }),
+        let dkim = DkimSettings {
+            domain: "riverbend.example".into(),
+            selector: "rapport2026".into(),
+            algorithm: DkimAlgorithm::Ed25519,
+            key_file,
         };
+        let settings = SmtpSettings { dkim: Some(dkim), ..smtp_settings(s.sim.port()) };
         let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
         let mut providers = Providers::log_only(&app.store);
         providers.email = Arc::new(SmtpEmail::new(settings, Some(links)).expect("smtp"));
@@ -456,17 +442,7 @@ async fn a_template_carries_the_messages_own_unsubscribe_link() {
 
         let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
         let mut providers = Providers::log_only(&app.store);
-        let settings = SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: s.sim.port(),
-            security: SmtpSecurity::None,
-            username: Some(USERNAME.into()),
-            password: Some(Secret::new(PASSWORD)),
-            from: "Riverbend Health <reminders@riverbend.example>".into(),
-            timeout: Duration::from_secs(2),
-            ca_file: None,
-            dkim: None,
-        };
+        let settings = smtp_settings(s.sim.port());
         providers.email = Arc::new(SmtpEmail::new(settings, Some(links.clone())).expect("smtp"));
         s.sender = MessageSender::with_providers(app.store.clone(), providers).with_links(links.clone());
         let linked = planned("linked").await;

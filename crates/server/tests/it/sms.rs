@@ -15,8 +15,6 @@ use rapport_server::channels::Providers;
 use rapport_server::channels::twilio::{TwilioSettings, TwilioSms, signature};
 use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
-use rapport_server::http::hooks::TwilioHooks;
-use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::BatchReport;
 use rapport_server::simulators::twilio::{Fault, TwilioSimulator};
 use rapport_server::store::{Decided, SendRules, Store, Taken, Words};
@@ -376,16 +374,7 @@ async fn status_callbacks_are_verified_idempotent_and_only_move_forward() {
 #[tokio::test]
 async fn the_simulators_callbacks_reach_a_running_server_and_mark_unknown_numbers() {
     on_each_backend_app(|app| async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let public_url = format!("http://{}", listener.local_addr().expect("addr"));
-        let mut state = AppState::new(app.store.clone());
-        state.twilio_hooks =
-            Some(Arc::new(TwilioHooks { auth_token: Secret::new(TWILIO_TOKEN), public_url: public_url.clone() }));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let settings = HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
-        let server = tokio::spawn(rapport_server::server::serve(listener, None, state, settings, async {
-            let _ = stopped.await;
-        }));
+        let (public_url, stop) = crate::api::serve_hooks(&app).await;
         let mut s = setup(&app).await;
         s.sim = TwilioSimulator::start(app.store.clock().clone()).await.expect("simulator");
         s.sender = sender_for(&app.store, &s.sim, Some(public_url));
@@ -406,7 +395,6 @@ async fn the_simulators_callbacks_reach_a_running_server_and_mark_unknown_number
         let message = app.store.message(s.org, next).await.expect("message");
         assert_eq!(message.channel, Some(rapport_domain::Channel::Email), "the number is skipped from now on");
         let _ = stop.send(());
-        server.await.expect("server").expect("served");
     })
     .await;
 }

@@ -14,14 +14,11 @@ use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId};
 use rapport_server::channels::Providers;
 use rapport_server::channels::voice::TwilioVoice;
-use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
-use rapport_server::http::hooks::TwilioHooks;
-use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::simulators::twilio::{Fault, SimCall, TwilioSimulator};
 use serde_json::json;
 
-use crate::api::{TWILIO_TOKEN, TestApp, on_each_backend_app};
+use crate::api::{TestApp, on_each_backend_app};
 use crate::sms::{SENDER, twilio_settings};
 
 const HOME: &str = "+13125550177";
@@ -72,21 +69,6 @@ async fn plan_reminder(app: &TestApp, s: &Setup, key: &str) -> MessageId {
     app.store.plan_message(s.org, &plan).await.expect("plan").0.id
 }
 
-/// Rapport on a real port, answering Twilio's webhooks under `public_url`.
-async fn serve(app: &TestApp) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let public_url = format!("http://{}", listener.local_addr().expect("addr"));
-    let mut state = AppState::new(app.store.clone());
-    state.twilio_hooks =
-        Some(Arc::new(TwilioHooks { auth_token: Secret::new(TWILIO_TOKEN), public_url: public_url.clone() }));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let settings = HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
-    tokio::spawn(rapport_server::server::serve(listener, None, state, settings, async {
-        let _ = stopped.await;
-    }));
-    (public_url, stop)
-}
-
 /// Waits (up to five seconds) for the call to be over and reported.
 async fn finished(app: &TestApp, s: &Setup, id: MessageId) -> (SimCall, MessageState) {
     for _ in 0..100 {
@@ -102,7 +84,7 @@ async fn finished(app: &TestApp, s: &Setup, id: MessageId) -> (SimCall, MessageS
 #[tokio::test]
 async fn a_call_speaks_the_reminder_in_spanish_and_hears_the_keypad() {
     on_each_backend_app(|app| async move {
-        let (public_url, stop) = serve(&app).await;
+        let (public_url, stop) = crate::api::serve_hooks(&app).await;
         let s = setup(&app, &public_url).await;
         s.sim.press_on_answer(HOME, "1");
         let id = plan_reminder(&app, &s, "call").await;

@@ -5,7 +5,7 @@
 //! `<Gather>` and hears the answer, then reports `completed` to the status
 //! callback. A number marked unknown fails (`failed`) without an answer.
 
-use super::{Answer, Fault, TwilioSimulator, is_e164, new_sid};
+use super::{Answer, Fault, TwilioSimulator, is_e164, new_sid, take_fault};
 
 /// A call the simulator placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,17 +70,10 @@ impl TwilioSimulator {
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let (fault, call) = {
             let mut state = self.state();
-            state.requests += 1;
-            let fault = state.faults.pop_front();
-            match fault {
-                Some(Fault::ServerError) => return Some(Answer::json(500, r#"{"code":20500,"status":500}"#)),
-                Some(Fault::RateLimited { retry_after_secs }) => {
-                    let mut answer = Answer::json(429, r#"{"code":20429,"message":"Too Many Requests","status":429}"#);
-                    answer.extra = format!("Retry-After: {retry_after_secs}\r\n");
-                    return Some(answer);
-                }
-                _ => {}
-            }
+            let fault = match take_fault(&mut state) {
+                Ok(fault) => fault,
+                Err(refusal) => return Some(refusal),
+            };
             let (Some(to), Some(from), Some(url)) = (field("To"), field("From"), field("Url")) else {
                 return Some(Answer::json(
                     400,
@@ -176,22 +169,7 @@ impl TwilioSimulator {
 
     /// Posts a signed form to `url` and returns the body of a 2xx answer.
     async fn fetch_signed(&self, url: &str, params: &[(String, String)]) -> Option<String> {
-        let body = {
-            let mut form = form_urlencoded::Serializer::new(String::new());
-            for (k, v) in params {
-                form.append_pair(k, v);
-            }
-            form.finish()
-        };
-        let response = self
-            .client
-            .post(url)
-            .header("x-twilio-signature", crate::channels::twilio::signature(&self.auth_token, url, params))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .ok()?;
+        let response = self.signed(url, params).send().await.ok()?;
         if !response.status().is_success() {
             return None;
         }
