@@ -258,3 +258,26 @@ async fn a_templated_message_is_composed_at_hand_off_with_the_visit_as_it_stands
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_deleted_visit_keeps_its_messages_and_its_unsent_reminder_is_suppressed() {
+    on_each_backend_app(|app| async move {
+        let p = setup(&app).await;
+        let messages = format!("/api/v1/organizations/{}/messages", p.org);
+        let mut plan = reminder(&p, "deleted-visit");
+        plan["due_at"] = json!((test_now() + SignedDuration::from_hours(1)).to_string());
+        let planned = p.desk.send(&app, "POST", &messages, Some(&plan)).await;
+        assert_eq!(planned.status, StatusCode::CREATED, "{}", planned.body);
+        let visit = format!("/api/v1/organizations/{}/appointments/{}", p.org, p.visit);
+        let deleted = app.send("DELETE", &visit, None, &[]).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "a reminder does not pin its visit: {}", deleted.body);
+        app.clock.set(test_now() + SignedDuration::from_hours(1));
+        assert_eq!(dispatch(&app).await.done, 1);
+        let desk = reopen(&app, &p.org, "desk4").await;
+        let id = planned.body["id"].as_str().expect("id");
+        let message = desk.send(&app, "GET", &format!("{messages}/{id}"), None).await;
+        assert_eq!(message.body["state"], "suppressed");
+        assert_eq!(message.body["reason"], "the appointment it is about is gone");
+    })
+    .await;
+}

@@ -20,5 +20,7 @@ CREATE TABLE message_templates (
 ) STRICT;
 
 ALTER TABLE messages ADD COLUMN template_kind TEXT;
-ALTER TABLE messages ADD COLUMN appointment_id TEXT REFERENCES appointments(id);
+-- No foreign key: a message outlives the visit it was about (its record
+-- stays when the appointment is deleted; an unsent one is then suppressed).
+ALTER TABLE messages ADD COLUMN appointment_id TEXT;
 ALTER TABLE messages ADD COLUMN language TEXT;
