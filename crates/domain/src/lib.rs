@@ -11,6 +11,7 @@ pub mod ids;
 pub mod message;
 pub mod organization;
 pub mod patient;
+pub mod reminder;
 pub mod staff;
 pub mod validation;
 pub mod value;

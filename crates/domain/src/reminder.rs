@@ -1,0 +1,214 @@
+//! Appointment reminders, pure: which messages a visit should have, given
+//! its state now and a schedule. The planner compares this with what is
+//! already planned: a message whose key is no longer wanted is cancelled,
+//! a wanted one not yet planned is planned. Keys carry the appointment's
+//! version, so a rescheduled visit never gets the old time's reminder.
+//!
+//! - Only a booked visit still ahead is reminded: never a past, cancelled
+//!   or no-show one.
+//! - An offset in days is counted in the visit location's calendar: "1 day
+//!   before" a 10:00 visit is 10:00 the day before, whatever a DST change
+//!   in between does to the hours; an offset in hours is real time.
+//! - An offset already past when the visit is booked (or rescheduled) is
+//!   not sent late: the patient gets one booking confirmation instead.
+//! - Every reminder expires when the visit starts.
+
+use jiff::{SignedDuration, Span, Timestamp, ToSpan};
+
+use crate::appointment::{Appointment, AppointmentStatus};
+use crate::message::MessageClass;
+use crate::message::template::TemplateKind;
+
+/// How long before the visit a reminder goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Before {
+    /// Calendar days in the visit's zone (same wall-clock time).
+    Days(i64),
+    /// Real hours.
+    Hours(i64),
+}
+
+impl Before {
+    fn key(self) -> String {
+        match self {
+            Before::Days(d) => format!("{d}d"),
+            Before::Hours(h) => format!("{h}h"),
+        }
+    }
+
+    /// When, for a visit starting at `appointment`'s start.
+    fn due(self, appointment: &Appointment) -> Option<Timestamp> {
+        match self {
+            Before::Days(days) => {
+                let span: Span = days.days();
+                appointment.local_start().checked_sub(span).ok().map(|z| z.timestamp())
+            }
+            Before::Hours(hours) => appointment.details.start.checked_sub(SignedDuration::from_hours(hours)).ok(),
+        }
+    }
+}
+
+/// One reminder of a schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderOffset {
+    pub before: Before,
+    pub template: TemplateKind,
+}
+
+/// The reminders a visit gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderSchedule {
+    pub offsets: Vec<ReminderOffset>,
+    /// Sent at once when an offset is already past at booking.
+    pub confirmation: TemplateKind,
+}
+
+impl ReminderSchedule {
+    /// 3 days and 1 day before, by the patient's channel; a confirmation
+    /// when booked inside that time (RULES.md: two reminders cut no-shows
+    /// the most, more add little).
+    pub fn standard() -> Self {
+        let reminder = TemplateKind::parse("appointment_reminder").expect("a shipped kind");
+        Self {
+            offsets: vec![
+                ReminderOffset { before: Before::Days(3), template: reminder.clone() },
+                ReminderOffset { before: Before::Days(1), template: reminder },
+            ],
+            confirmation: TemplateKind::parse("appointment_booked").expect("a shipped kind"),
+        }
+    }
+}
+
+/// A message the visit should have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantedMessage {
+    /// The idempotency key: the visit, its version and the offset.
+    pub key: String,
+    pub template: TemplateKind,
+    pub class: MessageClass,
+    pub due_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// The keys of a visit's reminder messages start with this.
+pub fn key_prefix(appointment: &Appointment) -> String {
+    format!("visit:{}:", appointment.id)
+}
+
+/// The messages `appointment` should have, as of `now`.
+pub fn wanted(appointment: &Appointment, schedule: &ReminderSchedule, now: Timestamp) -> Vec<WantedMessage> {
+    let start = appointment.details.start;
+    if appointment.details.status != AppointmentStatus::Booked || start <= now {
+        return Vec::new();
+    }
+    let prefix = format!("{}v{}:", key_prefix(appointment), appointment.version);
+    let mut messages = Vec::new();
+    let mut passed = false;
+    for offset in &schedule.offsets {
+        match offset.before.due(appointment) {
+            Some(due) if due > now => messages.push(WantedMessage {
+                key: format!("{prefix}{}", offset.before.key()),
+                template: offset.template.clone(),
+                class: MessageClass::Care,
+                due_at: due,
+                expires_at: start,
+            }),
+            _ => passed = true,
+        }
+    }
+    if passed {
+        messages.push(WantedMessage {
+            key: format!("{prefix}booked"),
+            template: schedule.confirmation.clone(),
+            class: MessageClass::Transactional,
+            due_at: now,
+            expires_at: start,
+        });
+    }
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::appointment::AppointmentDetails;
+    use crate::ids::{AppointmentId, LocationId, OrganizationId, PatientId};
+    use crate::value::TimeZoneName;
+
+    fn visit(start: &str, version: i64, status: AppointmentStatus) -> Appointment {
+        let start: Timestamp = start.parse().expect("valid in the test");
+        Appointment {
+            id: AppointmentId::generate(),
+            organization_id: OrganizationId::generate(),
+            time_zone: TimeZoneName::parse("America/New_York").expect("valid in the test"),
+            version,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+            details: AppointmentDetails {
+                patient_id: PatientId::generate(),
+                provider_id: None,
+                location_id: LocationId::generate(),
+                start,
+                end: start + SignedDuration::from_mins(30),
+                visit_type: "annual".into(),
+                status,
+                source: None,
+            },
+        }
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("valid in the test")
+    }
+
+    #[test]
+    fn a_visit_well_ahead_gets_its_two_reminders_keyed_by_version() {
+        // Friday 20 November 2026, 10:00 in New York (EST).
+        let v = visit("2026-11-20T15:00:00Z", 4, AppointmentStatus::Booked);
+        let plan = wanted(&v, &ReminderSchedule::standard(), at("2026-11-10T12:00:00Z"));
+        let keys: Vec<&str> = plan.iter().map(|m| m.key.as_str()).collect();
+        let prefix = key_prefix(&v);
+        assert_eq!(keys, [format!("{prefix}v4:3d"), format!("{prefix}v4:1d")]);
+        assert_eq!(plan[0].due_at, at("2026-11-17T15:00:00Z"));
+        assert_eq!(plan[1].due_at, at("2026-11-19T15:00:00Z"));
+        assert!(plan.iter().all(|m| m.expires_at == v.details.start && m.class == MessageClass::Care));
+    }
+
+    #[test]
+    fn days_are_counted_on_the_local_calendar_across_a_dst_change() {
+        // Monday 2 November 2026, 09:00 EST; DST ended on Sunday the 1st.
+        let v = visit("2026-11-02T14:00:00Z", 1, AppointmentStatus::Booked);
+        let plan = wanted(&v, &ReminderSchedule::standard(), at("2026-10-20T12:00:00Z"));
+        // 09:00 EDT on Friday 30 October; 09:00 EST on Sunday 1 November (after 02:00).
+        assert_eq!(plan[0].due_at, at("2026-10-30T13:00:00Z"), "3 days: 09:00 local, 73 real hours before");
+        assert_eq!(plan[1].due_at, at("2026-11-01T14:00:00Z"), "1 day: 09:00 local, after the change");
+        let hours = ReminderSchedule {
+            offsets: vec![ReminderOffset {
+                before: Before::Hours(2),
+                template: TemplateKind::parse("appointment_reminder").expect("valid in the test"),
+            }],
+            ..ReminderSchedule::standard()
+        };
+        assert_eq!(wanted(&v, &hours, at("2026-10-20T12:00:00Z"))[0].due_at, at("2026-11-02T12:00:00Z"));
+    }
+
+    #[test]
+    fn booked_inside_the_window_a_confirmation_replaces_the_passed_reminders() {
+        let v = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Booked);
+        let now = at("2026-11-18T12:00:00Z");
+        let plan = wanted(&v, &ReminderSchedule::standard(), now);
+        let keys: Vec<&str> = plan.iter().map(|m| m.key.rsplit(':').next().unwrap_or_default()).collect();
+        assert_eq!(keys, ["1d", "booked"], "the 3-day reminder is past: not sent late");
+        assert_eq!((plan[1].due_at, plan[1].class), (now, MessageClass::Transactional));
+    }
+
+    #[test]
+    fn no_reminder_for_a_past_cancelled_or_no_show_visit() {
+        let now = at("2026-11-10T12:00:00Z");
+        for status in [AppointmentStatus::Cancelled, AppointmentStatus::Noshow, AppointmentStatus::Pending] {
+            assert!(wanted(&visit("2026-11-20T15:00:00Z", 1, status), &ReminderSchedule::standard(), now).is_empty());
+        }
+        let past = visit("2026-11-01T15:00:00Z", 1, AppointmentStatus::Booked);
+        assert!(wanted(&past, &ReminderSchedule::standard(), now).is_empty());
+    }
+}
