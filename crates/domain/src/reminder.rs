@@ -95,6 +95,21 @@ pub fn key_prefix(appointment: &Appointment) -> String {
     format!("visit:{}:", appointment.id)
 }
 
+/// Why a message the planner keyed under `key` no longer fits `appointment`
+/// (the dispatcher's last check: a sync racing a change could leave one
+/// planned); `None` for a fitting one, or a message the planner did not plan.
+pub fn unfit(key: &str, appointment: &Appointment) -> Option<&'static str> {
+    let rest = key.strip_prefix(&key_prefix(appointment))?;
+    let version = rest.strip_prefix('v')?.split(':').next()?.parse::<i64>().ok()?;
+    if version != appointment.version {
+        Some("the visit changed after this reminder was planned")
+    } else if appointment.details.status != AppointmentStatus::Booked {
+        Some("the visit is no longer booked")
+    } else {
+        None
+    }
+}
+
 /// The messages `appointment` should have, as of `now`.
 pub fn wanted(appointment: &Appointment, schedule: &ReminderSchedule, now: Timestamp) -> Vec<WantedMessage> {
     let start = appointment.details.start;
@@ -200,6 +215,20 @@ mod tests {
         let keys: Vec<&str> = plan.iter().map(|m| m.key.rsplit(':').next().unwrap_or_default()).collect();
         assert_eq!(keys, ["1d", "booked"], "the 3-day reminder is past: not sent late");
         assert_eq!((plan[1].due_at, plan[1].class), (now, MessageClass::Transactional));
+    }
+
+    #[test]
+    fn a_reminder_of_an_older_version_or_an_unbooked_visit_no_longer_fits() {
+        let v = visit("2026-11-20T15:00:00Z", 3, AppointmentStatus::Booked);
+        let prefix = key_prefix(&v);
+        assert_eq!(unfit(&format!("{prefix}v3:1d"), &v), None);
+        assert!(unfit(&format!("{prefix}v2:1d"), &v).is_some());
+        assert_eq!(unfit("tour-1", &v), None, "not the planner's");
+        let cancelled = Appointment {
+            details: AppointmentDetails { status: AppointmentStatus::Cancelled, ..v.details.clone() },
+            ..v.clone()
+        };
+        assert!(unfit(&format!("{prefix}v3:1d"), &cancelled).is_some());
     }
 
     #[test]

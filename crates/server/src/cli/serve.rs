@@ -27,7 +27,7 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     if seed_demo {
         match demo::seed(&store).await.context("creating demo data")? {
             Some(summary) => println!(
-                "demo data: {} with {} patients, {} appointments and {} visit reminders to send (organization {})",
+                "demo data: {} with {} patients, {} appointments and {} reminders and confirmations planned for the next three days (organization {})",
                 summary.organization.name,
                 summary.patients,
                 summary.appointments,
@@ -137,7 +137,8 @@ async fn start_dispatcher(
     if let Some(url) = &config.public_url {
         sender = sender.with_links(UnsubscribeLinks::load(store, url).await?);
     }
-    Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, worker, stopped)))
+    let planner = rapport_server::engine::reminders::ReminderPlanner::new(store.clone());
+    Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, planner, worker, stopped)))
 }
 
 /// The provider of each channel, as configured (the log channel by default).

@@ -1,13 +1,13 @@
-//! The demo's messages: a reminder for each booked visit of the next two
-//! days, planned from the shipped `appointment_reminder` template as care
-//! texts that expire when the visit starts. The dispatcher in `serve`
-//! composes each in the patient's language and sends it to the log
-//! channel's outbox (or defers it to the patient's morning), so the demo
-//! shows messages and their decision traces from the first minute.
+//! The demo's messages: the reminder planner's own work (3 days and 1 day
+//! before each booked visit, a confirmation for one booked inside that
+//! time), done at seeding for the visits of the next three days, so the
+//! demo shows messages and their decision traces from the first minute.
+//! The planner in `serve` takes up the rest from the sync jobs the
+//! appointments' import enqueued; planning a key twice is a no-op.
 
 use jiff::SignedDuration;
-use rapport_domain::message::template::TemplateKind;
-use rapport_domain::{AppointmentId, AppointmentStatus, MessageClass, MessagePlan, Organization};
+use rapport_domain::reminder::ReminderSchedule;
+use rapport_domain::{AppointmentId, AppointmentStatus, Organization};
 
 use crate::store::{AppointmentUpsert, Store, StoreError};
 
@@ -17,29 +17,15 @@ pub(super) async fn seed(
     visits: &[(AppointmentId, AppointmentUpsert)],
 ) -> Result<usize, StoreError> {
     let now = store.clock().now();
-    let horizon = now + SignedDuration::from_hours(48);
-    let kind = TemplateKind::parse("appointment_reminder").map_err(|_| StoreError::Corrupt("demo template kind"))?;
+    let horizon = now + SignedDuration::from_hours(72);
+    let schedule = ReminderSchedule::standard();
     let mut planned = 0;
     for (id, visit) in visits {
         let v = &visit.details;
         if v.status != AppointmentStatus::Booked || v.start <= now || v.start > horizon {
             continue;
         }
-        let plan = MessagePlan {
-            patient_id: v.patient_id,
-            class: MessageClass::Care,
-            idempotency_key: format!("demo:{id}:reminder"),
-            subject: None,
-            body: String::new(),
-            template: Some(kind.clone()),
-            appointment_id: Some(*id),
-            priority: rapport_domain::message::pace::Priority::Timely,
-            media: Vec::new(),
-            due_at: now,
-            expires_at: Some(v.start),
-        };
-        store.plan_message(org.id, &plan).await?;
-        planned += 1;
+        planned += store.sync_reminders(org.id, *id, &schedule).await?.planned;
     }
     Ok(planned)
 }

@@ -147,6 +147,9 @@ fn words(
     if plan.appointment_id.is_some() && visit.is_none() {
         return Err("the appointment it is about is gone".into());
     }
+    if let Some(why) = visit.and_then(|v| rapport_domain::reminder::unfit(&plan.idempotency_key, v.appointment)) {
+        return Err(why.into());
+    }
     let own = facts.compose.templates_of(org);
     let links = Links { unsubscribe: links.map(|l| l.link(message.id)) };
     let composed = compose(kind, own, organization, &patient.details, visit, &links, channel)

@@ -1,10 +1,12 @@
-//! The engine: what Rapport does on its own, between requests. For now the
-//! message dispatcher (`dispatch`, deciding with `decide`), which the server
-//! runs beside HTTP and which hands messages to the channels' providers
-//! (`crate::channels`).
+//! The engine: what Rapport does on its own, between requests: the message
+//! dispatcher (`dispatch`, deciding with `decide`), which hands messages to
+//! the channels' providers (`crate::channels`), and the reminder planner
+//! (`reminders`), which keeps each visit's reminders in line with it. The
+//! server runs both beside HTTP, in one loop.
 
 pub mod decide;
 pub mod dispatch;
+pub mod reminders;
 
 use std::time::Duration;
 
@@ -12,16 +14,25 @@ use tokio::sync::watch;
 
 use crate::jobs::WorkerSettings;
 
-/// Runs the message dispatcher until `stop` turns true: a batch at a time,
-/// resting a second whenever there was nothing to do.
+/// Runs the reminder planner and the message dispatcher until `stop` turns
+/// true: a batch of each at a time, resting a second whenever neither had
+/// anything to do.
 pub async fn run_dispatcher(
     sender: dispatch::MessageSender,
+    planner: reminders::ReminderPlanner,
     settings: WorkerSettings,
     mut stop: watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
-        let idle = match sender.dispatch_batch(&settings).await {
+        let planned = match planner.plan_batch(&settings).await {
             Ok(report) => report == Default::default(),
+            Err(error) => {
+                tracing::error!(%error, "the reminder planner could not reach the database");
+                true
+            }
+        };
+        let idle = match sender.dispatch_batch(&settings).await {
+            Ok(report) => planned && report == Default::default(),
             Err(error) => {
                 tracing::error!(%error, "the message dispatcher could not reach the database");
                 true

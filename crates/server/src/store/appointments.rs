@@ -10,7 +10,9 @@ use rapport_domain::{
 };
 use sqlx::AssertSqlSafe;
 
+use super::NewJob;
 use super::db::{Arg, Row, Tx, args, insert_rows};
+use super::reminders::sync_job;
 use super::versioned::{self, Target, Versioned};
 use super::{Page, PageRequest, Store, StoreError, paginate};
 
@@ -85,7 +87,9 @@ impl Store {
         let id = AppointmentId::generate();
         let mut tx = self.db.begin().await?;
         let zone = one_zone(&mut tx, org, d).await?;
-        insert(&mut tx, org, id, d, &zone, self.clock.now()).await?;
+        let now = self.clock.now();
+        insert(&mut tx, org, id, d, &zone, now).await?;
+        self.enqueue_jobs_in(&mut tx, &[sync_job(org, id, "v1", now)]).await?;
         tx.commit().await?;
         self.get_appointment(org, id).await
     }
@@ -112,7 +116,9 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let zone = one_zone(&mut tx, org, d).await?;
         let target = Target { table: Versioned::Appointments, tenant: org.to_string(), id: id.to_string(), expected };
-        versioned::update(&mut tx, target, DETAIL_SETS, detail_values(d, &zone), self.clock.now()).await?;
+        let now = self.clock.now();
+        let version = versioned::update(&mut tx, target, DETAIL_SETS, detail_values(d, &zone), now).await?;
+        self.enqueue_jobs_in(&mut tx, &[sync_job(org, id, &format!("v{version}"), now)]).await?;
         tx.commit().await?;
         self.get_appointment(org, id).await
     }
@@ -125,14 +131,18 @@ impl Store {
     ) -> Result<(), StoreError> {
         let current = self.get_appointment(org, id).await?;
         let version = expected.unwrap_or(current.version);
-        let deleted = self
-            .db
+        let mut tx = self.db.begin().await?;
+        let deleted = tx
             .execute(
                 "DELETE FROM appointments WHERE organization_id = $1 AND id = $2 AND version = $3",
                 args([org.to_string().into(), id.to_string().into(), version.into()]),
             )
             .await?;
-        if deleted == 1 { Ok(()) } else { Err(StoreError::StaleVersion { expected: version, actual: current.version }) }
+        if deleted != 1 {
+            return Err(StoreError::StaleVersion { expected: version, actual: current.version });
+        }
+        self.enqueue_jobs_in(&mut tx, &[sync_job(org, id, "deleted", self.clock.now())]).await?;
+        tx.commit().await
     }
 
     pub async fn list_appointments(
@@ -186,6 +196,7 @@ impl Store {
         let mut current = existing_by_source(&mut tx, org, &keys).await?;
         let mut outcomes = Vec::with_capacity(records.len());
         let mut new_rows: Vec<(AppointmentId, &AppointmentDetails)> = Vec::new();
+        let mut syncs: Vec<NewJob> = Vec::new();
         // Keys created earlier in this batch, by position in `new_rows`.
         let mut queued: HashMap<(String, String), usize> = HashMap::new();
         for (record, key) in records.iter().zip(&keys) {
@@ -206,6 +217,7 @@ impl Store {
                 }
                 Some(existing) => {
                     if existing.details != *d {
+                        syncs.push(sync_job(org, existing.id, &format!("v{}", existing.version + 1), now));
                         let target = Target {
                             table: Versioned::Appointments,
                             tenant: org.to_string(),
@@ -228,6 +240,8 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         insert_rows(&mut tx, APPOINTMENT_COLUMNS, rows).await?;
+        syncs.extend(new_rows.iter().map(|(id, _)| sync_job(org, *id, "v1", now)));
+        self.enqueue_jobs_in(&mut tx, &syncs).await?;
         tx.commit().await?;
         Ok(outcomes)
     }

@@ -131,6 +131,37 @@ impl Store {
         Ok((job_from_row(&row)?, created))
     }
 
+    /// Enqueues many jobs in one statement inside the caller's transaction
+    /// (a key already queued keeps its first job).
+    pub(super) async fn enqueue_jobs_in(&self, tx: &mut Tx, jobs: &[NewJob]) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let rows = jobs
+            .iter()
+            .map(|new| {
+                vec![
+                    JobId::generate().to_string().into(),
+                    new.organization_id.map(|o| o.to_string()).into(),
+                    new.kind.as_str().into(),
+                    new.payload.as_str().into(),
+                    new.idempotency_key.as_str().into(),
+                    "queued".into(),
+                    new.run_at.into(),
+                    0_i64.into(),
+                    new.max_attempts.max(1).into(),
+                    now.into(),
+                    now.into(),
+                    new.rank.clamp(0, MAX_RANK).into(),
+                ]
+            })
+            .collect();
+        let into = "jobs (id, organization_id, kind, payload, idempotency_key, state, run_at, attempts, max_attempts, \
+                    created_at, updated_at, priority)";
+        super::db::insert_rows_then(tx, into, rows, "ON CONFLICT (idempotency_key) DO NOTHING").await
+    }
+
     /// [`enqueue_job`](Store::enqueue_job) inside the caller's transaction,
     /// so the job commits with the record it works on; true if created.
     pub(super) async fn enqueue_job_in(&self, tx: &mut Tx, new: &NewJob) -> Result<bool, StoreError> {

@@ -125,8 +125,9 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
     let (_, appointments) =
         http_get(&address, &token, &format!("/api/v1/organizations/{org}/appointments?limit=5&status=booked")).await;
     assert_eq!(appointments["items"].as_array().map(Vec::len), Some(5));
-    // The demo's visit reminders: the dispatcher takes them up at once (sends
-    // them to the outbox, or defers them to the patient's morning).
+    // The demo's visit reminders: a confirmation for a visit booked inside the
+    // reminder window is due now, and the dispatcher takes it up at once
+    // (sends it to the outbox, or defers it to the patient's morning).
     let session = head
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
@@ -134,9 +135,10 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
         .expect("the session cookie")
         .to_owned();
     let cookie = format!("Cookie: {session}");
-    let (status, messages) = http_get_with(&address, &cookie, &format!("/api/v1/organizations/{org}/messages")).await;
+    let path = format!("/api/v1/organizations/{org}/messages?template=appointment_booked&limit=200");
+    let (status, messages) = http_get_with(&address, &cookie, &path).await;
     assert_eq!(status, 200, "{messages}");
-    let first = messages["items"][0]["id"].as_str().expect("the demo planned reminders").to_owned();
+    let first = messages["items"][0]["id"].as_str().expect("the demo planned confirmations").to_owned();
     let mut decided = false;
     for _ in 0..100 {
         let (_, message) =

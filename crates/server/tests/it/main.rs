@@ -12,6 +12,7 @@ mod matrix;
 mod messages;
 mod pacing;
 mod push;
+mod reminders;
 mod sms;
 mod sqlcipher;
 mod storage;

@@ -1,0 +1,111 @@
+//! Keeping a visit's reminders in line with the visit. Every write of an
+//! appointment (created, changed, imported, deleted) enqueues a sync job in
+//! its own transaction, so no change is missed even if the process dies;
+//! the sync (`sync_reminders`) cancels the planned reminders the visit no
+//! longer wants (their keys name an older version, or the visit is
+//! cancelled, past or gone) and plans the wanted ones (planning a key twice
+//! is a no-op). It is idempotent: running it again changes nothing.
+
+use rapport_domain::message::pace::Priority;
+use rapport_domain::reminder::{ReminderSchedule, WantedMessage, wanted};
+use rapport_domain::{Appointment, AppointmentId, MessageId, MessagePlan, MessageState, OrganizationId};
+
+use super::db::args;
+use super::{NewJob, Store, StoreError};
+
+/// The job kind that syncs one visit's reminders.
+pub const REMINDER_SYNC_JOB: &str = "reminders.sync";
+
+/// The sync job for a visit's state `tag` (its version, or `deleted`).
+pub(super) fn sync_job(org: OrganizationId, id: AppointmentId, tag: &str, now: jiff::Timestamp) -> NewJob {
+    NewJob {
+        organization_id: Some(org),
+        kind: REMINDER_SYNC_JOB.into(),
+        payload: format!(r#"{{"appointment_id":"{id}"}}"#),
+        idempotency_key: format!("{REMINDER_SYNC_JOB}:{id}:{tag}"),
+        run_at: now,
+        max_attempts: 10,
+        rank: Priority::Timely.rank(),
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReminderSync {
+    pub planned: usize,
+    pub cancelled: usize,
+}
+
+/// Why a planned reminder is no longer wanted (no patient data).
+fn why_unwanted(appointment: Option<&Appointment>, now: jiff::Timestamp) -> String {
+    match appointment {
+        None => "the visit was deleted".into(),
+        Some(a) if a.details.status != rapport_domain::AppointmentStatus::Booked => {
+            format!("the visit is {}", a.details.status.as_str())
+        }
+        Some(a) if a.details.start <= now => "the visit has begun".into(),
+        Some(a) => format!("the visit changed (now version {})", a.version),
+    }
+}
+
+impl Store {
+    /// Brings visit `id`'s planned reminders in line with what it should
+    /// have now under `schedule`.
+    pub async fn sync_reminders(
+        &self,
+        org: OrganizationId,
+        id: AppointmentId,
+        schedule: &ReminderSchedule,
+    ) -> Result<ReminderSync, StoreError> {
+        let now = self.clock.now();
+        let appointment = match self.get_appointment(org, id).await {
+            Ok(a) => Some(a),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other),
+        };
+        let wants: Vec<WantedMessage> = appointment.as_ref().map(|a| wanted(a, schedule, now)).unwrap_or_default();
+        let planned = self
+            .db
+            .fetch_all(
+                "SELECT id, idempotency_key FROM messages WHERE organization_id = $1 AND appointment_id = $2
+                   AND state = 'planned' AND idempotency_key LIKE $3",
+                args([org.to_string().into(), id.to_string().into(), format!("visit:{id}:%").into()]),
+            )
+            .await?;
+        let mut report = ReminderSync::default();
+        let reason = why_unwanted(appointment.as_ref(), now);
+        for row in planned {
+            let key = row.text("idempotency_key")?;
+            if !wants.iter().any(|w| w.key == key) {
+                let message: MessageId = row.parsed("id")?;
+                if self.close_message(org, message, MessageState::Cancelled, &reason).await? {
+                    report.cancelled += 1;
+                }
+            }
+        }
+        let Some(appointment) = appointment else { return Ok(report) };
+        for want in wants {
+            let plan = MessagePlan {
+                patient_id: appointment.details.patient_id,
+                class: want.class,
+                idempotency_key: want.key,
+                subject: None,
+                body: String::new(),
+                template: Some(want.template),
+                appointment_id: Some(id),
+                priority: Priority::Timely,
+                media: Vec::new(),
+                due_at: want.due_at,
+                expires_at: Some(want.expires_at),
+            };
+            match self.plan_message(org, &plan).await {
+                Ok((_, true)) => report.planned += 1,
+                Ok((_, false)) => {}
+                // The patient was deleted: nothing to remind.
+                Err(StoreError::UnknownReference { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,152 @@
+//! The reminder planner on both backends (issue 5, first part): every write
+//! of a visit enqueues a sync; the sync plans the visit's reminders keyed by
+//! its version, cancels those a reschedule or a cancellation made stale, and
+//! sends a confirmation instead of reminders already past; the dispatcher
+//! refuses a reminder that no longer fits its visit.
+
+use axum::http::StatusCode;
+use rapport_domain::Role;
+use rapport_server::engine::dispatch::MessageSender;
+use rapport_server::engine::reminders::ReminderPlanner;
+use rapport_server::jobs::BatchReport;
+use serde_json::{Value, json};
+
+use crate::api::{TestApp, on_each_backend_app};
+use crate::trust_api::{Browser, staff};
+
+struct Practice {
+    org: String,
+    location: String,
+    patient: String,
+}
+
+async fn setup(app: &TestApp) -> Practice {
+    let (org, location) = app.organization("Riverbend Health").await;
+    let patient = json!({"given_name": "Ann", "family_name": "Lee", "time_zone": "America/Chicago",
+        "phones": [{"number": "(312) 555-0101", "type": "mobile"}]});
+    let created = app.post(&format!("/api/v1/organizations/{org}/patients"), patient).await;
+    Practice { org, location, patient: created.body["id"].as_str().expect("id").to_owned() }
+}
+
+async fn book(app: &TestApp, p: &Practice, start: &str) -> (String, String) {
+    let visit = json!({"patient_id": p.patient, "location_id": p.location, "start": start,
+        "duration_minutes": 30, "visit_type": "follow-up"});
+    let created = app.post(&format!("/api/v1/organizations/{}/appointments", p.org), visit).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    (created.body["id"].as_str().expect("id").to_owned(), created.etag.expect("etag"))
+}
+
+async fn change(app: &TestApp, p: &Practice, id: &str, etag: &str, start: &str, status: &str) -> String {
+    let visit = json!({"patient_id": p.patient, "location_id": p.location, "start": start,
+        "duration_minutes": 30, "visit_type": "follow-up", "status": status});
+    let path = format!("/api/v1/organizations/{}/appointments/{id}", p.org);
+    let updated = app.send("PUT", &path, Some(&visit.to_string()), &[("if-match", etag)]).await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    updated.etag.expect("etag")
+}
+
+async fn plan(app: &TestApp) -> BatchReport {
+    let worker = crate::support::worker("planner", 50);
+    ReminderPlanner::new(app.store.clone()).plan_batch(&worker).await.expect("planner")
+}
+
+/// The visit's messages, oldest first: (state, key's last part, due_at, reason).
+async fn messages_of(app: &TestApp, p: &Practice, visit: &str) -> Vec<(String, String, String, String)> {
+    let desk =
+        Browser::open(app, &staff(app, &p.org, &format!("d{}@r.example", rand_tag()), Role::FrontDesk).await).await;
+    let path = format!("/api/v1/organizations/{}/messages?appointment={visit}", p.org);
+    let listed = desk.send(app, "GET", &path, None).await;
+    let text = |m: &Value, k: &str| m[k].as_str().unwrap_or_default().to_owned();
+    let mut items: Vec<(String, String, String, String)> = listed.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| {
+            let key = text(m, "idempotency_key");
+            let tail = key.rsplit(':').take(2).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(":");
+            (text(m, "state"), tail, text(m, "due_at"), text(m, "reason"))
+        })
+        .collect();
+    items.reverse();
+    items
+}
+
+fn rand_tag() -> String {
+    rapport_domain::MessageId::generate().to_string()
+}
+
+#[tokio::test]
+async fn a_visits_reminders_follow_its_reschedule_and_cancellation() {
+    on_each_backend_app(|app| async move {
+        let p = setup(&app).await;
+        // Friday 27 November, 10:00 in Chicago.
+        let (visit, etag) = book(&app, &p, "2026-11-27T16:00:00Z").await;
+        assert_eq!(plan(&app).await.done, 1);
+        let planned = messages_of(&app, &p, &visit).await;
+        assert_eq!(
+            planned.iter().map(|m| (m.0.as_str(), m.1.as_str(), m.2.as_str())).collect::<Vec<_>>(),
+            [("planned", "v1:3d", "2026-11-24T16:00:00Z"), ("planned", "v1:1d", "2026-11-26T16:00:00Z")]
+        );
+        assert_eq!(plan(&app).await, BatchReport::default(), "one sync per change");
+
+        // Moved to Saturday 28 November, 11:00.
+        let etag = change(&app, &p, &visit, &etag, "2026-11-28T17:00:00Z", "booked").await;
+        assert_eq!(plan(&app).await.done, 1);
+        let after = messages_of(&app, &p, &visit).await;
+        let summary: Vec<(&str, &str)> = after.iter().map(|m| (m.0.as_str(), m.1.as_str())).collect();
+        assert_eq!(
+            summary,
+            [("cancelled", "v1:3d"), ("cancelled", "v1:1d"), ("planned", "v2:3d"), ("planned", "v2:1d")]
+        );
+        assert_eq!(after[0].3, "the visit changed (now version 2)");
+        assert_eq!(after[3].2, "2026-11-27T17:00:00Z");
+
+        change(&app, &p, &visit, &etag, "2026-11-28T17:00:00Z", "cancelled").await;
+        assert_eq!(plan(&app).await.done, 1);
+        let cancelled = messages_of(&app, &p, &visit).await;
+        assert!(cancelled.iter().all(|m| m.0 == "cancelled"), "{cancelled:?}");
+        assert_eq!(cancelled[3].3, "the visit is cancelled");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn booked_inside_the_window_the_patient_gets_a_confirmation_now() {
+    on_each_backend_app(|app| async move {
+        let p = setup(&app).await;
+        // Tomorrow, Monday 23 November at 14:00 in Chicago: 3 days before is past.
+        let (visit, _) = book(&app, &p, "2026-11-23T20:00:00Z").await;
+        plan(&app).await;
+        let planned = messages_of(&app, &p, &visit).await;
+        let summary: Vec<(&str, &str)> = planned.iter().map(|m| (m.0.as_str(), m.1.as_str())).collect();
+        assert_eq!(summary, [("planned", "v1:1d"), ("planned", "v1:booked")]);
+        let worker = crate::support::worker("dispatcher", 20);
+        let report = MessageSender::new(app.store.clone()).dispatch_batch(&worker).await.expect("dispatch");
+        assert_eq!(report.done, 1, "the confirmation goes now; the reminder waits for its day");
+        let outbox = app.store.outbox(p.org.parse().expect("org"), &rapport_server::store::PageRequest::first(5)).await;
+        let body = outbox.expect("outbox").items[0].body.clone();
+        assert!(body.contains("you are booked Monday, November 23 at 2:00 PM"), "{body}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reminder_the_sync_has_not_caught_up_with_is_refused_at_send_time() {
+    on_each_backend_app(|app| async move {
+        let p = setup(&app).await;
+        let (visit, etag) = book(&app, &p, "2026-11-27T16:00:00Z").await;
+        plan(&app).await;
+        // Rescheduled, and the planner has not run yet when the first reminder falls due.
+        change(&app, &p, &visit, &etag, "2026-11-30T16:00:00Z", "booked").await;
+        app.clock.set("2026-11-24T16:00:00Z".parse().expect("time"));
+        let worker = crate::support::worker("dispatcher", 20);
+        let report = MessageSender::new(app.store.clone()).dispatch_batch(&worker).await.expect("dispatch");
+        assert_eq!(report.done, 1);
+        let stale = messages_of(&app, &p, &visit).await;
+        assert_eq!((stale[0].0.as_str(), stale[0].1.as_str()), ("suppressed", "v1:3d"));
+        assert_eq!(stale[0].3, "the visit changed after this reminder was planned");
+        let outbox = app.store.outbox(p.org.parse().expect("org"), &rapport_server::store::PageRequest::first(5)).await;
+        assert!(outbox.expect("outbox").items.is_empty(), "never the old time's reminder");
+    })
+    .await;
+}
