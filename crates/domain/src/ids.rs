@@ -46,6 +46,8 @@ pub mod kind {
     pub enum Template {}
     #[derive(Debug)]
     pub enum PushSubscription {}
+    #[derive(Debug)]
+    pub enum ReminderRule {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -62,6 +64,7 @@ pub type JobId = Id<kind::Job>;
 pub type MessageId = Id<kind::Message>;
 pub type TemplateId = Id<kind::Template>;
 pub type PushSubscriptionId = Id<kind::PushSubscription>;
+pub type ReminderRuleId = Id<kind::ReminderRule>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

@@ -23,7 +23,7 @@ pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
     ApiTokenId, AppointmentId, AuditEventId, ConsentId, JobId, LocationId, MessageId, OrganizationId, PatientId,
-    ProviderId, PushSubscriptionId, SessionId, StaffUserId, TemplateId,
+    ProviderId, PushSubscriptionId, ReminderRuleId, SessionId, StaffUserId, TemplateId,
 };
 pub use message::{Message, MessageClass, MessagePlan, MessageState};
 pub use organization::{Location, OpeningHours, Organization, Provider};

@@ -16,6 +16,7 @@
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 
 use crate::appointment::{Appointment, AppointmentStatus};
+use crate::ids::{LocationId, OrganizationId, ReminderRuleId};
 use crate::message::MessageClass;
 use crate::message::template::TemplateKind;
 
@@ -28,8 +29,28 @@ pub enum Before {
     Hours(i64),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReminderRuleError {
+    #[error("must be days (1d to 60d) or hours (1h to 72h), e.g. 3d or 2h")]
+    Before,
+    #[error("must hold 1 to 5 reminders, each at its own time")]
+    Offsets,
+}
+
 impl Before {
-    fn key(self) -> String {
+    /// `3d` or `2h`.
+    pub fn parse(text: &str) -> Result<Self, ReminderRuleError> {
+        let text = text.trim();
+        let number = |t: &str| t.parse::<i64>().map_err(|_| ReminderRuleError::Before);
+        match (text.strip_suffix('d'), text.strip_suffix('h')) {
+            (Some(days), _) if (1..=60).contains(&number(days)?) => Ok(Before::Days(number(days)?)),
+            (_, Some(hours)) if (1..=72).contains(&number(hours)?) => Ok(Before::Hours(number(hours)?)),
+            _ => Err(ReminderRuleError::Before),
+        }
+    }
+
+    /// The text form, `3d` or `2h` (also the last part of a reminder's key).
+    pub fn key(self) -> String {
         match self {
             Before::Days(d) => format!("{d}d"),
             Before::Hours(h) => format!("{h}h"),
@@ -63,7 +84,45 @@ pub struct ReminderSchedule {
     pub confirmation: TemplateKind,
 }
 
+/// An organization's schedule for its visits, or those of one location,
+/// or of one visit type, or both. The most specific rule for a visit wins;
+/// without any, the standard schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderRule {
+    pub id: ReminderRuleId,
+    pub organization_id: OrganizationId,
+    pub location_id: Option<LocationId>,
+    pub visit_type: Option<String>,
+    pub schedule: ReminderSchedule,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The schedule for `appointment`: the rule of its location and visit type,
+/// else of its visit type, else of its location, else the organization's
+/// own default rule, else the standard schedule.
+pub fn schedule_for(rules: &[ReminderRule], appointment: &Appointment) -> ReminderSchedule {
+    let d = &appointment.details;
+    let fits = |r: &&ReminderRule| {
+        r.location_id.is_none_or(|l| l == d.location_id) && r.visit_type.as_ref().is_none_or(|v| *v == d.visit_type)
+    };
+    let rank = |r: &&ReminderRule| (r.visit_type.is_some(), r.location_id.is_some());
+    rules.iter().filter(fits).max_by_key(rank).map_or_else(ReminderSchedule::standard, |r| r.schedule.clone())
+}
+
 impl ReminderSchedule {
+    /// Checks a schedule's offsets: 1 to 5, each at its own time.
+    pub fn new(offsets: Vec<ReminderOffset>, confirmation: TemplateKind) -> Result<Self, ReminderRuleError> {
+        let mut keys: Vec<String> = offsets.iter().map(|o| o.before.key()).collect();
+        keys.sort();
+        keys.dedup();
+        if offsets.is_empty() || offsets.len() > 5 || keys.len() != offsets.len() {
+            return Err(ReminderRuleError::Offsets);
+        }
+        Ok(Self { offsets, confirmation })
+    }
+
     /// 3 days and 1 day before, by the patient's channel; a confirmation
     /// when booked inside that time (RULES.md: two reminders cut no-shows
     /// the most, more add little).
@@ -147,7 +206,7 @@ pub fn wanted(appointment: &Appointment, schedule: &ReminderSchedule, now: Times
 mod tests {
     use super::*;
     use crate::appointment::AppointmentDetails;
-    use crate::ids::{AppointmentId, LocationId, OrganizationId, PatientId};
+    use crate::ids::{AppointmentId, PatientId};
     use crate::value::TimeZoneName;
 
     fn visit(start: &str, version: i64, status: AppointmentStatus) -> Appointment {
@@ -229,6 +288,44 @@ mod tests {
             ..v.clone()
         };
         assert!(unfit(&format!("{prefix}v3:1d"), &cancelled).is_some());
+    }
+
+    fn rule(location: Option<LocationId>, visit_type: Option<&str>, before: Before) -> ReminderRule {
+        let kind = TemplateKind::parse("appointment_reminder").expect("valid in the test");
+        ReminderRule {
+            id: ReminderRuleId::generate(),
+            organization_id: OrganizationId::generate(),
+            location_id: location,
+            visit_type: visit_type.map(str::to_owned),
+            schedule: ReminderSchedule::new(vec![ReminderOffset { before, template: kind.clone() }], kind)
+                .expect("valid in the test"),
+            version: 1,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn the_most_specific_rule_wins_else_the_standard_schedule() {
+        let v = visit("2026-11-20T15:00:00Z", 1, AppointmentStatus::Booked);
+        let here = Some(v.details.location_id);
+        let rules = [
+            rule(None, None, Before::Days(2)),
+            rule(here, None, Before::Days(4)),
+            rule(None, Some("annual"), Before::Hours(2)),
+            rule(here, Some("surgery"), Before::Days(7)),
+        ];
+        assert_eq!(schedule_for(&rules, &v).offsets[0].before, Before::Hours(2), "the visit type beats the location");
+        assert_eq!(schedule_for(&rules[..2], &v).offsets[0].before, Before::Days(4));
+        assert_eq!(schedule_for(&rules[..1], &v).offsets[0].before, Before::Days(2));
+        assert_eq!(schedule_for(&[], &v), ReminderSchedule::standard());
+        assert_eq!(Before::parse("3d"), Ok(Before::Days(3)));
+        assert_eq!(Before::parse(" 2h "), Ok(Before::Hours(2)));
+        assert_eq!(Before::parse("0d"), Err(ReminderRuleError::Before));
+        assert_eq!(Before::parse("3w"), Err(ReminderRuleError::Before));
+        let kind = TemplateKind::parse("appointment_reminder").expect("valid in the test");
+        let twice = vec![ReminderOffset { before: Before::Days(1), template: kind.clone() }; 2];
+        assert_eq!(ReminderSchedule::new(twice, kind), Err(ReminderRuleError::Offsets));
     }
 
     #[test]

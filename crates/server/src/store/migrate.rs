@@ -87,6 +87,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0012_voice_text.sql"),
         postgres: include_str!("migrations/postgres/0012_voice_text.sql"),
     },
+    Migration {
+        version: 13,
+        name: "reminder_rules",
+        sqlite: include_str!("migrations/sqlite/0013_reminder_rules.sql"),
+        postgres: include_str!("migrations/postgres/0013_reminder_rules.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -18,6 +18,7 @@ mod organizations;
 mod pacing;
 mod patients;
 mod push;
+mod reminder_rules;
 mod reminders;
 mod sessions;
 mod staff;

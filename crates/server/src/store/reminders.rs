@@ -7,7 +7,7 @@
 //! is a no-op). It is idempotent: running it again changes nothing.
 
 use rapport_domain::message::pace::Priority;
-use rapport_domain::reminder::{ReminderSchedule, WantedMessage, wanted};
+use rapport_domain::reminder::{ReminderSchedule, WantedMessage, schedule_for, wanted};
 use rapport_domain::{Appointment, AppointmentId, MessageId, MessagePlan, MessageState, OrganizationId};
 
 use super::db::args;
@@ -50,7 +50,8 @@ fn why_unwanted(appointment: Option<&Appointment>, now: jiff::Timestamp) -> Stri
 
 impl Store {
     /// Brings visit `id`'s planned reminders in line with what it should
-    /// have now under `schedule`.
+    /// have now: under the organization's most specific rule for it, or
+    /// `schedule` when it has none.
     pub async fn sync_reminders(
         &self,
         org: OrganizationId,
@@ -63,7 +64,12 @@ impl Store {
             Err(StoreError::NotFound) => None,
             Err(other) => return Err(other),
         };
-        let wants: Vec<WantedMessage> = appointment.as_ref().map(|a| wanted(a, schedule, now)).unwrap_or_default();
+        let rules = self.reminder_rules(org).await?;
+        let wants: Vec<WantedMessage> = match &appointment {
+            Some(a) if rules.is_empty() => wanted(a, schedule, now),
+            Some(a) => wanted(a, &schedule_for(&rules, a), now),
+            None => Vec::new(),
+        };
         let planned = self
             .db
             .fetch_all(
@@ -74,11 +80,15 @@ impl Store {
             .await?;
         let mut report = ReminderSync::default();
         let reason = why_unwanted(appointment.as_ref(), now);
+        let current = appointment.as_ref().map(|a| format!("visit:{id}:v{}:", a.version));
         for row in planned {
             let key = row.text("idempotency_key")?;
             if !wants.iter().any(|w| w.key == key) {
+                // The same version, still booked ahead: its schedule changed.
+                let same_visit = !wants.is_empty() && current.as_ref().is_some_and(|c| key.starts_with(c.as_str()));
+                let reason = if same_visit { "the visit's reminder schedule changed" } else { reason.as_str() };
                 let message: MessageId = row.parsed("id")?;
-                if self.close_message(org, message, MessageState::Cancelled, &reason).await? {
+                if self.close_message(org, message, MessageState::Cancelled, reason).await? {
                     report.cancelled += 1;
                 }
             }

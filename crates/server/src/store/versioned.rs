@@ -15,6 +15,7 @@ pub enum Versioned {
     Patients,
     Appointments,
     Templates,
+    ReminderRules,
 }
 
 impl Versioned {
@@ -26,6 +27,7 @@ impl Versioned {
             Versioned::Patients => "patients",
             Versioned::Appointments => "appointments",
             Versioned::Templates => "message_templates",
+            Versioned::ReminderRules => "reminder_rules",
         }
     }
 

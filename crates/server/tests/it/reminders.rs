@@ -150,3 +150,45 @@ async fn a_reminder_the_sync_has_not_caught_up_with_is_refused_at_send_time() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_rule_change_re_plans_the_visits_ahead_the_most_specific_rule_winning() {
+    on_each_backend_app(|app| async move {
+        let p = setup(&app).await;
+        let (visit, _) = book(&app, &p, "2026-11-27T16:00:00Z").await;
+        plan(&app).await;
+        let rules = format!("/api/v1/organizations/{}/reminder-rules", p.org);
+        let bad = json!({"offsets": [{"before": "3w"}, {"before": "2h", "template": "No Such Kind"}]});
+        let refused = app.post(&rules, bad).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let fields: Vec<&str> =
+            refused.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+        assert_eq!(fields, ["offsets[0].before", "offsets[1].template"]);
+
+        // Follow-ups get one reminder, 2 hours before; everything else 2 days before.
+        let follow_ups = json!({"visit_type": "follow-up", "offsets": [{"before": "2h"}]});
+        let created = app.post(&rules, follow_ups.clone()).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(app.post(&rules, follow_ups).await.status, StatusCode::CONFLICT, "one rule per scope");
+        let everyone = app.post(&rules, json!({"offsets": [{"before": "2d"}]})).await;
+        assert_eq!(everyone.status, StatusCode::CREATED);
+        let report = plan(&app).await;
+        assert_eq!(report.done, 2, "a sync of the visit per rule written");
+        let after = messages_of(&app, &p, &visit).await;
+        let summary: Vec<(&str, &str)> = after.iter().map(|m| (m.0.as_str(), m.1.as_str())).collect();
+        assert_eq!(summary, [("cancelled", "v1:3d"), ("cancelled", "v1:1d"), ("planned", "v1:2h")]);
+        assert_eq!(after[0].3, "the visit's reminder schedule changed");
+        assert_eq!(after[2].2, "2026-11-27T14:00:00Z");
+
+        // Without the follow-up rule, the organization's own applies.
+        let id = created.body["id"].as_str().expect("id");
+        assert_eq!(app.send("DELETE", &format!("{rules}/{id}"), None, &[]).await.status, StatusCode::NO_CONTENT);
+        plan(&app).await;
+        let last = messages_of(&app, &p, &visit).await;
+        assert_eq!(
+            (last[3].0.as_str(), last[3].1.as_str(), last[3].2.as_str()),
+            ("planned", "v1:2d", "2026-11-25T16:00:00Z")
+        );
+    })
+    .await;
+}

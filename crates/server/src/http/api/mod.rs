@@ -14,6 +14,7 @@ mod organizations;
 mod patient_dto;
 mod patients;
 mod push;
+mod reminder_rules;
 mod staff;
 mod template_dto;
 mod templates;
@@ -78,6 +79,11 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/messages/{id}", get(messages::read))
         .route("/organizations/{org}/messages/{id}/cancel", post(messages::cancel))
         .route("/organizations/{org}/outbox", get(messages::outbox))
+        .route("/organizations/{org}/reminder-rules", get(reminder_rules::list).post(reminder_rules::create))
+        .route(
+            "/organizations/{org}/reminder-rules/{id}",
+            get(reminder_rules::read).put(reminder_rules::update).delete(reminder_rules::delete),
+        )
         .route("/organizations/{org}/templates", get(templates::list).post(templates::create))
         .route("/organizations/{org}/templates/shipped", get(templates::shipped))
         .route("/organizations/{org}/templates/preview", post(templates::preview))
@@ -158,6 +164,11 @@ mod openapi_paths {
         super::messages::read,
         super::messages::cancel,
         super::messages::outbox,
+        super::reminder_rules::list,
+        super::reminder_rules::create,
+        super::reminder_rules::read,
+        super::reminder_rules::update,
+        super::reminder_rules::delete,
         super::templates::list,
         super::templates::shipped,
         super::templates::create,

@@ -1,0 +1,183 @@
+//! `/organizations/{org}/reminder-rules`: when a visit's reminders go. A
+//! rule applies to the organization's visits, or to one location's, one
+//! visit type's, or both; the most specific wins, and without any the
+//! standard schedule (3 days and 1 day before) applies. Every change
+//! re-plans the reminders of the booked visits ahead.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use rapport_domain::message::template::TemplateKind;
+use rapport_domain::reminder::{Before, ReminderOffset, ReminderRule, ReminderSchedule};
+use rapport_domain::{LocationId, OrganizationId, ReminderRuleId, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ListView, versioned};
+use crate::http::AppState;
+use crate::http::access::{Allowed, need};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{IfMatch, JsonBody, path_id};
+
+/// One reminder: how long before the visit, in which words.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetDto {
+    /// `3d` (calendar days, same local time) or `2h` (real hours).
+    pub before: String,
+    /// The template kind (default `appointment_reminder`).
+    pub template: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderRuleInput {
+    /// Only this location's visits.
+    pub location_id: Option<String>,
+    /// Only visits of this type.
+    pub visit_type: Option<String>,
+    /// 1 to 5 reminders.
+    pub offsets: Vec<OffsetDto>,
+    /// Sent at once when a visit is booked after a reminder's time (default `appointment_booked`).
+    pub confirmation: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReminderRuleView {
+    pub id: String,
+    pub location_id: Option<String>,
+    pub visit_type: Option<String>,
+    pub offsets: Vec<OffsetDto>,
+    pub confirmation: String,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+impl From<&ReminderRule> for ReminderRuleView {
+    fn from(r: &ReminderRule) -> Self {
+        Self {
+            id: r.id.to_string(),
+            location_id: r.location_id.map(|l| l.to_string()),
+            visit_type: r.visit_type.clone(),
+            offsets: r
+                .schedule
+                .offsets
+                .iter()
+                .map(|o| OffsetDto { before: o.before.key(), template: Some(o.template.as_str().to_owned()) })
+                .collect(),
+            confirmation: r.schedule.confirmation.as_str().to_owned(),
+            version: r.version,
+            updated_at: r.updated_at.to_string(),
+        }
+    }
+}
+
+fn into_rule(org: OrganizationId, id: ReminderRuleId, input: ReminderRuleInput) -> Result<ReminderRule, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let location_id = input
+        .location_id
+        .as_deref()
+        .and_then(|raw| raw.parse::<LocationId>().map_err(|_| errors.push("location_id", "is not an id")).ok());
+    let visit_type = input.visit_type.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let kind = |raw: Option<&str>, default: &str, field: String, errors: &mut ValidationErrors| {
+        TemplateKind::parse(raw.unwrap_or(default)).map_err(|e| errors.push(field, e.to_string())).ok()
+    };
+    let mut offsets = Vec::new();
+    for (i, offset) in input.offsets.iter().enumerate() {
+        let before =
+            Before::parse(&offset.before).map_err(|e| errors.push(format!("offsets[{i}].before"), e.to_string()));
+        let template =
+            kind(offset.template.as_deref(), "appointment_reminder", format!("offsets[{i}].template"), &mut errors);
+        if let (Ok(before), Some(template)) = (before, template) {
+            offsets.push(ReminderOffset { before, template });
+        }
+    }
+    let confirmation = kind(input.confirmation.as_deref(), "appointment_booked", "confirmation".into(), &mut errors);
+    let schedule = match (confirmation, errors.is_empty()) {
+        (Some(confirmation), true) => {
+            ReminderSchedule::new(offsets, confirmation).map_err(|e| ApiError::field("offsets", e.to_string()))?
+        }
+        _ => return Err(errors.into()),
+    };
+    let now = jiff::Timestamp::UNIX_EPOCH;
+    Ok(ReminderRule {
+        id,
+        organization_id: org,
+        location_id,
+        visit_type,
+        schedule,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// The organization's rules, oldest first.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/reminder-rules", tag = "reminders",
+    params(("org" = String, Path, description = "Organization id")),
+    responses((status = 200, body = ListView<ReminderRuleView>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    access: Allowed<need::ReadOrganization>,
+) -> Result<Response, ApiError> {
+    let items = state.store.reminder_rules(access.org()).await?.iter().map(ReminderRuleView::from).collect();
+    Ok(axum::Json(ListView { items, next_cursor: None }).into_response())
+}
+
+/// Write a rule (one per scope: 409 for a second); the booked visits ahead are re-planned.
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/reminder-rules", tag = "reminders",
+    params(("org" = String, Path, description = "Organization id")), request_body = ReminderRuleInput,
+    responses((status = 201, body = ReminderRuleView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteOrganization>,
+    JsonBody(input): JsonBody<ReminderRuleInput>,
+) -> Result<Response, ApiError> {
+    let rule = into_rule(access.org(), ReminderRuleId::generate(), input)?;
+    let rule = state.store.create_reminder_rule(&rule).await?;
+    Ok(versioned(rule.version, ReminderRuleView::from(&rule), true))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/reminder-rules/{id}", tag = "reminders",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Rule id")),
+    responses((status = 200, body = ReminderRuleView), (status = 404, body = Problem)))]
+pub async fn read(
+    State(state): State<AppState>,
+    access: Allowed<need::ReadOrganization>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let rule = state.store.reminder_rule(access.org(), path_id(&id)?).await?;
+    Ok(versioned(rule.version, ReminderRuleView::from(&rule), false))
+}
+
+/// Replace a rule at the version read (`If-Match`); the booked visits ahead are re-planned.
+#[utoipa::path(put, path = "/api/v1/organizations/{org}/reminder-rules/{id}", tag = "reminders",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Rule id"),
+        ("If-Match" = String, Header, description = "The ETag read")),
+    request_body = ReminderRuleInput,
+    responses((status = 200, body = ReminderRuleView), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 422, body = Problem), (status = 428, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteOrganization>,
+    Path((_, id)): Path<(String, String)>,
+    IfMatch(expected): IfMatch,
+    JsonBody(input): JsonBody<ReminderRuleInput>,
+) -> Result<Response, ApiError> {
+    let rule = into_rule(access.org(), path_id(&id)?, input)?;
+    let rule = state.store.update_reminder_rule(&rule, expected).await?;
+    Ok(versioned(rule.version, ReminderRuleView::from(&rule), false))
+}
+
+/// Remove a rule: its visits fall back to a wider rule or the standard schedule.
+#[utoipa::path(delete, path = "/api/v1/organizations/{org}/reminder-rules/{id}", tag = "reminders",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Rule id")),
+    responses((status = 204, description = "Removed"), (status = 404, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteOrganization>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_reminder_rule(access.org(), path_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,159 @@
+//! Reminder rules (one per organization and scope: location, visit type,
+//! both, or neither), versioned like every record staff edit. Every change
+//! re-plans the reminders of the organization's booked visits ahead: it
+//! enqueues their sync jobs in its own transaction.
+
+use rapport_domain::message::template::TemplateKind;
+use rapport_domain::reminder::{Before, ReminderOffset, ReminderRule, ReminderSchedule};
+use rapport_domain::{OrganizationId, ReminderRuleId};
+
+use super::db::{Row, Tx, args};
+use super::reminders::sync_job;
+use super::versioned::{self, Target, Versioned};
+use super::{Store, StoreError};
+
+fn offsets_text(schedule: &ReminderSchedule) -> String {
+    schedule.offsets.iter().map(|o| format!("{}:{}", o.before.key(), o.template)).collect::<Vec<_>>().join(",")
+}
+
+fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
+    let corrupt = || StoreError::Corrupt("bad reminder rule");
+    let offsets = r
+        .text("offsets")?
+        .split(',')
+        .map(|item| {
+            let (before, template) = item.split_once(':').ok_or_else(corrupt)?;
+            Ok(ReminderOffset {
+                before: Before::parse(before).map_err(|_| corrupt())?,
+                template: TemplateKind::parse(template).map_err(|_| corrupt())?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let confirmation = TemplateKind::parse(&r.text("confirmation")?).map_err(|_| corrupt())?;
+    Ok(ReminderRule {
+        id: r.parsed("id")?,
+        organization_id: r.parsed("organization_id")?,
+        location_id: r.opt_parsed("location_id")?,
+        visit_type: r.opt_text("visit_type")?,
+        schedule: ReminderSchedule::new(offsets, confirmation).map_err(|_| corrupt())?,
+        version: r.int("version")?,
+        created_at: r.timestamp("created_at")?,
+        updated_at: r.timestamp("updated_at")?,
+    })
+}
+
+impl Store {
+    /// Saves a rule; a second rule for the same scope is a conflict; a
+    /// location of another organization an unknown reference.
+    pub async fn create_reminder_rule(&self, rule: &ReminderRule) -> Result<ReminderRule, StoreError> {
+        let org = rule.organization_id;
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        self.check_rule_location(&mut tx, rule).await?;
+        tx.execute(
+            "INSERT INTO reminder_rules (id, organization_id, location_id, visit_type, offsets, confirmation, version,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+            args([
+                rule.id.to_string().into(),
+                org.to_string().into(),
+                rule.location_id.map(|l| l.to_string()).into(),
+                rule.visit_type.clone().into(),
+                offsets_text(&rule.schedule).into(),
+                rule.schedule.confirmation.as_str().into(),
+                now.into(),
+            ]),
+        )
+        .await?;
+        self.replan_in(&mut tx, org, &format!("rule-{}-v1", rule.id)).await?;
+        tx.commit().await?;
+        self.reminder_rule(org, rule.id).await
+    }
+
+    pub async fn reminder_rule(&self, org: OrganizationId, id: ReminderRuleId) -> Result<ReminderRule, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM reminder_rules WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), id.to_string().into()]),
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        rule_from_row(&row)
+    }
+
+    /// The organization's rules, oldest first.
+    pub async fn reminder_rules(&self, org: OrganizationId) -> Result<Vec<ReminderRule>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT * FROM reminder_rules WHERE organization_id = $1 ORDER BY id",
+                args([org.to_string().into()]),
+            )
+            .await?;
+        rows.iter().map(rule_from_row).collect()
+    }
+
+    /// Replaces a rule's scope and schedule at the version the caller read.
+    pub async fn update_reminder_rule(&self, rule: &ReminderRule, expected: i64) -> Result<ReminderRule, StoreError> {
+        let org = rule.organization_id;
+        let mut tx = self.db.begin().await?;
+        self.check_rule_location(&mut tx, rule).await?;
+        let target =
+            Target { table: Versioned::ReminderRules, tenant: org.to_string(), id: rule.id.to_string(), expected };
+        let values = args([
+            rule.location_id.map(|l| l.to_string()).into(),
+            rule.visit_type.clone().into(),
+            offsets_text(&rule.schedule).into(),
+            rule.schedule.confirmation.as_str().into(),
+        ]);
+        let sets = "location_id = $1, visit_type = $2, offsets = $3, confirmation = $4";
+        let version = versioned::update(&mut tx, target, sets, values, self.clock.now()).await?;
+        self.replan_in(&mut tx, org, &format!("rule-{}-v{version}", rule.id)).await?;
+        tx.commit().await?;
+        self.reminder_rule(org, rule.id).await
+    }
+
+    pub async fn delete_reminder_rule(&self, org: OrganizationId, id: ReminderRuleId) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        let gone = tx
+            .execute(
+                "DELETE FROM reminder_rules WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), id.to_string().into()]),
+            )
+            .await?;
+        if gone != 1 {
+            return Err(StoreError::NotFound);
+        }
+        self.replan_in(&mut tx, org, &format!("rule-{id}-deleted")).await?;
+        tx.commit().await
+    }
+
+    async fn check_rule_location(&self, tx: &mut Tx, rule: &ReminderRule) -> Result<(), StoreError> {
+        let Some(location) = rule.location_id else { return Ok(()) };
+        tx.fetch_optional(
+            "SELECT id FROM locations WHERE organization_id = $1 AND id = $2",
+            args([rule.organization_id.to_string().into(), location.to_string().into()]),
+        )
+        .await?
+        .ok_or(StoreError::UnknownReference { field: "location_id".into() })
+        .map(drop)
+    }
+
+    /// Enqueues a sync of every booked visit of `org` still ahead, tagged
+    /// with the change that asks for it.
+    async fn replan_in(&self, tx: &mut Tx, org: OrganizationId, tag: &str) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let rows = tx
+            .fetch_all(
+                "SELECT id FROM appointments WHERE organization_id = $1 AND status = 'booked' AND start_at > $2",
+                args([org.to_string().into(), now.into()]),
+            )
+            .await?;
+        let jobs = rows
+            .iter()
+            .map(|r| Ok(sync_job(org, r.parsed("id")?, tag, now)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.enqueue_jobs_in(tx, &jobs).await
+    }
+}
