@@ -5,6 +5,7 @@
 pub mod access;
 pub mod appointment;
 pub mod audit;
+pub mod calendar;
 pub mod consent;
 pub mod contact;
 pub mod ids;

@@ -45,6 +45,8 @@ pub struct Handoff {
     pub body: String,
     /// HTTPS links sent with it (MMS; links in an email).
     pub media: Vec<String>,
+    /// An iCalendar invitation for the visit it is about (email), and its method.
+    pub calendar: Option<(&'static str, String)>,
     /// When the hand-off began: a lookup searches from there.
     pub sending_at: Timestamp,
 }

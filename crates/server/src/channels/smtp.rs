@@ -3,7 +3,8 @@
 //! with a `Message-ID` derived from the message's id (`<id@sender-domain>`),
 //! and, unless it is strictly transactional, `List-Unsubscribe` with an
 //! HTTPS link and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
-//! (RFC 8058). With a DKIM key, each email is signed (RFC 6376,
+//! (RFC 8058); an email about a visit carries its iCalendar invitation
+//! (`invite.ics`, `METHOD:REQUEST`, or `CANCEL` for a cancelled visit). With a DKIM key, each email is signed (RFC 6376,
 //! relaxed/relaxed; RSA or Ed25519 per RFC 8463), the signature covering
 //! the unsubscribe headers as RFC 8058 asks.
 //!
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use lettre::message::dkim::{
     DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey,
 };
-use lettre::message::{Mailbox, MultiPart, header};
+use lettre::message::{Attachment, Mailbox, MultiPart, header};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
@@ -194,9 +195,19 @@ impl SmtpEmail {
             text.push_str(&format!("\n\nTo stop these emails: {link}"));
             html.push_str(&format!("<p><a href=\"{}\">Stop these emails</a></p>", escape(&link)));
         }
-        let mut email = builder
-            .multipart(MultiPart::alternative_plain_html(text, html))
-            .map_err(|_| refused("the email could not be built"))?;
+        let words = MultiPart::alternative_plain_html(text, html);
+        // A visit's invitation rides along as an attachment calendars read (RFC 6047).
+        let body = match &handoff.calendar {
+            Some((method, ics)) => {
+                let kind = header::ContentType::parse(&format!("text/calendar; method={method}; charset=utf-8"))
+                    .map_err(|_| refused("the invitation could not be built"))?;
+                MultiPart::mixed()
+                    .multipart(words)
+                    .singlepart(Attachment::new("invite.ics".into()).body(ics.clone(), kind))
+            }
+            None => words,
+        };
+        let mut email = builder.multipart(body).map_err(|_| refused("the email could not be built"))?;
         if let Some(dkim) = &self.dkim {
             email.sign(if listed { &dkim.listed } else { &dkim.plain });
         }

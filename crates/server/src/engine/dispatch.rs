@@ -20,14 +20,40 @@
 use std::collections::HashMap;
 
 use jiff::SignedDuration;
+use rapport_domain::calendar;
 use rapport_domain::{Channel, JobId, Message, MessageId, MessageState};
 
 use super::decide::{BatchSends, decide};
 use crate::channels::{Found, Handoff, Outcome, Providers};
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
-use crate::store::{Decided, Handed, Job, JobResult, SEND_JOB, SendRules, Store, StoreError, Taken};
+use crate::store::{Decided, DispatchFacts, Handed, Job, JobResult, SEND_JOB, SendRules, Store, StoreError, Taken};
 use crate::unsubscribe::UnsubscribeLinks;
 use rapport_domain::message::caps::FrequencyCap;
+
+/// The invitation an email about a visit carries (RFC 5545): the visit as
+/// it stands, its UID stable, its SEQUENCE the visit's version.
+fn invitation(
+    message: &Message,
+    language: Option<&rapport_domain::LanguageTag>,
+    facts: &DispatchFacts,
+    now: jiff::Timestamp,
+) -> Option<(&'static str, String)> {
+    let org = message.organization_id;
+    let visit = facts.compose.visit(org, message.plan.appointment_id?)?;
+    let organization = facts.organizations.get(&org)?;
+    let spanish = language.is_some_and(|l| l.primary() == "es");
+    let summary =
+        if spanish { format!("Cita en {}", organization.name) } else { format!("Visit at {}", organization.name) };
+    let address = rapport_domain::message::wording::address(&visit.location.address);
+    let location = [visit.location.name.as_str(), address.as_str()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let domain = format!("{org}.rapport");
+    let text = calendar::InviteText { summary: &summary, location: &location, domain: &domain };
+    Some((calendar::method(visit.appointment), calendar::invite(visit.appointment, text, now)))
+}
 
 pub struct MessageSender {
     store: Store,
@@ -182,6 +208,9 @@ impl MessageSender {
                 }
                 Taken::Deferred(_) => continue,
             }
+            let calendar = (*channel == Channel::Email)
+                .then(|| invitation(message, words.language.as_ref(), &facts, now))
+                .flatten();
             let handoff = Handoff {
                 organization_id: message.organization_id,
                 message_id: message.id,
@@ -191,6 +220,7 @@ impl MessageSender {
                 subject: words.subject.clone(),
                 body: words.body.clone(),
                 media: message.plan.media.clone(),
+                calendar,
                 sending_at: now,
             };
             handovers.push(Handover { job, message, handoff });
@@ -297,6 +327,7 @@ impl MessageSender {
             subject: message.plan.subject.clone(),
             body: message.plan.body.clone(),
             media: message.plan.media.clone(),
+            calendar: None,
             sending_at,
         };
         match provider.lookup(&handoff).await {

@@ -453,3 +453,64 @@ async fn a_template_carries_the_messages_own_unsubscribe_link() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_email_about_a_visit_carries_its_invitation_and_a_cancellation_cancels_it() {
+    on_each_backend_app(|app| async move {
+        use rapport_domain::message::template::TemplateKind;
+        let s = setup(&app).await;
+        let org = s.org.to_string();
+        let locations = app.get(&format!("/api/v1/organizations/{org}/locations")).await;
+        let location = locations.body["items"][0]["id"].as_str().expect("location").to_owned();
+        let visit = json!({"patient_id": s.patient, "location_id": location, "start": "2026-11-27T16:00:00Z",
+            "duration_minutes": 30, "visit_type": "follow-up"});
+        let visit = app.post(&format!("/api/v1/organizations/{org}/appointments"), visit).await;
+        let visit_id = visit.body["id"].as_str().expect("id").to_owned();
+        let about = |key: &'static str, kind: &'static str, class: MessageClass| MessagePlan {
+            patient_id: s.patient.parse().expect("patient"),
+            class,
+            idempotency_key: key.into(),
+            subject: None,
+            body: String::new(),
+            template: Some(TemplateKind::parse(kind).expect("kind")),
+            appointment_id: Some(visit_id.parse().expect("visit")),
+            priority: rapport_domain::message::pace::Priority::Timely,
+            media: Vec::new(),
+            due_at: app.store.clock().now(),
+            expires_at: None,
+        };
+        app.store
+            .plan_message(s.org, &about("reminder", "appointment_reminder", MessageClass::Care))
+            .await
+            .expect("plan");
+        assert_eq!(dispatch(&s).await.done, 1);
+        let invitation = |n: usize| {
+            let email = &s.sim.emails()[n];
+            // Quoted-printable soft breaks joined, then iCalendar's folded lines.
+            let data = email.data.replace("=\r\n", "").replace("\r\n ", "");
+            assert!(data.contains("Content-Type: text/calendar; method="), "{data}");
+            data
+        };
+        let first = invitation(0);
+        assert!(first.contains("text/calendar; method=REQUEST"), "{first}");
+        for line in [format!("UID:{visit_id}@{org}.rapport"), "SEQUENCE:1".into(), "DTSTART:20261127T160000Z".into()] {
+            assert!(first.contains(&line), "{line}: {first}");
+        }
+        // Cancelled: the same event, a higher sequence, METHOD:CANCEL.
+        let path = format!("/api/v1/organizations/{org}/appointments/{visit_id}");
+        let cancel = json!({"patient_id": s.patient, "location_id": location, "start": "2026-11-27T16:00:00Z",
+            "duration_minutes": 30, "visit_type": "follow-up", "status": "cancelled"});
+        let etag = visit.etag.clone().expect("etag");
+        assert_eq!(
+            app.send("PUT", &path, Some(&cancel.to_string()), &[("if-match", &etag)]).await.status,
+            StatusCode::OK
+        );
+        let notice = about("cancelled", "appointment_cancelled", MessageClass::Transactional);
+        app.store.plan_message(s.org, &notice).await.expect("plan");
+        assert_eq!(dispatch(&s).await.done, 1);
+        let second = invitation(1);
+        assert!(second.contains("method=CANCEL") && second.contains("STATUS:CANCELLED"), "{second}");
+        assert!(second.contains(&format!("UID:{visit_id}@{org}.rapport")) && second.contains("SEQUENCE:2"));
+    })
+    .await;
+}

@@ -228,6 +228,7 @@ async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() 
             subject: None,
             body: message.plan.body.clone(),
             media: Vec::new(),
+            calendar: None,
             sending_at: app.store.clock().now(),
         };
         use rapport_server::channels::Provider;
