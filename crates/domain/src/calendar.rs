@@ -78,33 +78,10 @@ pub fn method(appointment: &Appointment) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use jiff::SignedDuration;
-
     use super::*;
-    use crate::appointment::AppointmentDetails;
-    use crate::ids::{AppointmentId, LocationId, OrganizationId, PatientId};
-    use crate::value::TimeZoneName;
 
     fn visit(status: AppointmentStatus, version: i64) -> Appointment {
-        let start: Timestamp = "2026-11-27T16:00:00Z".parse().expect("valid in the test");
-        Appointment {
-            id: AppointmentId::generate(),
-            organization_id: OrganizationId::generate(),
-            time_zone: TimeZoneName::parse("America/Chicago").expect("valid in the test"),
-            version,
-            created_at: Timestamp::UNIX_EPOCH,
-            updated_at: Timestamp::UNIX_EPOCH,
-            details: AppointmentDetails {
-                patient_id: PatientId::generate(),
-                provider_id: None,
-                location_id: LocationId::generate(),
-                start,
-                end: start + SignedDuration::from_mins(30),
-                visit_type: "follow-up".into(),
-                status,
-                source: None,
-            },
-        }
+        crate::fixtures::visit("2026-11-27T16:00:00Z", "America/Chicago", version, status)
     }
 
     const TEXT: InviteText<'static> = InviteText {

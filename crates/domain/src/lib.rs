@@ -8,6 +8,8 @@ pub mod audit;
 pub mod calendar;
 pub mod consent;
 pub mod contact;
+#[cfg(test)]
+mod fixtures;
 pub mod ids;
 pub mod message;
 pub mod organization;

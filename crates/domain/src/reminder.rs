@@ -206,29 +206,10 @@ pub fn wanted(appointment: &Appointment, schedule: &ReminderSchedule, now: Times
 mod tests {
     use super::*;
     use crate::appointment::AppointmentDetails;
-    use crate::ids::{AppointmentId, PatientId};
-    use crate::value::TimeZoneName;
 
+    /// A visit in New York.
     fn visit(start: &str, version: i64, status: AppointmentStatus) -> Appointment {
-        let start: Timestamp = start.parse().expect("valid in the test");
-        Appointment {
-            id: AppointmentId::generate(),
-            organization_id: OrganizationId::generate(),
-            time_zone: TimeZoneName::parse("America/New_York").expect("valid in the test"),
-            version,
-            created_at: Timestamp::UNIX_EPOCH,
-            updated_at: Timestamp::UNIX_EPOCH,
-            details: AppointmentDetails {
-                patient_id: PatientId::generate(),
-                provider_id: None,
-                location_id: LocationId::generate(),
-                start,
-                end: start + SignedDuration::from_mins(30),
-                visit_type: "annual".into(),
-                status,
-                source: None,
-            },
-        }
+        crate::fixtures::visit(start, "America/New_York", version, status)
     }
 
     fn at(text: &str) -> Timestamp {
@@ -312,7 +293,7 @@ mod tests {
         let rules = [
             rule(None, None, Before::Days(2)),
             rule(here, None, Before::Days(4)),
-            rule(None, Some("annual"), Before::Hours(2)),
+            rule(None, Some("follow-up"), Before::Hours(2)),
             rule(here, Some("surgery"), Before::Days(7)),
         ];
         assert_eq!(schedule_for(&rules, &v).offsets[0].before, Before::Hours(2), "the visit type beats the location");

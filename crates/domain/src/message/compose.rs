@@ -168,7 +168,7 @@ mod tests {
 
     use super::*;
     use crate::appointment::{AppointmentDetails, AppointmentStatus};
-    use crate::ids::{AppointmentId, LocationId, OrganizationId, PatientId};
+    use crate::ids::{LocationId, OrganizationId};
     use crate::message::template::TemplateText;
     use crate::organization::OpeningHours;
     use crate::patient::Address;
@@ -241,24 +241,13 @@ mod tests {
     }
 
     fn appointment(org: &Organization, location: &Location) -> Appointment {
+        // 14:30 in Chicago (CDT, UTC-5).
+        let visit = crate::fixtures::visit("2026-09-30T19:30:00Z", "America/Chicago", 1, AppointmentStatus::Booked);
         Appointment {
-            id: AppointmentId::generate(),
             organization_id: org.id,
             time_zone: location.time_zone.clone(),
-            version: 1,
-            created_at: Timestamp::UNIX_EPOCH,
-            updated_at: Timestamp::UNIX_EPOCH,
-            details: AppointmentDetails {
-                patient_id: PatientId::generate(),
-                provider_id: None,
-                location_id: location.id,
-                // 14:30 in Chicago (CDT, UTC-5).
-                start: "2026-09-30T19:30:00Z".parse().expect("valid in the test"),
-                end: "2026-09-30T20:00:00Z".parse().expect("valid in the test"),
-                visit_type: "follow-up".into(),
-                status: AppointmentStatus::Booked,
-                source: None,
-            },
+            details: AppointmentDetails { location_id: location.id, ..visit.details.clone() },
+            ..visit
         }
     }
 
