@@ -16,7 +16,7 @@
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 
 use crate::appointment::{Appointment, AppointmentStatus};
-use crate::ids::{LocationId, OrganizationId, ReminderRuleId};
+use crate::ids::{AppointmentId, LocationId, OrganizationId, ReminderRuleId};
 use crate::message::MessageClass;
 use crate::message::template::TemplateKind;
 
@@ -150,15 +150,34 @@ pub struct WantedMessage {
 }
 
 /// The keys of a visit's reminder messages start with this.
-pub fn key_prefix(appointment: &Appointment) -> String {
-    format!("visit:{}:", appointment.id)
+pub fn key_prefix(id: AppointmentId) -> String {
+    format!("visit:{id}:")
+}
+
+/// The keys of the visit's reminders at its current version start with this.
+fn version_prefix(appointment: &Appointment) -> String {
+    format!("{}v{}:", key_prefix(appointment.id), appointment.version)
+}
+
+/// Why the reminder planned under `key` is no longer wanted, as the trace
+/// says it (no patient data); `appointment` is the visit now, if it exists.
+pub fn why_unwanted(key: &str, appointment: Option<&Appointment>, now: Timestamp) -> String {
+    match appointment {
+        None => "the visit was deleted".into(),
+        Some(a) if a.details.status != AppointmentStatus::Booked => {
+            format!("the visit is {}", a.details.status.as_str())
+        }
+        Some(a) if a.details.start <= now => "the visit has begun".into(),
+        Some(a) if key.starts_with(&version_prefix(a)) => "the visit's reminder schedule changed".into(),
+        Some(a) => format!("the visit changed (now version {})", a.version),
+    }
 }
 
 /// Why a message the planner keyed under `key` no longer fits `appointment`
 /// (the dispatcher's last check: a sync racing a change could leave one
 /// planned); `None` for a fitting one, or a message the planner did not plan.
 pub fn unfit(key: &str, appointment: &Appointment) -> Option<&'static str> {
-    let rest = key.strip_prefix(&key_prefix(appointment))?;
+    let rest = key.strip_prefix(&key_prefix(appointment.id))?;
     let version = rest.strip_prefix('v')?.split(':').next()?.parse::<i64>().ok()?;
     if version != appointment.version {
         Some("the visit changed after this reminder was planned")
@@ -175,7 +194,7 @@ pub fn wanted(appointment: &Appointment, schedule: &ReminderSchedule, now: Times
     if appointment.details.status != AppointmentStatus::Booked || start <= now {
         return Vec::new();
     }
-    let prefix = format!("{}v{}:", key_prefix(appointment), appointment.version);
+    let prefix = version_prefix(appointment);
     let mut messages = Vec::new();
     let mut passed = false;
     for offset in &schedule.offsets {
@@ -222,7 +241,7 @@ mod tests {
         let v = visit("2026-11-20T15:00:00Z", 4, AppointmentStatus::Booked);
         let plan = wanted(&v, &ReminderSchedule::standard(), at("2026-11-10T12:00:00Z"));
         let keys: Vec<&str> = plan.iter().map(|m| m.key.as_str()).collect();
-        let prefix = key_prefix(&v);
+        let prefix = key_prefix(v.id);
         assert_eq!(keys, [format!("{prefix}v4:3d"), format!("{prefix}v4:1d")]);
         assert_eq!(plan[0].due_at, at("2026-11-17T15:00:00Z"));
         assert_eq!(plan[1].due_at, at("2026-11-19T15:00:00Z"));
@@ -260,7 +279,7 @@ mod tests {
     #[test]
     fn a_reminder_of_an_older_version_or_an_unbooked_visit_no_longer_fits() {
         let v = visit("2026-11-20T15:00:00Z", 3, AppointmentStatus::Booked);
-        let prefix = key_prefix(&v);
+        let prefix = key_prefix(v.id);
         assert_eq!(unfit(&format!("{prefix}v3:1d"), &v), None);
         assert!(unfit(&format!("{prefix}v2:1d"), &v).is_some());
         assert_eq!(unfit("tour-1", &v), None, "not the planner's");
@@ -307,6 +326,18 @@ mod tests {
         let kind = TemplateKind::parse("appointment_reminder").expect("valid in the test");
         let twice = vec![ReminderOffset { before: Before::Days(1), template: kind.clone() }; 2];
         assert_eq!(ReminderSchedule::new(twice, kind), Err(ReminderRuleError::Offsets));
+    }
+
+    #[test]
+    fn an_unwanted_reminder_says_what_changed() {
+        let v = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Booked);
+        let now = at("2026-11-10T12:00:00Z");
+        let prefix = key_prefix(v.id);
+        assert_eq!(why_unwanted(&format!("{prefix}v1:3d"), Some(&v), now), "the visit changed (now version 2)");
+        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), Some(&v), now), "the visit's reminder schedule changed");
+        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), None, now), "the visit was deleted");
+        let cancelled = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Cancelled);
+        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), Some(&cancelled), now), "the visit is cancelled");
     }
 
     #[test]

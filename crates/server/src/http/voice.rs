@@ -32,6 +32,12 @@ async fn spoken(state: &AppState, org: OrganizationId, id: MessageId) -> Result<
     Ok((message, language))
 }
 
+/// Where the call's keypad answer goes, under the public URL Twilio was given.
+fn keypad(state: &AppState, org: OrganizationId, id: MessageId) -> String {
+    let base = state.twilio_hooks.as_ref().map_or("", |h| h.public_url.as_str());
+    keypad_url(base, org, id)
+}
+
 fn ids(org: &str, id: &str) -> Result<(OrganizationId, MessageId), ApiError> {
     Ok((org.parse().map_err(|_| ApiError::NotFound)?, id.parse().map_err(|_| ApiError::NotFound)?))
 }
@@ -52,8 +58,7 @@ pub async fn twilio_voice(
     verified(&state, &headers, &path, &body)?;
     let (org, id) = ids(&org, &id)?;
     let (message, language) = spoken(&state, org, id).await?;
-    let base = state.twilio_hooks.as_ref().map(|h| h.public_url.clone()).unwrap_or_default();
-    Ok(xml(twiml(&message.plan.body, &language, &keypad_url(&base, org, id))))
+    Ok(xml(twiml(&message.plan.body, &language, &keypad(&state, org, id))))
 }
 
 #[utoipa::path(post, path = "/hooks/twilio/{org}/messages/{id}/keypad", tag = "hooks", security(()),
@@ -75,11 +80,10 @@ pub async fn twilio_keypad(
     // One key, a digit, * or #: nothing else reaches the trace.
     let digits = field(&params, "Digits").unwrap_or_default();
     let key = digits.chars().next().filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#');
-    let base = state.twilio_hooks.as_ref().map(|h| h.public_url.clone()).unwrap_or_default();
     match key {
         Some('1') => {
             state.store.note_message(org, id, "keypad: 1, heard the message again").await?;
-            Ok(xml(twiml(&message.plan.body, &language, &keypad_url(&base, org, id))))
+            Ok(xml(twiml(&message.plan.body, &language, &keypad(&state, org, id))))
         }
         Some(other) => {
             state.store.note_message(org, id, &format!("keypad: {other}, the call ended")).await?;

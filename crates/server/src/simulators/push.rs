@@ -72,7 +72,6 @@ struct State {
 pub struct PushSimulator {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    clock: Clock,
     _task: Arc<AbortOnDrop>,
 }
 
@@ -82,12 +81,12 @@ impl PushSimulator {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
-        let service = Service { origin: format!("http://{addr}"), state: state.clone(), clock: clock.clone() };
+        let service = Service { origin: format!("http://{addr}"), state: state.clone(), clock };
         let app = Router::new().route("/push/{id}", post(receive)).with_state(service);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { addr, state, clock, _task: Arc::new(AbortOnDrop(task)) })
+        Ok(Self { addr, state, _task: Arc::new(AbortOnDrop(task)) })
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -132,11 +131,6 @@ impl PushSimulator {
     /// Pushes refused for a bad authorization, encoding or payload.
     pub fn refused(&self) -> usize {
         self.state().refused
-    }
-
-    /// Its clock (VAPID expiry).
-    pub fn clock(&self) -> &Clock {
-        &self.clock
     }
 }
 

@@ -150,8 +150,15 @@ impl Store {
         for patient in self.hydrate_contacts(rows).await? {
             facts.patients.insert(patient.id, patient);
         }
-        if channels.contains(&Channel::Push) {
-            for subscription in self.live_push_subscriptions(&patient_ids).await? {
+        // Only patients whose channel order names push can take it (it is not in the default order).
+        let pushed: Vec<String> = facts
+            .patients
+            .values()
+            .filter(|p| channels.contains(&Channel::Push) && p.details.channel_order.contains(&Channel::Push))
+            .map(|p| p.id.to_string())
+            .collect();
+        if !pushed.is_empty() {
+            for subscription in self.live_push_subscriptions(&pushed).await? {
                 facts.push.entry(subscription.patient_id).or_default().push(subscription.id);
             }
         }

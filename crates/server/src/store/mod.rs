@@ -39,6 +39,7 @@ pub use messages::{MessageQuery, OutboxEntry, SEND_JOB};
 pub use pacing::{SendRules, SenderLimit};
 pub use patients::{PatientQuery, PatientUpsert};
 pub use push::PushSubscription;
+pub use reminder_rules::NewReminderRule;
 pub use reminders::{REMINDER_SYNC_JOB, ReminderSync};
 pub use sessions::NewSession;
 pub use staff::{Credentials, NewStaffUser};

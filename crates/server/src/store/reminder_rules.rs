@@ -5,12 +5,20 @@
 
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::reminder::{Before, ReminderOffset, ReminderRule, ReminderSchedule};
-use rapport_domain::{OrganizationId, ReminderRuleId};
+use rapport_domain::{LocationId, OrganizationId, ReminderRuleId};
 
 use super::db::{Row, Tx, args};
 use super::reminders::sync_job;
 use super::versioned::{self, Target, Versioned};
 use super::{Store, StoreError};
+
+/// What a rule says, as written (its id, version and times are the store's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReminderRule {
+    pub location_id: Option<LocationId>,
+    pub visit_type: Option<String>,
+    pub schedule: ReminderSchedule,
+}
 
 fn offsets_text(schedule: &ReminderSchedule) -> String {
     schedule.offsets.iter().map(|o| format!("{}:{}", o.before.key(), o.template)).collect::<Vec<_>>().join(",")
@@ -45,17 +53,21 @@ fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
 impl Store {
     /// Saves a rule; a second rule for the same scope is a conflict; a
     /// location of another organization an unknown reference.
-    pub async fn create_reminder_rule(&self, rule: &ReminderRule) -> Result<ReminderRule, StoreError> {
-        let org = rule.organization_id;
+    pub async fn create_reminder_rule(
+        &self,
+        org: OrganizationId,
+        rule: &NewReminderRule,
+    ) -> Result<ReminderRule, StoreError> {
+        let id = ReminderRuleId::generate();
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        self.check_rule_location(&mut tx, rule).await?;
+        check_rule_location(&mut tx, org, rule).await?;
         tx.execute(
             "INSERT INTO reminder_rules (id, organization_id, location_id, visit_type, offsets, confirmation, version,
                  created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
             args([
-                rule.id.to_string().into(),
+                id.to_string().into(),
                 org.to_string().into(),
                 rule.location_id.map(|l| l.to_string()).into(),
                 rule.visit_type.clone().into(),
@@ -65,9 +77,9 @@ impl Store {
             ]),
         )
         .await?;
-        self.replan_in(&mut tx, org, &format!("rule-{}-v1", rule.id)).await?;
+        self.replan_in(&mut tx, org, &format!("rule-{id}-v1")).await?;
         tx.commit().await?;
-        self.reminder_rule(org, rule.id).await
+        self.reminder_rule(org, id).await
     }
 
     pub async fn reminder_rule(&self, org: OrganizationId, id: ReminderRuleId) -> Result<ReminderRule, StoreError> {
@@ -95,12 +107,16 @@ impl Store {
     }
 
     /// Replaces a rule's scope and schedule at the version the caller read.
-    pub async fn update_reminder_rule(&self, rule: &ReminderRule, expected: i64) -> Result<ReminderRule, StoreError> {
-        let org = rule.organization_id;
+    pub async fn update_reminder_rule(
+        &self,
+        org: OrganizationId,
+        id: ReminderRuleId,
+        rule: &NewReminderRule,
+        expected: i64,
+    ) -> Result<ReminderRule, StoreError> {
         let mut tx = self.db.begin().await?;
-        self.check_rule_location(&mut tx, rule).await?;
-        let target =
-            Target { table: Versioned::ReminderRules, tenant: org.to_string(), id: rule.id.to_string(), expected };
+        check_rule_location(&mut tx, org, rule).await?;
+        let target = Target { table: Versioned::ReminderRules, tenant: org.to_string(), id: id.to_string(), expected };
         let values = args([
             rule.location_id.map(|l| l.to_string()).into(),
             rule.visit_type.clone().into(),
@@ -109,9 +125,9 @@ impl Store {
         ]);
         let sets = "location_id = $1, visit_type = $2, offsets = $3, confirmation = $4";
         let version = versioned::update(&mut tx, target, sets, values, self.clock.now()).await?;
-        self.replan_in(&mut tx, org, &format!("rule-{}-v{version}", rule.id)).await?;
+        self.replan_in(&mut tx, org, &format!("rule-{id}-v{version}")).await?;
         tx.commit().await?;
-        self.reminder_rule(org, rule.id).await
+        self.reminder_rule(org, id).await
     }
 
     pub async fn delete_reminder_rule(&self, org: OrganizationId, id: ReminderRuleId) -> Result<(), StoreError> {
@@ -127,17 +143,6 @@ impl Store {
         }
         self.replan_in(&mut tx, org, &format!("rule-{id}-deleted")).await?;
         tx.commit().await
-    }
-
-    async fn check_rule_location(&self, tx: &mut Tx, rule: &ReminderRule) -> Result<(), StoreError> {
-        let Some(location) = rule.location_id else { return Ok(()) };
-        tx.fetch_optional(
-            "SELECT id FROM locations WHERE organization_id = $1 AND id = $2",
-            args([rule.organization_id.to_string().into(), location.to_string().into()]),
-        )
-        .await?
-        .ok_or(StoreError::UnknownReference { field: "location_id".into() })
-        .map(drop)
     }
 
     /// Enqueues a sync of every booked visit of `org` still ahead, tagged
@@ -156,4 +161,16 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.enqueue_jobs_in(tx, &jobs).await
     }
+}
+
+/// A rule's location must be the organization's.
+async fn check_rule_location(tx: &mut Tx, org: OrganizationId, rule: &NewReminderRule) -> Result<(), StoreError> {
+    let Some(location) = rule.location_id else { return Ok(()) };
+    tx.fetch_optional(
+        "SELECT id FROM locations WHERE organization_id = $1 AND id = $2",
+        args([org.to_string().into(), location.to_string().into()]),
+    )
+    .await?
+    .ok_or(StoreError::UnknownReference { field: "location_id".into() })
+    .map(drop)
 }

@@ -7,8 +7,8 @@
 //! is a no-op). It is idempotent: running it again changes nothing.
 
 use rapport_domain::message::pace::Priority;
-use rapport_domain::reminder::{ReminderSchedule, WantedMessage, schedule_for, wanted};
-use rapport_domain::{Appointment, AppointmentId, MessageId, MessagePlan, MessageState, OrganizationId};
+use rapport_domain::reminder::{ReminderSchedule, WantedMessage, key_prefix, schedule_for, wanted, why_unwanted};
+use rapport_domain::{AppointmentId, MessageId, MessagePlan, MessageState, OrganizationId};
 
 use super::db::args;
 use super::{NewJob, Store, StoreError};
@@ -34,18 +34,6 @@ pub(super) fn sync_job(org: OrganizationId, id: AppointmentId, tag: &str, now: j
 pub struct ReminderSync {
     pub planned: usize,
     pub cancelled: usize,
-}
-
-/// Why a planned reminder is no longer wanted (no patient data).
-fn why_unwanted(appointment: Option<&Appointment>, now: jiff::Timestamp) -> String {
-    match appointment {
-        None => "the visit was deleted".into(),
-        Some(a) if a.details.status != rapport_domain::AppointmentStatus::Booked => {
-            format!("the visit is {}", a.details.status.as_str())
-        }
-        Some(a) if a.details.start <= now => "the visit has begun".into(),
-        Some(a) => format!("the visit changed (now version {})", a.version),
-    }
 }
 
 impl Store {
@@ -75,20 +63,16 @@ impl Store {
             .fetch_all(
                 "SELECT id, idempotency_key FROM messages WHERE organization_id = $1 AND appointment_id = $2
                    AND state = 'planned' AND idempotency_key LIKE $3",
-                args([org.to_string().into(), id.to_string().into(), format!("visit:{id}:%").into()]),
+                args([org.to_string().into(), id.to_string().into(), format!("{}%", key_prefix(id)).into()]),
             )
             .await?;
         let mut report = ReminderSync::default();
-        let reason = why_unwanted(appointment.as_ref(), now);
-        let current = appointment.as_ref().map(|a| format!("visit:{id}:v{}:", a.version));
         for row in planned {
             let key = row.text("idempotency_key")?;
             if !wants.iter().any(|w| w.key == key) {
-                // The same version, still booked ahead: its schedule changed.
-                let same_visit = !wants.is_empty() && current.as_ref().is_some_and(|c| key.starts_with(c.as_str()));
-                let reason = if same_visit { "the visit's reminder schedule changed" } else { reason.as_str() };
+                let reason = why_unwanted(&key, appointment.as_ref(), now);
                 let message: MessageId = row.parsed("id")?;
-                if self.close_message(org, message, MessageState::Cancelled, reason).await? {
+                if self.close_message(org, message, MessageState::Cancelled, &reason).await? {
                     report.cancelled += 1;
                 }
             }

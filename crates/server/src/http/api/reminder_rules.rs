@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::reminder::{Before, ReminderOffset, ReminderRule, ReminderSchedule};
-use rapport_domain::{LocationId, OrganizationId, ReminderRuleId, ValidationErrors};
+use rapport_domain::{LocationId, ReminderRuleId, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,6 +18,7 @@ use crate::http::AppState;
 use crate::http::access::{Allowed, need};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{IfMatch, JsonBody, path_id};
+use crate::store::NewReminderRule;
 
 /// One reminder: how long before the visit, in which words.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -72,7 +73,7 @@ impl From<&ReminderRule> for ReminderRuleView {
     }
 }
 
-fn into_rule(org: OrganizationId, id: ReminderRuleId, input: ReminderRuleInput) -> Result<ReminderRule, ApiError> {
+fn into_rule(input: ReminderRuleInput) -> Result<NewReminderRule, ApiError> {
     let mut errors = ValidationErrors::new();
     let location_id = input
         .location_id
@@ -99,17 +100,7 @@ fn into_rule(org: OrganizationId, id: ReminderRuleId, input: ReminderRuleInput) 
         }
         _ => return Err(errors.into()),
     };
-    let now = jiff::Timestamp::UNIX_EPOCH;
-    Ok(ReminderRule {
-        id,
-        organization_id: org,
-        location_id,
-        visit_type,
-        schedule,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    })
+    Ok(NewReminderRule { location_id, visit_type, schedule })
 }
 
 /// The organization's rules, oldest first.
@@ -133,8 +124,7 @@ pub async fn create(
     access: Allowed<need::WriteOrganization>,
     JsonBody(input): JsonBody<ReminderRuleInput>,
 ) -> Result<Response, ApiError> {
-    let rule = into_rule(access.org(), ReminderRuleId::generate(), input)?;
-    let rule = state.store.create_reminder_rule(&rule).await?;
+    let rule = state.store.create_reminder_rule(access.org(), &into_rule(input)?).await?;
     Ok(versioned(rule.version, ReminderRuleView::from(&rule), true))
 }
 
@@ -164,8 +154,8 @@ pub async fn update(
     IfMatch(expected): IfMatch,
     JsonBody(input): JsonBody<ReminderRuleInput>,
 ) -> Result<Response, ApiError> {
-    let rule = into_rule(access.org(), path_id(&id)?, input)?;
-    let rule = state.store.update_reminder_rule(&rule, expected).await?;
+    let id: ReminderRuleId = path_id(&id)?;
+    let rule = state.store.update_reminder_rule(access.org(), id, &into_rule(input)?, expected).await?;
     Ok(versioned(rule.version, ReminderRuleView::from(&rule), false))
 }
 

@@ -3,7 +3,7 @@
 //! and a preview for one patient.
 
 use rapport_domain::message::compose::sample;
-use rapport_domain::message::lint::{LintInput, lint};
+use rapport_domain::message::lint::{Finding, LintInput, lint};
 use rapport_domain::message::template::{Template, TemplateContent, TemplateKind, TemplateText};
 use rapport_domain::{Channel, LanguageTag, MessageClass, Organization, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -92,15 +92,26 @@ pub struct TemplateView {
     pub lint: Vec<ChannelLint>,
 }
 
+/// Lints the words of a message on `channel`: its subject (email) and body together.
+pub fn lint_words(
+    channel: Channel,
+    class: MessageClass,
+    subject: Option<&str>,
+    body: &str,
+    organization: &Organization,
+) -> Vec<Finding> {
+    let whole = subject.map_or_else(|| body.to_owned(), |s| format!("{s}\n{body}"));
+    lint(&LintInput { channel, class, body: &whole, practice: &organization.name })
+}
+
 /// Lints `content` filled with sample values, as a text, a call and an email.
 pub fn lint_template(content: &TemplateContent, organization: &Organization) -> Vec<ChannelLint> {
     [Channel::Sms, Channel::Voice, Channel::Email]
         .into_iter()
         .map(|channel| {
             let (subject, body) = sample(content, organization, channel);
-            let whole = subject.map_or(body.clone(), |s| format!("{s}\n{body}"));
-            let input = LintInput { channel, class: content.class, body: &whole, practice: &organization.name };
-            ChannelLint { channel: channel.as_str().into(), report: LintReport::from(lint(&input)) }
+            let findings = lint_words(channel, content.class, subject.as_deref(), &body, organization);
+            ChannelLint { channel: channel.as_str().into(), report: LintReport::from(findings) }
         })
         .collect()
 }

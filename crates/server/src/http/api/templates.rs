@@ -8,13 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rapport_domain::message::compose::{ComposeError, Links, Source, compose};
-use rapport_domain::message::lint::{LintInput, lint};
 use rapport_domain::message::routing::{DEFAULT_ORDER, address_for};
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{AppointmentId, Channel, PatientId, TemplateId, ValidationErrors};
 
 use super::message_lint::LintReport;
-use super::template_dto::{PreviewInput, PreviewView, TemplateInput, TemplateView};
+use super::template_dto::{PreviewInput, PreviewView, TemplateInput, TemplateView, lint_words};
 use super::{ListView, about_patient, versioned};
 use crate::http::AppState;
 use crate::http::access::{Allowed, need};
@@ -180,9 +179,7 @@ pub async fn preview(
             ComposeError::NoTemplate(_) | ComposeError::NoLink => ApiError::field("template", e.to_string()),
             ComposeError::NoAppointment => ApiError::field("appointment_id", e.to_string()),
         })?;
-    let class = composed.class;
-    let whole = composed.subject.as_ref().map_or(composed.body.clone(), |s| format!("{s}\n{}", composed.body));
-    let findings = lint(&LintInput { channel, class, body: &whole, practice: &organization.name });
+    let findings = lint_words(channel, composed.class, composed.subject.as_deref(), &composed.body, &organization);
     let (source, template_id) = match composed.source {
         Source::Organization(id) => ("organization", Some(id.to_string())),
         Source::Shipped => ("shipped", None),
