@@ -17,6 +17,8 @@ pub enum ActorKind {
     Token,
     /// Rapport itself or its command line.
     System,
+    /// A patient answering a message (actor id: the patient).
+    Patient,
     /// A caller who is not signed in (a failed sign-in).
     Anonymous,
 }
@@ -34,13 +36,15 @@ pub enum Outcome {
 }
 
 impl ActorKind {
-    pub const ALL: [ActorKind; 4] = [ActorKind::User, ActorKind::Token, ActorKind::System, ActorKind::Anonymous];
+    pub const ALL: [ActorKind; 5] =
+        [ActorKind::User, ActorKind::Token, ActorKind::System, ActorKind::Patient, ActorKind::Anonymous];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ActorKind::User => "user",
             ActorKind::Token => "token",
             ActorKind::System => "system",
+            ActorKind::Patient => "patient",
             ActorKind::Anonymous => "anonymous",
         }
     }

@@ -48,6 +48,12 @@ pub mod kind {
     pub enum PushSubscription {}
     #[derive(Debug)]
     pub enum ReminderRule {}
+    #[derive(Debug)]
+    pub enum InboundText {}
+    #[derive(Debug)]
+    pub enum VisitAnswer {}
+    #[derive(Debug)]
+    pub enum StaffTask {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -65,6 +71,9 @@ pub type MessageId = Id<kind::Message>;
 pub type TemplateId = Id<kind::Template>;
 pub type PushSubscriptionId = Id<kind::PushSubscription>;
 pub type ReminderRuleId = Id<kind::ReminderRule>;
+pub type InboundTextId = Id<kind::InboundText>;
+pub type VisitAnswerId = Id<kind::VisitAnswer>;
+pub type StaffTaskId = Id<kind::StaffTask>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

@@ -3,6 +3,7 @@
 //! re-checks them. No I/O, no async, no wire formats.
 
 pub mod access;
+pub mod answer;
 pub mod appointment;
 pub mod audit;
 pub mod calendar;
@@ -20,13 +21,15 @@ pub mod validation;
 pub mod value;
 
 pub use access::{Capability, Role};
+pub use answer::{Answer, ReplyWords};
 pub use appointment::{Appointment, AppointmentDetails, AppointmentStatus};
 pub use audit::{ActorKind, AuditEvent, NewAuditEvent, Outcome};
 pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
-    ApiTokenId, AppointmentId, AuditEventId, ConsentId, JobId, LocationId, MessageId, OrganizationId, PatientId,
-    ProviderId, PushSubscriptionId, ReminderRuleId, SessionId, StaffUserId, TemplateId,
+    ApiTokenId, AppointmentId, AuditEventId, ConsentId, InboundTextId, JobId, LocationId, MessageId, OrganizationId,
+    PatientId, ProviderId, PushSubscriptionId, ReminderRuleId, SessionId, StaffTaskId, StaffUserId, TemplateId,
+    VisitAnswerId,
 };
 pub use message::{Message, MessageClass, MessagePlan, MessageState};
 pub use organization::{Location, OpeningHours, Organization, Provider};

@@ -82,6 +82,9 @@ pub struct ReminderSchedule {
     pub offsets: Vec<ReminderOffset>,
     /// Sent at once when an offset is already past at booking.
     pub confirmation: TemplateKind,
+    /// Once the patient confirmed, what the offsets still ahead send: a
+    /// plain "see you" (this kind), or nothing.
+    pub after_confirmation: Option<TemplateKind>,
 }
 
 /// An organization's schedule for its visits, or those of one location,
@@ -113,19 +116,23 @@ pub fn schedule_for(rules: &[ReminderRule], appointment: &Appointment) -> Remind
 
 impl ReminderSchedule {
     /// Checks a schedule's offsets: 1 to 5, each at its own time.
-    pub fn new(offsets: Vec<ReminderOffset>, confirmation: TemplateKind) -> Result<Self, ReminderRuleError> {
+    pub fn new(
+        offsets: Vec<ReminderOffset>,
+        confirmation: TemplateKind,
+        after_confirmation: Option<TemplateKind>,
+    ) -> Result<Self, ReminderRuleError> {
         let mut keys: Vec<String> = offsets.iter().map(|o| o.before.key()).collect();
         keys.sort();
         keys.dedup();
         if offsets.is_empty() || offsets.len() > 5 || keys.len() != offsets.len() {
             return Err(ReminderRuleError::Offsets);
         }
-        Ok(Self { offsets, confirmation })
+        Ok(Self { offsets, confirmation, after_confirmation })
     }
 
     /// 3 days and 1 day before, by the patient's channel; a confirmation
     /// when booked inside that time (RULES.md: two reminders cut no-shows
-    /// the most, more add little).
+    /// the most, more add little); once confirmed, a plain "see you".
     pub fn standard() -> Self {
         let reminder = TemplateKind::parse("appointment_reminder").expect("a shipped kind");
         Self {
@@ -134,6 +141,7 @@ impl ReminderSchedule {
                 ReminderOffset { before: Before::Days(1), template: reminder },
             ],
             confirmation: TemplateKind::parse("appointment_booked").expect("a shipped kind"),
+            after_confirmation: Some(TemplateKind::parse("appointment_see_you").expect("a shipped kind")),
         }
     }
 }
@@ -154,6 +162,18 @@ pub fn key_prefix(id: AppointmentId) -> String {
     format!("visit:{id}:")
 }
 
+/// The last part of the key of a reminder sent after the patient confirmed.
+const SEEN: &str = ":seen";
+
+/// Whether a patient's answer to the message keyed `key` may apply to
+/// `appointment` now: the message was about the visit as it stands (not
+/// an earlier time or place), and the visit is booked and still ahead.
+pub fn answerable(key: &str, appointment: &Appointment, now: Timestamp) -> bool {
+    key.starts_with(&version_prefix(appointment))
+        && appointment.details.status == AppointmentStatus::Booked
+        && appointment.details.start > now
+}
+
 /// The keys of the visit's reminders at its current version start with this.
 fn version_prefix(appointment: &Appointment) -> String {
     format!("{}v{}:", key_prefix(appointment.id), appointment.version)
@@ -161,13 +181,16 @@ fn version_prefix(appointment: &Appointment) -> String {
 
 /// Why the reminder planned under `key` is no longer wanted, as the trace
 /// says it (no patient data); `appointment` is the visit now, if it exists.
-pub fn why_unwanted(key: &str, appointment: Option<&Appointment>, now: Timestamp) -> String {
+pub fn why_unwanted(key: &str, appointment: Option<&Appointment>, confirmed: bool, now: Timestamp) -> String {
     match appointment {
         None => "the visit was deleted".into(),
         Some(a) if a.details.status != AppointmentStatus::Booked => {
             format!("the visit is {}", a.details.status.as_str())
         }
         Some(a) if a.details.start <= now => "the visit has begun".into(),
+        Some(a) if key.starts_with(&version_prefix(a)) && confirmed && !key.ends_with(SEEN) => {
+            "the patient confirmed the visit".into()
+        }
         Some(a) if key.starts_with(&version_prefix(a)) => "the visit's reminder schedule changed".into(),
         Some(a) => format!("the visit changed (now version {})", a.version),
     }
@@ -188,8 +211,15 @@ pub fn unfit(key: &str, appointment: &Appointment) -> Option<&'static str> {
     }
 }
 
-/// The messages `appointment` should have, as of `now`.
-pub fn wanted(appointment: &Appointment, schedule: &ReminderSchedule, now: Timestamp) -> Vec<WantedMessage> {
+/// The messages `appointment` should have, as of `now`; `confirmed` when
+/// the patient confirmed it (the asks stop; the schedule says whether a
+/// plain reminder stays).
+pub fn wanted(
+    appointment: &Appointment,
+    schedule: &ReminderSchedule,
+    confirmed: bool,
+    now: Timestamp,
+) -> Vec<WantedMessage> {
     let start = appointment.details.start;
     if appointment.details.status != AppointmentStatus::Booked || start <= now {
         return Vec::new();
@@ -198,10 +228,15 @@ pub fn wanted(appointment: &Appointment, schedule: &ReminderSchedule, now: Times
     let mut messages = Vec::new();
     let mut passed = false;
     for offset in &schedule.offsets {
+        let (suffix, template) = match (&schedule.after_confirmation, confirmed) {
+            (_, false) => ("", &offset.template),
+            (Some(plain), true) => (SEEN, plain),
+            (None, true) => continue,
+        };
         match offset.before.due(appointment) {
             Some(due) if due > now => messages.push(WantedMessage {
-                key: format!("{prefix}{}", offset.before.key()),
-                template: offset.template.clone(),
+                key: format!("{prefix}{}{suffix}", offset.before.key()),
+                template: template.clone(),
                 class: MessageClass::Care,
                 due_at: due,
                 expires_at: start,
@@ -209,7 +244,8 @@ pub fn wanted(appointment: &Appointment, schedule: &ReminderSchedule, now: Times
             _ => passed = true,
         }
     }
-    if passed {
+    // A patient who confirmed knows they are booked.
+    if passed && !confirmed {
         messages.push(WantedMessage {
             key: format!("{prefix}booked"),
             template: schedule.confirmation.clone(),
@@ -239,7 +275,7 @@ mod tests {
     fn a_visit_well_ahead_gets_its_two_reminders_keyed_by_version() {
         // Friday 20 November 2026, 10:00 in New York (EST).
         let v = visit("2026-11-20T15:00:00Z", 4, AppointmentStatus::Booked);
-        let plan = wanted(&v, &ReminderSchedule::standard(), at("2026-11-10T12:00:00Z"));
+        let plan = wanted(&v, &ReminderSchedule::standard(), false, at("2026-11-10T12:00:00Z"));
         let keys: Vec<&str> = plan.iter().map(|m| m.key.as_str()).collect();
         let prefix = key_prefix(v.id);
         assert_eq!(keys, [format!("{prefix}v4:3d"), format!("{prefix}v4:1d")]);
@@ -252,7 +288,7 @@ mod tests {
     fn days_are_counted_on_the_local_calendar_across_a_dst_change() {
         // Monday 2 November 2026, 09:00 EST; DST ended on Sunday the 1st.
         let v = visit("2026-11-02T14:00:00Z", 1, AppointmentStatus::Booked);
-        let plan = wanted(&v, &ReminderSchedule::standard(), at("2026-10-20T12:00:00Z"));
+        let plan = wanted(&v, &ReminderSchedule::standard(), false, at("2026-10-20T12:00:00Z"));
         // 09:00 EDT on Friday 30 October; 09:00 EST on Sunday 1 November (after 02:00).
         assert_eq!(plan[0].due_at, at("2026-10-30T13:00:00Z"), "3 days: 09:00 local, 73 real hours before");
         assert_eq!(plan[1].due_at, at("2026-11-01T14:00:00Z"), "1 day: 09:00 local, after the change");
@@ -263,17 +299,35 @@ mod tests {
             }],
             ..ReminderSchedule::standard()
         };
-        assert_eq!(wanted(&v, &hours, at("2026-10-20T12:00:00Z"))[0].due_at, at("2026-11-02T12:00:00Z"));
+        assert_eq!(wanted(&v, &hours, false, at("2026-10-20T12:00:00Z"))[0].due_at, at("2026-11-02T12:00:00Z"));
     }
 
     #[test]
     fn booked_inside_the_window_a_confirmation_replaces_the_passed_reminders() {
         let v = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Booked);
         let now = at("2026-11-18T12:00:00Z");
-        let plan = wanted(&v, &ReminderSchedule::standard(), now);
+        let plan = wanted(&v, &ReminderSchedule::standard(), false, now);
         let keys: Vec<&str> = plan.iter().map(|m| m.key.rsplit(':').next().unwrap_or_default()).collect();
         assert_eq!(keys, ["1d", "booked"], "the 3-day reminder is past: not sent late");
         assert_eq!((plan[1].due_at, plan[1].class), (now, MessageClass::Transactional));
+    }
+
+    #[test]
+    fn once_confirmed_the_asks_stop_and_a_plain_reminder_stays_if_the_schedule_says_so() {
+        let v = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Booked);
+        let now = at("2026-11-18T12:00:00Z");
+        let prefix = key_prefix(v.id);
+        let plan = wanted(&v, &ReminderSchedule::standard(), true, now);
+        let keys: Vec<&str> = plan.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(keys, [format!("{prefix}v2:1d:seen")], "no booking confirmation: they confirmed");
+        assert_eq!(plan[0].template.as_str(), "appointment_see_you");
+        let silent = ReminderSchedule { after_confirmation: None, ..ReminderSchedule::standard() };
+        assert!(wanted(&v, &silent, true, now).is_empty());
+        let ask = format!("{prefix}v2:1d");
+        assert_eq!(why_unwanted(&ask, Some(&v), true, now), "the patient confirmed the visit");
+        assert!(answerable(&ask, &v, now));
+        assert!(!answerable(&format!("{prefix}v1:1d"), &v, now), "about the visit's old time");
+        assert!(!answerable(&ask, &v, v.details.start), "the visit has begun");
     }
 
     #[test]
@@ -297,7 +351,7 @@ mod tests {
             organization_id: OrganizationId::generate(),
             location_id: location,
             visit_type: visit_type.map(str::to_owned),
-            schedule: ReminderSchedule::new(vec![ReminderOffset { before, template: kind.clone() }], kind)
+            schedule: ReminderSchedule::new(vec![ReminderOffset { before, template: kind.clone() }], kind, None)
                 .expect("valid in the test"),
             version: 1,
             created_at: Timestamp::UNIX_EPOCH,
@@ -325,7 +379,7 @@ mod tests {
         assert_eq!(Before::parse("3w"), Err(ReminderRuleError::Before));
         let kind = TemplateKind::parse("appointment_reminder").expect("valid in the test");
         let twice = vec![ReminderOffset { before: Before::Days(1), template: kind.clone() }; 2];
-        assert_eq!(ReminderSchedule::new(twice, kind), Err(ReminderRuleError::Offsets));
+        assert_eq!(ReminderSchedule::new(twice, kind, None), Err(ReminderRuleError::Offsets));
     }
 
     #[test]
@@ -333,20 +387,20 @@ mod tests {
         let v = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Booked);
         let now = at("2026-11-10T12:00:00Z");
         let prefix = key_prefix(v.id);
-        assert_eq!(why_unwanted(&format!("{prefix}v1:3d"), Some(&v), now), "the visit changed (now version 2)");
-        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), Some(&v), now), "the visit's reminder schedule changed");
-        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), None, now), "the visit was deleted");
+        assert_eq!(why_unwanted(&format!("{prefix}v1:3d"), Some(&v), false, now), "the visit changed (now version 2)");
+        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), Some(&v), false, now), "the visit's reminder schedule changed");
+        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), None, false, now), "the visit was deleted");
         let cancelled = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Cancelled);
-        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), Some(&cancelled), now), "the visit is cancelled");
+        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), Some(&cancelled), false, now), "the visit is cancelled");
     }
 
     #[test]
     fn no_reminder_for_a_past_cancelled_or_no_show_visit() {
         let now = at("2026-11-10T12:00:00Z");
         for status in [AppointmentStatus::Cancelled, AppointmentStatus::Noshow, AppointmentStatus::Pending] {
-            assert!(wanted(&visit("2026-11-20T15:00:00Z", 1, status), &ReminderSchedule::standard(), now).is_empty());
+            assert!(wanted(&visit("2026-11-20T15:00:00Z", 1, status), &ReminderSchedule::standard(), false, now).is_empty());
         }
         let past = visit("2026-11-01T15:00:00Z", 1, AppointmentStatus::Booked);
-        assert!(wanted(&past, &ReminderSchedule::standard(), now).is_empty());
+        assert!(wanted(&past, &ReminderSchedule::standard(), false, now).is_empty());
     }
 }

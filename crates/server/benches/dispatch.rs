@@ -101,6 +101,8 @@ async fn fill(store: &Store, messages: u64) -> OrganizationId {
             appointment_id: visits.get(who).copied(),
             priority: rapport_domain::message::pace::Priority::Timely,
             media: Vec::new(),
+            channel: None,
+            to: None,
             due_at: daytime(),
             expires_at: None,
         };

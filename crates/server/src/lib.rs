@@ -15,4 +15,4 @@ pub mod server;
 pub mod simulators;
 pub mod store;
 pub mod tls;
-pub mod unsubscribe;
+pub mod links;

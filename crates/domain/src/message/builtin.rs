@@ -10,69 +10,180 @@ use super::MessageClass;
 use super::template::{TemplateContent, TemplateKind, TemplateText};
 use crate::value::LanguageTag;
 
-/// `(kind, language, class, text, email subject, what a call says)`.
-const SHIPPED: &[(&str, &str, MessageClass, &str, &str, &str)] = &[
-    (
-        "appointment_reminder",
-        "en",
-        MessageClass::Care,
-        "{{organization.name}}: reminder of your visit {{appointment.when}} at {{location.name}}. Reply STOP to opt out.",
-        "Your visit on {{appointment.date}}",
-        "Hello, this is {{organization.name}} with a reminder of your visit on {{appointment.when}} at {{location.name}}.",
-    ),
-    (
-        "appointment_reminder",
-        "es",
-        MessageClass::Care,
-        "{{organization.name}}: le recordamos su cita el {{appointment.when}} en {{location.name}}. Responda STOP para no recibir textos.",
-        "Su cita del {{appointment.date}}",
-        "Hola, le llama {{organization.name}} para recordarle su cita el {{appointment.when}} en {{location.name}}.",
-    ),
-    (
-        "appointment_booked",
-        "en",
-        MessageClass::Transactional,
-        "{{organization.name}}: {{patient.first_name}}, you are booked {{appointment.when}} with {{provider.name}} at {{location.address}}. Reply STOP to opt out.",
-        "Your visit is booked: {{appointment.date}}",
-        "Hello, this is {{organization.name}}. Your visit is booked for {{appointment.when}} with {{provider.name}} at {{location.address}}.",
-    ),
-    (
-        "appointment_booked",
-        "es",
-        MessageClass::Transactional,
-        "{{organization.name}}: {{patient.first_name}}, su cita es el {{appointment.when}} con {{provider.name}} en {{location.address}}. Responda STOP para no recibir textos.",
-        "Su cita esta reservada: {{appointment.date}}",
-        "Hola, le llama {{organization.name}}. Su cita es el {{appointment.when}} con {{provider.name}} en {{location.address}}.",
-    ),
-    (
-        "appointment_cancelled",
-        "en",
-        MessageClass::Transactional,
-        "{{organization.name}}: your visit {{appointment.when}} is cancelled. To book again, call {{location.phone}}. Reply STOP to opt out.",
-        "Your visit on {{appointment.date}} is cancelled",
-        "Hello, this is {{organization.name}}. Your visit on {{appointment.when}} is cancelled. To book again, please call {{location.phone}}.",
-    ),
-    (
-        "appointment_cancelled",
-        "es",
-        MessageClass::Transactional,
-        "{{organization.name}}: su cita del {{appointment.when}} fue anulada. Para otra cita llame al {{location.phone}}. Responda STOP para no recibir textos.",
-        "Su cita del {{appointment.date}} fue anulada",
-        "Hola, le llama {{organization.name}}. Su cita del {{appointment.when}} fue anulada. Para otra cita llame al {{location.phone}}.",
-    ),
+/// One shipped template: its kind, language and class; the text (texts and
+/// push); the email's subject and, where an email needs more than the text
+/// (links instead of "reply 1"), its body; what a call says.
+struct Shipped {
+    kind: &'static str,
+    language: &'static str,
+    class: MessageClass,
+    text: &'static str,
+    subject: &'static str,
+    email: Option<&'static str>,
+    voice: &'static str,
+}
+
+const REMINDER_EMAIL_EN: &str = "Hello {{patient.first_name}},
+
+This is a reminder of your visit on {{appointment.when}} with {{provider.name}} at {{location.name}}, {{location.address}}.
+
+Confirm your visit: {{links.confirm}}
+Cannot come? Let us know: {{links.cancel}}
+Need another time? {{links.reschedule}}
+
+{{organization.name}}";
+
+const REMINDER_EMAIL_ES: &str = "Hola {{patient.first_name}}:
+
+Le recordamos su cita el {{appointment.when}} con {{provider.name}} en {{location.name}}, {{location.address}}.
+
+Confirme su cita: {{links.confirm}}
+¿No puede venir? Avísenos: {{links.cancel}}
+¿Necesita otra hora? {{links.reschedule}}
+
+{{organization.name}}";
+
+const SHIPPED: &[Shipped] = &[
+    Shipped {
+        kind: "appointment_reminder",
+        language: "en",
+        class: MessageClass::Care,
+        text: "{{organization.name}}: visit {{appointment.when}} at {{location.name}}. Reply 1 to confirm, 2 if you can't come, 3 to change it. STOP to opt out.",
+        subject: "Your visit on {{appointment.date}}",
+        email: Some(REMINDER_EMAIL_EN),
+        voice: "Hello, this is {{organization.name}} with a reminder of your visit on {{appointment.when}} at {{location.name}}.",
+    },
+    Shipped {
+        kind: "appointment_reminder",
+        language: "es",
+        class: MessageClass::Care,
+        text: "{{organization.name}}: cita {{appointment.when}} en {{location.name}}. Responda 1 confirmar, 2 si no viene, 3 cambiar. STOP para salir.",
+        subject: "Su cita del {{appointment.date}}",
+        email: Some(REMINDER_EMAIL_ES),
+        voice: "Hola, le llama {{organization.name}} para recordarle su cita el {{appointment.when}} en {{location.name}}.",
+    },
+    Shipped {
+        kind: "appointment_booked",
+        language: "en",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: {{patient.first_name}}, you are booked {{appointment.when}} with {{provider.name}} at {{location.address}}. Reply 1 to confirm. STOP to opt out.",
+        subject: "Your visit is booked: {{appointment.date}}",
+        email: None,
+        voice: "Hello, this is {{organization.name}}. Your visit is booked for {{appointment.when}} with {{provider.name}} at {{location.address}}.",
+    },
+    Shipped {
+        kind: "appointment_booked",
+        language: "es",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: {{patient.first_name}}, su cita es el {{appointment.when}} con {{provider.name}} en {{location.address}}. Responda 1 para confirmar. STOP para salir.",
+        subject: "Su cita esta reservada: {{appointment.date}}",
+        email: None,
+        voice: "Hola, le llama {{organization.name}}. Su cita es el {{appointment.when}} con {{provider.name}} en {{location.address}}.",
+    },
+    Shipped {
+        kind: "appointment_see_you",
+        language: "en",
+        class: MessageClass::Care,
+        text: "{{organization.name}}: see you {{appointment.when}} at {{location.name}}. Reply STOP to opt out.",
+        subject: "See you on {{appointment.date}}",
+        email: None,
+        voice: "Hello, this is {{organization.name}}. We look forward to seeing you on {{appointment.when}} at {{location.name}}.",
+    },
+    Shipped {
+        kind: "appointment_see_you",
+        language: "es",
+        class: MessageClass::Care,
+        text: "{{organization.name}}: le esperamos el {{appointment.when}} en {{location.name}}. Responda STOP para no recibir textos.",
+        subject: "Le esperamos el {{appointment.date}}",
+        email: None,
+        voice: "Hola, le llama {{organization.name}}. Le esperamos el {{appointment.when}} en {{location.name}}.",
+    },
+    Shipped {
+        kind: "appointment_cancelled",
+        language: "en",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: your visit {{appointment.when}} is cancelled. To book again, call {{location.phone}}. Reply STOP to opt out.",
+        subject: "Your visit on {{appointment.date}} is cancelled",
+        email: None,
+        voice: "Hello, this is {{organization.name}}. Your visit on {{appointment.when}} is cancelled. To book again, please call {{location.phone}}.",
+    },
+    Shipped {
+        kind: "appointment_cancelled",
+        language: "es",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: su cita del {{appointment.when}} fue anulada. Para otra cita llame al {{location.phone}}. Responda STOP para no recibir textos.",
+        subject: "Su cita del {{appointment.date}} fue anulada",
+        email: None,
+        voice: "Hola, le llama {{organization.name}}. Su cita del {{appointment.when}} fue anulada. Para otra cita llame al {{location.phone}}.",
+    },
+    Shipped {
+        kind: "answer_confirmed",
+        language: "en",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: thank you, your visit {{appointment.when}} is confirmed. Reply STOP to opt out.",
+        subject: "Your visit on {{appointment.date}} is confirmed",
+        email: None,
+        voice: "Thank you. Your visit on {{appointment.when}} is confirmed.",
+    },
+    Shipped {
+        kind: "answer_confirmed",
+        language: "es",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: gracias, su cita del {{appointment.when}} queda confirmada. Responda STOP para no recibir textos.",
+        subject: "Su cita del {{appointment.date}} queda confirmada",
+        email: None,
+        voice: "Gracias. Su cita del {{appointment.when}} queda confirmada.",
+    },
+    Shipped {
+        kind: "answer_reschedule",
+        language: "en",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: thank you, we will contact you to find a new time for your visit {{appointment.when}}, or call {{location.phone}}. Reply STOP to opt out.",
+        subject: "A new time for your visit on {{appointment.date}}",
+        email: None,
+        voice: "Thank you. We will contact you to find a new time for your visit on {{appointment.when}}.",
+    },
+    Shipped {
+        kind: "answer_reschedule",
+        language: "es",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: gracias, le contactaremos para cambiar su cita del {{appointment.when}}, o llame al {{location.phone}}. Responda STOP para no recibir textos.",
+        subject: "Otra hora para su cita del {{appointment.date}}",
+        email: None,
+        voice: "Gracias. Le contactaremos para cambiar su cita del {{appointment.when}}.",
+    },
+    Shipped {
+        kind: "answer_unclear",
+        language: "en",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: thank you, we could not tell which visit you mean. Our team will contact you. Reply STOP to opt out.",
+        subject: "Your reply to {{organization.name}}",
+        email: None,
+        voice: "Thank you. Our team will contact you.",
+    },
+    Shipped {
+        kind: "answer_unclear",
+        language: "es",
+        class: MessageClass::Transactional,
+        text: "{{organization.name}}: gracias, no sabemos a qué cita se refiere. Nuestro equipo le contactará. Responda STOP para no recibir textos.",
+        subject: "Su respuesta a {{organization.name}}",
+        email: None,
+        voice: "Gracias. Nuestro equipo le contactará.",
+    },
 ];
 
 static TEMPLATES: LazyLock<Vec<TemplateContent>> = LazyLock::new(|| {
+    let parse = |text: &str| TemplateText::parse(text).expect("a shipped text parses");
     SHIPPED
         .iter()
-        .map(|&(kind, language, class, text, subject, voice)| TemplateContent {
-            kind: TemplateKind::parse(kind).expect("a shipped kind is a slug"),
-            language: LanguageTag::parse(language).expect("a shipped language is a tag"),
-            class,
-            text: TemplateText::parse(text).expect("a shipped text parses"),
-            voice_text: Some(TemplateText::parse(voice).expect("a shipped call parses")),
-            email_subject: Some(TemplateText::parse(subject).expect("a shipped subject parses")),
-            email_body: None,
+        .map(|s| TemplateContent {
+            kind: TemplateKind::parse(s.kind).expect("a shipped kind is a slug"),
+            language: LanguageTag::parse(s.language).expect("a shipped language is a tag"),
+            class: s.class,
+            text: parse(s.text),
+            voice_text: Some(parse(s.voice)),
+            email_subject: Some(parse(s.subject)),
+            email_body: s.email.map(parse),
         })
         .collect()
 });
@@ -104,6 +215,9 @@ mod tests {
                 Variable::LocationPhone => "+13125550100",
                 Variable::ProviderName => "Dr Ana Ruiz",
                 Variable::LinksUnsubscribe => "https://rapport.example/unsubscribe/0000.sample",
+                Variable::LinksConfirm | Variable::LinksCancel | Variable::LinksReschedule => {
+                    "https://rapport.example/answer/0000.confirm.sample"
+                }
             }
             .to_owned(),
         )

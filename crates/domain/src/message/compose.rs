@@ -60,6 +60,16 @@ pub enum ComposeError {
 pub struct Links {
     /// This message's one-click unsubscribe page.
     pub unsubscribe: Option<String>,
+    /// The pages answering the visit it is about: confirm, cancel, reschedule.
+    pub answers: Option<AnswerLinks>,
+}
+
+/// A visit's answer pages, one per answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerLinks {
+    pub confirm: String,
+    pub cancel: String,
+    pub reschedule: String,
 }
 
 /// The template of `kind` for a reader of `wanted` (else `default`, else
@@ -126,6 +136,9 @@ pub fn compose(
                 None => "your care team".to_owned(),
             },
             Variable::LinksUnsubscribe => links.unsubscribe.clone()?,
+            Variable::LinksConfirm => links.answers.as_ref()?.confirm.clone(),
+            Variable::LinksCancel => links.answers.as_ref()?.cancel.clone(),
+            Variable::LinksReschedule => links.answers.as_ref()?.reschedule.clone(),
         })
     };
     let missing = if visit.is_none() && template.needs_appointment() {
@@ -157,6 +170,9 @@ pub fn sample(template: &TemplateContent, organization: &Organization, channel: 
             Variable::LocationPhone => "+13125550100".into(),
             Variable::ProviderName => "Dr Sam Lee".into(),
             Variable::LinksUnsubscribe => "https://rapport.example/unsubscribe/0000.sample".into(),
+            Variable::LinksConfirm => "https://rapport.example/answer/0000.confirm.sample".into(),
+            Variable::LinksCancel => "https://rapport.example/answer/0000.cancel.sample".into(),
+            Variable::LinksReschedule => "https://rapport.example/answer/0000.reschedule.sample".into(),
         })
     };
     template.render(channel, &values).unwrap_or_default()
@@ -323,7 +339,7 @@ mod tests {
         let org = organization("en");
         let mine = [own(&org, "news", "en", "{{organization.name}} news. Stop: {{links.unsubscribe}}")];
         let kind = kind("news");
-        let links = Links { unsubscribe: Some("https://r.example/unsubscribe/abc".into()) };
+        let links = Links { unsubscribe: Some("https://r.example/unsubscribe/abc".into()), answers: None };
         let composed = compose(&kind, &mine, &org, &patient(None), None, &links, Channel::Email).expect("composed");
         assert_eq!(composed.body, "Riverbend Health news. Stop: https://r.example/unsubscribe/abc");
         let without = compose(&kind, &mine, &org, &patient(None), None, &Links::default(), Channel::Email);

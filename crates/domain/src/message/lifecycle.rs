@@ -122,6 +122,12 @@ pub struct MessagePlan {
     pub priority: Priority,
     /// HTTPS links to images or PDFs sent with it: an MMS by text, links in an email.
     pub media: Vec<String>,
+    /// Only by this channel (a reply goes back the way the patient wrote;
+    /// a reminder rule may name one); `None`: the patient's order decides.
+    pub channel: Option<Channel>,
+    /// The patient's address to use on `channel`, when they have several (a
+    /// reply goes to the number that wrote); one that is not theirs is ignored.
+    pub to: Option<String>,
     /// Not before.
     pub due_at: Timestamp,
     /// Not after: a message that could not go out by then is suppressed.

@@ -73,10 +73,15 @@ pub enum Variable {
     /// The one-click page that stops this kind of message by this channel
     /// (needs the deployment's public URL).
     LinksUnsubscribe,
+    /// The signed pages where the patient confirms, cancels or asks to
+    /// reschedule the visit the message is about (one button each).
+    LinksConfirm,
+    LinksCancel,
+    LinksReschedule,
 }
 
 impl Variable {
-    pub const ALL: [Variable; 11] = [
+    pub const ALL: [Variable; 14] = [
         Variable::PatientFirstName,
         Variable::PatientLastName,
         Variable::OrganizationName,
@@ -88,6 +93,9 @@ impl Variable {
         Variable::LocationPhone,
         Variable::ProviderName,
         Variable::LinksUnsubscribe,
+        Variable::LinksConfirm,
+        Variable::LinksCancel,
+        Variable::LinksReschedule,
     ];
 
     pub fn name(self) -> &'static str {
@@ -103,6 +111,9 @@ impl Variable {
             Variable::LocationPhone => "location.phone",
             Variable::ProviderName => "provider.name",
             Variable::LinksUnsubscribe => "links.unsubscribe",
+            Variable::LinksConfirm => "links.confirm",
+            Variable::LinksCancel => "links.cancel",
+            Variable::LinksReschedule => "links.reschedule",
         }
     }
 
@@ -215,7 +226,7 @@ pub struct TemplateContent {
     pub voice_text: Option<TemplateText>,
     /// An email's subject; without one, the organization's name.
     pub email_subject: Option<TemplateText>,
-    /// A longer email version of `text`.
+    /// A longer email version of `text` (without the values it names, `text`).
     pub email_body: Option<TemplateText>,
 }
 
@@ -244,7 +255,12 @@ impl TemplateContent {
             Some(subject) => subject.render(values)?,
             None => values(Variable::OrganizationName)?,
         };
-        let body = self.email_body.as_ref().unwrap_or(&self.text).render(values)?;
+        // An email body with links the caller cannot make (no public URL)
+        // gives way to the text.
+        let body = match self.email_body.as_ref().and_then(|body| body.render(values)) {
+            Some(body) => body,
+            None => self.text.render(values)?,
+        };
         Some((Some(subject), body))
     }
 }

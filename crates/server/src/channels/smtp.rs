@@ -32,7 +32,7 @@ use rapport_domain::MessageClass;
 
 use super::{BoxFuture, Found, Handoff, Outcome, Provider};
 use crate::config::Secret;
-use crate::unsubscribe::UnsubscribeLinks;
+use crate::links::PatientLinks;
 
 /// How the connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl Dkim {
 pub struct SmtpEmail {
     settings: SmtpSettings,
     from: Mailbox,
-    links: Option<UnsubscribeLinks>,
+    links: Option<PatientLinks>,
     /// How TLS is checked (the server's name, the roots to trust).
     tls: TlsParameters,
     dkim: Option<Dkim>,
@@ -127,7 +127,7 @@ const NO_SUCH_MAILBOX: [&str; 3] = ["550", "551", "553"];
 
 impl SmtpEmail {
     /// `links` makes the unsubscribe links (none without a public URL).
-    pub fn new(settings: SmtpSettings, links: Option<UnsubscribeLinks>) -> anyhow::Result<Self> {
+    pub fn new(settings: SmtpSettings, links: Option<PatientLinks>) -> anyhow::Result<Self> {
         crate::tls::install_crypto_provider();
         let from: Mailbox = settings.from.parse().map_err(|_| anyhow::anyhow!("[email] from is not a mailbox"))?;
         let mut tls = TlsParameters::builder(settings.host.clone());

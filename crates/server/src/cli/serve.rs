@@ -18,7 +18,7 @@ use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::{RetryPolicy, WorkerSettings};
 use rapport_server::store::Store;
-use rapport_server::unsubscribe::UnsubscribeLinks;
+use rapport_server::links::PatientLinks;
 
 use super::open;
 
@@ -73,7 +73,7 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
         }));
     }
     if let Some(public_url) = &config.public_url {
-        state.unsubscribe = Some(std::sync::Arc::new(UnsubscribeLinks::load(&store, public_url).await?));
+        state.links = Some(std::sync::Arc::new(PatientLinks::load(&store, public_url).await?));
     }
     // The dispatcher sends due messages beside the HTTP server and stops with it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -135,7 +135,7 @@ async fn start_dispatcher(
     let mut sender = MessageSender::with_providers(store.clone(), providers)
         .reconcile_after(jiff::SignedDuration::from_secs(settings.reconcile_seconds as i64));
     if let Some(url) = &config.public_url {
-        sender = sender.with_links(UnsubscribeLinks::load(store, url).await?);
+        sender = sender.with_links(PatientLinks::load(store, url).await?);
     }
     let planner = rapport_server::engine::reminders::ReminderPlanner::new(store.clone());
     Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, planner, worker, stopped)))
@@ -150,7 +150,7 @@ async fn providers(config: &Config, store: &Store) -> anyhow::Result<Providers> 
         .collect();
     if let EmailProvider::Smtp(smtp) = &config.email {
         let links = match &config.public_url {
-            Some(url) => Some(UnsubscribeLinks::load(store, url).await?),
+            Some(url) => Some(PatientLinks::load(store, url).await?),
             None => {
                 tracing::warn!("no public_url: emails go without a one-click unsubscribe link");
                 None

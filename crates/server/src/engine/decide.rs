@@ -10,13 +10,14 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rapport_domain::message::caps::FrequencyCap;
-use rapport_domain::message::compose::{Links, Source, compose};
+use rapport_domain::message::compose::{AnswerLinks, Links, Source, compose};
 use rapport_domain::message::routing::{RoutingFacts, address_for, choose_channel};
 use rapport_domain::message::window::{SendingHours, SendingWindow};
-use rapport_domain::{Channel, Message, MessageClass, Patient, PatientId};
+use rapport_domain::reminder::key_prefix;
+use rapport_domain::{Answer, Channel, Message, MessageClass, Patient, PatientId};
 
+use crate::links::PatientLinks;
 use crate::store::{Decided, DispatchFacts, Words};
-use crate::unsubscribe::UnsubscribeLinks;
 
 /// A decision and its trace.
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ pub fn decide(
     facts: &DispatchFacts,
     channels: &[Channel],
     now: Timestamp,
-    links: Option<&UnsubscribeLinks>,
+    links: Option<&PatientLinks>,
     batch_sends: &mut BatchSends,
 ) -> Decision {
     let org = message.organization_id;
@@ -52,9 +53,21 @@ pub fn decide(
     };
     // A push message's address is the patient's newest live subscription.
     let push_to = facts.push.get(&patient.id).and_then(|subscriptions| subscriptions.first()).map(|id| id.to_string());
+    // A reply goes back to the number that wrote, if it is the patient's.
+    let pinned = message.plan.to.as_deref().filter(|to| patient.details.phones.iter().any(|p| p.number.as_str() == *to));
     let address = |channel| match channel {
         Channel::Push => push_to.clone(),
+        Channel::Sms | Channel::Voice if pinned.is_some() => pinned.map(str::to_owned),
         _ => address_for(&patient.details, channel),
+    };
+    // A message pinned to one channel may take only that one.
+    let pinned_forms: Vec<Channel>;
+    let channels = match message.plan.channel {
+        Some(only) => {
+            pinned_forms = channels.iter().copied().filter(|&c| c == only).collect();
+            &pinned_forms[..]
+        }
+        None => channels,
     };
     let undeliverable: Vec<Channel> = channels
         .iter()
@@ -134,7 +147,7 @@ fn words(
     patient: &Patient,
     channel: Channel,
     facts: &DispatchFacts,
-    links: Option<&UnsubscribeLinks>,
+    links: Option<&PatientLinks>,
     trace: &mut Vec<String>,
 ) -> Result<Words, String> {
     let plan = &message.plan;
@@ -151,7 +164,19 @@ fn words(
         return Err(why.into());
     }
     let own = facts.compose.templates_of(org);
-    let links = Links { unsubscribe: links.map(|l| l.link(message.id)) };
+    // A reminder's answer pages work until the visit starts.
+    let answers = match (links, visit) {
+        (Some(l), Some(v)) if plan.idempotency_key.starts_with(&key_prefix(v.appointment.id)) => {
+            let page = |answer| l.answer_link(message.id, answer, v.appointment.details.start);
+            Some(AnswerLinks {
+                confirm: page(Answer::Confirm),
+                cancel: page(Answer::Cancel),
+                reschedule: page(Answer::Reschedule),
+            })
+        }
+        _ => None,
+    };
+    let links = Links { unsubscribe: links.map(|l| l.link(message.id)), answers };
     let composed = compose(kind, own, organization, &patient.details, visit, &links, channel)
         .map_err(|error| error.to_string())?;
     let from = match composed.source {

@@ -27,7 +27,7 @@ use super::decide::{BatchSends, decide};
 use crate::channels::{Found, Handoff, Outcome, Providers};
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
 use crate::store::{Decided, DispatchFacts, Handed, Job, JobResult, SEND_JOB, SendRules, Store, StoreError, Taken};
-use crate::unsubscribe::UnsubscribeLinks;
+use crate::links::PatientLinks;
 use rapport_domain::message::caps::FrequencyCap;
 
 /// The invitation an email about a visit carries (RFC 5545): the visit as
@@ -61,7 +61,7 @@ pub struct MessageSender {
     /// The care cap and the senders' limits, checked again at commit.
     rules: SendRules,
     /// Makes the links templates may carry (none without a public URL).
-    links: Option<UnsubscribeLinks>,
+    links: Option<PatientLinks>,
     /// How long after an in-doubt outcome the provider is asked (a status
     /// report may settle it first).
     reconcile_after: SignedDuration,
@@ -93,7 +93,7 @@ impl MessageSender {
     }
 
     /// Lets templates carry links (`{{links.unsubscribe}}`) made under the public URL.
-    pub fn with_links(mut self, links: UnsubscribeLinks) -> Self {
+    pub fn with_links(mut self, links: PatientLinks) -> Self {
         self.links = Some(links);
         self
     }

@@ -2,11 +2,13 @@
 //! dispatcher (`dispatch`, deciding with `decide`), which hands messages to
 //! the channels' providers (`crate::channels`), and the reminder planner
 //! (`reminders`), which keeps each visit's reminders in line with it. The
-//! server runs both beside HTTP, in one loop.
+//! server runs both beside HTTP, in one loop. `replies` reads a patient's
+//! text (called by the inbound webhook).
 
 pub mod decide;
 pub mod dispatch;
 pub mod reminders;
+pub mod replies;
 
 use std::time::Duration;
 

@@ -9,8 +9,9 @@
 //!   no answer, failed is failed). A call's words and keypad are `voice.rs`.
 //! - `POST /hooks/twilio/{org}/inbound`: a text from a patient. Opt-out
 //!   keywords (STOP and its CTIA equivalents) put the number on the
-//!   sender's suppression list at once, START lifts it; the shared inbox
-//!   will keep the rest.
+//!   sender's suppression list at once, START lifts it; any other text is
+//!   kept and read as an answer to a reminder (`engine::replies`). A text
+//!   delivered twice (same MessageSid) is taken once.
 //!
 //! A request whose `X-Twilio-Signature` does not match, computed over
 //! `public_url` and the path, is refused with 403 and changes nothing.
@@ -21,13 +22,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rapport_domain::{MessageId, MessageState, OrganizationId};
+use rapport_domain::{MessageId, MessageState, OrganizationId, ReplyWords};
 
 use super::AppState;
 use super::error::ApiError;
 use crate::channels::twilio::signature_matches;
 use crate::config::Secret;
-use crate::store::{DeliveryReport, ReportOutcome};
+use crate::engine::replies;
+use crate::store::{DeliveryReport, InboundText, ReportOutcome};
 
 /// What verifying Twilio's webhooks takes.
 #[derive(Debug, Clone)]
@@ -170,13 +172,30 @@ pub async fn twilio_inbound(
     };
     // With a messaging service, the service is the sender the patient opted out of.
     let sender = field(&params, "MessagingServiceSid").unwrap_or(to);
-    let keyword = keyword(field(&params, "Body").unwrap_or_default());
+    let body = field(&params, "Body").unwrap_or_default();
+    let Some(sid) = field(&params, "MessageSid").or_else(|| field(&params, "SmsSid")) else {
+        return Err(ApiError::InvalidQuery("an inbound message needs MessageSid".into()));
+    };
+    let text = InboundText { provider_ref: sid.to_owned(), from: from.to_owned(), to: to.to_owned(), body: body.to_owned() };
+    let keyword = keyword(body);
     if STOP_WORDS.contains(&keyword.as_str()) {
         state.store.suppress_sms(org, sender, from).await?;
+        replies::keep_keyword(&state.store, org, &text).await?;
         tracing::info!(organization = %org, "an opt-out keyword suppressed a number for its sender");
-    } else if START_WORDS.contains(&keyword.as_str()) {
-        state.store.unsuppress_sms(org, sender, from).await?;
-        tracing::info!(organization = %org, "an opt-in keyword lifted a suppression");
+    } else {
+        if START_WORDS.contains(&keyword.as_str()) {
+            state.store.unsuppress_sms(org, sender, from).await?;
+            tracing::info!(organization = %org, "an opt-in keyword lifted a suppression");
+        }
+        // YES is both START and a confirmation: it is read as an answer too.
+        let taken = if keyword == "START" || keyword == "UNSTOP" {
+            replies::keep_keyword(&state.store, org, &text).await.map(drop)
+        } else {
+            let now = state.store.clock().now();
+            replies::take_text(&state.store, org, &text, &ReplyWords::standard(), now).await.map(drop)
+        };
+        taken?;
+        tracing::info!(organization = %org, "an inbound text was taken");
     }
     let twiml = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
     Ok(([(header::CONTENT_TYPE, "text/xml")], twiml).into_response())

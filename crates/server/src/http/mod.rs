@@ -2,6 +2,7 @@
 //! Handlers parse, call the store, and map; no SQL and no policy live here.
 
 pub mod access;
+pub mod answers;
 pub mod api;
 pub mod error;
 pub mod extract;
@@ -39,8 +40,8 @@ pub struct AppState {
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     /// Verifies Twilio's webhooks; `None` when Twilio is not the SMS provider.
     pub twilio_hooks: Option<Arc<hooks::TwilioHooks>>,
-    /// Verifies one-click unsubscribe links; `None` without a public URL.
-    pub unsubscribe: Option<Arc<crate::unsubscribe::UnsubscribeLinks>>,
+    /// Signs and verifies the links in messages (unsubscribe, answers); `None` without a public URL.
+    pub links: Option<Arc<crate::links::PatientLinks>>,
 }
 
 impl AppState {
@@ -53,7 +54,7 @@ impl AppState {
             trusted_proxies: Arc::new(Vec::new()),
             rate_limiter: Arc::new(rate_limit::RateLimiter::new(600)),
             twilio_hooks: None,
-            unsubscribe: None,
+            links: None,
         }
     }
 }
@@ -85,6 +86,7 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .route("/hooks/twilio/{org}/messages/{id}/voice", axum::routing::post(voice::twilio_voice))
         .route("/hooks/twilio/{org}/messages/{id}/keypad", axum::routing::post(voice::twilio_keypad))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm_page).post(unsubscribe::unsubscribe))
+        .route("/answer/{token}", get(answers::answer_page).post(answers::answer))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))

@@ -17,7 +17,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::voice::twilio_voice,
         super::voice::twilio_keypad,
         super::unsubscribe::confirm_page,
-        super::unsubscribe::unsubscribe
+        super::unsubscribe::unsubscribe,
+        super::answers::answer_page,
+        super::answers::answer
     )
 )]
 struct ApiDoc;

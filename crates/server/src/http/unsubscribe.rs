@@ -42,7 +42,7 @@ pub async fn confirm_page(Path(token): Path<String>) -> Response {
     responses((status = 200, description = "Unsubscribed (or already)"),
         (status = 403, description = "The link is not genuine", body = super::error::Problem)))]
 pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
-    let links = state.unsubscribe.as_ref().ok_or(ApiError::Forbidden)?;
+    let links = state.links.as_ref().ok_or(ApiError::Forbidden)?;
     let id = links.verify(&token).ok_or(ApiError::Forbidden)?;
     let Some(message) = state.store.messages_by_ids(&[id]).await?.pop() else { return Err(ApiError::Forbidden) };
     let (org, patient, purpose) = (message.organization_id, message.plan.patient_id, message.plan.class.purpose());

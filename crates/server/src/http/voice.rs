@@ -3,20 +3,26 @@
 //! (rule `Signed`).
 //!
 //! - `POST /hooks/twilio/{org}/messages/{id}/voice`: the message's words,
-//!   spoken in its language, then "press 1 to hear this again".
-//! - `POST /hooks/twilio/{org}/messages/{id}/keypad`: 1 speaks them again;
-//!   anything else says goodbye. The key pressed goes to the trace.
+//!   spoken in its language, then "press 1 to hear this again"; a
+//!   reminder's call asks for an answer instead (1 confirm, 2 cancel,
+//!   3 reschedule, 9 hear it again).
+//! - `POST /hooks/twilio/{org}/messages/{id}/keypad`: the key's answer is
+//!   given to the visit (as a text's would be, `store/answers.rs`) and the
+//!   call says what it did; the repeat key speaks the words again; anything
+//!   else says goodbye. The key pressed goes to the trace.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use rapport_domain::{LanguageTag, Message, MessageId, OrganizationId};
+use rapport_domain::reminder::key_prefix;
+use rapport_domain::{Answer, Channel, LanguageTag, Message, MessageId, OrganizationId};
 
 use super::AppState;
 use super::error::ApiError;
 use super::hooks::{field, verified};
-use crate::channels::voice::{keypad_url, twiml, twiml_goodbye};
+use crate::channels::voice::{Spoken, again_key, keypad_url, twiml, twiml_answered, twiml_goodbye};
+use crate::store::{Answered, NewAnswer};
 
 fn xml(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
@@ -36,6 +42,11 @@ async fn spoken(state: &AppState, org: OrganizationId, id: MessageId) -> Result<
 fn keypad(state: &AppState, org: OrganizationId, id: MessageId) -> String {
     let base = state.twilio_hooks.as_ref().map_or("", |h| h.public_url.as_str());
     keypad_url(base, org, id)
+}
+
+/// Whether the call is a visit's reminder, which takes answers by keypad.
+fn takes_answers(message: &Message) -> bool {
+    message.plan.appointment_id.is_some_and(|id| message.plan.idempotency_key.starts_with(&key_prefix(id)))
 }
 
 fn ids(org: &str, id: &str) -> Result<(OrganizationId, MessageId), ApiError> {
@@ -58,7 +69,7 @@ pub async fn twilio_voice(
     verified(&state, &headers, &path, &body)?;
     let (org, id) = ids(&org, &id)?;
     let (message, language) = spoken(&state, org, id).await?;
-    Ok(xml(twiml(&message.plan.body, &language, &keypad(&state, org, id))))
+    Ok(xml(twiml(&message.plan.body, &language, &keypad(&state, org, id), takes_answers(&message))))
 }
 
 #[utoipa::path(post, path = "/hooks/twilio/{org}/messages/{id}/keypad", tag = "hooks", security(()),
@@ -80,15 +91,28 @@ pub async fn twilio_keypad(
     // One key, a digit, * or #: nothing else reaches the trace.
     let digits = field(&params, "Digits").unwrap_or_default();
     let key = digits.chars().next().filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#');
-    match key {
-        Some('1') => {
-            state.store.note_message(org, id, "keypad: 1, heard the message again").await?;
-            Ok(xml(twiml(&message.plan.body, &language, &keypad(&state, org, id))))
+    let answers = takes_answers(&message);
+    let answer = key.filter(|_| answers).and_then(Answer::from_digit);
+    match (key, answer) {
+        (_, Some(answer)) => {
+            state.store.note_message(org, id, &format!("keypad: {}, answered {}", answer.digit(), answer.as_str())).await?;
+            let given = NewAnswer { message_id: id, answer, channel: Channel::Voice, inbound_id: None };
+            let spoken = match (state.store.answer_visit(org, &given).await?, answer) {
+                (Answered::Closed, _) => Spoken::Closed,
+                (_, Answer::Confirm) => Spoken::Confirmed,
+                (_, Answer::Cancel) => Spoken::Cancelled,
+                (_, Answer::Reschedule) => Spoken::Reschedule,
+            };
+            Ok(xml(twiml_answered(spoken, &language)))
         }
-        Some(other) => {
+        (Some(k), None) if k == again_key(answers) => {
+            state.store.note_message(org, id, &format!("keypad: {k}, heard the message again")).await?;
+            Ok(xml(twiml(&message.plan.body, &language, &keypad(&state, org, id), answers)))
+        }
+        (Some(other), None) => {
             state.store.note_message(org, id, &format!("keypad: {other}, the call ended")).await?;
             Ok(xml(twiml_goodbye(&language)))
         }
-        None => Ok(xml(twiml_goodbye(&language))),
+        (None, None) => Ok(xml(twiml_goodbye(&language))),
     }
 }

@@ -61,6 +61,8 @@ pub(super) fn message_from_row(r: &Row) -> Result<Message, StoreError> {
             appointment_id: r.opt_parsed("appointment_id")?,
             priority: r.parsed("priority")?,
             media: r.opt_text("media")?.map(|m| m.lines().map(str::to_owned).collect()).unwrap_or_default(),
+            channel: r.opt_parsed("only_channel")?,
+            to: r.opt_text("to_address")?,
             due_at: r.timestamp("due_at")?,
             expires_at: r.opt_int("expires_at")?.map(super::db::from_micros).transpose()?,
         },
@@ -149,8 +151,24 @@ impl Store {
     /// message must name a kind the organization or Rapport has a template
     /// of, and an appointment when the template speaks of one.
     pub async fn plan_message(&self, org: OrganizationId, plan: &MessagePlan) -> Result<(Message, bool), StoreError> {
-        let now = self.clock.now();
         let mut tx = self.db.begin().await?;
+        let created = self.plan_in(&mut tx, org, plan).await?;
+        tx.commit().await?;
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM messages WHERE organization_id = $1 AND idempotency_key = $2",
+                args([org.to_string().into(), plan.idempotency_key.as_str().into()]),
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((message_from_row(&row)?, created))
+    }
+
+    /// [`plan_message`](Store::plan_message) within the caller's
+    /// transaction; `true` when the message is new.
+    pub(super) async fn plan_in(&self, tx: &mut Tx, org: OrganizationId, plan: &MessagePlan) -> Result<bool, StoreError> {
+        let now = self.clock.now();
         tx.fetch_optional(
             "SELECT id FROM patients WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
             args([org.to_string().into(), plan.patient_id.to_string().into()]),
@@ -166,7 +184,7 @@ impl Store {
             .ok_or(StoreError::UnknownReference { field: "appointment_id".into() })?;
         }
         if let Some(kind) = &plan.template {
-            let own = self.templates_of_kind_in(&mut tx, org, kind).await?;
+            let own = self.templates_of_kind_in(tx, org, kind).await?;
             let shipped = rapport_domain::message::builtin::templates().iter().filter(|t| &t.kind == kind);
             let mut contents = own.iter().map(|t| &t.content).chain(shipped).peekable();
             if contents.peek().is_none() {
@@ -183,8 +201,9 @@ impl Store {
         let created = tx
             .execute(
                 "INSERT INTO messages (id, organization_id, patient_id, class, idempotency_key, state, subject, body,
-                     due_at, expires_at, created_at, updated_at, template_kind, appointment_id, priority, media)
-                 VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)
+                     due_at, expires_at, created_at, updated_at, template_kind, appointment_id, priority, media,
+                     only_channel, to_address)
+                 VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16)
                  ON CONFLICT (organization_id, idempotency_key) DO NOTHING",
                 args([
                     id.to_string().into(),
@@ -201,12 +220,14 @@ impl Store {
                     plan.appointment_id.map(|a| a.to_string()).into(),
                     plan.priority.as_str().into(),
                     (!plan.media.is_empty()).then(|| plan.media.join("\n")).into(),
+                    plan.channel.map(|c| c.as_str()).into(),
+                    plan.to.clone().into(),
                 ]),
             )
             .await?
             == 1;
         if created {
-            note(&mut tx, id, now, &format!("planned as {} for {}", plan.class, plan.due_at)).await?;
+            note(tx, id, now, &format!("planned as {} for {}", plan.class, plan.due_at)).await?;
             let job = NewJob {
                 organization_id: Some(org),
                 kind: SEND_JOB.into(),
@@ -217,18 +238,9 @@ impl Store {
                 max_attempts: SEND_ATTEMPTS,
                 rank: plan.priority.rank(),
             };
-            self.enqueue_job_in(&mut tx, &job).await?;
+            self.enqueue_job_in(tx, &job).await?;
         }
-        tx.commit().await?;
-        let row = self
-            .db
-            .fetch_optional(
-                "SELECT * FROM messages WHERE organization_id = $1 AND idempotency_key = $2",
-                args([org.to_string().into(), plan.idempotency_key.as_str().into()]),
-            )
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        Ok((message_from_row(&row)?, created))
+        Ok(created)
     }
 
     pub async fn message(&self, org: OrganizationId, id: MessageId) -> Result<Message, StoreError> {

@@ -93,6 +93,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0013_reminder_rules.sql"),
         postgres: include_str!("migrations/postgres/0013_reminder_rules.sql"),
     },
+    Migration {
+        version: 14,
+        name: "answers",
+        sqlite: include_str!("migrations/sqlite/0014_answers.sql"),
+        postgres: include_str!("migrations/postgres/0014_answers.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -2,6 +2,7 @@
 //! on both. Every function is scoped by organization; a row of another tenant
 //! is "not found", never visible.
 
+mod answers;
 mod appointments;
 mod audit;
 mod codec;
@@ -11,6 +12,7 @@ pub mod db;
 mod delivery;
 mod dispatch;
 mod error;
+mod inbound;
 mod jobs;
 mod messages;
 pub mod migrate;
@@ -21,12 +23,14 @@ mod push;
 mod reminder_rules;
 mod reminders;
 mod sessions;
+mod tasks;
 mod staff;
 mod templates;
 mod throttle;
 mod tokens;
 mod versioned;
 
+pub use answers::{Answered, NewAnswer, VisitAnswer};
 pub use appointments::{AppointmentQuery, AppointmentUpsert};
 pub use audit::{AuditQuery, ChainReport};
 pub use composing::ComposeFacts;
@@ -34,6 +38,7 @@ pub use db::{Backend, Db, DbOptions};
 pub use delivery::{DeliveryReport, ReportOutcome};
 pub use dispatch::{Decided, DispatchFacts, Handed, Taken, Words};
 pub use error::StoreError;
+pub use inbound::{InboundText, ReceivedText, Settlement, TextOutcome, unclear_kind};
 pub use jobs::{Job, JobResult, JobState, NewJob};
 pub use messages::{MessageQuery, OutboxEntry, SEND_JOB};
 pub use pacing::{SendRules, SenderLimit};
@@ -43,6 +48,7 @@ pub use reminder_rules::NewReminderRule;
 pub use reminders::{REMINDER_SYNC_JOB, ReminderSync};
 pub use sessions::NewSession;
 pub use staff::{Credentials, NewStaffUser};
+pub use tasks::{NewTask, StaffTask, TaskKind, TaskQuery};
 pub use throttle::ThrottleRule;
 pub use tokens::NewApiToken;
 

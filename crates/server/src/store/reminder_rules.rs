@@ -38,12 +38,14 @@ fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let confirmation = TemplateKind::parse(&r.text("confirmation")?).map_err(|_| corrupt())?;
+    let after_confirmation =
+        r.opt_text("after_confirmation")?.map(|k| TemplateKind::parse(&k)).transpose().map_err(|_| corrupt())?;
     Ok(ReminderRule {
         id: r.parsed("id")?,
         organization_id: r.parsed("organization_id")?,
         location_id: r.opt_parsed("location_id")?,
         visit_type: r.opt_text("visit_type")?,
-        schedule: ReminderSchedule::new(offsets, confirmation).map_err(|_| corrupt())?,
+        schedule: ReminderSchedule::new(offsets, confirmation, after_confirmation).map_err(|_| corrupt())?,
         version: r.int("version")?,
         created_at: r.timestamp("created_at")?,
         updated_at: r.timestamp("updated_at")?,
@@ -63,9 +65,9 @@ impl Store {
         let mut tx = self.db.begin().await?;
         check_rule_location(&mut tx, org, rule).await?;
         tx.execute(
-            "INSERT INTO reminder_rules (id, organization_id, location_id, visit_type, offsets, confirmation, version,
-                 created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+            "INSERT INTO reminder_rules (id, organization_id, location_id, visit_type, offsets, confirmation,
+                 after_confirmation, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)",
             args([
                 id.to_string().into(),
                 org.to_string().into(),
@@ -73,6 +75,7 @@ impl Store {
                 rule.visit_type.clone().into(),
                 offsets_text(&rule.schedule).into(),
                 rule.schedule.confirmation.as_str().into(),
+                rule.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()).into(),
                 now.into(),
             ]),
         )
@@ -122,8 +125,9 @@ impl Store {
             rule.visit_type.clone().into(),
             offsets_text(&rule.schedule).into(),
             rule.schedule.confirmation.as_str().into(),
+            rule.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()).into(),
         ]);
-        let sets = "location_id = $1, visit_type = $2, offsets = $3, confirmation = $4";
+        let sets = "location_id = $1, visit_type = $2, offsets = $3, confirmation = $4, after_confirmation = $5";
         let version = versioned::update(&mut tx, target, sets, values, self.clock.now()).await?;
         self.replan_in(&mut tx, org, &format!("rule-{id}-v{version}")).await?;
         tx.commit().await?;

@@ -53,9 +53,13 @@ impl Store {
             Err(other) => return Err(other),
         };
         let rules = self.reminder_rules(org).await?;
+        let confirmed = match &appointment {
+            Some(a) => self.is_confirmed(org, a).await?,
+            None => false,
+        };
         let wants: Vec<WantedMessage> = match &appointment {
-            Some(a) if rules.is_empty() => wanted(a, schedule, now),
-            Some(a) => wanted(a, &schedule_for(&rules, a), now),
+            Some(a) if rules.is_empty() => wanted(a, schedule, confirmed, now),
+            Some(a) => wanted(a, &schedule_for(&rules, a), confirmed, now),
             None => Vec::new(),
         };
         let planned = self
@@ -70,7 +74,7 @@ impl Store {
         for row in planned {
             let key = row.text("idempotency_key")?;
             if !wants.iter().any(|w| w.key == key) {
-                let reason = why_unwanted(&key, appointment.as_ref(), now);
+                let reason = why_unwanted(&key, appointment.as_ref(), confirmed, now);
                 let message: MessageId = row.parsed("id")?;
                 if self.close_message(org, message, MessageState::Cancelled, &reason).await? {
                     report.cancelled += 1;
@@ -89,6 +93,8 @@ impl Store {
                 appointment_id: Some(id),
                 priority: Priority::Timely,
                 media: Vec::new(),
+                channel: None,
+                to: None,
                 due_at: want.due_at,
                 expires_at: Some(want.expires_at),
             };

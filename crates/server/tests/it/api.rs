@@ -100,8 +100,8 @@ impl TestApp {
             auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
             public_url: PUBLIC_URL.into(),
         }));
-        let links = rapport_server::unsubscribe::UnsubscribeLinks::load(&store, PUBLIC_URL).await.expect("links");
-        state.unsubscribe = Some(std::sync::Arc::new(links));
+        let links = rapport_server::links::PatientLinks::load(&store, PUBLIC_URL).await.expect("links");
+        state.links = Some(std::sync::Arc::new(links));
         let router = build_app(adjust(state), &settings);
         Self { router, store, clock: hand, tokens: Mutex::new(Vec::new()), peer: None, _db: db }
     }

@@ -16,7 +16,7 @@ use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::jobs::BatchReport;
 use rapport_server::simulators::smtp::{PASSWORD, SmtpFault, SmtpSimulator, SmtpTls, USERNAME};
-use rapport_server::unsubscribe::UnsubscribeLinks;
+use rapport_server::links::PatientLinks;
 use serde_json::json;
 
 use crate::api::{PUBLIC_URL, TestApp, on_each_backend_app};
@@ -53,7 +53,7 @@ async fn setup(app: &TestApp) -> Setup {
     let created = app.post(&format!("/api/v1/organizations/{org}/patients"), patient).await;
     let sim = SmtpSimulator::start().await.expect("smtp simulator");
     let settings = smtp_settings(sim.port());
-    let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
+    let links = PatientLinks::load(&app.store, PUBLIC_URL).await.expect("links");
     let mut providers = Providers::log_only(&app.store);
     providers.email = Arc::new(SmtpEmail::new(settings, Some(links)).expect("smtp"));
     let sender = MessageSender::with_providers(app.store.clone(), providers);
@@ -71,6 +71,8 @@ async fn plan(app: &TestApp, s: &Setup, key: &str, class: MessageClass) -> Messa
         appointment_id: None,
         priority: rapport_domain::message::pace::Priority::Timely,
         media: vec![format!("https://riverbend.example/maps/{key}.png")],
+        channel: None,
+        to: None,
         due_at: app.store.clock().now(),
         expires_at: None,
     };
@@ -244,7 +246,7 @@ async fn email_goes_over_starttls_or_implicit_tls_and_an_untrusted_certificate_s
         let dir = tempfile::tempdir().expect("dir");
         let (ca_file, acceptor) = certificate(dir.path());
         let mut s = setup(&app).await;
-        let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
+        let links = PatientLinks::load(&app.store, PUBLIC_URL).await.expect("links");
         let use_server = |s: &mut Setup, sim: SmtpSimulator, security, ca_file: Option<std::path::PathBuf>| {
             let settings = SmtpSettings { host: "localhost".into(), security, ca_file, ..smtp_settings(sim.port()) };
             let mut providers = Providers::log_only(&app.store);
@@ -378,7 +380,7 @@ async fn emails_are_dkim_signed_over_the_unsubscribe_headers_and_verify() {
             key_file,
         };
         let settings = SmtpSettings { dkim: Some(dkim), ..smtp_settings(s.sim.port()) };
-        let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
+        let links = PatientLinks::load(&app.store, PUBLIC_URL).await.expect("links");
         let mut providers = Providers::log_only(&app.store);
         providers.email = Arc::new(SmtpEmail::new(settings, Some(links)).expect("smtp"));
         s.sender = MessageSender::with_providers(app.store.clone(), providers);
@@ -426,6 +428,8 @@ async fn a_template_carries_the_messages_own_unsubscribe_link() {
                 appointment_id: None,
                 priority: rapport_domain::message::pace::Priority::Timely,
                 media: Vec::new(),
+                channel: None,
+                to: None,
                 due_at: app.store.clock().now(),
                 expires_at: None,
             };
@@ -440,7 +444,7 @@ async fn a_template_carries_the_messages_own_unsubscribe_link() {
         assert_eq!(message.state, MessageState::Suppressed);
         assert!(message.reason.as_deref().is_some_and(|r| r.contains("names a link")), "{:?}", message.reason);
 
-        let links = UnsubscribeLinks::load(&app.store, PUBLIC_URL).await.expect("links");
+        let links = PatientLinks::load(&app.store, PUBLIC_URL).await.expect("links");
         let mut providers = Providers::log_only(&app.store);
         let settings = smtp_settings(s.sim.port());
         providers.email = Arc::new(SmtpEmail::new(settings, Some(links.clone())).expect("smtp"));
@@ -476,6 +480,8 @@ async fn an_email_about_a_visit_carries_its_invitation_and_a_cancellation_cancel
             appointment_id: Some(visit_id.parse().expect("visit")),
             priority: rapport_domain::message::pace::Priority::Timely,
             media: Vec::new(),
+            channel: None,
+            to: None,
             due_at: app.store.clock().now(),
             expires_at: None,
         };

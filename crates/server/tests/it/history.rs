@@ -106,6 +106,8 @@ pub async fn plan_random(
         appointment_id: None,
         priority: rapport_domain::message::pace::Priority::Timely,
         media: Vec::new(),
+        channel: None,
+        to: None,
         due_at,
         expires_at: None,
     };

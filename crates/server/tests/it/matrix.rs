@@ -197,6 +197,8 @@ async fn every_route_answers_every_caller_as_its_policy_says() {
             appointment_id: None,
             priority: rapport_domain::message::pace::Priority::Timely,
             media: Vec::new(),
+            channel: None,
+            to: None,
             due_at: crate::support::test_now(),
             expires_at: None,
         };

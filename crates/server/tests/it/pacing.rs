@@ -43,6 +43,8 @@ async fn plan(app: &TestApp, s: &Setup, patient: usize, key: &str, priority: Pri
         appointment_id: None,
         priority,
         media: Vec::new(),
+        channel: None,
+        to: None,
         due_at: app.store.clock().now(),
         expires_at: None,
     };

@@ -74,6 +74,8 @@ async fn plan(app: &TestApp, s: &Setup, key: &str) -> MessageId {
         appointment_id: None,
         priority: Priority::Timely,
         media: Vec::new(),
+        channel: None,
+        to: None,
         due_at: app.store.clock().now(),
         expires_at: None,
     };

@@ -75,6 +75,8 @@ async fn plan(app: &TestApp, s: &Setup, key: &str) -> MessageId {
         appointment_id: None,
         priority: rapport_domain::message::pace::Priority::Timely,
         media: Vec::new(),
+        channel: None,
+        to: None,
         due_at: app.store.clock().now(),
         expires_at: None,
     };
@@ -275,6 +277,8 @@ async fn an_opted_out_or_landline_number_gets_no_more_texts() {
             appointment_id: None,
             priority: rapport_domain::message::pace::Priority::Timely,
             media: Vec::new(),
+            channel: None,
+            to: None,
             due_at: test_now(),
             expires_at: None,
         };

@@ -63,6 +63,8 @@ async fn plan_reminder(app: &TestApp, s: &Setup, key: &str) -> MessageId {
         appointment_id: Some(s.visit.parse().expect("visit")),
         priority: Priority::Timely,
         media: Vec::new(),
+        channel: None,
+        to: None,
         due_at: app.store.clock().now(),
         expires_at: None,
     };

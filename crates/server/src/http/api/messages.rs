@@ -189,6 +189,8 @@ fn into_plan(input: MessageInput, now: jiff::Timestamp) -> Result<MessagePlan, V
             appointment_id,
             priority: priority.unwrap_or(Priority::default_for(class)),
             media,
+            channel: None,
+            to: None,
             due_at,
             expires_at,
         }),

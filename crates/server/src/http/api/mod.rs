@@ -15,6 +15,7 @@ mod patient_dto;
 mod patients;
 mod push;
 mod reminder_rules;
+mod tasks;
 mod staff;
 mod template_dto;
 mod templates;
@@ -72,6 +73,10 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/appointments/{id}",
             get(appointments::read).put(appointments::update).delete(appointments::delete),
         )
+        .route("/organizations/{org}/appointments/{id}/answers", get(tasks::answers))
+        .route("/organizations/{org}/patients/{id}/texts", get(tasks::texts))
+        .route("/organizations/{org}/tasks", get(tasks::list))
+        .route("/organizations/{org}/tasks/{id}/done", post(tasks::done))
         .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
         .route("/organizations/{org}/audit-events", get(audit::query))
         .route("/organizations/{org}/messages", get(messages::list).post(messages::plan))
@@ -169,6 +174,10 @@ mod openapi_paths {
         super::reminder_rules::read,
         super::reminder_rules::update,
         super::reminder_rules::delete,
+        super::tasks::list,
+        super::tasks::done,
+        super::tasks::answers,
+        super::tasks::texts,
         super::templates::list,
         super::templates::shipped,
         super::templates::create,

@@ -41,6 +41,16 @@ pub struct ReminderRuleInput {
     pub offsets: Vec<OffsetDto>,
     /// Sent at once when a visit is booked after a reminder's time (default `appointment_booked`).
     pub confirmation: Option<String>,
+    /// What the offsets still ahead send once the patient confirmed: a
+    /// template kind (default `appointment_see_you`), or null for nothing.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub after_confirmation: Option<Option<String>>,
+}
+
+/// A field given (its value, null included) rather than left out.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,6 +60,8 @@ pub struct ReminderRuleView {
     pub visit_type: Option<String>,
     pub offsets: Vec<OffsetDto>,
     pub confirmation: String,
+    /// Null: nothing more once the patient confirmed.
+    pub after_confirmation: Option<String>,
     pub version: i64,
     pub updated_at: String,
 }
@@ -67,6 +79,7 @@ impl From<&ReminderRule> for ReminderRuleView {
                 .map(|o| OffsetDto { before: o.before.key(), template: Some(o.template.as_str().to_owned()) })
                 .collect(),
             confirmation: r.schedule.confirmation.as_str().to_owned(),
+            after_confirmation: r.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()),
             version: r.version,
             updated_at: r.updated_at.to_string(),
         }
@@ -94,10 +107,13 @@ fn into_rule(input: ReminderRuleInput) -> Result<NewReminderRule, ApiError> {
         }
     }
     let confirmation = kind(input.confirmation.as_deref(), "appointment_booked", "confirmation".into(), &mut errors);
+    let after_confirmation = match input.after_confirmation {
+        Some(None) => None,
+        given => kind(given.flatten().as_deref(), "appointment_see_you", "after_confirmation".into(), &mut errors),
+    };
     let schedule = match (confirmation, errors.is_empty()) {
-        (Some(confirmation), true) => {
-            ReminderSchedule::new(offsets, confirmation).map_err(|e| ApiError::field("offsets", e.to_string()))?
-        }
+        (Some(confirmation), true) => ReminderSchedule::new(offsets, confirmation, after_confirmation)
+            .map_err(|e| ApiError::field("offsets", e.to_string()))?,
         _ => return Err(errors.into()),
     };
     Ok(NewReminderRule { location_id, visit_type, schedule })

@@ -1,0 +1,157 @@
+//! A patient's text, once opt-out keywords are dealt with: kept, read as an
+//! answer to the visit a reminder asked about, and settled (the answer, the
+//! acknowledgement sent back to the number that wrote, a staff task when a
+//! person must look). Rapport never guesses: a text that is no answer goes
+//! to staff; an answer that could be for several visits, or for patients
+//! sharing the phone, goes to staff and the patient is told so.
+
+use jiff::{SignedDuration, Timestamp};
+use rapport_domain::answer::{Target, target};
+use rapport_domain::message::pace::Priority;
+use rapport_domain::message::template::TemplateKind;
+use rapport_domain::{
+    AppointmentId, Channel, InboundTextId, MessageClass, MessagePlan, OrganizationId, PatientId, ReplyWords,
+};
+
+use crate::store::{
+    Answered, InboundText, NewAnswer, NewTask, ReceivedText, Settlement, Store, StoreError, TaskKind, TextOutcome,
+    unclear_kind,
+};
+
+/// How far back a reminder still counts as asking (a reply a week later to
+/// a reminder sent two weeks before a visit is still an answer).
+const ASKED_WITHIN: SignedDuration = SignedDuration::from_hours(24 * 21);
+
+/// How long an acknowledgement may wait for the patient's sending hours.
+const ACK_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
+
+/// What became of a text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextTaken {
+    pub text: ReceivedText,
+    /// Set when this call settled it (not a repeat of a settled text).
+    pub outcome: Option<TextOutcome>,
+    pub answered: Option<Answered>,
+}
+
+/// Keeps and settles one text (a repeat of a settled one changes nothing).
+pub async fn take_text(
+    store: &Store,
+    org: OrganizationId,
+    text: &InboundText,
+    words: &ReplyWords,
+    now: Timestamp,
+) -> Result<TextTaken, StoreError> {
+    let received = store.receive_text(org, text).await?;
+    if received.outcome.is_some() {
+        return Ok(TextTaken { text: received, outcome: None, answered: None });
+    }
+    let asked = store.asked_visits(org, &text.from, now - ASKED_WITHIN).await?;
+    let answer = words.read(&text.body);
+    let ack = |patient: PatientId, kind: TemplateKind, visit: Option<AppointmentId>| MessagePlan {
+        patient_id: patient,
+        class: MessageClass::Transactional,
+        idempotency_key: format!("reply:{}", received.id),
+        subject: None,
+        body: String::new(),
+        template: Some(kind),
+        appointment_id: visit,
+        priority: Priority::Reply,
+        media: Vec::new(),
+        channel: Some(Channel::Sms),
+        to: Some(text.from.clone()),
+        due_at: now,
+        expires_at: Some(now + ACK_LIFETIME),
+    };
+    let task = |kind: TaskKind, patient: Option<PatientId>| NewTask {
+        kind,
+        key: format!("text:{}", received.id),
+        patient_id: patient,
+        appointment_id: None,
+        inbound_id: Some(received.id),
+    };
+    let settlement = match (answer, target(&asked, now)) {
+        (Some(answer), Target::Visit(visit)) => {
+            let patient = visit.appointment.details.patient_id;
+            let kind = TemplateKind::parse(answer.acknowledgement()).expect("a shipped kind");
+            Settlement {
+                outcome: TextOutcome::Answered,
+                patient_id: Some(patient),
+                appointment_id: Some(visit.appointment.id),
+                answer: Some(NewAnswer {
+                    message_id: visit.message_id,
+                    answer,
+                    channel: Channel::Sms,
+                    inbound_id: Some(received.id),
+                }),
+                reply: Some(ack(patient, kind, Some(visit.appointment.id))),
+                task: None,
+            }
+        }
+        (Some(_), Target::Unclear) => {
+            // The newest reminder's patient gets the words; the phone is the same.
+            let patients = sole_patient(store, org, &text.from, &asked).await?;
+            let newest = asked[0].appointment.details.patient_id;
+            Settlement {
+                outcome: TextOutcome::Unclear,
+                patient_id: patients,
+                appointment_id: None,
+                answer: None,
+                reply: Some(ack(patients.unwrap_or(newest), unclear_kind(), None)),
+                task: Some(task(TaskKind::ReplyUnclear, patients)),
+            }
+        }
+        _ => {
+            let patients = sole_patient(store, org, &text.from, &asked).await?;
+            Settlement {
+                outcome: TextOutcome::ToRead,
+                patient_id: patients,
+                appointment_id: None,
+                answer: None,
+                reply: None,
+                task: Some(task(TaskKind::ReplyToRead, patients)),
+            }
+        }
+    };
+    let outcome = settlement.outcome;
+    let answered = store.settle_text(org, received.id, settlement).await?;
+    Ok(TextTaken { text: received, outcome: Some(outcome), answered })
+}
+
+/// The one patient a number belongs to: the only one asked, else the only
+/// one with that phone; `None` when several share it.
+async fn sole_patient(
+    store: &Store,
+    org: OrganizationId,
+    number: &str,
+    asked: &[rapport_domain::answer::Asked],
+) -> Result<Option<PatientId>, StoreError> {
+    let mut patients: Vec<PatientId> = asked.iter().map(|a| a.appointment.details.patient_id).collect();
+    patients.sort();
+    patients.dedup();
+    if patients.is_empty() {
+        patients = store.patients_with_phone(org, number).await?;
+    }
+    Ok(match patients.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    })
+}
+
+/// Records a keyword text (STOP, START) as settled, for the patient's timeline.
+pub async fn keep_keyword(store: &Store, org: OrganizationId, text: &InboundText) -> Result<InboundTextId, StoreError> {
+    let received = store.receive_text(org, text).await?;
+    if received.outcome.is_none() {
+        let patient = sole_patient(store, org, &text.from, &[]).await?;
+        let settlement = Settlement {
+            outcome: TextOutcome::Keyword,
+            patient_id: patient,
+            appointment_id: None,
+            answer: None,
+            reply: None,
+            task: None,
+        };
+        store.settle_text(org, received.id, settlement).await?;
+    }
+    Ok(received.id)
+}

@@ -1,0 +1,196 @@
+//! Patients' answers to their visits' reminders. An answer is recorded with
+//! everything it causes in one transaction: the visit cancelled (a new
+//! version) on "cancel", a staff task for a cancellation or a wish to
+//! reschedule, the audit event (actor: the patient), and the visit's
+//! reminder sync (a confirmation stops the asks). Confirming does not
+//! change the visit's version: the visit itself did not change.
+//!
+//! An answer applies only to the visit as the message described it
+//! (`reminder::answerable`): a reminder of an earlier time, or of a visit
+//! since cancelled or begun, answers nothing. Giving the same answer twice
+//! changes nothing the second time.
+
+use jiff::Timestamp;
+use rapport_domain::reminder::answerable;
+use rapport_domain::{
+    ActorKind, Answer, Appointment, AppointmentId, AppointmentStatus, Channel, InboundTextId, MessageId,
+    NewAuditEvent, OrganizationId, Outcome, PatientId, VisitAnswerId,
+};
+
+use super::appointments::appointment_from_row;
+use super::db::{Row, Tx, args};
+use super::reminders::sync_job;
+use super::tasks::{NewTask, TaskKind};
+use super::versioned::{self, Target, Versioned};
+use super::{Store, StoreError};
+
+/// An answer to give: to the visit message `message_id` is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAnswer {
+    pub message_id: MessageId,
+    pub answer: Answer,
+    /// How it came: a text, a key in a call, a link in an email.
+    pub channel: Channel,
+    /// The text it came in, if any.
+    pub inbound_id: Option<InboundTextId>,
+}
+
+/// What giving an answer did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answered {
+    /// Recorded; the visit as it stands now.
+    Applied(Appointment),
+    /// The same answer stood already: nothing changed.
+    Already(Appointment),
+    /// The message no longer answers for the visit: it changed since,
+    /// was cancelled, has begun, or is gone.
+    Closed,
+}
+
+/// A recorded answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisitAnswer {
+    pub id: VisitAnswerId,
+    pub appointment_id: AppointmentId,
+    /// The visit's version it answered.
+    pub appointment_version: i64,
+    pub patient_id: PatientId,
+    pub answer: Answer,
+    pub channel: Channel,
+    pub message_id: MessageId,
+    pub inbound_id: Option<InboundTextId>,
+    pub answered_at: Timestamp,
+}
+
+fn answer_from_row(r: &Row) -> Result<VisitAnswer, StoreError> {
+    Ok(VisitAnswer {
+        id: r.parsed("id")?,
+        appointment_id: r.parsed("appointment_id")?,
+        appointment_version: r.int("appointment_version")?,
+        patient_id: r.parsed("patient_id")?,
+        answer: r.parsed("answer")?,
+        channel: r.parsed("channel")?,
+        message_id: r.parsed("message_id")?,
+        inbound_id: r.opt_parsed("inbound_id")?,
+        answered_at: r.timestamp("answered_at")?,
+    })
+}
+
+/// The patient's latest answer to a visit at one of its versions.
+const LATEST: &str = "SELECT answer FROM visit_answers WHERE organization_id = $1 AND appointment_id = $2
+       AND appointment_version = $3 ORDER BY answered_at DESC, id DESC LIMIT 1";
+
+fn latest_args(org: OrganizationId, visit: &Appointment) -> Vec<super::db::Arg> {
+    args([org.to_string().into(), visit.id.to_string().into(), visit.version.into()])
+}
+
+impl Store {
+    /// Gives `answer` to the visit its message is about (see the module).
+    pub async fn answer_visit(&self, org: OrganizationId, answer: &NewAnswer) -> Result<Answered, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let answered = self.answer_in(&mut tx, org, answer).await?;
+        tx.commit().await?;
+        Ok(answered)
+    }
+
+    /// [`answer_visit`](Store::answer_visit) within the caller's transaction.
+    pub(super) async fn answer_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        given: &NewAnswer,
+    ) -> Result<Answered, StoreError> {
+        let now = self.clock.now();
+        let message = tx
+            .fetch_optional(
+                "SELECT idempotency_key, appointment_id FROM messages WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), given.message_id.to_string().into()]),
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let Some(visit_id) = message.opt_parsed::<AppointmentId>("appointment_id")? else { return Ok(Answered::Closed) };
+        let key = message.text("idempotency_key")?;
+        // The visit's row is locked: two answers at once are taken in turn.
+        let lock = format!("SELECT * FROM appointments WHERE organization_id = $1 AND id = $2 {}", tx.for_update());
+        let Some(row) =
+            tx.fetch_optional(sqlx::AssertSqlSafe(lock), args([org.to_string().into(), visit_id.to_string().into()])).await?
+        else {
+            return Ok(Answered::Closed);
+        };
+        let visit = appointment_from_row(&row)?;
+        if !answerable(&key, &visit, now) {
+            return Ok(Answered::Closed);
+        }
+        let latest = tx.fetch_optional(LATEST, latest_args(org, &visit)).await?;
+        if latest.map(|r| r.parsed::<Answer>("answer")).transpose()? == Some(given.answer) {
+            return Ok(Answered::Already(visit));
+        }
+        let patient = visit.details.patient_id;
+        tx.execute(
+            "INSERT INTO visit_answers (id, organization_id, appointment_id, appointment_version, patient_id, answer,
+                 channel, message_id, inbound_id, answered_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            args([
+                VisitAnswerId::generate().to_string().into(),
+                org.to_string().into(),
+                visit.id.to_string().into(),
+                visit.version.into(),
+                patient.to_string().into(),
+                given.answer.as_str().into(),
+                given.channel.as_str().into(),
+                given.message_id.to_string().into(),
+                given.inbound_id.map(|i| i.to_string()).into(),
+                now.into(),
+            ]),
+        )
+        .await?;
+        let tag = match given.answer {
+            Answer::Cancel => {
+                let target =
+                    Target { table: Versioned::Appointments, tenant: org.to_string(), id: visit.id.to_string(), expected: visit.version };
+                let status = args([AppointmentStatus::Cancelled.as_str().into()]);
+                format!("v{}", versioned::update(tx, target, "status = $1", status, now).await?)
+            }
+            other => format!("v{}:{}:{}", visit.version, other.as_str(), now.as_microsecond()),
+        };
+        self.enqueue_jobs_in(tx, &[sync_job(org, visit.id, &tag, now)]).await?;
+        let task = match given.answer {
+            Answer::Confirm => None,
+            Answer::Cancel => Some((TaskKind::VisitCancelled, format!("cancelled:{}", visit.id))),
+            Answer::Reschedule => Some((TaskKind::RescheduleRequested, format!("reschedule:{}:v{}", visit.id, visit.version))),
+        };
+        if let Some((kind, key)) = task {
+            let task = NewTask { kind, key, patient_id: Some(patient), appointment_id: Some(visit.id), inbound_id: given.inbound_id };
+            self.add_task_in(tx, org, &task).await?;
+        }
+        let mut event = NewAuditEvent::new(Some(org), ActorKind::Patient, &format!("appointment.{}", given.answer.as_str()), Outcome::Success);
+        event.actor_id = Some(patient.to_string());
+        event.resource_type = Some("appointment".into());
+        event.resource_id = Some(visit.id.to_string());
+        event.patient_id = Some(patient);
+        event.reason = Some(format!("answered by {} to message {}", given.channel.as_str(), given.message_id));
+        self.append_in(tx, &event).await?;
+        let lock = "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2";
+        let row = tx.fetch_optional(lock, args([org.to_string().into(), visit.id.to_string().into()])).await?;
+        Ok(Answered::Applied(appointment_from_row(&row.ok_or(StoreError::NotFound)?)?))
+    }
+
+    /// Whether the patient's latest answer to the visit as it stands is a confirmation.
+    pub async fn is_confirmed(&self, org: OrganizationId, visit: &Appointment) -> Result<bool, StoreError> {
+        let latest = self.db.fetch_optional(LATEST, latest_args(org, visit)).await?;
+        Ok(latest.map(|r| r.parsed::<Answer>("answer")).transpose()? == Some(Answer::Confirm))
+    }
+
+    /// A visit's answers, oldest first.
+    pub async fn visit_answers(&self, org: OrganizationId, id: AppointmentId) -> Result<Vec<VisitAnswer>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT * FROM visit_answers WHERE organization_id = $1 AND appointment_id = $2
+                 ORDER BY answered_at, id",
+                args([org.to_string().into(), id.to_string().into()]),
+            )
+            .await?;
+        rows.iter().map(answer_from_row).collect()
+    }
+}
