@@ -114,8 +114,22 @@ impl ReplyWords {
         let words = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect();
         Self {
             confirm: words(&[
-                "1", "yes", "y", "yeah", "yep", "yup", "ok", "okay", "confirm", "confirmed", "si", "confirmo",
-                "confirmado", "claro", "\u{1f44d}", "\u{2705}",
+                "1",
+                "yes",
+                "y",
+                "yeah",
+                "yep",
+                "yup",
+                "ok",
+                "okay",
+                "confirm",
+                "confirmed",
+                "si",
+                "confirmo",
+                "confirmado",
+                "claro",
+                "\u{1f44d}",
+                "\u{2705}",
             ]),
             cancel: words(&["2", "no", "n", "nope", "cancelar", "cancelo", "cant make it", "cannot make it"]),
             reschedule: words(&["3", "reschedule", "change", "move", "cambiar", "reprogramar", "otra fecha"]),
@@ -169,7 +183,18 @@ impl ReplyWords {
             .find_map(|c| text.strip_suffix(c).map(|rest| rest.trim_end_matches([' ', ',', '.', '!']).to_owned()))
             .filter(|rest| !rest.is_empty())
             .unwrap_or(text);
-        Answer::ALL.into_iter().find(|&a| self.of(a).contains(&core))
+        if let Some(answer) = Answer::ALL.into_iter().find(|&a| self.of(a).contains(&core)) {
+            return Some(answer);
+        }
+        // Every word giving the same answer: "yes 👍", "ok si".
+        let each: Vec<Option<Answer>> = core
+            .split(' ')
+            .map(|word| Answer::ALL.into_iter().find(|&a| self.of(a).iter().any(|w| w == word)))
+            .collect();
+        match each.first() {
+            Some(Some(first)) if each.iter().all(|a| *a == Some(*first)) => Some(*first),
+            _ => None,
+        }
     }
 }
 
@@ -259,7 +284,8 @@ mod tests {
         assert_eq!(target(&[], now), Target::Unasked);
         let one = [asked("2026-11-12T15:00:00Z", None)];
         assert_eq!(target(&one, now), Target::Visit(&one[0]));
-        let answered_before = [asked("2026-11-13T15:00:00Z", None), asked("2026-11-12T15:00:00Z", Some(Answer::Confirm))];
+        let answered_before =
+            [asked("2026-11-13T15:00:00Z", None), asked("2026-11-12T15:00:00Z", Some(Answer::Confirm))];
         assert_eq!(target(&answered_before, now), Target::Visit(&answered_before[0]), "the one still waiting");
         let two = [asked("2026-11-13T15:00:00Z", None), asked("2026-11-12T15:00:00Z", None)];
         assert_eq!(target(&two, now), Target::Unclear, "two visits waiting: staff decide");
@@ -275,7 +301,23 @@ mod tests {
     #[test]
     fn digits_and_synonyms_in_english_and_spanish_are_read_whatever_the_case() {
         let words = ReplyWords::standard();
-        for text in ["1", " 1. ", "Yes", "YES!", "y", "ok", "Sí", "si", "Confirmo", "👍", "👍🏽", "yes thanks", "Sí, gracias"] {
+        for text in [
+            "1",
+            " 1. ",
+            "Yes",
+            "YES!",
+            "y",
+            "ok",
+            "Sí",
+            "si",
+            "Confirmo",
+            "👍",
+            "👍🏽",
+            "yes thanks",
+            "Sí, gracias",
+            "Yes 👍",
+            "ok si",
+        ] {
             assert_eq!(words.read(text), Some(Answer::Confirm), "{text:?}");
         }
         for text in ["2", "No", "no.", "Cancelar", "can't make it"] {
@@ -289,16 +331,17 @@ mod tests {
     #[test]
     fn free_text_and_opt_out_keywords_are_no_answer() {
         let words = ReplyWords::standard();
-        for text in ["cancel", "CANCEL", "stop", "yes but I will be late", "12", "what time?", "", "thanks", "1 2"] {
+        for text in
+            ["cancel", "CANCEL", "stop", "yes but I will be late", "12", "what time?", "", "thanks", "1 2", "yes no"]
+        {
             assert_eq!(words.read(text), None, "{text:?}");
         }
     }
 
     #[test]
     fn an_organization_may_add_words_but_never_a_keyword_or_another_answers_word() {
-        let words = ReplyWords::standard()
-            .with(Answer::Confirm, &["Vale".into(), "  Absolutely ".into()])
-            .expect("new words");
+        let words =
+            ReplyWords::standard().with(Answer::Confirm, &["Vale".into(), "  Absolutely ".into()]).expect("new words");
         assert_eq!(words.read("vale"), Some(Answer::Confirm));
         assert_eq!(words.read("absolutely!"), Some(Answer::Confirm));
         let refused = |answer, word: &str| ReplyWords::standard().with(answer, &[word.to_owned()]).err();

@@ -388,7 +388,10 @@ mod tests {
         let now = at("2026-11-10T12:00:00Z");
         let prefix = key_prefix(v.id);
         assert_eq!(why_unwanted(&format!("{prefix}v1:3d"), Some(&v), false, now), "the visit changed (now version 2)");
-        assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), Some(&v), false, now), "the visit's reminder schedule changed");
+        assert_eq!(
+            why_unwanted(&format!("{prefix}v2:3d"), Some(&v), false, now),
+            "the visit's reminder schedule changed"
+        );
         assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), None, false, now), "the visit was deleted");
         let cancelled = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Cancelled);
         assert_eq!(why_unwanted(&format!("{prefix}v2:3d"), Some(&cancelled), false, now), "the visit is cancelled");
@@ -398,7 +401,9 @@ mod tests {
     fn no_reminder_for_a_past_cancelled_or_no_show_visit() {
         let now = at("2026-11-10T12:00:00Z");
         for status in [AppointmentStatus::Cancelled, AppointmentStatus::Noshow, AppointmentStatus::Pending] {
-            assert!(wanted(&visit("2026-11-20T15:00:00Z", 1, status), &ReminderSchedule::standard(), false, now).is_empty());
+            assert!(
+                wanted(&visit("2026-11-20T15:00:00Z", 1, status), &ReminderSchedule::standard(), false, now).is_empty()
+            );
         }
         let past = visit("2026-11-01T15:00:00Z", 1, AppointmentStatus::Booked);
         assert!(wanted(&past, &ReminderSchedule::standard(), false, now).is_empty());

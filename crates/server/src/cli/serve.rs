@@ -17,8 +17,8 @@ use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::{RetryPolicy, WorkerSettings};
-use rapport_server::store::Store;
 use rapport_server::links::PatientLinks;
+use rapport_server::store::Store;
 
 use super::open;
 

@@ -54,7 +54,8 @@ pub fn decide(
     // A push message's address is the patient's newest live subscription.
     let push_to = facts.push.get(&patient.id).and_then(|subscriptions| subscriptions.first()).map(|id| id.to_string());
     // A reply goes back to the number that wrote, if it is the patient's.
-    let pinned = message.plan.to.as_deref().filter(|to| patient.details.phones.iter().any(|p| p.number.as_str() == *to));
+    let pinned =
+        message.plan.to.as_deref().filter(|to| patient.details.phones.iter().any(|p| p.number.as_str() == *to));
     let address = |channel| match channel {
         Channel::Push => push_to.clone(),
         Channel::Sms | Channel::Voice if pinned.is_some() => pinned.map(str::to_owned),

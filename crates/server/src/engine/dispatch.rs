@@ -26,8 +26,8 @@ use rapport_domain::{Channel, JobId, Message, MessageId, MessageState};
 use super::decide::{BatchSends, decide};
 use crate::channels::{Found, Handoff, Outcome, Providers};
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
-use crate::store::{Decided, DispatchFacts, Handed, Job, JobResult, SEND_JOB, SendRules, Store, StoreError, Taken};
 use crate::links::PatientLinks;
+use crate::store::{Decided, DispatchFacts, Handed, Job, JobResult, SEND_JOB, SendRules, Store, StoreError, Taken};
 use rapport_domain::message::caps::FrequencyCap;
 
 /// The invitation an email about a visit carries (RFC 5545): the visit as

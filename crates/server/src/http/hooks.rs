@@ -176,7 +176,8 @@ pub async fn twilio_inbound(
     let Some(sid) = field(&params, "MessageSid").or_else(|| field(&params, "SmsSid")) else {
         return Err(ApiError::InvalidQuery("an inbound message needs MessageSid".into()));
     };
-    let text = InboundText { provider_ref: sid.to_owned(), from: from.to_owned(), to: to.to_owned(), body: body.to_owned() };
+    let text =
+        InboundText { provider_ref: sid.to_owned(), from: from.to_owned(), to: to.to_owned(), body: body.to_owned() };
     let keyword = keyword(body);
     if STOP_WORDS.contains(&keyword.as_str()) {
         state.store.suppress_sms(org, sender, from).await?;

@@ -95,7 +95,10 @@ pub async fn twilio_keypad(
     let answer = key.filter(|_| answers).and_then(Answer::from_digit);
     match (key, answer) {
         (_, Some(answer)) => {
-            state.store.note_message(org, id, &format!("keypad: {}, answered {}", answer.digit(), answer.as_str())).await?;
+            state
+                .store
+                .note_message(org, id, &format!("keypad: {}, answered {}", answer.digit(), answer.as_str()))
+                .await?;
             let given = NewAnswer { message_id: id, answer, channel: Channel::Voice, inbound_id: None };
             let spoken = match (state.store.answer_visit(org, &given).await?, answer) {
                 (Answered::Closed, _) => Spoken::Closed,

@@ -13,8 +13,8 @@
 use jiff::Timestamp;
 use rapport_domain::reminder::answerable;
 use rapport_domain::{
-    ActorKind, Answer, Appointment, AppointmentId, AppointmentStatus, Channel, InboundTextId, MessageId,
-    NewAuditEvent, OrganizationId, Outcome, PatientId, VisitAnswerId,
+    ActorKind, Answer, Appointment, AppointmentId, AppointmentStatus, Channel, InboundTextId, MessageId, NewAuditEvent,
+    OrganizationId, Outcome, PatientId, VisitAnswerId,
 };
 
 use super::appointments::appointment_from_row;
@@ -108,12 +108,15 @@ impl Store {
             )
             .await?
             .ok_or(StoreError::NotFound)?;
-        let Some(visit_id) = message.opt_parsed::<AppointmentId>("appointment_id")? else { return Ok(Answered::Closed) };
+        let Some(visit_id) = message.opt_parsed::<AppointmentId>("appointment_id")? else {
+            return Ok(Answered::Closed);
+        };
         let key = message.text("idempotency_key")?;
         // The visit's row is locked: two answers at once are taken in turn.
         let lock = format!("SELECT * FROM appointments WHERE organization_id = $1 AND id = $2 {}", tx.for_update());
-        let Some(row) =
-            tx.fetch_optional(sqlx::AssertSqlSafe(lock), args([org.to_string().into(), visit_id.to_string().into()])).await?
+        let Some(row) = tx
+            .fetch_optional(sqlx::AssertSqlSafe(lock), args([org.to_string().into(), visit_id.to_string().into()]))
+            .await?
         else {
             return Ok(Answered::Closed);
         };
@@ -146,8 +149,12 @@ impl Store {
         .await?;
         let tag = match given.answer {
             Answer::Cancel => {
-                let target =
-                    Target { table: Versioned::Appointments, tenant: org.to_string(), id: visit.id.to_string(), expected: visit.version };
+                let target = Target {
+                    table: Versioned::Appointments,
+                    tenant: org.to_string(),
+                    id: visit.id.to_string(),
+                    expected: visit.version,
+                };
                 let status = args([AppointmentStatus::Cancelled.as_str().into()]);
                 format!("v{}", versioned::update(tx, target, "status = $1", status, now).await?)
             }
@@ -157,13 +164,26 @@ impl Store {
         let task = match given.answer {
             Answer::Confirm => None,
             Answer::Cancel => Some((TaskKind::VisitCancelled, format!("cancelled:{}", visit.id))),
-            Answer::Reschedule => Some((TaskKind::RescheduleRequested, format!("reschedule:{}:v{}", visit.id, visit.version))),
+            Answer::Reschedule => {
+                Some((TaskKind::RescheduleRequested, format!("reschedule:{}:v{}", visit.id, visit.version)))
+            }
         };
         if let Some((kind, key)) = task {
-            let task = NewTask { kind, key, patient_id: Some(patient), appointment_id: Some(visit.id), inbound_id: given.inbound_id };
+            let task = NewTask {
+                kind,
+                key,
+                patient_id: Some(patient),
+                appointment_id: Some(visit.id),
+                inbound_id: given.inbound_id,
+            };
             self.add_task_in(tx, org, &task).await?;
         }
-        let mut event = NewAuditEvent::new(Some(org), ActorKind::Patient, &format!("appointment.{}", given.answer.as_str()), Outcome::Success);
+        let mut event = NewAuditEvent::new(
+            Some(org),
+            ActorKind::Patient,
+            &format!("appointment.{}", given.answer.as_str()),
+            Outcome::Success,
+        );
         event.actor_id = Some(patient.to_string());
         event.resource_type = Some("appointment".into());
         event.resource_id = Some(visit.id.to_string());

@@ -57,7 +57,10 @@ impl TextOutcome {
 impl FromStr for TextOutcome {
     type Err = UnknownWord;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TextOutcome::ALL.into_iter().find(|o| o.as_str() == s).ok_or(UnknownWord("answered, unclear, to_read or keyword"))
+        TextOutcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or(UnknownWord("answered, unclear, to_read or keyword"))
     }
 }
 
@@ -232,7 +235,11 @@ impl Store {
     }
 
     /// A patient's texts, newest first (their timeline).
-    pub async fn patient_texts(&self, org: OrganizationId, patient: PatientId) -> Result<Vec<ReceivedText>, StoreError> {
+    pub async fn patient_texts(
+        &self,
+        org: OrganizationId,
+        patient: PatientId,
+    ) -> Result<Vec<ReceivedText>, StoreError> {
         let rows = self
             .db
             .fetch_all(

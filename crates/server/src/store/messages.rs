@@ -167,7 +167,12 @@ impl Store {
 
     /// [`plan_message`](Store::plan_message) within the caller's
     /// transaction; `true` when the message is new.
-    pub(super) async fn plan_in(&self, tx: &mut Tx, org: OrganizationId, plan: &MessagePlan) -> Result<bool, StoreError> {
+    pub(super) async fn plan_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        plan: &MessagePlan,
+    ) -> Result<bool, StoreError> {
         let now = self.clock.now();
         tx.fetch_optional(
             "SELECT id FROM patients WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",

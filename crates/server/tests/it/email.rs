@@ -15,8 +15,8 @@ use rapport_server::channels::smtp::{DkimAlgorithm, DkimSettings, SmtpEmail, Smt
 use rapport_server::config::Secret;
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::jobs::BatchReport;
-use rapport_server::simulators::smtp::{PASSWORD, SmtpFault, SmtpSimulator, SmtpTls, USERNAME};
 use rapport_server::links::PatientLinks;
+use rapport_server::simulators::smtp::{PASSWORD, SmtpFault, SmtpSimulator, SmtpTls, USERNAME};
 use serde_json::json;
 
 use crate::api::{PUBLIC_URL, TestApp, on_each_backend_app};

@@ -1,5 +1,6 @@
 //! The server's integration tests, in one binary so it links once.
 
+mod answers;
 mod api;
 mod cli;
 mod email;

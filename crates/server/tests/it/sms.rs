@@ -295,7 +295,7 @@ async fn an_opted_out_or_landline_number_gets_no_more_texts() {
     .await;
 }
 
-fn signed_form(path: &str, params: &[(&str, &str)], token: &str) -> (String, String) {
+pub fn signed_form(path: &str, params: &[(&str, &str)], token: &str) -> (String, String) {
     let owned: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let mut form = form_urlencoded::Serializer::new(String::new());
     for (k, v) in &owned {

@@ -15,8 +15,8 @@ mod patient_dto;
 mod patients;
 mod push;
 mod reminder_rules;
-mod tasks;
 mod staff;
+mod tasks;
 mod template_dto;
 mod templates;
 

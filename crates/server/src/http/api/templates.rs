@@ -171,8 +171,10 @@ pub async fn preview(
         .await?;
     let visit = appointment_id.and_then(|id| facts.visit(org, id));
     // A preview's link is genuine but names no message: following it stops nothing.
-    let links =
-        Links { unsubscribe: state.links.as_ref().map(|l| l.link(rapport_domain::MessageId::generate())), answers: None };
+    let links = Links {
+        unsubscribe: state.links.as_ref().map(|l| l.link(rapport_domain::MessageId::generate())),
+        answers: None,
+    };
     let own = facts.templates_of(org);
     let composed =
         compose(&kind, own, &organization, &patient.details, visit, &links, channel).map_err(|e| match e {
