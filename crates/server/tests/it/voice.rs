@@ -120,6 +120,36 @@ async fn a_call_speaks_the_reminder_in_spanish_and_hears_the_keypad() {
 }
 
 #[tokio::test]
+async fn a_reminder_call_takes_the_answer_from_the_keypad() {
+    on_each_backend_app(|app| async move {
+        let (public_url, stop) = crate::api::serve_hooks(&app).await;
+        let s = setup(&app, &public_url).await;
+        s.sim.press_on_answer(HOME, "2");
+        // Keyed as the planner keys a visit's reminder: the call asks for an answer.
+        let id = plan_reminder(&app, &s, &format!("visit:{}:v1:1d", s.visit)).await;
+        s.sender.dispatch_batch(&crate::support::worker("voice-test", 10)).await.expect("batch");
+        let (call, state) = finished(&app, &s, id).await;
+        assert_eq!(state, MessageState::Delivered);
+        let message = app.store.message(s.org, id).await.expect("message");
+        let prompt = "Para confirmar su cita, oprima 1. Si no puede venir, oprima 2. Para cambiar la hora, oprima 3. \
+                      Para escuchar el mensaje otra vez, oprima 9.";
+        assert_eq!(
+            call.heard,
+            [message.plan.body.as_str(), prompt, "Su cita fue anulada. Para otra cita, llamenos.", "Gracias. Adios."]
+        );
+        let visit = app.store.get_appointment(s.org, s.visit.parse().expect("visit")).await.expect("visit");
+        assert_eq!(visit.details.status.as_str(), "cancelled", "2 cancels the visit");
+        let answers = app.store.visit_answers(s.org, visit.id).await.expect("answers");
+        assert_eq!(answers.len(), 1);
+        assert_eq!((answers[0].answer.as_str(), answers[0].channel.as_str()), ("cancel", "voice"));
+        let trace = app.store.message_events(s.org, id).await.expect("trace");
+        assert!(trace.iter().any(|e| e.note == "keypad: 2, answered cancel"), "{trace:?}");
+        let _ = stop.send(());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_call_whose_answer_broke_off_is_found_and_never_placed_twice() {
     on_each_backend_app(|app| async move {
         // Nobody answers webhooks here: only the call's creation matters.
