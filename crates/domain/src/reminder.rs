@@ -16,6 +16,7 @@
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 
 use crate::appointment::{Appointment, AppointmentStatus};
+use crate::consent::Channel;
 use crate::ids::{AppointmentId, LocationId, OrganizationId, ReminderRuleId};
 use crate::message::MessageClass;
 use crate::message::template::TemplateKind;
@@ -74,6 +75,8 @@ impl Before {
 pub struct ReminderOffset {
     pub before: Before,
     pub template: TemplateKind,
+    /// Only by this channel (a 2-hour text); `None`: the patient's order.
+    pub channel: Option<Channel>,
 }
 
 /// The reminders a visit gets.
@@ -137,8 +140,8 @@ impl ReminderSchedule {
         let reminder = TemplateKind::parse("appointment_reminder").expect("a shipped kind");
         Self {
             offsets: vec![
-                ReminderOffset { before: Before::Days(3), template: reminder.clone() },
-                ReminderOffset { before: Before::Days(1), template: reminder },
+                ReminderOffset { before: Before::Days(3), template: reminder.clone(), channel: None },
+                ReminderOffset { before: Before::Days(1), template: reminder, channel: None },
             ],
             confirmation: TemplateKind::parse("appointment_booked").expect("a shipped kind"),
             after_confirmation: Some(TemplateKind::parse("appointment_see_you").expect("a shipped kind")),
@@ -153,6 +156,8 @@ pub struct WantedMessage {
     pub key: String,
     pub template: TemplateKind,
     pub class: MessageClass,
+    /// Only by this channel, when the rule says so.
+    pub channel: Option<Channel>,
     pub due_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -238,6 +243,7 @@ pub fn wanted(
                 key: format!("{prefix}{}{suffix}", offset.before.key()),
                 template: template.clone(),
                 class: MessageClass::Care,
+                channel: offset.channel,
                 due_at: due,
                 expires_at: start,
             }),
@@ -250,6 +256,7 @@ pub fn wanted(
             key: format!("{prefix}booked"),
             template: schedule.confirmation.clone(),
             class: MessageClass::Transactional,
+            channel: None,
             due_at: now,
             expires_at: start,
         });
@@ -296,10 +303,12 @@ mod tests {
             offsets: vec![ReminderOffset {
                 before: Before::Hours(2),
                 template: TemplateKind::parse("appointment_reminder").expect("valid in the test"),
+                channel: Some(Channel::Sms),
             }],
             ..ReminderSchedule::standard()
         };
-        assert_eq!(wanted(&v, &hours, false, at("2026-10-20T12:00:00Z"))[0].due_at, at("2026-11-02T12:00:00Z"));
+        let two_hours = &wanted(&v, &hours, false, at("2026-10-20T12:00:00Z"))[0];
+        assert_eq!((two_hours.due_at, two_hours.channel), (at("2026-11-02T12:00:00Z"), Some(Channel::Sms)));
     }
 
     #[test]
@@ -351,8 +360,12 @@ mod tests {
             organization_id: OrganizationId::generate(),
             location_id: location,
             visit_type: visit_type.map(str::to_owned),
-            schedule: ReminderSchedule::new(vec![ReminderOffset { before, template: kind.clone() }], kind, None)
-                .expect("valid in the test"),
+            schedule: ReminderSchedule::new(
+                vec![ReminderOffset { before, template: kind.clone(), channel: None }],
+                kind,
+                None,
+            )
+            .expect("valid in the test"),
             version: 1,
             created_at: Timestamp::UNIX_EPOCH,
             updated_at: Timestamp::UNIX_EPOCH,
@@ -378,7 +391,7 @@ mod tests {
         assert_eq!(Before::parse("0d"), Err(ReminderRuleError::Before));
         assert_eq!(Before::parse("3w"), Err(ReminderRuleError::Before));
         let kind = TemplateKind::parse("appointment_reminder").expect("valid in the test");
-        let twice = vec![ReminderOffset { before: Before::Days(1), template: kind.clone() }; 2];
+        let twice = vec![ReminderOffset { before: Before::Days(1), template: kind.clone(), channel: None }; 2];
         assert_eq!(ReminderSchedule::new(twice, kind, None), Err(ReminderRuleError::Offsets));
     }
 

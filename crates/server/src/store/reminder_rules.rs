@@ -21,7 +21,11 @@ pub struct NewReminderRule {
 }
 
 fn offsets_text(schedule: &ReminderSchedule) -> String {
-    schedule.offsets.iter().map(|o| format!("{}:{}", o.before.key(), o.template)).collect::<Vec<_>>().join(",")
+    let item = |o: &ReminderOffset| match o.channel {
+        Some(channel) => format!("{}:{}:{}", o.before.key(), o.template, channel.as_str()),
+        None => format!("{}:{}", o.before.key(), o.template),
+    };
+    schedule.offsets.iter().map(item).collect::<Vec<_>>().join(",")
 }
 
 fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
@@ -30,10 +34,13 @@ fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
         .text("offsets")?
         .split(',')
         .map(|item| {
-            let (before, template) = item.split_once(':').ok_or_else(corrupt)?;
+            // `3d:appointment_reminder`, or with a channel `2h:appointment_reminder:sms`.
+            let mut parts = item.split(':');
+            let (before, template) = (parts.next().ok_or_else(corrupt)?, parts.next().ok_or_else(corrupt)?);
             Ok(ReminderOffset {
                 before: Before::parse(before).map_err(|_| corrupt())?,
                 template: TemplateKind::parse(template).map_err(|_| corrupt())?,
+                channel: parts.next().map(str::parse).transpose().map_err(|_| corrupt())?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -93,7 +93,7 @@ impl Store {
                 appointment_id: Some(id),
                 priority: Priority::Timely,
                 media: Vec::new(),
-                channel: None,
+                channel: want.channel,
                 to: None,
                 due_at: want.due_at,
                 expires_at: Some(want.expires_at),

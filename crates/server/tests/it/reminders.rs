@@ -158,15 +158,16 @@ async fn a_rule_change_re_plans_the_visits_ahead_the_most_specific_rule_winning(
         let (visit, _) = book(&app, &p, "2026-11-27T16:00:00Z").await;
         plan(&app).await;
         let rules = format!("/api/v1/organizations/{}/reminder-rules", p.org);
-        let bad = json!({"offsets": [{"before": "3w"}, {"before": "2h", "template": "No Such Kind"}]});
+        let bad =
+            json!({"offsets": [{"before": "3w"}, {"before": "2h", "template": "No Such Kind", "channel": "fax"}]});
         let refused = app.post(&rules, bad).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
         let fields: Vec<&str> =
             refused.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
-        assert_eq!(fields, ["offsets[0].before", "offsets[1].template"]);
+        assert_eq!(fields, ["offsets[0].before", "offsets[1].template", "offsets[1].channel"]);
 
-        // Follow-ups get one reminder, 2 hours before; everything else 2 days before.
-        let follow_ups = json!({"visit_type": "follow-up", "offsets": [{"before": "2h"}]});
+        // Follow-ups get one text, 2 hours before; everything else 2 days before.
+        let follow_ups = json!({"visit_type": "follow-up", "offsets": [{"before": "2h", "channel": "sms"}]});
         let created = app.post(&rules, follow_ups.clone()).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         assert_eq!(app.post(&rules, follow_ups).await.status, StatusCode::CONFLICT, "one rule per scope");
@@ -179,6 +180,15 @@ async fn a_rule_change_re_plans_the_visits_ahead_the_most_specific_rule_winning(
         assert_eq!(summary, [("cancelled", "v1:3d"), ("cancelled", "v1:1d"), ("planned", "v1:2h")]);
         assert_eq!(after[0].3, "the visit's reminder schedule changed");
         assert_eq!(after[2].2, "2026-11-27T14:00:00Z");
+        assert_eq!(created.body["offsets"][0]["channel"], "sms");
+        let org = p.org.parse().expect("org");
+        let query = rapport_server::store::MessageQuery {
+            appointment: Some(visit.parse().expect("visit")),
+            state: Some(rapport_domain::MessageState::Planned),
+            ..Default::default()
+        };
+        let planned = app.store.messages(org, &query, &rapport_server::store::PageRequest::first(5)).await.expect("q");
+        assert_eq!(planned.items[0].plan.channel, Some(rapport_domain::Channel::Sms), "the rule's channel pins it");
 
         // Without the follow-up rule, the organization's own applies.
         let id = created.body["id"].as_str().expect("id");

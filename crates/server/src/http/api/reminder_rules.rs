@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::reminder::{Before, ReminderOffset, ReminderRule, ReminderSchedule};
-use rapport_domain::{LocationId, ReminderRuleId, ValidationErrors};
+use rapport_domain::{Channel, LocationId, ReminderRuleId, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -28,6 +28,8 @@ pub struct OffsetDto {
     pub before: String,
     /// The template kind (default `appointment_reminder`).
     pub template: Option<String>,
+    /// Only by this channel: sms, email, voice or push (default: the patient's order).
+    pub channel: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,7 +78,11 @@ impl From<&ReminderRule> for ReminderRuleView {
                 .schedule
                 .offsets
                 .iter()
-                .map(|o| OffsetDto { before: o.before.key(), template: Some(o.template.as_str().to_owned()) })
+                .map(|o| OffsetDto {
+                    before: o.before.key(),
+                    template: Some(o.template.as_str().to_owned()),
+                    channel: o.channel.map(|c| c.as_str().to_owned()),
+                })
                 .collect(),
             confirmation: r.schedule.confirmation.as_str().to_owned(),
             after_confirmation: r.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()),
@@ -102,8 +108,14 @@ fn into_rule(input: ReminderRuleInput) -> Result<NewReminderRule, ApiError> {
             Before::parse(&offset.before).map_err(|e| errors.push(format!("offsets[{i}].before"), e.to_string()));
         let template =
             kind(offset.template.as_deref(), "appointment_reminder", format!("offsets[{i}].template"), &mut errors);
-        if let (Ok(before), Some(template)) = (before, template) {
-            offsets.push(ReminderOffset { before, template });
+        let channel = offset
+            .channel
+            .as_deref()
+            .map(str::parse::<Channel>)
+            .transpose()
+            .map_err(|e| errors.push(format!("offsets[{i}].channel"), e.to_string()));
+        if let (Ok(before), Some(template), Ok(channel)) = (before, template, channel) {
+            offsets.push(ReminderOffset { before, template, channel });
         }
     }
     let confirmation = kind(input.confirmation.as_deref(), "appointment_booked", "confirmation".into(), &mut errors);
