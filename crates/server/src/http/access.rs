@@ -156,6 +156,8 @@ pub const POLICIES: &[RoutePolicy] = &[
         "appointment",
     ),
     on_patient("GET", "/api/v1/organizations/{org}/patients/{id}/texts", Needs(C::MessageRead), "text.list"),
+    route("GET", "/api/v1/organizations/{org}/reply-words", Needs(C::OrganizationRead), "reply_words.read"),
+    route("PUT", "/api/v1/organizations/{org}/reply-words", Needs(C::OrganizationWrite), "reply_words.replace"),
     route("GET", "/api/v1/organizations/{org}/tasks", Needs(C::AppointmentRead), "task.list"),
     on("POST", "/api/v1/organizations/{org}/tasks/{id}/done", Needs(C::AppointmentWrite), "task.done", "task"),
     route("GET", "/api/v1/organizations/{org}/messages", Needs(C::MessageRead), "message.list"),

@@ -22,7 +22,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rapport_domain::{MessageId, MessageState, OrganizationId, ReplyWords};
+use rapport_domain::{MessageId, MessageState, OrganizationId};
 
 use super::AppState;
 use super::error::ApiError;
@@ -193,7 +193,10 @@ pub async fn twilio_inbound(
             replies::keep_keyword(&state.store, org, &text).await.map(drop)
         } else {
             let now = state.store.clock().now();
-            replies::take_text(&state.store, org, &text, &ReplyWords::standard(), now).await.map(drop)
+            match state.store.reply_words(org).await {
+                Ok(words) => replies::take_text(&state.store, org, &text, &words, now).await.map(drop),
+                Err(error) => Err(error),
+            }
         };
         taken?;
         tracing::info!(organization = %org, "an inbound text was taken");

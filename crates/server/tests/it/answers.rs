@@ -285,3 +285,29 @@ async fn an_email_answer_page_shows_on_get_and_answers_only_on_post() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_organizations_own_reply_words_are_read_but_never_a_keyword() {
+    on_each_backend_app(|app| async move {
+        let p = practice(&app).await;
+        let ann = patient(&app, &p, "Ann", "(312) 555-0101").await;
+        let visit = book(&app, &p, &ann, "2026-11-23T20:00:00Z").await;
+        settle(&app).await;
+        let path = format!("/api/v1/organizations/{}/reply-words", p.org);
+        let keyword =
+            app.send("PUT", &path, Some(&json!({"confirm": ["Vale"], "cancel": ["Stop"]}).to_string()), &[]).await;
+        assert_eq!(keyword.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(keyword.body["errors"][0]["field"], "cancel[0]");
+        let taken = app.send("PUT", &path, Some(&json!({"cancel": ["OK"]}).to_string()), &[]).await;
+        assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY, "ok already confirms");
+        let saved = app.send("PUT", &path, Some(&json!({"confirm": [" Vale! "]}).to_string()), &[]).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        assert_eq!(saved.body["own"]["confirm"], json!(["vale"]));
+        assert!(saved.body["all"]["confirm"].as_array().expect("all").iter().any(|w| w == "yes"));
+
+        text(&app, &p, SHARED, "VALE", "SM-w1").await;
+        let answers = get(&app, &format!("/api/v1/organizations/{}/appointments/{visit}/answers", p.org)).await;
+        assert_eq!(answers["items"][0]["answer"], "confirm");
+    })
+    .await;
+}

@@ -15,6 +15,7 @@ mod patient_dto;
 mod patients;
 mod push;
 mod reminder_rules;
+mod reply_words;
 mod staff;
 mod tasks;
 mod template_dto;
@@ -75,6 +76,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/organizations/{org}/appointments/{id}/answers", get(tasks::answers))
         .route("/organizations/{org}/patients/{id}/texts", get(tasks::texts))
+        .route("/organizations/{org}/reply-words", get(reply_words::read).put(reply_words::replace))
         .route("/organizations/{org}/tasks", get(tasks::list))
         .route("/organizations/{org}/tasks/{id}/done", post(tasks::done))
         .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
@@ -174,6 +176,8 @@ mod openapi_paths {
         super::reminder_rules::read,
         super::reminder_rules::update,
         super::reminder_rules::delete,
+        super::reply_words::read,
+        super::reply_words::replace,
         super::tasks::list,
         super::tasks::done,
         super::tasks::answers,

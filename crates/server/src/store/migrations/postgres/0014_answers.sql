@@ -62,3 +62,13 @@ CREATE TABLE staff_tasks (
     UNIQUE (organization_id, idempotency_key)
 );
 CREATE INDEX staff_tasks_by_state ON staff_tasks(organization_id, state, id);
+
+-- An organization's own reply words, added to the standard ones: each
+-- column holds one answer's words, one per line.
+CREATE TABLE reply_words (
+    organization_id TEXT PRIMARY KEY REFERENCES organizations(id),
+    confirm         TEXT NOT NULL,
+    cancel          TEXT NOT NULL,
+    reschedule      TEXT NOT NULL,
+    updated_at      BIGINT NOT NULL
+);
