@@ -70,6 +70,24 @@ impl Before {
     }
 }
 
+impl Before {
+    /// When, counted after the end of `appointment` (days on the local calendar).
+    fn after_end(self, appointment: &Appointment) -> Option<Timestamp> {
+        let end = appointment.details.end;
+        match self {
+            Before::Days(days) => {
+                let span: Span = days.days();
+                end.to_zoned(appointment.time_zone.tz()).checked_add(span).ok().map(|z| z.timestamp())
+            }
+            Before::Hours(hours) => end.checked_add(SignedDuration::from_hours(hours)).ok(),
+        }
+    }
+}
+
+/// How long a message after the visit may wait (for the patient's hours,
+/// or a visit marked fulfilled late) before it is no longer worth sending.
+const AFTER_VISIT_LIFETIME: SignedDuration = SignedDuration::from_hours(72);
+
 /// One reminder of a schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReminderOffset {
@@ -88,6 +106,13 @@ pub struct ReminderSchedule {
     /// Once the patient confirmed, what the offsets still ahead send: a
     /// plain "see you" (this kind), or nothing.
     pub after_confirmation: Option<TemplateKind>,
+    /// Preparation and reassurance ahead of the visit (what to bring,
+    /// fasting, parking, what will happen): sent whatever the patient
+    /// answered, never late.
+    pub preparation: Vec<ReminderOffset>,
+    /// After the visit is fulfilled: its `before` is the time after the
+    /// visit's end (thanks, care instructions, later a survey).
+    pub after_visit: Option<ReminderOffset>,
 }
 
 /// An organization's schedule for its visits, or those of one location,
@@ -130,7 +155,7 @@ impl ReminderSchedule {
         if offsets.is_empty() || offsets.len() > 5 || keys.len() != offsets.len() {
             return Err(ReminderRuleError::Offsets);
         }
-        Ok(Self { offsets, confirmation, after_confirmation })
+        Ok(Self { offsets, confirmation, after_confirmation, preparation: Vec::new(), after_visit: None })
     }
 
     /// 3 days and 1 day before, by the patient's channel; a confirmation
@@ -145,6 +170,8 @@ impl ReminderSchedule {
             ],
             confirmation: TemplateKind::parse("appointment_booked").expect("a shipped kind"),
             after_confirmation: Some(TemplateKind::parse("appointment_see_you").expect("a shipped kind")),
+            preparation: Vec::new(),
+            after_visit: None,
         }
     }
 }
@@ -226,11 +253,26 @@ pub fn wanted(
     now: Timestamp,
 ) -> Vec<WantedMessage> {
     let start = appointment.details.start;
+    if appointment.details.status == AppointmentStatus::Fulfilled {
+        return after_visit(appointment, schedule, now).into_iter().collect();
+    }
     if appointment.details.status != AppointmentStatus::Booked || start <= now {
         return Vec::new();
     }
     let prefix = version_prefix(appointment);
     let mut messages = Vec::new();
+    for prep in &schedule.preparation {
+        if let Some(due) = prep.before.due(appointment).filter(|due| *due > now) {
+            messages.push(WantedMessage {
+                key: format!("{prefix}prep-{}", prep.before.key()),
+                template: prep.template.clone(),
+                class: MessageClass::Care,
+                channel: prep.channel,
+                due_at: due,
+                expires_at: start,
+            });
+        }
+    }
     let mut passed = false;
     for offset in &schedule.offsets {
         let (suffix, template) = match (&schedule.after_confirmation, confirmed) {
@@ -262,6 +304,23 @@ pub fn wanted(
         });
     }
     messages
+}
+
+/// The message after a fulfilled visit, once (its key names no version),
+/// and only while it is still timely: a visit recorded as fulfilled long
+/// after (an import of past visits) gets none.
+fn after_visit(appointment: &Appointment, schedule: &ReminderSchedule, now: Timestamp) -> Option<WantedMessage> {
+    let after = schedule.after_visit.as_ref()?;
+    let due = after.before.after_end(appointment)?;
+    let expires_at = due.checked_add(AFTER_VISIT_LIFETIME).ok()?;
+    (now < expires_at).then(|| WantedMessage {
+        key: format!("{}after", key_prefix(appointment.id)),
+        template: after.template.clone(),
+        class: MessageClass::Care,
+        channel: after.channel,
+        due_at: due.max(now),
+        expires_at,
+    })
 }
 
 #[cfg(test)]
@@ -319,6 +378,42 @@ mod tests {
         let keys: Vec<&str> = plan.iter().map(|m| m.key.rsplit(':').next().unwrap_or_default()).collect();
         assert_eq!(keys, ["1d", "booked"], "the 3-day reminder is past: not sent late");
         assert_eq!((plan[1].due_at, plan[1].class), (now, MessageClass::Transactional));
+    }
+
+    #[test]
+    fn preparation_goes_ahead_whatever_the_answer_and_thanks_follow_a_fulfilled_visit_once() {
+        let kind = |k: &str| TemplateKind::parse(k).expect("valid in the test");
+        let schedule = ReminderSchedule {
+            preparation: vec![ReminderOffset {
+                before: Before::Days(2),
+                template: kind("colonoscopy_prep"),
+                channel: None,
+            }],
+            after_visit: Some(ReminderOffset {
+                before: Before::Hours(2),
+                template: kind("visit_follow_up"),
+                channel: None,
+            }),
+            ..ReminderSchedule::standard()
+        };
+        let v = visit("2026-11-20T15:00:00Z", 1, AppointmentStatus::Booked);
+        let prefix = key_prefix(v.id);
+        let keys = |plan: Vec<WantedMessage>| plan.into_iter().map(|m| m.key).collect::<Vec<_>>();
+        let confirmed = keys(wanted(&v, &schedule, true, at("2026-11-10T12:00:00Z")));
+        assert_eq!(
+            confirmed,
+            [format!("{prefix}v1:prep-2d"), format!("{prefix}v1:3d:seen"), format!("{prefix}v1:1d:seen")]
+        );
+        let late = keys(wanted(&v, &schedule, false, at("2026-11-19T12:00:00Z")));
+        assert_eq!(late, [format!("{prefix}v1:1d"), format!("{prefix}v1:booked")], "preparation is never sent late");
+
+        let done = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Fulfilled);
+        let plan = wanted(&done, &schedule, false, at("2026-11-20T15:40:00Z"));
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0].key, format!("{}after", key_prefix(done.id)), "once, whatever the version");
+        assert_eq!(plan[0].due_at, at("2026-11-20T17:30:00Z"), "2 hours after the visit's end");
+        assert!(wanted(&done, &schedule, false, at("2026-11-24T12:00:00Z")).is_empty(), "too late to thank");
+        assert!(wanted(&done, &ReminderSchedule::standard(), false, at("2026-11-20T15:40:00Z")).is_empty());
     }
 
     #[test]

@@ -117,6 +117,54 @@ const SHIPPED: &[Shipped] = &[
         voice: "Hola, le llama {{organization.name}}. Su cita del {{appointment.when}} fue anulada. Para otra cita llame al {{location.phone}}.",
     },
     Shipped {
+        kind: "visit_preparation",
+        language: "en",
+        class: MessageClass::Care,
+        text: "{{organization.name}}: for your visit {{appointment.when}}, bring your ID, insurance card and medicines, and come 15 min early. Reply STOP to opt out.",
+        subject: "Getting ready for your visit on {{appointment.date}}",
+        email: Some("Hello {{patient.first_name}},
+
+We look forward to seeing you on {{appointment.when}} with {{provider.name}} at {{location.name}}, {{location.address}}.
+
+Please bring your photo ID, your insurance card and a list of the medicines you take, and come 15 minutes early so there is time to settle in. If you have questions before your visit, call us at {{location.phone}}.
+
+{{organization.name}}"),
+        voice: "Hello, this is {{organization.name}}. For your visit on {{appointment.when}}, please bring your ID, your insurance card and your medicines, and come 15 minutes early.",
+    },
+    Shipped {
+        kind: "visit_preparation",
+        language: "es",
+        class: MessageClass::Care,
+        text: "{{organization.name}}: para su cita {{appointment.when}}, traiga su ID, tarjeta de seguro y medicinas, y llegue 15 min antes. STOP para salir.",
+        subject: "Para preparar su cita del {{appointment.date}}",
+        email: Some("Hola {{patient.first_name}}:
+
+Le esperamos el {{appointment.when}} con {{provider.name}} en {{location.name}}, {{location.address}}.
+
+Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas que toma, y llegue 15 minutos antes. Si tiene preguntas antes de su cita, llámenos al {{location.phone}}.
+
+{{organization.name}}"),
+        voice: "Hola, le llama {{organization.name}}. Para su cita el {{appointment.when}}, traiga su identificación, su tarjeta de seguro y sus medicinas, y llegue 15 minutos antes.",
+    },
+    Shipped {
+        kind: "visit_follow_up",
+        language: "en",
+        class: MessageClass::Care,
+        text: "{{organization.name}}: thank you for your visit, {{patient.first_name}}. Questions about your care? Call {{location.phone}}. Reply STOP to opt out.",
+        subject: "Thank you for your visit",
+        email: None,
+        voice: "Hello, this is {{organization.name}}. Thank you for your visit. If you have questions about your care, please call {{location.phone}}.",
+    },
+    Shipped {
+        kind: "visit_follow_up",
+        language: "es",
+        class: MessageClass::Care,
+        text: "{{organization.name}}: gracias por su visita, {{patient.first_name}}. ¿Preguntas sobre su cuidado? Llame al {{location.phone}}. STOP para salir.",
+        subject: "Gracias por su visita",
+        email: None,
+        voice: "Hola, le llama {{organization.name}}. Gracias por su visita. Si tiene preguntas sobre su cuidado, llame al {{location.phone}}.",
+    },
+    Shipped {
         kind: "answer_confirmed",
         language: "en",
         class: MessageClass::Transactional,

@@ -20,21 +20,21 @@ pub struct NewReminderRule {
     pub schedule: ReminderSchedule,
 }
 
-fn offsets_text(schedule: &ReminderSchedule) -> String {
+/// `3d:appointment_reminder` items joined by commas; with a channel,
+/// `2h:appointment_reminder:sms`.
+fn offsets_text(offsets: &[ReminderOffset]) -> String {
     let item = |o: &ReminderOffset| match o.channel {
         Some(channel) => format!("{}:{}:{}", o.before.key(), o.template, channel.as_str()),
         None => format!("{}:{}", o.before.key(), o.template),
     };
-    schedule.offsets.iter().map(item).collect::<Vec<_>>().join(",")
+    offsets.iter().map(item).collect::<Vec<_>>().join(",")
 }
 
-fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
+fn parse_offsets(text: &str) -> Result<Vec<ReminderOffset>, StoreError> {
     let corrupt = || StoreError::Corrupt("bad reminder rule");
-    let offsets = r
-        .text("offsets")?
-        .split(',')
+    text.split(',')
+        .filter(|item| !item.is_empty())
         .map(|item| {
-            // `3d:appointment_reminder`, or with a channel `2h:appointment_reminder:sms`.
             let mut parts = item.split(':');
             let (before, template) = (parts.next().ok_or_else(corrupt)?, parts.next().ok_or_else(corrupt)?);
             Ok(ReminderOffset {
@@ -43,7 +43,12 @@ fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
                 channel: parts.next().map(str::parse).transpose().map_err(|_| corrupt())?,
             })
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .collect()
+}
+
+fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
+    let corrupt = || StoreError::Corrupt("bad reminder rule");
+    let offsets = parse_offsets(&r.text("offsets")?)?;
     let confirmation = TemplateKind::parse(&r.text("confirmation")?).map_err(|_| corrupt())?;
     let after_confirmation =
         r.opt_text("after_confirmation")?.map(|k| TemplateKind::parse(&k)).transpose().map_err(|_| corrupt())?;
@@ -52,7 +57,11 @@ fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
         organization_id: r.parsed("organization_id")?,
         location_id: r.opt_parsed("location_id")?,
         visit_type: r.opt_text("visit_type")?,
-        schedule: ReminderSchedule::new(offsets, confirmation, after_confirmation).map_err(|_| corrupt())?,
+        schedule: ReminderSchedule {
+            preparation: parse_offsets(&r.text("preparation")?)?,
+            after_visit: parse_offsets(&r.opt_text("after_visit")?.unwrap_or_default())?.pop(),
+            ..ReminderSchedule::new(offsets, confirmation, after_confirmation).map_err(|_| corrupt())?
+        },
         version: r.int("version")?,
         created_at: r.timestamp("created_at")?,
         updated_at: r.timestamp("updated_at")?,
@@ -73,16 +82,18 @@ impl Store {
         check_rule_location(&mut tx, org, rule).await?;
         tx.execute(
             "INSERT INTO reminder_rules (id, organization_id, location_id, visit_type, offsets, confirmation,
-                 after_confirmation, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)",
+                 after_confirmation, preparation, after_visit, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)",
             args([
                 id.to_string().into(),
                 org.to_string().into(),
                 rule.location_id.map(|l| l.to_string()).into(),
                 rule.visit_type.clone().into(),
-                offsets_text(&rule.schedule).into(),
+                offsets_text(&rule.schedule.offsets).into(),
                 rule.schedule.confirmation.as_str().into(),
                 rule.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()).into(),
+                offsets_text(&rule.schedule.preparation).into(),
+                rule.schedule.after_visit.as_ref().map(|a| offsets_text(std::slice::from_ref(a))).into(),
                 now.into(),
             ]),
         )
@@ -130,11 +141,14 @@ impl Store {
         let values = args([
             rule.location_id.map(|l| l.to_string()).into(),
             rule.visit_type.clone().into(),
-            offsets_text(&rule.schedule).into(),
+            offsets_text(&rule.schedule.offsets).into(),
             rule.schedule.confirmation.as_str().into(),
             rule.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()).into(),
+            offsets_text(&rule.schedule.preparation).into(),
+            rule.schedule.after_visit.as_ref().map(|a| offsets_text(std::slice::from_ref(a))).into(),
         ]);
-        let sets = "location_id = $1, visit_type = $2, offsets = $3, confirmation = $4, after_confirmation = $5";
+        let sets = "location_id = $1, visit_type = $2, offsets = $3, confirmation = $4, after_confirmation = $5, \
+                    preparation = $6, after_visit = $7";
         let version = versioned::update(&mut tx, target, sets, values, self.clock.now()).await?;
         self.replan_in(&mut tx, org, &format!("rule-{id}-v{version}")).await?;
         tx.commit().await?;

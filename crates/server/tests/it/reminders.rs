@@ -202,3 +202,50 @@ async fn a_rule_change_re_plans_the_visits_ahead_the_most_specific_rule_winning(
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_visit_type_gets_its_preparation_ahead_and_a_follow_up_once_fulfilled() {
+    on_each_backend_app(|app| async move {
+        let p = setup(&app).await;
+        let rules = format!("/api/v1/organizations/{}/reminder-rules", p.org);
+        let rule = json!({"visit_type": "follow-up", "offsets": [{"before": "1d"}],
+            "preparation": [{"before": "2d"}], "after_visit": {"after": "2h"}});
+        let created = app.post(&rules, rule).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.body["preparation"][0]["template"], "visit_preparation");
+        assert_eq!(created.body["after_visit"]["template"], "visit_follow_up");
+        let bad = app
+            .post(&rules, json!({"visit_type": "x", "offsets": [{"before": "1d"}], "after_visit": {"after": "soon"}}))
+            .await;
+        assert_eq!(bad.body["errors"][0]["field"], "after_visit.before");
+
+        // Friday 27 November, 10:00 in Chicago.
+        let (visit, etag) = book(&app, &p, "2026-11-27T16:00:00Z").await;
+        plan(&app).await;
+        let planned: Vec<(String, String)> =
+            messages_of(&app, &p, &visit).await.into_iter().map(|m| (m.1, m.2)).collect();
+        assert_eq!(
+            planned,
+            [
+                ("v1:prep-2d".to_owned(), "2026-11-25T16:00:00Z".to_owned()),
+                ("v1:1d".into(), "2026-11-26T16:00:00Z".into())
+            ]
+        );
+
+        app.clock.set("2026-11-27T16:35:00Z".parse().expect("time"));
+        change(&app, &p, &visit, &etag, "2026-11-27T16:00:00Z", "fulfilled").await;
+        plan(&app).await;
+        let after = messages_of(&app, &p, &visit).await;
+        let last = after.last().expect("a message");
+        assert_eq!((last.0.as_str(), last.2.as_str()), ("planned", "2026-11-27T18:30:00Z"));
+        assert!(last.1.ends_with(":after"), "keyed once per visit, whatever its version: {}", last.1);
+        assert_eq!(after.iter().filter(|m| m.0 == "planned").count(), 1, "the reminders ahead are gone: {after:?}");
+        let worker = crate::support::worker("dispatcher", 20);
+        app.clock.set("2026-11-27T18:30:00Z".parse().expect("time"));
+        MessageSender::new(app.store.clone()).dispatch_batch(&worker).await.expect("dispatch");
+        let outbox = app.store.outbox(p.org.parse().expect("org"), &rapport_server::store::PageRequest::first(5)).await;
+        let body = outbox.expect("outbox").items[0].body.clone();
+        assert!(body.contains("thank you for your visit, Ann"), "{body}");
+    })
+    .await;
+}

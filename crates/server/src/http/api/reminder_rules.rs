@@ -48,6 +48,24 @@ pub struct ReminderRuleInput {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub after_confirmation: Option<Option<String>>,
+    /// Preparation and reassurance ahead of the visit, whatever the patient
+    /// answered (template default `visit_preparation`); none by default.
+    #[serde(default)]
+    pub preparation: Vec<OffsetDto>,
+    /// A message once the visit is fulfilled; none by default.
+    pub after_visit: Option<AfterVisitDto>,
+}
+
+/// The message after a fulfilled visit.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AfterVisitDto {
+    /// How long after the visit's end: `2h` (real hours) or `1d` (calendar days).
+    pub after: String,
+    /// The template kind (default `visit_follow_up`).
+    pub template: Option<String>,
+    /// Only by this channel (default: the patient's order).
+    pub channel: Option<String>,
 }
 
 /// A field given (its value, null included) rather than left out.
@@ -64,6 +82,8 @@ pub struct ReminderRuleView {
     pub confirmation: String,
     /// Null: nothing more once the patient confirmed.
     pub after_confirmation: Option<String>,
+    pub preparation: Vec<OffsetDto>,
+    pub after_visit: Option<AfterVisitDto>,
     pub version: i64,
     pub updated_at: String,
 }
@@ -74,22 +94,44 @@ impl From<&ReminderRule> for ReminderRuleView {
             id: r.id.to_string(),
             location_id: r.location_id.map(|l| l.to_string()),
             visit_type: r.visit_type.clone(),
-            offsets: r
-                .schedule
-                .offsets
-                .iter()
-                .map(|o| OffsetDto {
-                    before: o.before.key(),
-                    template: Some(o.template.as_str().to_owned()),
-                    channel: o.channel.map(|c| c.as_str().to_owned()),
-                })
-                .collect(),
+            offsets: r.schedule.offsets.iter().map(offset_view).collect(),
+            preparation: r.schedule.preparation.iter().map(offset_view).collect(),
+            after_visit: r.schedule.after_visit.as_ref().map(|a| AfterVisitDto {
+                after: a.before.key(),
+                template: Some(a.template.as_str().to_owned()),
+                channel: a.channel.map(|c| c.as_str().to_owned()),
+            }),
             confirmation: r.schedule.confirmation.as_str().to_owned(),
             after_confirmation: r.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()),
             version: r.version,
             updated_at: r.updated_at.to_string(),
         }
     }
+}
+
+fn offset_view(o: &ReminderOffset) -> OffsetDto {
+    OffsetDto {
+        before: o.before.key(),
+        template: Some(o.template.as_str().to_owned()),
+        channel: o.channel.map(|c| c.as_str().to_owned()),
+    }
+}
+
+/// One offset of the input, its errors named under `field` (`offsets[0]`).
+fn offset(
+    (before, template, channel): (&str, Option<&str>, Option<&str>),
+    default: &str,
+    field: &str,
+    errors: &mut ValidationErrors,
+) -> Option<ReminderOffset> {
+    let before = Before::parse(before).map_err(|e| errors.push(format!("{field}.before"), e.to_string()));
+    let template = TemplateKind::parse(template.unwrap_or(default))
+        .map_err(|e| errors.push(format!("{field}.template"), e.to_string()));
+    let channel = channel
+        .map(str::parse::<Channel>)
+        .transpose()
+        .map_err(|e| errors.push(format!("{field}.channel"), e.to_string()));
+    Some(ReminderOffset { before: before.ok()?, template: template.ok()?, channel: channel.ok()? })
 }
 
 fn into_rule(input: ReminderRuleInput) -> Result<NewReminderRule, ApiError> {
@@ -102,30 +144,32 @@ fn into_rule(input: ReminderRuleInput) -> Result<NewReminderRule, ApiError> {
     let kind = |raw: Option<&str>, default: &str, field: String, errors: &mut ValidationErrors| {
         TemplateKind::parse(raw.unwrap_or(default)).map_err(|e| errors.push(field, e.to_string())).ok()
     };
-    let mut offsets = Vec::new();
-    for (i, offset) in input.offsets.iter().enumerate() {
-        let before =
-            Before::parse(&offset.before).map_err(|e| errors.push(format!("offsets[{i}].before"), e.to_string()));
-        let template =
-            kind(offset.template.as_deref(), "appointment_reminder", format!("offsets[{i}].template"), &mut errors);
-        let channel = offset
-            .channel
-            .as_deref()
-            .map(str::parse::<Channel>)
-            .transpose()
-            .map_err(|e| errors.push(format!("offsets[{i}].channel"), e.to_string()));
-        if let (Ok(before), Some(template), Ok(channel)) = (before, template, channel) {
-            offsets.push(ReminderOffset { before, template, channel });
+    let list = |items: &[OffsetDto], default: &str, name: &str, errors: &mut ValidationErrors| {
+        let mut all = Vec::new();
+        for (i, o) in items.iter().enumerate() {
+            let parts = (o.before.as_str(), o.template.as_deref(), o.channel.as_deref());
+            all.extend(offset(parts, default, &format!("{name}[{i}]"), errors));
         }
-    }
+        all
+    };
+    let offsets = list(&input.offsets, "appointment_reminder", "offsets", &mut errors);
+    let preparation = list(&input.preparation, "visit_preparation", "preparation", &mut errors);
+    let after_visit = input.after_visit.as_ref().and_then(|a| {
+        let parts = (a.after.as_str(), a.template.as_deref(), a.channel.as_deref());
+        offset(parts, "visit_follow_up", "after_visit", &mut errors)
+    });
     let confirmation = kind(input.confirmation.as_deref(), "appointment_booked", "confirmation".into(), &mut errors);
     let after_confirmation = match input.after_confirmation {
         Some(None) => None,
         given => kind(given.flatten().as_deref(), "appointment_see_you", "after_confirmation".into(), &mut errors),
     };
     let schedule = match (confirmation, errors.is_empty()) {
-        (Some(confirmation), true) => ReminderSchedule::new(offsets, confirmation, after_confirmation)
-            .map_err(|e| ApiError::field("offsets", e.to_string()))?,
+        (Some(confirmation), true) => ReminderSchedule {
+            preparation,
+            after_visit,
+            ..ReminderSchedule::new(offsets, confirmation, after_confirmation)
+                .map_err(|e| ApiError::field("offsets", e.to_string()))?
+        },
         _ => return Err(errors.into()),
     };
     Ok(NewReminderRule { location_id, visit_type, schedule })

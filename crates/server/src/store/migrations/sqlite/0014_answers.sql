@@ -1,7 +1,7 @@
 -- Patients' answers to their visits' reminders; the texts they send in;
 -- the staff worklist those raise; a message pinned to one channel and
 -- address (a reply goes back to the number that wrote); what a reminder
--- rule sends once the patient confirmed.
+-- rule sends once the patient confirmed, to prepare, and after the visit.
 
 ALTER TABLE messages ADD COLUMN only_channel TEXT;
 ALTER TABLE messages ADD COLUMN to_address TEXT;
@@ -9,6 +9,10 @@ ALTER TABLE messages ADD COLUMN to_address TEXT;
 -- A template kind, or NULL: nothing more once confirmed.
 ALTER TABLE reminder_rules ADD COLUMN after_confirmation TEXT;
 UPDATE reminder_rules SET after_confirmation = 'appointment_see_you';
+-- Preparation messages ahead (offsets as in `offsets`, empty for none) and
+-- the message after a fulfilled visit (one such item, or NULL).
+ALTER TABLE reminder_rules ADD COLUMN preparation TEXT NOT NULL DEFAULT '';
+ALTER TABLE reminder_rules ADD COLUMN after_visit TEXT;
 
 -- Unique per provider reference: a webhook delivered twice is one text.
 -- `outcome` stays NULL until the text was handled, so a retried webhook
