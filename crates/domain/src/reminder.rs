@@ -113,6 +113,8 @@ pub struct ReminderSchedule {
     /// After the visit is fulfilled: its `before` is the time after the
     /// visit's end (thanks, care instructions, later a survey).
     pub after_visit: Option<ReminderOffset>,
+    /// After a no-show: a message offering a new time (staff get a task too).
+    pub after_no_show: Option<TemplateKind>,
 }
 
 /// An organization's schedule for its visits, or those of one location,
@@ -155,7 +157,14 @@ impl ReminderSchedule {
         if offsets.is_empty() || offsets.len() > 5 || keys.len() != offsets.len() {
             return Err(ReminderRuleError::Offsets);
         }
-        Ok(Self { offsets, confirmation, after_confirmation, preparation: Vec::new(), after_visit: None })
+        Ok(Self {
+            offsets,
+            confirmation,
+            after_confirmation,
+            preparation: Vec::new(),
+            after_visit: None,
+            after_no_show: Some(missed()),
+        })
     }
 
     /// 3 days and 1 day before, by the patient's channel; a confirmation
@@ -172,8 +181,21 @@ impl ReminderSchedule {
             after_confirmation: Some(TemplateKind::parse("appointment_see_you").expect("a shipped kind")),
             preparation: Vec::new(),
             after_visit: None,
+            after_no_show: Some(missed()),
         }
     }
+}
+
+fn missed() -> TemplateKind {
+    TemplateKind::parse("appointment_missed").expect("a shipped kind")
+}
+
+/// Whether a no-show is recent enough to follow up (not an import of old
+/// visits): begun, and within the after-visit message's lifetime of its end.
+pub fn recent_no_show(appointment: &Appointment, now: Timestamp) -> bool {
+    appointment.details.status == AppointmentStatus::Noshow
+        && appointment.details.start <= now
+        && appointment.details.end.checked_add(AFTER_VISIT_LIFETIME).is_ok_and(|until| now < until)
 }
 
 /// A message the visit should have.
@@ -255,6 +277,20 @@ pub fn wanted(
     let start = appointment.details.start;
     if appointment.details.status == AppointmentStatus::Fulfilled {
         return after_visit(appointment, schedule, now).into_iter().collect();
+    }
+    if appointment.details.status == AppointmentStatus::Noshow {
+        let missed = schedule.after_no_show.as_ref().filter(|_| recent_no_show(appointment, now));
+        return missed
+            .map(|template| WantedMessage {
+                key: format!("{}missed", key_prefix(appointment.id)),
+                template: template.clone(),
+                class: MessageClass::Transactional,
+                channel: None,
+                due_at: now,
+                expires_at: now + AFTER_VISIT_LIFETIME,
+            })
+            .into_iter()
+            .collect();
     }
     if appointment.details.status != AppointmentStatus::Booked || start <= now {
         return Vec::new();
@@ -414,6 +450,14 @@ mod tests {
         assert_eq!(plan[0].due_at, at("2026-11-20T17:30:00Z"), "2 hours after the visit's end");
         assert!(wanted(&done, &schedule, false, at("2026-11-24T12:00:00Z")).is_empty(), "too late to thank");
         assert!(wanted(&done, &ReminderSchedule::standard(), false, at("2026-11-20T15:40:00Z")).is_empty());
+
+        let missed = visit("2026-11-20T15:00:00Z", 2, AppointmentStatus::Noshow);
+        let plan = wanted(&missed, &ReminderSchedule::standard(), false, at("2026-11-20T16:00:00Z"));
+        assert_eq!(plan.iter().map(|m| m.template.as_str()).collect::<Vec<_>>(), ["appointment_missed"]);
+        assert!(
+            wanted(&missed, &ReminderSchedule::standard(), false, at("2026-12-20T16:00:00Z")).is_empty(),
+            "an old no-show"
+        );
     }
 
     #[test]

@@ -60,6 +60,11 @@ fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
         schedule: ReminderSchedule {
             preparation: parse_offsets(&r.text("preparation")?)?,
             after_visit: parse_offsets(&r.opt_text("after_visit")?.unwrap_or_default())?.pop(),
+            after_no_show: r
+                .opt_text("after_no_show")?
+                .map(|k| TemplateKind::parse(&k))
+                .transpose()
+                .map_err(|_| corrupt())?,
             ..ReminderSchedule::new(offsets, confirmation, after_confirmation).map_err(|_| corrupt())?
         },
         version: r.int("version")?,
@@ -82,8 +87,8 @@ impl Store {
         check_rule_location(&mut tx, org, rule).await?;
         tx.execute(
             "INSERT INTO reminder_rules (id, organization_id, location_id, visit_type, offsets, confirmation,
-                 after_confirmation, preparation, after_visit, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)",
+                 after_confirmation, preparation, after_visit, after_no_show, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)",
             args([
                 id.to_string().into(),
                 org.to_string().into(),
@@ -94,6 +99,7 @@ impl Store {
                 rule.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()).into(),
                 offsets_text(&rule.schedule.preparation).into(),
                 rule.schedule.after_visit.as_ref().map(|a| offsets_text(std::slice::from_ref(a))).into(),
+                rule.schedule.after_no_show.as_ref().map(|k| k.as_str().to_owned()).into(),
                 now.into(),
             ]),
         )
@@ -146,9 +152,10 @@ impl Store {
             rule.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()).into(),
             offsets_text(&rule.schedule.preparation).into(),
             rule.schedule.after_visit.as_ref().map(|a| offsets_text(std::slice::from_ref(a))).into(),
+            rule.schedule.after_no_show.as_ref().map(|k| k.as_str().to_owned()).into(),
         ]);
         let sets = "location_id = $1, visit_type = $2, offsets = $3, confirmation = $4, after_confirmation = $5, \
-                    preparation = $6, after_visit = $7";
+                    preparation = $6, after_visit = $7, after_no_show = $8";
         let version = versioned::update(&mut tx, target, sets, values, self.clock.now()).await?;
         self.replan_in(&mut tx, org, &format!("rule-{id}-v{version}")).await?;
         tx.commit().await?;

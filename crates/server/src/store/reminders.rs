@@ -7,10 +7,13 @@
 //! is a no-op). It is idempotent: running it again changes nothing.
 
 use rapport_domain::message::pace::Priority;
-use rapport_domain::reminder::{ReminderSchedule, WantedMessage, key_prefix, schedule_for, wanted, why_unwanted};
+use rapport_domain::reminder::{
+    ReminderSchedule, WantedMessage, key_prefix, recent_no_show, schedule_for, wanted, why_unwanted,
+};
 use rapport_domain::{AppointmentId, MessageId, MessagePlan, MessageState, OrganizationId};
 
 use super::db::args;
+use super::tasks::{NewTask, TaskKind};
 use super::{NewJob, Store, StoreError};
 
 /// The job kind that syncs one visit's reminders.
@@ -82,6 +85,16 @@ impl Store {
             }
         }
         let Some(appointment) = appointment else { return Ok(report) };
+        if recent_no_show(&appointment, now) {
+            let task = NewTask {
+                kind: TaskKind::NoShow,
+                key: format!("noshow:{id}"),
+                patient_id: Some(appointment.details.patient_id),
+                appointment_id: Some(id),
+                inbound_id: None,
+            };
+            self.raise_task(org, &task).await?;
+        }
         for want in wants {
             let plan = MessagePlan {
                 patient_id: appointment.details.patient_id,

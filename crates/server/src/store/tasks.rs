@@ -23,11 +23,18 @@ pub enum TaskKind {
     ReplyUnclear,
     /// A text that is no answer, or came with nothing asked: read it.
     ReplyToRead,
+    /// The patient did not come: call them to book again.
+    NoShow,
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 4] =
-        [TaskKind::VisitCancelled, TaskKind::RescheduleRequested, TaskKind::ReplyUnclear, TaskKind::ReplyToRead];
+    pub const ALL: [TaskKind; 5] = [
+        TaskKind::VisitCancelled,
+        TaskKind::RescheduleRequested,
+        TaskKind::ReplyUnclear,
+        TaskKind::ReplyToRead,
+        TaskKind::NoShow,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,6 +42,7 @@ impl TaskKind {
             TaskKind::RescheduleRequested => "reschedule_requested",
             TaskKind::ReplyUnclear => "reply_unclear",
             TaskKind::ReplyToRead => "reply_to_read",
+            TaskKind::NoShow => "no_show",
         }
     }
 }
@@ -45,7 +53,7 @@ impl FromStr for TaskKind {
         TaskKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s.trim())
-            .ok_or(UnknownWord("visit_cancelled, reschedule_requested, reply_unclear or reply_to_read"))
+            .ok_or(UnknownWord("visit_cancelled, reschedule_requested, reply_unclear, reply_to_read or no_show"))
     }
 }
 
@@ -95,6 +103,13 @@ pub struct TaskQuery {
 }
 
 impl Store {
+    /// Raises `task` unless its key was raised before, on its own.
+    pub async fn raise_task(&self, org: OrganizationId, task: &NewTask) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        self.add_task_in(&mut tx, org, task).await?;
+        tx.commit().await
+    }
+
     /// Raises `task` unless its key was raised before.
     pub(super) async fn add_task_in(&self, tx: &mut Tx, org: OrganizationId, task: &NewTask) -> Result<(), StoreError> {
         tx.execute(

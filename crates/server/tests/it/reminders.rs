@@ -249,3 +249,31 @@ async fn a_visit_type_gets_its_preparation_ahead_and_a_follow_up_once_fulfilled(
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_no_show_gets_a_message_to_book_again_and_a_task_for_staff_once() {
+    on_each_backend_app(|app| async move {
+        let p = setup(&app).await;
+        let (visit, etag) = book(&app, &p, "2026-11-23T16:00:00Z").await;
+        plan(&app).await;
+        app.clock.set("2026-11-23T16:45:00Z".parse().expect("time"));
+        let etag = change(&app, &p, &visit, &etag, "2026-11-23T16:00:00Z", "noshow").await;
+        plan(&app).await;
+        // Touched again (a note in the EHR): no second message, no second task.
+        change(&app, &p, &visit, &etag, "2026-11-23T16:00:00Z", "noshow").await;
+        plan(&app).await;
+        let missed: Vec<_> =
+            messages_of(&app, &p, &visit).await.into_iter().filter(|m| m.1.ends_with(":missed")).collect();
+        assert_eq!(missed.len(), 1, "{missed:?}");
+        let tasks = app.send("GET", &format!("/api/v1/organizations/{}/tasks?kind=no_show", p.org), None, &[]).await;
+        let items = tasks.body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{}", tasks.body);
+        assert_eq!(items[0]["appointment_id"].as_str(), Some(visit.as_str()));
+        let worker = crate::support::worker("dispatcher", 20);
+        MessageSender::new(app.store.clone()).dispatch_batch(&worker).await.expect("dispatch");
+        let outbox = app.store.outbox(p.org.parse().expect("org"), &rapport_server::store::PageRequest::first(5)).await;
+        let bodies: Vec<String> = outbox.expect("outbox").items.into_iter().map(|e| e.body).collect();
+        assert!(bodies.iter().any(|b| b.contains("we missed you")), "{bodies:?}");
+    })
+    .await;
+}

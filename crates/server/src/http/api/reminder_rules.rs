@@ -54,6 +54,11 @@ pub struct ReminderRuleInput {
     pub preparation: Vec<OffsetDto>,
     /// A message once the visit is fulfilled; none by default.
     pub after_visit: Option<AfterVisitDto>,
+    /// The message after a no-show: a template kind (default
+    /// `appointment_missed`), or null for none. Staff get a task either way.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub after_no_show: Option<Option<String>>,
 }
 
 /// The message after a fulfilled visit.
@@ -84,6 +89,8 @@ pub struct ReminderRuleView {
     pub after_confirmation: Option<String>,
     pub preparation: Vec<OffsetDto>,
     pub after_visit: Option<AfterVisitDto>,
+    /// Null: no message after a no-show.
+    pub after_no_show: Option<String>,
     pub version: i64,
     pub updated_at: String,
 }
@@ -103,6 +110,7 @@ impl From<&ReminderRule> for ReminderRuleView {
             }),
             confirmation: r.schedule.confirmation.as_str().to_owned(),
             after_confirmation: r.schedule.after_confirmation.as_ref().map(|k| k.as_str().to_owned()),
+            after_no_show: r.schedule.after_no_show.as_ref().map(|k| k.as_str().to_owned()),
             version: r.version,
             updated_at: r.updated_at.to_string(),
         }
@@ -163,10 +171,15 @@ fn into_rule(input: ReminderRuleInput) -> Result<NewReminderRule, ApiError> {
         Some(None) => None,
         given => kind(given.flatten().as_deref(), "appointment_see_you", "after_confirmation".into(), &mut errors),
     };
+    let after_no_show = match input.after_no_show {
+        Some(None) => None,
+        given => kind(given.flatten().as_deref(), "appointment_missed", "after_no_show".into(), &mut errors),
+    };
     let schedule = match (confirmation, errors.is_empty()) {
         (Some(confirmation), true) => ReminderSchedule {
             preparation,
             after_visit,
+            after_no_show,
             ..ReminderSchedule::new(offsets, confirmation, after_confirmation)
                 .map_err(|e| ApiError::field("offsets", e.to_string()))?
         },

@@ -13,6 +13,9 @@ UPDATE reminder_rules SET after_confirmation = 'appointment_see_you';
 -- the message after a fulfilled visit (one such item, or NULL).
 ALTER TABLE reminder_rules ADD COLUMN preparation TEXT NOT NULL DEFAULT '';
 ALTER TABLE reminder_rules ADD COLUMN after_visit TEXT;
+-- The message after a no-show (a template kind, or NULL for none).
+ALTER TABLE reminder_rules ADD COLUMN after_no_show TEXT;
+UPDATE reminder_rules SET after_no_show = 'appointment_missed';
 
 -- Unique per provider reference: a webhook delivered twice is one text.
 -- `outcome` stays NULL until the text was handled, so a retried webhook
