@@ -54,6 +54,8 @@ pub mod kind {
     pub enum VisitAnswer {}
     #[derive(Debug)]
     pub enum StaffTask {}
+    #[derive(Debug)]
+    pub enum RecallRule {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -74,6 +76,7 @@ pub type ReminderRuleId = Id<kind::ReminderRule>;
 pub type InboundTextId = Id<kind::InboundText>;
 pub type VisitAnswerId = Id<kind::VisitAnswer>;
 pub type StaffTaskId = Id<kind::StaffTask>;
+pub type RecallRuleId = Id<kind::RecallRule>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

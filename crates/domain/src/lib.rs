@@ -15,6 +15,7 @@ pub mod ids;
 pub mod message;
 pub mod organization;
 pub mod patient;
+pub mod recall;
 pub mod reminder;
 pub mod staff;
 pub mod validation;
@@ -28,8 +29,8 @@ pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
     ApiTokenId, AppointmentId, AuditEventId, ConsentId, InboundTextId, JobId, LocationId, MessageId, OrganizationId,
-    PatientId, ProviderId, PushSubscriptionId, ReminderRuleId, SessionId, StaffTaskId, StaffUserId, TemplateId,
-    VisitAnswerId,
+    PatientId, ProviderId, PushSubscriptionId, RecallRuleId, ReminderRuleId, SessionId, StaffTaskId, StaffUserId,
+    TemplateId, VisitAnswerId,
 };
 pub use message::{Message, MessageClass, MessagePlan, MessageState};
 pub use organization::{Location, OpeningHours, Organization, Provider};

@@ -1,26 +1,59 @@
 //! The reminder planner: runs the sync jobs that every appointment write
 //! enqueues (`store/reminders.rs`), with the standard schedule (3 days and
-//! 1 day before; a confirmation when booked inside that time).
+//! 1 day before; a confirmation when booked inside that time); and, every
+//! few minutes, the recall scan (`store/recalls.rs`), which plans nothing
+//! twice however many processes run it.
 
+use std::sync::Mutex;
+
+use jiff::{SignedDuration, Timestamp};
 use rapport_domain::AppointmentId;
 use rapport_domain::reminder::ReminderSchedule;
 
 use crate::jobs::{BatchReport, JobFailure, JobHandler, WorkerSettings, work_batch};
-use crate::store::{Job, REMINDER_SYNC_JOB, Store, StoreError};
+use crate::store::{Job, REMINDER_SYNC_JOB, RecallScan, Store, StoreError};
+
+/// How often a process scans for patients due a recall.
+const RECALL_EVERY: SignedDuration = SignedDuration::from_mins(10);
 
 pub struct ReminderPlanner {
     store: Store,
     schedule: ReminderSchedule,
+    last_recall_scan: Mutex<Option<Timestamp>>,
 }
 
 impl ReminderPlanner {
     pub fn new(store: Store) -> Self {
-        Self { store, schedule: ReminderSchedule::standard() }
+        Self { store, schedule: ReminderSchedule::standard(), last_recall_scan: Mutex::new(None) }
     }
 
-    /// Leases one batch of sync jobs and runs them.
+    /// Leases one batch of sync jobs and runs them; scans for recalls when
+    /// the last scan is old enough.
     pub async fn plan_batch(&self, worker: &WorkerSettings) -> Result<BatchReport, StoreError> {
-        work_batch(&self.store, self, worker).await
+        let report = work_batch(&self.store, self, worker).await?;
+        self.scan_recalls_if_due().await?;
+        Ok(report)
+    }
+
+    /// The recall scan, at most every ten minutes (by the store's clock).
+    pub async fn scan_recalls_if_due(&self) -> Result<Option<RecallScan>, StoreError> {
+        let now = self.store.clock().now();
+        let due = {
+            let mut last = self.last_recall_scan.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let due = last.is_none_or(|at| now.duration_since(at) >= RECALL_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if !due {
+            return Ok(None);
+        }
+        let scan = self.store.scan_recalls().await?;
+        if scan.planned > 0 {
+            tracing::info!(due = scan.due, planned = scan.planned, "the recall scan planned attempts");
+        }
+        Ok(Some(scan))
     }
 }
 

@@ -99,6 +99,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0014_answers.sql"),
         postgres: include_str!("migrations/postgres/0014_answers.sql"),
     },
+    Migration {
+        version: 15,
+        name: "recall",
+        sqlite: include_str!("migrations/sqlite/0015_recall.sql"),
+        postgres: include_str!("migrations/postgres/0015_recall.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -85,6 +85,9 @@ impl Store {
             }
         }
         let Some(appointment) = appointment else { return Ok(report) };
+        if appointment.details.status.is_upcoming() && appointment.details.start > now {
+            self.cancel_recalls(org, appointment.details.patient_id).await?;
+        }
         if recent_no_show(&appointment, now) {
             let task = NewTask {
                 kind: TaskKind::NoShow,

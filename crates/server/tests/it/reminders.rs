@@ -277,3 +277,56 @@ async fn a_no_show_gets_a_message_to_book_again_and_a_task_for_staff_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_patient_due_a_recall_gets_its_attempts_once_until_they_book() {
+    on_each_backend_app(|app| async move {
+        let p = setup(&app).await;
+        let rules = format!("/api/v1/organizations/{}/recall-rules", p.org);
+        let bad = app.post(&rules, json!({"visit_type": "hygiene", "interval_months": 0})).await;
+        assert_eq!(bad.body["errors"][0]["field"], "interval_months");
+        let rule = app.post(&rules, json!({"visit_type": "hygiene", "interval_months": 6, "attempts": [0, 14]})).await;
+        assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.body);
+        assert_eq!(app.post(&rules, json!({"visit_type": "hygiene", "interval_months": 12})).await.status, StatusCode::CONFLICT);
+
+        // Ann's last cleaning was in April; another patient's in October (not due).
+        let visit = |patient: &str, start: &str, status: &str| {
+            json!({"patient_id": patient, "location_id": p.location, "start": start,
+                "duration_minutes": 45, "visit_type": "hygiene", "status": status})
+        };
+        let visits = format!("/api/v1/organizations/{}/appointments", p.org);
+        app.post(&visits, visit(&p.patient, "2025-10-01T15:00:00Z", "fulfilled")).await;
+        let april = app.post(&visits, visit(&p.patient, "2026-04-20T15:00:00Z", "fulfilled")).await;
+        let other = json!({"given_name": "Ben", "family_name": "Ruiz", "phones": [{"number": "(312) 555-0102", "type": "mobile"}]});
+        let ben = app.post(&format!("/api/v1/organizations/{}/patients", p.org), other).await;
+        app.post(&visits, visit(ben.body["id"].as_str().expect("id"), "2026-10-05T15:00:00Z", "fulfilled")).await;
+
+        let planner = ReminderPlanner::new(app.store.clone());
+        let scan = planner.scan_recalls_if_due().await.expect("scan").expect("the first scan runs");
+        assert_eq!((scan.due, scan.planned), (1, 2));
+        assert_eq!(planner.scan_recalls_if_due().await.expect("scan"), None, "not again within ten minutes");
+        app.clock.set("2026-11-22T15:20:00Z".parse().expect("time"));
+        let again = planner.scan_recalls_if_due().await.expect("scan").expect("ran");
+        assert_eq!((again.due, again.planned), (1, 0), "found again, planned nothing twice");
+        let april = april.body["id"].as_str().expect("id").to_owned();
+        let attempts = messages_of(&app, &p, &april).await;
+        assert_eq!(
+            attempts.iter().map(|m| (m.0.as_str(), m.2.as_str())).collect::<Vec<_>>(),
+            [("planned", "2026-11-22T15:00:00Z"), ("planned", "2026-12-06T15:00:00Z")],
+            "from the first scan: due since October, so from now"
+        );
+
+        let worker = crate::support::worker("dispatcher", 20);
+        MessageSender::new(app.store.clone()).dispatch_batch(&worker).await.expect("dispatch");
+        let outbox = app.store.outbox(p.org.parse().expect("org"), &rapport_server::store::PageRequest::first(5)).await;
+        let body = outbox.expect("outbox").items[0].body.clone();
+        assert!(body.contains("Ann, it is time for your next visit"), "{body}");
+
+        // She books: the attempt still planned is cancelled.
+        book(&app, &p, "2026-12-10T16:00:00Z").await;
+        plan(&app).await;
+        let after = messages_of(&app, &p, &april).await;
+        assert_eq!((after[1].0.as_str(), after[1].3.as_str()), ("cancelled", "the patient booked a visit"));
+    })
+    .await;
+}

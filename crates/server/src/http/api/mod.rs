@@ -14,6 +14,7 @@ mod organizations;
 mod patient_dto;
 mod patients;
 mod push;
+mod recall_rules;
 mod reminder_rules;
 mod reply_words;
 mod staff;
@@ -77,6 +78,8 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/appointments/{id}/answers", get(tasks::answers))
         .route("/organizations/{org}/patients/{id}/texts", get(tasks::texts))
         .route("/organizations/{org}/reply-words", get(reply_words::read).put(reply_words::replace))
+        .route("/organizations/{org}/recall-rules", get(recall_rules::list).post(recall_rules::create))
+        .route("/organizations/{org}/recall-rules/{id}", delete(recall_rules::delete))
         .route("/organizations/{org}/tasks", get(tasks::list))
         .route("/organizations/{org}/tasks/{id}/done", post(tasks::done))
         .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
@@ -176,6 +179,9 @@ mod openapi_paths {
         super::reminder_rules::read,
         super::reminder_rules::update,
         super::reminder_rules::delete,
+        super::recall_rules::list,
+        super::recall_rules::create,
+        super::recall_rules::delete,
         super::reply_words::read,
         super::reply_words::replace,
         super::tasks::list,
