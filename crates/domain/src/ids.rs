@@ -56,6 +56,10 @@ pub mod kind {
     pub enum StaffTask {}
     #[derive(Debug)]
     pub enum RecallRule {}
+    #[derive(Debug)]
+    pub enum WaitlistEntry {}
+    #[derive(Debug)]
+    pub enum SlotOffer {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -77,6 +81,8 @@ pub type InboundTextId = Id<kind::InboundText>;
 pub type VisitAnswerId = Id<kind::VisitAnswer>;
 pub type StaffTaskId = Id<kind::StaffTask>;
 pub type RecallRuleId = Id<kind::RecallRule>;
+pub type WaitlistEntryId = Id<kind::WaitlistEntry>;
+pub type SlotOfferId = Id<kind::SlotOffer>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

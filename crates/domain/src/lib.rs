@@ -20,6 +20,7 @@ pub mod reminder;
 pub mod staff;
 pub mod validation;
 pub mod value;
+pub mod waitlist;
 
 pub use access::{Capability, Role};
 pub use answer::{Answer, ReplyWords};
@@ -29,8 +30,8 @@ pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
     ApiTokenId, AppointmentId, AuditEventId, ConsentId, InboundTextId, JobId, LocationId, MessageId, OrganizationId,
-    PatientId, ProviderId, PushSubscriptionId, RecallRuleId, ReminderRuleId, SessionId, StaffTaskId, StaffUserId,
-    TemplateId, VisitAnswerId,
+    PatientId, ProviderId, PushSubscriptionId, RecallRuleId, ReminderRuleId, SessionId, SlotOfferId, StaffTaskId,
+    StaffUserId, TemplateId, VisitAnswerId, WaitlistEntryId,
 };
 pub use message::{Message, MessageClass, MessagePlan, MessageState};
 pub use organization::{Location, OpeningHours, Organization, Provider};

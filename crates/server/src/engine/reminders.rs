@@ -2,7 +2,8 @@
 //! enqueues (`store/reminders.rs`), with the standard schedule (3 days and
 //! 1 day before; a confirmation when booked inside that time); and, every
 //! few minutes, the recall scan (`store/recalls.rs`), which plans nothing
-//! twice however many processes run it.
+//! twice however many processes run it; and the waitlist offers' rounds
+//! whose time is up (`store/waitlist.rs`).
 
 use std::sync::Mutex;
 
@@ -32,6 +33,7 @@ impl ReminderPlanner {
     pub async fn plan_batch(&self, worker: &WorkerSettings) -> Result<BatchReport, StoreError> {
         let report = work_batch(&self.store, self, worker).await?;
         self.scan_recalls_if_due().await?;
+        self.store.close_rounds().await?;
         Ok(report)
     }
 

@@ -3,24 +3,29 @@
 //! acknowledgement sent back to the number that wrote, a staff task when a
 //! person must look). Rapport never guesses: a text that is no answer goes
 //! to staff; an answer that could be for several visits, or for patients
-//! sharing the phone, goes to staff and the patient is told so.
+//! sharing the phone, goes to staff and the patient is told so. A YES to
+//! a waitlist offer takes the slot (`store/waitlist.rs`).
 
 use jiff::{SignedDuration, Timestamp};
 use rapport_domain::answer::{Target, target};
 use rapport_domain::message::pace::Priority;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
-    AppointmentId, Channel, InboundTextId, MessageClass, MessagePlan, OrganizationId, PatientId, ReplyWords,
+    Answer, AppointmentId, Channel, InboundTextId, MessageClass, MessagePlan, OrganizationId, PatientId, ReplyWords,
 };
 
 use crate::store::{
-    Answered, InboundText, NewAnswer, NewTask, ReceivedText, Settlement, Store, StoreError, TaskKind, TextOutcome,
-    unclear_kind,
+    Answered, InboundText, NewAnswer, NewTask, OfferTaken, ReceivedText, Settlement, Store, StoreError, TaskKind,
+    TextOutcome, unclear_kind,
 };
 
 /// How far back a reminder still counts as asking (a reply a week later to
 /// a reminder sent two weeks before a visit is still an answer).
 const ASKED_WITHIN: SignedDuration = SignedDuration::from_hours(24 * 21);
+
+/// How far back a waitlist offer may be answered (its round may have
+/// closed: a late YES is told the time is gone).
+const OFFERS_WITHIN: SignedDuration = SignedDuration::from_hours(24);
 
 /// How long an acknowledgement may wait for the patient's sending hours.
 const ACK_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
@@ -48,6 +53,23 @@ pub async fn take_text(
     }
     let asked = store.asked_visits(org, &text.from, now - ASKED_WITHIN).await?;
     let answer = words.read(&text.body);
+    // A YES to a waitlist offer takes it, unless a reminder also waits for
+    // an answer, or several offers do (other slots, or patients sharing the
+    // phone): then it is unclear.
+    let offers = match answer {
+        Some(Answer::Confirm) => store.offers_sent_to(org, &text.from, now - OFFERS_WITHIN).await?,
+        _ => Vec::new(),
+    };
+    let ask_waits = matches!(target(&asked, now), Target::Visit(v) if v.answered.is_none());
+    if let ([offer], false) = (offers.as_slice(), ask_waits) {
+        let taken = store.take_offer(org, offer, received.id, &text.from).await?;
+        let answered = match taken {
+            OfferTaken::Booked(visit) => Some(Answered::Applied(*visit)),
+            OfferTaken::Gone => None,
+        };
+        return Ok(TextTaken { text: received, outcome: Some(TextOutcome::Answered), answered });
+    }
+    let unclear_offer = !offers.is_empty();
     let ack = |patient: PatientId, kind: TemplateKind, visit: Option<AppointmentId>| MessagePlan {
         patient_id: patient,
         class: MessageClass::Transactional,
@@ -71,7 +93,7 @@ pub async fn take_text(
         inbound_id: Some(received.id),
     };
     let settlement = match (answer, target(&asked, now)) {
-        (Some(answer), Target::Visit(visit)) => {
+        (Some(answer), Target::Visit(visit)) if !unclear_offer => {
             let patient = visit.appointment.details.patient_id;
             let kind = TemplateKind::parse(answer.acknowledgement()).expect("a shipped kind");
             Settlement {
@@ -88,10 +110,10 @@ pub async fn take_text(
                 task: None,
             }
         }
-        (Some(_), Target::Unclear) => {
-            // The newest reminder's patient gets the words; the phone is the same.
+        (Some(_), target) if unclear_offer || target == Target::Unclear => {
+            // The newest reminder's (or offer's) patient gets the words; the phone is the same.
             let patients = sole_patient(store, org, &text.from, &asked).await?;
-            let newest = asked[0].appointment.details.patient_id;
+            let newest = asked.first().map_or_else(|| offers[0].patient_id, |a| a.appointment.details.patient_id);
             Settlement {
                 outcome: TextOutcome::Unclear,
                 patient_id: patients,

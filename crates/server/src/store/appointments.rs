@@ -324,7 +324,7 @@ async fn existing_by_source(
     Ok(found)
 }
 
-async fn insert(
+pub(super) async fn insert(
     tx: &mut Tx,
     org: OrganizationId,
     id: AppointmentId,

@@ -216,7 +216,7 @@ impl Store {
             self.add_task_in(&mut tx, org, task).await?;
         }
         if let Some(plan) = &reply {
-            self.plan_in(&mut tx, org, plan).await?;
+            self.plan_in(&mut tx, org, plan, false).await?;
         }
         tx.execute(
             "UPDATE inbound_texts SET outcome = $3, patient_id = $4, appointment_id = $5

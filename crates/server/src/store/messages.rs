@@ -152,7 +152,7 @@ impl Store {
     /// of, and an appointment when the template speaks of one.
     pub async fn plan_message(&self, org: OrganizationId, plan: &MessagePlan) -> Result<(Message, bool), StoreError> {
         let mut tx = self.db.begin().await?;
-        let created = self.plan_in(&mut tx, org, plan).await?;
+        let created = self.plan_in(&mut tx, org, plan, false).await?;
         tx.commit().await?;
         let row = self
             .db
@@ -166,12 +166,15 @@ impl Store {
     }
 
     /// [`plan_message`](Store::plan_message) within the caller's
-    /// transaction; `true` when the message is new.
+    /// transaction; `true` when the message is new. With `any_visit`, the
+    /// appointment may be another patient's (a freed slot offered from the
+    /// waitlist: only its time, place and provider are worded).
     pub(super) async fn plan_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,
         plan: &MessagePlan,
+        any_visit: bool,
     ) -> Result<bool, StoreError> {
         let now = self.clock.now();
         tx.fetch_optional(
@@ -182,8 +185,13 @@ impl Store {
         .ok_or(StoreError::UnknownReference { field: "patient_id".into() })?;
         if let Some(appointment) = plan.appointment_id {
             tx.fetch_optional(
-                "SELECT id FROM appointments WHERE organization_id = $1 AND id = $2 AND patient_id = $3",
-                args([org.to_string().into(), appointment.to_string().into(), plan.patient_id.to_string().into()]),
+                "SELECT id FROM appointments WHERE organization_id = $1 AND id = $2 AND ($4 = 1 OR patient_id = $3)",
+                args([
+                    org.to_string().into(),
+                    appointment.to_string().into(),
+                    plan.patient_id.to_string().into(),
+                    i64::from(any_visit).into(),
+                ]),
             )
             .await?
             .ok_or(StoreError::UnknownReference { field: "appointment_id".into() })?;

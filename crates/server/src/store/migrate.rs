@@ -105,6 +105,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0015_recall.sql"),
         postgres: include_str!("migrations/postgres/0015_recall.sql"),
     },
+    Migration {
+        version: 16,
+        name: "waitlist",
+        sqlite: include_str!("migrations/sqlite/0016_waitlist.sql"),
+        postgres: include_str!("migrations/postgres/0016_waitlist.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -31,6 +31,7 @@ mod templates;
 mod throttle;
 mod tokens;
 mod versioned;
+mod waitlist;
 
 pub use answers::{Answered, NewAnswer, VisitAnswer};
 pub use appointments::{AppointmentQuery, AppointmentUpsert};
@@ -55,6 +56,7 @@ pub use staff::{Credentials, NewStaffUser};
 pub use tasks::{NewTask, StaffTask, TaskKind, TaskQuery};
 pub use throttle::ThrottleRule;
 pub use tokens::NewApiToken;
+pub use waitlist::{EntryState, OfferSent, OfferTaken, SlotOffer, WaitlistEntry};
 
 use std::collections::{HashMap, HashSet};
 

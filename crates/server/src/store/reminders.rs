@@ -10,7 +10,7 @@ use rapport_domain::message::pace::Priority;
 use rapport_domain::reminder::{
     ReminderSchedule, WantedMessage, key_prefix, recent_no_show, schedule_for, wanted, why_unwanted,
 };
-use rapport_domain::{AppointmentId, MessageId, MessagePlan, MessageState, OrganizationId};
+use rapport_domain::{AppointmentId, AppointmentStatus, MessageId, MessagePlan, MessageState, OrganizationId};
 
 use super::db::args;
 use super::tasks::{NewTask, TaskKind};
@@ -87,6 +87,9 @@ impl Store {
         let Some(appointment) = appointment else { return Ok(report) };
         if appointment.details.status.is_upcoming() && appointment.details.start > now {
             self.cancel_recalls(org, appointment.details.patient_id).await?;
+        }
+        if appointment.details.status == AppointmentStatus::Cancelled && appointment.details.start > now {
+            self.open_offer(org, &appointment).await?;
         }
         if recent_no_show(&appointment, now) {
             let task = NewTask {

@@ -23,3 +23,4 @@ mod tls;
 mod trust_api;
 mod trust_storage;
 mod voice;
+mod waitlist;

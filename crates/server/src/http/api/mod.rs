@@ -21,6 +21,7 @@ mod staff;
 mod tasks;
 mod template_dto;
 mod templates;
+mod waitlist;
 
 use axum::Json;
 use axum::Router;
@@ -80,6 +81,9 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/reply-words", get(reply_words::read).put(reply_words::replace))
         .route("/organizations/{org}/recall-rules", get(recall_rules::list).post(recall_rules::create))
         .route("/organizations/{org}/recall-rules/{id}", delete(recall_rules::delete))
+        .route("/organizations/{org}/waitlist", get(waitlist::list).post(waitlist::add))
+        .route("/organizations/{org}/waitlist/{id}", delete(waitlist::remove))
+        .route("/organizations/{org}/offers", get(waitlist::offers))
         .route("/organizations/{org}/tasks", get(tasks::list))
         .route("/organizations/{org}/tasks/{id}/done", post(tasks::done))
         .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
@@ -184,6 +188,10 @@ mod openapi_paths {
         super::recall_rules::delete,
         super::reply_words::read,
         super::reply_words::replace,
+        super::waitlist::list,
+        super::waitlist::add,
+        super::waitlist::remove,
+        super::waitlist::offers,
         super::tasks::list,
         super::tasks::done,
         super::tasks::answers,
