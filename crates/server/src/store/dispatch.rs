@@ -129,7 +129,8 @@ impl Store {
 
     /// Reads what deciding on `messages` needs: their patients, consents,
     /// which of the patients' addresses on `channels` are undeliverable or
-    /// suppressed by `sms_sender`, recent care sends since `care_since`, and
+    /// suppressed by `sms_sender` (by any sender when it is `None`), recent
+    /// care sends since `care_since`, and
     /// the organizations' zones.
     pub async fn dispatch_facts(
         &self,
@@ -212,16 +213,17 @@ impl Store {
                     row.text("address")?,
                 ));
             }
-            if let Some(sender) = sms_sender {
-                let list = placeholders(2, addresses.len());
-                let sql = format!(
-                    "SELECT organization_id, address FROM sms_suppressions WHERE sender = $1 AND address IN ({list})"
-                );
-                let mut values = vec![Arg::from(sender)];
-                values.extend(text_args(addresses));
-                for row in self.db.fetch_all(AssertSqlSafe(sql), values).await? {
-                    facts.suppressed.insert((row.parsed("organization_id")?, row.text("address")?));
-                }
+            // A provider that names no sender (the log channel) honours a
+            // STOP sent to any of the organization's numbers.
+            let list = placeholders(2, addresses.len());
+            let sql = format!(
+                "SELECT organization_id, address FROM sms_suppressions WHERE ($1 IS NULL OR sender = $1)
+                   AND address IN ({list})"
+            );
+            let mut values = vec![Arg::from(sms_sender.map(str::to_owned))];
+            values.extend(text_args(addresses));
+            for row in self.db.fetch_all(AssertSqlSafe(sql), values).await? {
+                facts.suppressed.insert((row.parsed("organization_id")?, row.text("address")?));
             }
         }
         let orgs: HashSet<OrganizationId> = messages.iter().map(|m| m.organization_id).collect();

@@ -14,6 +14,7 @@ mod messages;
 mod pacing;
 mod push;
 mod reminders;
+mod scenario;
 mod sms;
 mod sqlcipher;
 mod storage;
