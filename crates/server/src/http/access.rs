@@ -177,6 +177,7 @@ pub const POLICIES: &[RoutePolicy] = &[
         "waitlist_entry",
     ),
     route("GET", "/api/v1/organizations/{org}/offers", Needs(C::AppointmentRead), "offer.list"),
+    route("GET", "/api/v1/organizations/{org}/metrics/reminders", Needs(C::AppointmentRead), "metrics.reminders"),
     route("GET", "/api/v1/organizations/{org}/tasks", Needs(C::AppointmentRead), "task.list"),
     on("POST", "/api/v1/organizations/{org}/tasks/{id}/done", Needs(C::AppointmentWrite), "task.done", "task"),
     route("GET", "/api/v1/organizations/{org}/messages", Needs(C::MessageRead), "message.list"),

@@ -158,6 +158,18 @@ async fn a_text_confirms_the_visit_once_and_the_asks_give_way_to_a_plain_reminde
         assert_eq!(texts.len(), 1);
         assert_eq!(texts[0].outcome.map(|o| o.as_str()), Some("answered"));
         assert!(tasks(&app, &p).await.is_empty(), "a confirmation needs nobody");
+        let metrics =
+            get(&app, &format!("/api/v1/organizations/{}/metrics/reminders?from=2026-11-27&to=2026-11-27", p.org))
+                .await;
+        let day = &metrics["items"][0];
+        assert_eq!(
+            (day["date"].as_str(), day["location_id"].as_str()),
+            (Some("2026-11-27"), Some(p.location.as_str()))
+        );
+        assert_eq!(
+            (day["appointments"].as_i64(), day["reminded"].as_i64(), day["confirmed"].as_i64()),
+            (Some(1), Some(1), Some(1))
+        );
     })
     .await;
 }
@@ -183,6 +195,19 @@ async fn a_text_cancelling_the_visit_cancels_it_and_tells_staff() {
         assert!(after.iter().any(|(state, tail, _)| state == "cancelled" && tail == "v1:1d"), "{after:?}");
         let sent = outbox_bodies(&app, &p).await;
         assert!(sent.iter().any(|(_, b)| b.contains("is cancelled")), "{sent:?}");
+        let metrics =
+            get(&app, &format!("/api/v1/organizations/{}/metrics/reminders?from=2026-11-23&to=2026-11-23", p.org))
+                .await;
+        assert_eq!(metrics["items"][0]["cancelled_by_patient"], 1);
+        let too_long = app
+            .send(
+                "GET",
+                &format!("/api/v1/organizations/{}/metrics/reminders?from=2026-01-01&to=2026-12-31", p.org),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
 
         // Staff take it.
         let id = open[0].1["id"].as_str().expect("id");

@@ -274,6 +274,8 @@ async fn a_no_show_gets_a_message_to_book_again_and_a_task_for_staff_once() {
         let outbox = app.store.outbox(p.org.parse().expect("org"), &rapport_server::store::PageRequest::first(5)).await;
         let bodies: Vec<String> = outbox.expect("outbox").items.into_iter().map(|e| e.body).collect();
         assert!(bodies.iter().any(|b| b.contains("we missed you")), "{bodies:?}");
+        let path = format!("/api/v1/organizations/{}/metrics/reminders?from=2026-11-23&to=2026-11-23", p.org);
+        assert_eq!(app.send("GET", &path, None, &[]).await.body["items"][0]["no_shows"], 1);
     })
     .await;
 }
@@ -327,6 +329,9 @@ async fn a_patient_due_a_recall_gets_its_attempts_once_until_they_book() {
         plan(&app).await;
         let after = messages_of(&app, &p, &april).await;
         assert_eq!((after[1].0.as_str(), after[1].3.as_str()), ("cancelled", "the patient booked a visit"));
+        let path = format!("/api/v1/organizations/{}/metrics/reminders?from=2026-11-22&to=2026-11-22", p.org);
+        let day = app.send("GET", &path, None, &[]).await.body["items"][0].clone();
+        assert_eq!((day["recalls_sent"].as_i64(), day["recall_bookings"].as_i64()), (Some(1), Some(1)));
     })
     .await;
 }

@@ -187,6 +187,12 @@ async fn a_freed_slot_goes_to_the_first_yes_and_never_twice() {
         let waiting =
             app.send("GET", &format!("/api/v1/organizations/{}/waitlist?state=waiting", c.org), None, &[]).await;
         assert_eq!(waiting.body["items"].as_array().expect("items").len(), 2, "the other two still wait");
+        let path = format!("/api/v1/organizations/{}/metrics/reminders?from=2026-11-24&to=2026-11-24", c.org);
+        let day = app.send("GET", &path, None, &[]).await.body["items"][0].clone();
+        assert_eq!(
+            (day["appointments"].as_i64(), day["offers_sent"].as_i64(), day["offers_taken"].as_i64()),
+            (Some(2), Some(1), Some(1))
+        );
     })
     .await;
 }

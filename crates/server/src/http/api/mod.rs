@@ -9,6 +9,7 @@ mod auth_dto;
 mod consents;
 mod message_lint;
 mod messages;
+mod metrics;
 mod organization_dto;
 mod organizations;
 mod patient_dto;
@@ -84,6 +85,7 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/waitlist", get(waitlist::list).post(waitlist::add))
         .route("/organizations/{org}/waitlist/{id}", delete(waitlist::remove))
         .route("/organizations/{org}/offers", get(waitlist::offers))
+        .route("/organizations/{org}/metrics/reminders", get(metrics::reminders))
         .route("/organizations/{org}/tasks", get(tasks::list))
         .route("/organizations/{org}/tasks/{id}/done", post(tasks::done))
         .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
@@ -192,6 +194,7 @@ mod openapi_paths {
         super::waitlist::add,
         super::waitlist::remove,
         super::waitlist::offers,
+        super::metrics::reminders,
         super::tasks::list,
         super::tasks::done,
         super::tasks::answers,
