@@ -3,6 +3,7 @@
 
 mod admin;
 mod backup;
+mod demo_text;
 mod import;
 mod serve;
 
@@ -83,6 +84,20 @@ enum Command {
         /// Replace an existing database.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Text a running demo as a patient would (replies "1", "2", "3", "YES", STOP).
+    DemoText {
+        /// Where the demo runs.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The patient's phone, E.164 (`+13125550123`).
+        #[arg(long)]
+        from: String,
+        /// What the patient writes.
+        #[arg(long)]
+        body: String,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -195,6 +210,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { file, storage } => backup::backup(&load(&storage.overrides(None))?, &file).await,
         Command::Restore { file, force, storage } => {
             backup::restore(&load(&storage.overrides(None))?, &file, force).await
+        }
+        Command::DemoText { url, from, body, storage } => {
+            demo_text::demo_text(&load(&storage.overrides(None))?, &url, &from, &body).await
         }
         Command::Audit { command, storage } => {
             let config = load(&storage.overrides(None))?;

@@ -27,11 +27,12 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     if seed_demo {
         match demo::seed(&store).await.context("creating demo data")? {
             Some(summary) => println!(
-                "demo data: {} with {} patients, {} appointments and {} reminders and confirmations planned for the next three days (organization {})",
+                "demo data: {} with {} patients, {} appointments, {} reminders and confirmations planned for the next three days and {} patients on the waitlist (organization {})",
                 summary.organization.name,
                 summary.patients,
                 summary.appointments,
                 summary.reminders,
+                summary.waiting,
                 summary.organization.id
             ),
             None => println!("demo data: the database already has data; left as it is"),
@@ -53,10 +54,15 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let is_demo = demo_logins.is_some();
     if let Some(logins) = demo_logins {
         print_demo_logins(&store, &logins);
+        println!(
+            "  text Rapport as a patient (through the Twilio simulator's signature): \
+             rapport demo-text --url {scheme}://{address} --from +1XXXXXXXXXX --body 1"
+        );
     }
-    let scheme = if tls.is_some() { "https" } else { "http" };
     println!("Rapport is running on {} at {scheme}://{address}/", store.backend().name());
     println!("  API:     {scheme}://{address}/api/v1/organizations");
     println!("  OpenAPI: {scheme}://{address}/api/openapi.json");
@@ -74,6 +80,14 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     }
     if let Some(public_url) = &config.public_url {
         state.links = Some(std::sync::Arc::new(PatientLinks::load(&store, public_url).await?));
+    }
+    // A demo without Twilio takes texts signed as the simulator signs them
+    // (its token is public, like the demo's credentials: loopback only).
+    if is_demo && state.twilio_hooks.is_none() {
+        state.twilio_hooks = Some(std::sync::Arc::new(TwilioHooks {
+            auth_token: rapport_server::config::Secret::new(rapport_server::simulators::twilio::AUTH_TOKEN),
+            public_url: format!("{scheme}://{address}"),
+        }));
     }
     // The dispatcher sends due messages beside the HTTP server and stops with it.
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -5,6 +5,7 @@
 //! 555-01xx range reserved for fiction).
 
 use jiff::{SignedDuration, Timestamp};
+use rapport_domain::waitlist::Criteria;
 use rapport_domain::{
     Address, AppointmentDetails, AppointmentId, AppointmentStatus, Channel, Consent, ConsentId, ConsentStatus, Email,
     ExternalId, LanguageTag, Location, LocationId, Npi, OpeningHours, Organization, OrganizationId, PatientDetails,
@@ -157,6 +158,8 @@ pub struct DemoSummary {
     pub appointments: usize,
     /// Reminders planned for the next two days' visits (the dispatcher sends them).
     pub reminders: usize,
+    /// Patients on the waitlist: cancelling a visit offers them its time.
+    pub waiting: usize,
 }
 
 fn zone(name: &str) -> Result<TimeZoneName, StoreError> {
@@ -227,8 +230,42 @@ pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
     seed_consents(store, org.id, &patient_ids, &mut rng).await?;
     let visits = seed_appointments(store, org.id, &patient_ids, &locations, &providers, now, &mut rng).await?;
     let reminders = messages::seed(store, &org, &visits).await?;
+    let waiting = seed_waitlist(store, org.id, &patient_ids, &locations, &mut rng).await?;
     staff::seed(store, org.id).await?;
-    Ok(Some(DemoSummary { organization: org, patients: patient_ids.len(), appointments: visits.len(), reminders }))
+    Ok(Some(DemoSummary {
+        organization: org,
+        patients: patient_ids.len(),
+        appointments: visits.len(),
+        reminders,
+        waiting,
+    }))
+}
+
+/// Forty patients waiting for an earlier visit: most at one location, some
+/// only in the mornings, some with no preference.
+async fn seed_waitlist(
+    store: &Store,
+    org: OrganizationId,
+    patients: &[(rapport_domain::PatientId, usize)],
+    locations: &[Location],
+    rng: &mut Rng,
+) -> Result<usize, StoreError> {
+    let mut waiting = 0;
+    for (patient, _) in patients.iter().step_by(patients.len() / 40).take(40) {
+        let location = rng.pick(locations).id;
+        let criteria = match rng.below(3) {
+            0 => Criteria { location_id: Some(location), ..Criteria::default() },
+            1 => Criteria {
+                location_id: Some(location),
+                until: Some(jiff::civil::Time::constant(12, 0, 0, 0)),
+                ..Criteria::default()
+            },
+            _ => Criteria::default(),
+        };
+        store.add_to_waitlist(org, *patient, &criteria).await?;
+        waiting += 1;
+    }
+    Ok(waiting)
 }
 
 async fn seed_patients(

@@ -234,6 +234,22 @@ impl Store {
         Ok(answered)
     }
 
+    /// The text the provider delivered under `provider_ref`, if it came.
+    pub async fn inbound_text(
+        &self,
+        org: OrganizationId,
+        provider_ref: &str,
+    ) -> Result<Option<ReceivedText>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM inbound_texts WHERE organization_id = $1 AND provider_ref = $2",
+                args([org.to_string().into(), provider_ref.into()]),
+            )
+            .await?;
+        row.as_ref().map(text_from_row).transpose()
+    }
+
     /// A patient's texts, newest first (their timeline).
     pub async fn patient_texts(
         &self,

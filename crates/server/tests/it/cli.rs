@@ -152,6 +152,28 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(decided, "the dispatcher sent or deferred the demo's reminder");
+    // A patient texts the demo through the simulator's signature: free text
+    // goes to staff (the answers themselves are tested in `answers`).
+    let phone = patients[0]["phones"][0]["number"].as_str().expect("a phone").to_owned();
+    let texted = Command::new(BIN)
+        .args([
+            "demo-text",
+            "--url",
+            &format!("http://{address}"),
+            "--from",
+            &phone,
+            "--body",
+            "running late",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("run demo-text");
+    let said = String::from_utf8_lossy(&texted.stdout);
+    assert!(texted.status.success(), "{said} {}", String::from_utf8_lossy(&texted.stderr));
+    assert!(said.trim().ends_with(": to_read"), "{said}");
+    let (_, tasks) = http_get(&address, &token, &format!("/api/v1/organizations/{org}/tasks?kind=reply_to_read")).await;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1), "{tasks}");
 
     let terminated = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
     assert!(terminated.success());
