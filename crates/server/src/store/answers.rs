@@ -9,6 +9,9 @@
 //! (`reminder::answerable`): a reminder of an earlier time, or of a visit
 //! since cancelled or begun, answers nothing. Giving the same answer twice
 //! changes nothing the second time.
+//!
+//! The EHR integration's hook: answers to visits that came from a source
+//! system wait in `answers_to_write_back` until marked written back.
 
 use jiff::Timestamp;
 use rapport_domain::reminder::answerable;
@@ -212,5 +215,55 @@ impl Store {
             )
             .await?;
         rows.iter().map(answer_from_row).collect()
+    }
+}
+
+/// An answer to write back to the EHR the visit came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteBack {
+    pub answer: VisitAnswer,
+    /// The visit's id in its source system.
+    pub source: rapport_domain::ExternalId,
+}
+
+impl Store {
+    /// The hook for the EHR integration: answers to visits that came from a
+    /// source system and are not written back yet, oldest first.
+    pub async fn answers_to_write_back(&self, org: OrganizationId, limit: usize) -> Result<Vec<WriteBack>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT v.*, a.source_system, a.source_id FROM visit_answers v
+                 JOIN appointments a ON a.organization_id = v.organization_id AND a.id = v.appointment_id
+                 WHERE v.organization_id = $1 AND v.written_back_at IS NULL AND a.source_system IS NOT NULL
+                 ORDER BY v.answered_at, v.id LIMIT $2",
+                args([org.to_string().into(), (limit as i64).into()]),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WriteBack {
+                    answer: answer_from_row(r)?,
+                    source: rapport_domain::ExternalId {
+                        system: r.text("source_system")?,
+                        value: r.text("source_id")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Marks answers written back to their source system.
+    pub async fn mark_written_back(&self, org: OrganizationId, ids: &[VisitAnswerId]) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        for id in ids {
+            tx.execute(
+                "UPDATE visit_answers SET written_back_at = $3 WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), id.to_string().into(), now.into()]),
+            )
+            .await?;
+        }
+        tx.commit().await
     }
 }

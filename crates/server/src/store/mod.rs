@@ -34,7 +34,7 @@ mod tokens;
 mod versioned;
 mod waitlist;
 
-pub use answers::{Answered, NewAnswer, VisitAnswer};
+pub use answers::{Answered, NewAnswer, VisitAnswer, WriteBack};
 pub use appointments::{AppointmentQuery, AppointmentUpsert};
 pub use audit::{AuditQuery, ChainReport};
 pub use composing::ComposeFacts;

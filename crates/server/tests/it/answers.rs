@@ -336,3 +336,33 @@ async fn an_organizations_own_reply_words_are_read_but_never_a_keyword() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn answers_to_visits_from_an_ehr_wait_to_be_written_back() {
+    on_each_backend_app(|app| async move {
+        let p = practice(&app).await;
+        let ann = patient(&app, &p, "Ann", "(312) 555-0101").await;
+        let visit = json!({"patient_id": ann, "location_id": p.location, "start": "2026-11-23T20:00:00Z",
+            "duration_minutes": 30, "visit_type": "follow-up", "source": {"system": "urn:ehr:epic", "value": "SIU-4431"}});
+        let created = app.post(&format!("/api/v1/organizations/{}/appointments", p.org), visit).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let own = book(&app, &p, &ann, "2026-11-24T20:00:00Z").await;
+        settle(&app).await;
+        text(&app, &p, SHARED, "1", "SM-e1").await; // unclear: two visits wait
+        let org: OrganizationId = p.org.parse().expect("org");
+        assert!(app.store.answers_to_write_back(org, 10).await.expect("hook").is_empty());
+
+        // Ann's own visit is cancelled by staff; the EHR's visit is then the one asked.
+        let current = app.store.get_appointment(org, own.parse().expect("id")).await.expect("visit");
+        let mut details = current.details.clone();
+        details.status = rapport_domain::AppointmentStatus::Cancelled;
+        app.store.update_appointment(org, current.id, current.version, &details).await.expect("cancel");
+        text(&app, &p, SHARED, "1", "SM-e2").await;
+        let waiting = app.store.answers_to_write_back(org, 10).await.expect("hook");
+        assert_eq!(waiting.len(), 1);
+        assert_eq!((waiting[0].source.value.as_str(), waiting[0].answer.answer), ("SIU-4431", Answer::Confirm));
+        app.store.mark_written_back(org, &[waiting[0].answer.id]).await.expect("mark");
+        assert!(app.store.answers_to_write_back(org, 10).await.expect("hook").is_empty());
+    })
+    .await;
+}
