@@ -156,6 +156,7 @@ pub const POLICIES: &[RoutePolicy] = &[
         "appointment",
     ),
     on_patient("GET", "/api/v1/organizations/{org}/patients/{id}/texts", Needs(C::MessageRead), "text.list"),
+    on_patient("GET", "/api/v1/organizations/{org}/patients/{id}/timeline", Needs(C::MessageRead), "patient.timeline"),
     route("GET", "/api/v1/organizations/{org}/recall-rules", Needs(C::OrganizationRead), "recall_rule.list"),
     route("POST", "/api/v1/organizations/{org}/recall-rules", Needs(C::OrganizationWrite), "recall_rule.create"),
     on(

@@ -204,6 +204,23 @@ impl Store {
         Ok(latest.map(|r| r.parsed::<Answer>("answer")).transpose()? == Some(Answer::Confirm))
     }
 
+    /// A patient's answers, newest first (the last 200).
+    pub async fn patient_answers(
+        &self,
+        org: OrganizationId,
+        patient: PatientId,
+    ) -> Result<Vec<VisitAnswer>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT * FROM visit_answers WHERE organization_id = $1 AND patient_id = $2
+                 ORDER BY answered_at DESC, id DESC LIMIT 200",
+                args([org.to_string().into(), patient.to_string().into()]),
+            )
+            .await?;
+        rows.iter().map(answer_from_row).collect()
+    }
+
     /// A visit's answers, oldest first.
     pub async fn visit_answers(&self, org: OrganizationId, id: AppointmentId) -> Result<Vec<VisitAnswer>, StoreError> {
         let rows = self

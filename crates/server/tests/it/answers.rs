@@ -6,7 +6,7 @@
 //! only on POST, refusing forged and expired links.
 
 use axum::http::StatusCode;
-use rapport_domain::{Answer, OrganizationId};
+use rapport_domain::{Answer, OrganizationId, Role};
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::engine::reminders::ReminderPlanner;
 use rapport_server::links::PatientLinks;
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::api::{PUBLIC_URL, TWILIO_TOKEN, TestApp, on_each_backend_app};
 use crate::sms::signed_form;
+use crate::trust_api::{Browser, staff};
 
 const SENDER: &str = "+13125550000";
 const SHARED: &str = "+13125550101";
@@ -157,6 +158,19 @@ async fn a_text_confirms_the_visit_once_and_the_asks_give_way_to_a_plain_reminde
         let texts = app.store.patient_texts(org, ann.parse().expect("patient")).await.expect("texts");
         assert_eq!(texts.len(), 1);
         assert_eq!(texts[0].outcome.map(|o| o.as_str()), Some("answered"));
+        let desk = Browser::open(&app, &staff(&app, &p.org, "desk@riverbend.example", Role::FrontDesk).await).await;
+        let timeline =
+            desk.send(&app, "GET", &format!("/api/v1/organizations/{}/patients/{ann}/timeline", p.org), None).await;
+        assert_eq!(timeline.status, StatusCode::OK, "{}", timeline.body);
+        let kinds: Vec<(&str, &str)> = timeline.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| (i["kind"].as_str().unwrap_or_default(), i["summary"].as_str().unwrap_or_default()))
+            .collect();
+        assert!(kinds.contains(&("answer", "confirm by sms")), "{kinds:?}");
+        assert!(kinds.contains(&("text", "answered")), "{kinds:?}");
+        assert!(kinds.contains(&("message", "sent by sms: answer_confirmed")), "{kinds:?}");
         assert!(tasks(&app, &p).await.is_empty(), "a confirmation needs nobody");
         let metrics =
             get(&app, &format!("/api/v1/organizations/{}/metrics/reminders?from=2026-11-27&to=2026-11-27", p.org))

@@ -22,6 +22,7 @@ mod staff;
 mod tasks;
 mod template_dto;
 mod templates;
+mod timeline;
 mod waitlist;
 
 use axum::Json;
@@ -77,8 +78,9 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/appointments/{id}",
             get(appointments::read).put(appointments::update).delete(appointments::delete),
         )
-        .route("/organizations/{org}/appointments/{id}/answers", get(tasks::answers))
-        .route("/organizations/{org}/patients/{id}/texts", get(tasks::texts))
+        .route("/organizations/{org}/appointments/{id}/answers", get(timeline::answers))
+        .route("/organizations/{org}/patients/{id}/texts", get(timeline::texts))
+        .route("/organizations/{org}/patients/{id}/timeline", get(timeline::timeline))
         .route("/organizations/{org}/reply-words", get(reply_words::read).put(reply_words::replace))
         .route("/organizations/{org}/recall-rules", get(recall_rules::list).post(recall_rules::create))
         .route("/organizations/{org}/recall-rules/{id}", delete(recall_rules::delete))
@@ -197,8 +199,9 @@ mod openapi_paths {
         super::metrics::reminders,
         super::tasks::list,
         super::tasks::done,
-        super::tasks::answers,
-        super::tasks::texts,
+        super::timeline::answers,
+        super::timeline::texts,
+        super::timeline::timeline,
         super::templates::list,
         super::templates::shipped,
         super::templates::create,
