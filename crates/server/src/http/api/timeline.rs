@@ -158,7 +158,7 @@ pub async fn timeline(
         };
         items.push((a.answered_at, item));
     }
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by_key(|item| std::cmp::Reverse(item.0));
     let items = items.into_iter().map(|(_, item)| item).collect();
     Ok(axum::Json(ListView { items, next_cursor: None }).into_response())
 }
