@@ -242,7 +242,7 @@ pub fn why_unwanted(key: &str, appointment: Option<&Appointment>, confirmed: boo
             format!("the visit is {}", a.details.status.as_str())
         }
         Some(a) if a.details.start <= now => "the visit has begun".into(),
-        Some(a) if key.starts_with(&version_prefix(a)) && confirmed && !key.ends_with(SEEN) => {
+        Some(a) if key.starts_with(&version_prefix(a)) && confirmed && asks(key) => {
             "the patient confirmed the visit".into()
         }
         Some(a) if key.starts_with(&version_prefix(a)) => "the visit's reminder schedule changed".into(),
@@ -253,16 +253,24 @@ pub fn why_unwanted(key: &str, appointment: Option<&Appointment>, confirmed: boo
 /// Why a message the planner keyed under `key` no longer fits `appointment`
 /// (the dispatcher's last check: a sync racing a change could leave one
 /// planned); `None` for a fitting one, or a message the planner did not plan.
-pub fn unfit(key: &str, appointment: &Appointment) -> Option<&'static str> {
+pub fn unfit(key: &str, appointment: &Appointment, confirmed: bool) -> Option<&'static str> {
     let rest = key.strip_prefix(&key_prefix(appointment.id))?;
     let version = rest.strip_prefix('v')?.split(':').next()?.parse::<i64>().ok()?;
     if version != appointment.version {
         Some("the visit changed after this reminder was planned")
     } else if appointment.details.status != AppointmentStatus::Booked {
         Some("the visit is no longer booked")
+    } else if confirmed && asks(key) {
+        Some("the patient confirmed the visit after this reminder was planned")
     } else {
         None
     }
+}
+
+/// Whether the reminder keyed `key` asks the patient to confirm (not a
+/// plain "see you", nor preparation).
+fn asks(key: &str) -> bool {
+    !key.ends_with(SEEN) && !key.contains(":prep-")
 }
 
 /// The messages `appointment` should have, as of `now`; `confirmed` when
@@ -482,14 +490,17 @@ mod tests {
     fn a_reminder_of_an_older_version_or_an_unbooked_visit_no_longer_fits() {
         let v = visit("2026-11-20T15:00:00Z", 3, AppointmentStatus::Booked);
         let prefix = key_prefix(v.id);
-        assert_eq!(unfit(&format!("{prefix}v3:1d"), &v), None);
-        assert!(unfit(&format!("{prefix}v2:1d"), &v).is_some());
-        assert_eq!(unfit("tour-1", &v), None, "not the planner's");
+        assert_eq!(unfit(&format!("{prefix}v3:1d"), &v, false), None);
+        assert!(unfit(&format!("{prefix}v2:1d"), &v, false).is_some());
+        assert!(unfit(&format!("{prefix}v3:1d"), &v, true).is_some(), "an ask after the patient confirmed");
+        assert_eq!(unfit(&format!("{prefix}v3:1d:seen"), &v, true), None, "a plain reminder still fits");
+        assert_eq!(unfit(&format!("{prefix}v3:prep-2d"), &v, true), None);
+        assert_eq!(unfit("tour-1", &v, false), None, "not the planner's");
         let cancelled = Appointment {
             details: AppointmentDetails { status: AppointmentStatus::Cancelled, ..v.details.clone() },
             ..v.clone()
         };
-        assert!(unfit(&format!("{prefix}v3:1d"), &cancelled).is_some());
+        assert!(unfit(&format!("{prefix}v3:1d"), &cancelled, false).is_some());
     }
 
     fn rule(location: Option<LocationId>, visit_type: Option<&str>, before: Before) -> ReminderRule {

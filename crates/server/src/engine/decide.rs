@@ -161,7 +161,11 @@ fn words(
     if plan.appointment_id.is_some() && visit.is_none() {
         return Err("the appointment it is about is gone".into());
     }
-    if let Some(why) = visit.and_then(|v| rapport_domain::reminder::unfit(&plan.idempotency_key, v.appointment)) {
+    let unfit = |v: rapport_domain::message::compose::Visit<'_>| {
+        let confirmed = facts.compose.confirmed.contains(&v.appointment.id);
+        rapport_domain::reminder::unfit(&plan.idempotency_key, v.appointment, confirmed)
+    };
+    if let Some(why) = visit.and_then(unfit) {
         return Err(why.into());
     }
     let own = facts.compose.templates_of(org);

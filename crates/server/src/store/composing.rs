@@ -19,6 +19,8 @@ pub struct ComposeFacts {
     /// Each organization's own templates of the kinds asked for.
     pub templates: HashMap<OrganizationId, Vec<Template>>,
     pub appointments: HashMap<AppointmentId, Appointment>,
+    /// The visits whose patient confirmed them as they stand.
+    pub confirmed: HashSet<AppointmentId>,
     pub locations: HashMap<LocationId, Location>,
     pub providers: HashMap<ProviderId, Provider>,
 }
@@ -63,6 +65,17 @@ impl Store {
         for row in self.db.fetch_all(AssertSqlSafe(sql), text_args(visits)).await? {
             let appointment = appointment_from_row(&row)?;
             facts.appointments.insert(appointment.id, appointment);
+        }
+        // The dispatcher's last check: no "please confirm" once confirmed.
+        let sql = format!(
+            "SELECT a.id FROM appointments a WHERE a.id IN ({})
+               AND (SELECT v.answer FROM visit_answers v WHERE v.organization_id = a.organization_id
+                      AND v.appointment_id = a.id AND v.appointment_version = a.version
+                    ORDER BY v.answered_at DESC, v.id DESC LIMIT 1) = 'confirm'",
+            placeholders(1, visits.len())
+        );
+        for row in self.db.fetch_all(AssertSqlSafe(sql), text_args(visits)).await? {
+            facts.confirmed.insert(row.parsed("id")?);
         }
         let locations: HashSet<LocationId> = facts.appointments.values().map(|a| a.details.location_id).collect();
         let providers: HashSet<ProviderId> =

@@ -380,3 +380,27 @@ async fn answers_to_visits_from_an_ehr_wait_to_be_written_back() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_ask_the_sync_has_not_caught_up_with_is_refused_once_the_patient_confirmed() {
+    on_each_backend_app(|app| async move {
+        let p = practice(&app).await;
+        let ann = patient(&app, &p, "Ann", "(312) 555-0101").await;
+        let visit = book(&app, &p, &ann, "2026-11-27T16:00:00Z").await;
+        settle(&app).await;
+        app.clock.set("2026-11-24T16:00:00Z".parse().expect("time"));
+        settle(&app).await;
+        text(&app, &p, SHARED, "1", "SM-r1").await;
+        // The planner has not run since: the dispatcher alone meets the day-before ask.
+        app.clock.set("2026-11-26T16:00:00Z".parse().expect("time"));
+        let worker = crate::support::worker("dispatcher-only", 50);
+        MessageSender::new(app.store.clone()).dispatch_batch(&worker).await.expect("dispatch");
+        let org: OrganizationId = p.org.parse().expect("org");
+        let query = MessageQuery { appointment: Some(visit.parse().expect("visit")), ..MessageQuery::default() };
+        let messages = app.store.messages(org, &query, &PageRequest::first(10)).await.expect("messages").items;
+        let ask = messages.iter().find(|m| m.plan.idempotency_key.ends_with(":v1:1d")).expect("the day-before ask");
+        assert_eq!(ask.state.as_str(), "suppressed");
+        assert_eq!(ask.reason.as_deref(), Some("the patient confirmed the visit after this reminder was planned"));
+    })
+    .await;
+}
