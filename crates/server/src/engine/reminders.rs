@@ -8,11 +8,11 @@
 use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
-use rapport_domain::AppointmentId;
 use rapport_domain::reminder::ReminderSchedule;
+use rapport_domain::{AppointmentId, JobId, OrganizationId};
 
-use crate::jobs::{BatchReport, JobFailure, JobHandler, WorkerSettings, work_batch};
-use crate::store::{Job, REMINDER_SYNC_JOB, RecallScan, Store, StoreError};
+use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
+use crate::store::{Job, JobResult, REMINDER_SYNC_JOB, RecallScan, Store, StoreError};
 
 /// How often a process scans for patients due a recall.
 const RECALL_EVERY: SignedDuration = SignedDuration::from_mins(10);
@@ -28,10 +28,45 @@ impl ReminderPlanner {
         Self { store, schedule: ReminderSchedule::standard(), last_recall_scan: Mutex::new(None) }
     }
 
-    /// Leases one batch of sync jobs and runs them; scans for recalls when
-    /// the last scan is old enough.
+    /// Leases one batch of sync jobs and runs them together in one
+    /// transaction (one commit for the batch, not one per message); if
+    /// that fails, each runs on its own, so one bad visit holds up no
+    /// other. Then the recall scan when due, and the waitlist rounds.
     pub async fn plan_batch(&self, worker: &WorkerSettings) -> Result<BatchReport, StoreError> {
-        let report = work_batch(&self.store, self, worker).await?;
+        let jobs = self.store.lease_jobs(&worker.owner, REMINDER_SYNC_JOB, worker.batch, worker.lease_for).await?;
+        let mut results: Vec<(JobId, JobResult)> = Vec::with_capacity(jobs.len());
+        let mut visits = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            match visit_of(job) {
+                Ok(visit) => visits.push((job, visit)),
+                Err(failure) => {
+                    results.push((job.id, failure.result(job.attempts, self.store.clock().now(), &worker.retry)))
+                }
+            }
+        }
+        let together: Vec<(OrganizationId, AppointmentId)> = visits.iter().map(|(_, v)| *v).collect();
+        match self.store.sync_reminders_many(&together, &self.schedule).await {
+            Ok(_) => results.extend(visits.iter().map(|(job, _)| (job.id, JobResult::Done))),
+            Err(error) => {
+                tracing::warn!(%error, jobs = visits.len(), "a batch of reminder syncs failed; running them one by one");
+                for (job, (org, id)) in &visits {
+                    let result = match self.store.sync_reminders(*org, *id, &self.schedule).await {
+                        Ok(_) => JobResult::Done,
+                        Err(e) => JobFailure::Retry(e.to_string()).result(
+                            job.attempts,
+                            self.store.clock().now(),
+                            &worker.retry,
+                        ),
+                    };
+                    results.push((job.id, result));
+                }
+            }
+        }
+        let recorded = self.store.finish_jobs(&worker.owner, &results).await?;
+        let mut report = BatchReport::default();
+        for ((_, result), state) in results.iter().zip(recorded) {
+            report.count(result, state);
+        }
         self.scan_recalls_if_due().await?;
         self.store.close_rounds().await?;
         Ok(report)
@@ -59,20 +94,14 @@ impl ReminderPlanner {
     }
 }
 
-impl JobHandler for ReminderPlanner {
-    fn kind(&self) -> &'static str {
-        REMINDER_SYNC_JOB
-    }
-
-    async fn run(&self, job: &Job) -> Result<(), JobFailure> {
-        let payload: serde_json::Value =
-            serde_json::from_str(&job.payload).map_err(|_| JobFailure::Permanent("the payload is not JSON".into()))?;
-        let id: AppointmentId = payload["appointment_id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .ok_or_else(|| JobFailure::Permanent("the payload names no appointment".into()))?;
-        let org = job.organization_id.ok_or_else(|| JobFailure::Permanent("the job names no organization".into()))?;
-        self.store.sync_reminders(org, id, &self.schedule).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
-        Ok(())
-    }
+/// The visit a sync job names.
+fn visit_of(job: &Job) -> Result<(OrganizationId, AppointmentId), JobFailure> {
+    let payload: serde_json::Value =
+        serde_json::from_str(&job.payload).map_err(|_| JobFailure::Permanent("the payload is not JSON".into()))?;
+    let id: AppointmentId = payload["appointment_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| JobFailure::Permanent("the payload names no appointment".into()))?;
+    let org = job.organization_id.ok_or_else(|| JobFailure::Permanent("the job names no organization".into()))?;
+    Ok((org, id))
 }

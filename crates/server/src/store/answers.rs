@@ -204,6 +204,17 @@ impl Store {
         Ok(latest.map(|r| r.parsed::<Answer>("answer")).transpose()? == Some(Answer::Confirm))
     }
 
+    /// [`is_confirmed`](Store::is_confirmed) within the caller's transaction.
+    pub(super) async fn confirmed_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        visit: &Appointment,
+    ) -> Result<bool, StoreError> {
+        let latest = tx.fetch_optional(LATEST, latest_args(org, visit)).await?;
+        Ok(latest.map(|r| r.parsed::<Answer>("answer")).transpose()? == Some(Answer::Confirm))
+    }
+
     /// A patient's answers, newest first (the last 200).
     pub async fn patient_answers(
         &self,

@@ -326,8 +326,22 @@ impl Store {
         state: MessageState,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let now = self.clock.now();
         let mut tx = self.db.begin().await?;
+        let changed = self.close_in(&mut tx, org, id, state, reason).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// [`close_message`](Store::close_message) within the caller's transaction.
+    pub(super) async fn close_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        id: MessageId,
+        state: MessageState,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
         let changed = tx
             .execute(
                 "UPDATE messages SET state = $3, reason = $4, updated_at = $5
@@ -336,9 +350,8 @@ impl Store {
             )
             .await?;
         if changed == 1 {
-            note(&mut tx, id, now, &format!("{}: {reason}", state.as_str())).await?;
+            note(tx, id, now, &format!("{}: {reason}", state.as_str())).await?;
         }
-        tx.commit().await?;
         Ok(changed == 1)
     }
 

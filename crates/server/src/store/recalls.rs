@@ -10,7 +10,7 @@ use rapport_domain::message::template::TemplateKind;
 use rapport_domain::recall::{RecallCandidate, RecallPlan, RecallRule, attempts, due_cutoff, patient_prefix};
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId, PatientId, RecallRuleId};
 
-use super::db::{Row, args};
+use super::db::{Row, Tx, args};
 use super::{Store, StoreError};
 
 /// How long an attempt may wait (for the patient's hours, the care cap).
@@ -176,9 +176,13 @@ impl Store {
     }
 
     /// Cancels the patient's recall attempts still planned: they booked.
-    pub(super) async fn cancel_recalls(&self, org: OrganizationId, patient: PatientId) -> Result<usize, StoreError> {
-        let rows = self
-            .db
+    pub(super) async fn cancel_recalls_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        patient: PatientId,
+    ) -> Result<usize, StoreError> {
+        let rows = tx
             .fetch_all(
                 "SELECT id FROM messages WHERE organization_id = $1 AND patient_id = $2 AND state = 'planned'
                    AND idempotency_key LIKE $3",
@@ -192,7 +196,7 @@ impl Store {
         let mut cancelled = 0;
         for row in rows {
             let id: MessageId = row.parsed("id")?;
-            if self.close_message(org, id, MessageState::Cancelled, "the patient booked a visit").await? {
+            if self.close_in(tx, org, id, MessageState::Cancelled, "the patient booked a visit").await? {
                 cancelled += 1;
             }
         }

@@ -46,6 +46,9 @@ fn parse_offsets(text: &str) -> Result<Vec<ReminderOffset>, StoreError> {
         .collect()
 }
 
+/// An organization's rules, oldest first.
+const RULES: &str = "SELECT * FROM reminder_rules WHERE organization_id = $1 ORDER BY id";
+
 fn rule_from_row(r: &Row) -> Result<ReminderRule, StoreError> {
     let corrupt = || StoreError::Corrupt("bad reminder rule");
     let offsets = parse_offsets(&r.text("offsets")?)?;
@@ -123,13 +126,17 @@ impl Store {
 
     /// The organization's rules, oldest first.
     pub async fn reminder_rules(&self, org: OrganizationId) -> Result<Vec<ReminderRule>, StoreError> {
-        let rows = self
-            .db
-            .fetch_all(
-                "SELECT * FROM reminder_rules WHERE organization_id = $1 ORDER BY id",
-                args([org.to_string().into()]),
-            )
-            .await?;
+        let rows = self.db.fetch_all(RULES, args([org.to_string().into()])).await?;
+        rows.iter().map(rule_from_row).collect()
+    }
+
+    /// [`reminder_rules`](Store::reminder_rules) within the caller's transaction.
+    pub(super) async fn reminder_rules_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+    ) -> Result<Vec<ReminderRule>, StoreError> {
+        let rows = tx.fetch_all(RULES, args([org.to_string().into()])).await?;
         rows.iter().map(rule_from_row).collect()
     }
 

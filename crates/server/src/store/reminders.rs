@@ -6,13 +6,16 @@
 //! cancelled, past or gone) and plans the wanted ones (planning a key twice
 //! is a no-op). It is idempotent: running it again changes nothing.
 
+use std::collections::HashMap;
+
 use rapport_domain::message::pace::Priority;
 use rapport_domain::reminder::{
-    ReminderSchedule, WantedMessage, key_prefix, recent_no_show, schedule_for, wanted, why_unwanted,
+    ReminderRule, ReminderSchedule, WantedMessage, key_prefix, recent_no_show, schedule_for, wanted, why_unwanted,
 };
 use rapport_domain::{AppointmentId, AppointmentStatus, MessageId, MessagePlan, MessageState, OrganizationId};
 
-use super::db::args;
+use super::appointments::appointment_from_row;
+use super::db::{Tx, args};
 use super::tasks::{NewTask, TaskKind};
 use super::{NewJob, Store, StoreError};
 
@@ -42,31 +45,66 @@ pub struct ReminderSync {
 impl Store {
     /// Brings visit `id`'s planned reminders in line with what it should
     /// have now: under the organization's most specific rule for it, or
-    /// `schedule` when it has none.
+    /// `schedule` when it has none. One transaction.
     pub async fn sync_reminders(
         &self,
         org: OrganizationId,
         id: AppointmentId,
         schedule: &ReminderSchedule,
     ) -> Result<ReminderSync, StoreError> {
+        self.sync_reminders_many(&[(org, id)], schedule).await
+    }
+
+    /// [`sync_reminders`](Store::sync_reminders) for several visits in one
+    /// transaction (a planner's batch: one commit instead of one per
+    /// message); each organization's rules are read once.
+    pub async fn sync_reminders_many(
+        &self,
+        visits: &[(OrganizationId, AppointmentId)],
+        schedule: &ReminderSchedule,
+    ) -> Result<ReminderSync, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let mut rules: HashMap<OrganizationId, Vec<ReminderRule>> = HashMap::new();
+        let mut report = ReminderSync::default();
+        for &(org, id) in visits {
+            if let std::collections::hash_map::Entry::Vacant(slot) = rules.entry(org) {
+                slot.insert(self.reminder_rules_in(&mut tx, org).await?);
+            }
+            let own = rules.get(&org).map_or(&[][..], Vec::as_slice);
+            let one = self.sync_in(&mut tx, org, id, own, schedule).await?;
+            report.planned += one.planned;
+            report.cancelled += one.cancelled;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn sync_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        id: AppointmentId,
+        rules: &[ReminderRule],
+        schedule: &ReminderSchedule,
+    ) -> Result<ReminderSync, StoreError> {
         let now = self.clock.now();
-        let appointment = match self.get_appointment(org, id).await {
-            Ok(a) => Some(a),
-            Err(StoreError::NotFound) => None,
-            Err(other) => return Err(other),
-        };
-        let rules = self.reminder_rules(org).await?;
+        let row = tx
+            .fetch_optional(
+                "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), id.to_string().into()]),
+            )
+            .await?;
+        let appointment = row.as_ref().map(appointment_from_row).transpose()?;
         let confirmed = match &appointment {
-            Some(a) => self.is_confirmed(org, a).await?,
+            Some(a) => self.confirmed_in(tx, org, a).await?,
             None => false,
         };
         let wants: Vec<WantedMessage> = match &appointment {
             Some(a) if rules.is_empty() => wanted(a, schedule, confirmed, now),
-            Some(a) => wanted(a, &schedule_for(&rules, a), confirmed, now),
+            Some(a) => wanted(a, &schedule_for(rules, a), confirmed, now),
             None => Vec::new(),
         };
-        let planned = self
-            .db
+        let planned = tx
             .fetch_all(
                 "SELECT id, idempotency_key FROM messages WHERE organization_id = $1 AND appointment_id = $2
                    AND state = 'planned' AND idempotency_key LIKE $3",
@@ -79,17 +117,17 @@ impl Store {
             if !wants.iter().any(|w| w.key == key) {
                 let reason = why_unwanted(&key, appointment.as_ref(), confirmed, now);
                 let message: MessageId = row.parsed("id")?;
-                if self.close_message(org, message, MessageState::Cancelled, &reason).await? {
+                if self.close_in(tx, org, message, MessageState::Cancelled, &reason).await? {
                     report.cancelled += 1;
                 }
             }
         }
         let Some(appointment) = appointment else { return Ok(report) };
         if appointment.details.status.is_upcoming() && appointment.details.start > now {
-            self.cancel_recalls(org, appointment.details.patient_id).await?;
+            self.cancel_recalls_in(tx, org, appointment.details.patient_id).await?;
         }
         if appointment.details.status == AppointmentStatus::Cancelled && appointment.details.start > now {
-            self.open_offer(org, &appointment).await?;
+            self.open_offer_in(tx, org, &appointment).await?;
         }
         if recent_no_show(&appointment, now) {
             let task = NewTask {
@@ -99,7 +137,7 @@ impl Store {
                 appointment_id: Some(id),
                 inbound_id: None,
             };
-            self.raise_task(org, &task).await?;
+            self.add_task_in(tx, org, &task).await?;
         }
         for want in wants {
             let plan = MessagePlan {
@@ -117,9 +155,9 @@ impl Store {
                 due_at: want.due_at,
                 expires_at: Some(want.expires_at),
             };
-            match self.plan_message(org, &plan).await {
-                Ok((_, true)) => report.planned += 1,
-                Ok((_, false)) => {}
+            match self.plan_in(tx, org, &plan, false).await {
+                Ok(true) => report.planned += 1,
+                Ok(false) => {}
                 // The patient was deleted: nothing to remind.
                 Err(StoreError::UnknownReference { .. }) => {}
                 Err(other) => return Err(other),

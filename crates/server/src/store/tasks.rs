@@ -103,13 +103,6 @@ pub struct TaskQuery {
 }
 
 impl Store {
-    /// Raises `task` unless its key was raised before, on its own.
-    pub async fn raise_task(&self, org: OrganizationId, task: &NewTask) -> Result<(), StoreError> {
-        let mut tx = self.db.begin().await?;
-        self.add_task_in(&mut tx, org, task).await?;
-        tx.commit().await
-    }
-
     /// Raises `task` unless its key was raised before.
     pub(super) async fn add_task_in(&self, tx: &mut Tx, org: OrganizationId, task: &NewTask) -> Result<(), StoreError> {
         tx.execute(

@@ -241,10 +241,22 @@ impl Store {
         org: OrganizationId,
         freed: &Appointment,
     ) -> Result<Option<SlotOfferId>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let opened = self.open_offer_in(&mut tx, org, freed).await?;
+        tx.commit().await?;
+        Ok(opened)
+    }
+
+    /// [`open_offer`](Store::open_offer) within the caller's transaction.
+    pub(super) async fn open_offer_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        freed: &Appointment,
+    ) -> Result<Option<SlotOfferId>, StoreError> {
         let now = self.clock.now();
         let Some(closes) = round_closes(freed.details.start, now) else { return Ok(None) };
         let id = SlotOfferId::generate();
-        let mut tx = self.db.begin().await?;
         let created = tx
             .execute(
                 "INSERT INTO slot_offers (id, organization_id, appointment_id, start_at, state, round, closes_at,
@@ -264,8 +276,7 @@ impl Store {
         if created == 0 {
             return Ok(None);
         }
-        self.next_round_in(&mut tx, org, id, freed, now).await?;
-        tx.commit().await?;
+        self.next_round_in(tx, org, id, freed, now).await?;
         Ok(Some(id))
     }
 
