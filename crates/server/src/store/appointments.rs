@@ -11,7 +11,7 @@ use rapport_domain::{
 use sqlx::AssertSqlSafe;
 
 use super::NewJob;
-use super::db::{Arg, Row, Tx, args, insert_rows};
+use super::db::{Arg, Row, Tx, args, insert_rows, page_filters};
 use super::reminders::sync_job;
 use super::versioned::{self, Target, Versioned};
 use super::{Page, PageRequest, Store, StoreError, paginate};
@@ -162,14 +162,7 @@ impl Store {
             ("start_at <", query.to.map(Arg::from)),
             ("id >", page.after.clone().map(Arg::from)),
         ];
-        for (condition, value) in filters {
-            if let Some(value) = value {
-                values.push(value);
-                sql.push_str(&format!(" AND {condition} ${}", values.len()));
-            }
-        }
-        values.push(((page.limit() + 1) as i64).into());
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", values.len()));
+        page_filters(&mut sql, &mut values, filters, page.limit());
         let rows = self.db.fetch_all(AssertSqlSafe(sql), values).await?;
         let items = rows.iter().map(appointment_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(items, page.limit(), |a| a.id.to_string()))

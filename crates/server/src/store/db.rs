@@ -81,6 +81,25 @@ impl From<Timestamp> for Arg {
     }
 }
 
+/// Appends each filter that has a value (`("status =", value)`) as
+/// ` AND status = $n`, then a page's order and limit: by `id`, one row more
+/// than `limit` (which tells whether another page follows).
+pub fn page_filters<const N: usize>(
+    sql: &mut String,
+    values: &mut Vec<Arg>,
+    filters: [(&str, Option<Arg>); N],
+    limit: usize,
+) {
+    for (condition, value) in filters {
+        if let Some(value) = value {
+            values.push(value);
+            sql.push_str(&format!(" AND {condition} ${}", values.len()));
+        }
+    }
+    values.push(((limit + 1) as i64).into());
+    sql.push_str(&format!(" ORDER BY id LIMIT ${}", values.len()));
+}
+
 /// Builds an argument list: `args![org, id, version]`-like, without a macro.
 pub fn args<const N: usize>(values: [Arg; N]) -> Vec<Arg> {
     Vec::from(values)

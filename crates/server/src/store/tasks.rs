@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use rapport_domain::contact::UnknownWord;
 use rapport_domain::{AppointmentId, InboundTextId, OrganizationId, PatientId, StaffTaskId};
 
-use super::db::{Arg, Row, Tx, args};
+use super::db::{Arg, Row, Tx, args, page_filters};
 use super::{Page, PageRequest, Store, StoreError, paginate};
 
 /// What a task asks of staff.
@@ -141,14 +141,7 @@ impl Store {
             ("patient_id =", query.patient.map(|p| p.to_string().into())),
             ("id >", page.after.clone().map(Arg::from)),
         ];
-        for (condition, value) in filters {
-            if let Some(value) = value {
-                values.push(value);
-                sql.push_str(&format!(" AND {condition} ${}", values.len()));
-            }
-        }
-        values.push(((page.limit() + 1) as i64).into());
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", values.len()));
+        page_filters(&mut sql, &mut values, filters, page.limit());
         let rows = self.db.fetch_all(sqlx::AssertSqlSafe(sql), values).await?;
         let items = rows.iter().map(task_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(items, page.limit(), |t| t.id.to_string()))

@@ -106,16 +106,22 @@ async fn tasks(app: &TestApp, p: &Practice) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// Ann's visit on Friday 27 November, 10:00 in Chicago, and its 3-day
+/// reminder sent on the 24th (the clock left there): (practice, Ann, visit).
+async fn reminded_three_days_ahead(app: &TestApp) -> (Practice, String, String) {
+    let p = practice(app).await;
+    let ann = patient(app, &p, "Ann", "(312) 555-0101").await;
+    let visit = book(app, &p, &ann, "2026-11-27T16:00:00Z").await;
+    settle(app).await;
+    app.clock.set("2026-11-24T16:00:00Z".parse().expect("time"));
+    settle(app).await;
+    (p, ann, visit)
+}
+
 #[tokio::test]
 async fn a_text_confirms_the_visit_once_and_the_asks_give_way_to_a_plain_reminder() {
     on_each_backend_app(|app| async move {
-        let p = practice(&app).await;
-        let ann = patient(&app, &p, "Ann", "(312) 555-0101").await;
-        // Friday 27 November, 10:00 in Chicago: reminded on the 24th and the 26th.
-        let visit = book(&app, &p, &ann, "2026-11-27T16:00:00Z").await;
-        settle(&app).await;
-        app.clock.set("2026-11-24T16:00:00Z".parse().expect("time"));
-        settle(&app).await;
+        let (p, ann, visit) = reminded_three_days_ahead(&app).await;
         let sent = outbox_bodies(&app, &p).await;
         assert_eq!(sent.len(), 1);
         assert!(sent[0].1.contains("Reply 1 to confirm, 2 if you can't come, 3 to change it"), "{}", sent[0].1);
@@ -384,12 +390,7 @@ async fn answers_to_visits_from_an_ehr_wait_to_be_written_back() {
 #[tokio::test]
 async fn an_ask_the_sync_has_not_caught_up_with_is_refused_once_the_patient_confirmed() {
     on_each_backend_app(|app| async move {
-        let p = practice(&app).await;
-        let ann = patient(&app, &p, "Ann", "(312) 555-0101").await;
-        let visit = book(&app, &p, &ann, "2026-11-27T16:00:00Z").await;
-        settle(&app).await;
-        app.clock.set("2026-11-24T16:00:00Z".parse().expect("time"));
-        settle(&app).await;
+        let (p, _, visit) = reminded_three_days_ahead(&app).await;
         text(&app, &p, SHARED, "1", "SM-r1").await;
         // The planner has not run since: the dispatcher alone meets the day-before ask.
         app.clock.set("2026-11-26T16:00:00Z".parse().expect("time"));
