@@ -189,16 +189,12 @@ pub async fn twilio_inbound(
             tracing::info!(organization = %org, "an opt-in keyword lifted a suppression");
         }
         // YES is both START and a confirmation: it is read as an answer too.
-        let taken = if keyword == "START" || keyword == "UNSTOP" {
-            replies::keep_keyword(&state.store, org, &text).await.map(drop)
+        if keyword == "START" || keyword == "UNSTOP" {
+            replies::keep_keyword(&state.store, org, &text).await?;
         } else {
-            let now = state.store.clock().now();
-            match state.store.reply_words(org).await {
-                Ok(words) => replies::take_text(&state.store, org, &text, &words, now).await.map(drop),
-                Err(error) => Err(error),
-            }
-        };
-        taken?;
+            let words = state.store.reply_words(org).await?;
+            replies::take_text(&state.store, org, &text, &words, state.store.clock().now()).await?;
+        }
         tracing::info!(organization = %org, "an inbound text was taken");
     }
     let twiml = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
