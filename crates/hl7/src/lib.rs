@@ -22,6 +22,7 @@ mod parse;
 pub mod segments;
 
 pub use encode::encode;
+pub use escape::escape;
 pub use parse::parse;
 
 /// The separators a message declares in MSH-1 and MSH-2.

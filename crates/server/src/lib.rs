@@ -7,6 +7,7 @@ pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod ehr;
 pub mod engine;
 pub mod http;
 pub mod import;

@@ -40,6 +40,9 @@ enum Command {
         /// Serve a database holding the demo's public credentials beyond loopback.
         #[arg(long)]
         allow_demo_on_network: bool,
+        /// Also take HL7 v2 over MLLP on this address (for the database's only organization).
+        #[arg(long)]
+        mllp_listen: Option<SocketAddr>,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -184,8 +187,8 @@ async fn open(config: &Config) -> anyhow::Result<Store> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, demo, allow_demo_on_network, storage } => {
-            serve::serve(&load(&storage.overrides(listen))?, demo, allow_demo_on_network).await
+        Command::Serve { listen, demo, allow_demo_on_network, mllp_listen, storage } => {
+            serve::serve(&load(&storage.overrides(listen))?, demo, allow_demo_on_network, mllp_listen).await
         }
         Command::Dispatch { storage } => serve::dispatch(&load(&storage.overrides(None))?).await,
         Command::Migrate { storage } => {

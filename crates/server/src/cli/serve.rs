@@ -22,7 +22,12 @@ use rapport_server::store::Store;
 
 use super::open;
 
-pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_network: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn serve(
+    config: &Config,
+    seed_demo: bool,
+    allow_demo_on_network: bool,
+    mllp_listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let store = open(config).await?;
     if seed_demo {
         match demo::seed(&store).await.context("creating demo data")? {
@@ -91,6 +96,22 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     }
     // The dispatcher sends due messages beside the HTTP server and stops with it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mllp = match mllp_listen {
+        Some(address) => {
+            let org = super::pick_organization(&store, None).await.context("--mllp-listen")?;
+            let listener = tokio::net::TcpListener::bind(address).await.context("binding the MLLP address")?;
+            println!("  HL7 v2 over MLLP on {} for organization {org}", listener.local_addr()?);
+            let settings = rapport_server::ehr::mllp::MllpSettings::default();
+            Some(tokio::spawn(rapport_server::ehr::mllp::serve(
+                listener,
+                store.clone(),
+                org,
+                settings,
+                stopped.clone(),
+            )))
+        }
+        None => None,
+    };
     let dispatcher = start_dispatcher(config, &store, stopped).await?;
     let shutdown = async move {
         rapport_server::server::shutdown_signal().await;
@@ -98,6 +119,9 @@ pub(super) async fn serve(config: &Config, seed_demo: bool, allow_demo_on_networ
     };
     rapport_server::server::serve(listener, tls, state, settings, shutdown).await?;
     let _ = dispatcher.await;
+    if let Some(mllp) = mllp {
+        let _ = mllp.await;
+    }
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -94,6 +94,22 @@ impl Store {
         self.get_appointment(org, id).await
     }
 
+    /// The visit a source system knows as `source`, if any.
+    pub async fn find_appointment_by_source(
+        &self,
+        org: OrganizationId,
+        source: &ExternalId,
+    ) -> Result<Option<AppointmentId>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT id FROM appointments WHERE organization_id = $1 AND source_system = $2 AND source_id = $3",
+                args([org.to_string().into(), source.system.as_str().into(), source.value.as_str().into()]),
+            )
+            .await?;
+        row.map(|r| r.parsed("id")).transpose()
+    }
+
     pub async fn get_appointment(&self, org: OrganizationId, id: AppointmentId) -> Result<Appointment, StoreError> {
         let row = self
             .db

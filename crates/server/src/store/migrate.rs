@@ -111,6 +111,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0016_waitlist.sql"),
         postgres: include_str!("migrations/postgres/0016_waitlist.sql"),
     },
+    Migration {
+        version: 17,
+        name: "hl7",
+        sqlite: include_str!("migrations/sqlite/0017_hl7.sql"),
+        postgres: include_str!("migrations/postgres/0017_hl7.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -3,6 +3,7 @@
 mod answers;
 mod api;
 mod cli;
+mod ehr;
 mod email;
 mod fuzz;
 mod history;

@@ -1,0 +1,234 @@
+//! What an HL7 v2 message does to Rapport's records.
+//!
+//! - ADT A04, A08, A28, A31: the patient (PID) created or updated, keyed by
+//!   their medical record number (PID-3, type `MR` first) under its
+//!   assigning authority (else the sending facility).
+//! - SIU S12 (new), S13 (rescheduled), S14 (changed), S15 (cancelled), S16
+//!   (discontinued: cancelled), S17 (deleted), S26 (no-show): the patient as for ADT (created if new),
+//!   and the visit keyed by the scheduler's id (SCH-2, else SCH-1) under
+//!   `hl7:{sending application}`; its time from TQ1 (or SCH-11), local to
+//!   the location when no offset is written; its location the one whose
+//!   name is AIL-3's (code or facility), or the organization's only one;
+//!   its type AIS-3's text. Every write enqueues the visit's reminder sync.
+//!
+//! A message Rapport does not take, or cannot place (an unknown location
+//! among several), is refused with the reason, naming fields, never values.
+
+use rapport_domain::{
+    AppointmentDetails, AppointmentStatus, BirthDate, Email, ExternalId, LanguageTag, Location, OrganizationId,
+    PatientDetails, PatientEmail, PatientId, PatientPhone, PhoneE164, PhoneKind, Sex,
+};
+use rapport_hl7::Message;
+use rapport_hl7::segments::{Msh, Pid, Sch, location, service};
+
+use crate::store::{AppointmentUpsert, PageRequest, PatientUpsert, Store, StoreError};
+
+/// What applying a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Patient(PatientId),
+    Visit {
+        patient: PatientId,
+        visit: rapport_domain::AppointmentId,
+    },
+    /// S17 of a visit Rapport never had, or had deleted: nothing to do.
+    NothingToDelete,
+}
+
+/// Why a message was not applied: the ACK's reason, and whether the
+/// sender's message is at fault (AR: it is not one Rapport takes or can
+/// read) or Rapport could not place it now (AE: mapping, storage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub rejected: bool,
+    pub reason: String,
+}
+
+impl Refusal {
+    fn reject(reason: impl Into<String>) -> Self {
+        Self { rejected: true, reason: reason.into() }
+    }
+    fn error(reason: impl Into<String>) -> Self {
+        Self { rejected: false, reason: reason.into() }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::UnknownReference { field } => Refusal::error(format!("{field} names no record")),
+            StoreError::Invalid { field, reason } => Refusal::reject(format!("{field} {reason}")),
+            other => Refusal::error(format!("storage: {other}")),
+        }
+    }
+}
+
+pub async fn apply(store: &Store, org: OrganizationId, message: &Message) -> Result<Applied, Refusal> {
+    let msh = Msh::of(message).ok_or_else(|| Refusal::reject("no MSH segment"))?;
+    match (msh.message_type(), msh.trigger_event()) {
+        ("ADT", "A04" | "A08" | "A28" | "A31") => {
+            let patient = patient(store, org, message, true).await?;
+            Ok(Applied::Patient(patient))
+        }
+        ("SIU", event @ ("S12" | "S13" | "S14" | "S15" | "S16" | "S17" | "S26")) => {
+            visit(store, org, message, event).await
+        }
+        (kind, event) => Err(Refusal::reject(format!("MSH-9 {kind}^{event} is not a message Rapport takes"))),
+    }
+}
+
+/// The patient PID names, created if new (and updated when `update`).
+async fn patient(store: &Store, org: OrganizationId, message: &Message, update: bool) -> Result<PatientId, Refusal> {
+    let record = patient_record(message)?;
+    let known = match update {
+        true => None,
+        false => store.find_patient_by_external_id(org, &record.key.system, &record.key.value).await?,
+    };
+    if let Some(id) = known {
+        return Ok(id);
+    }
+    let outcome = store.upsert_patients(org, std::slice::from_ref(&record)).await?;
+    match outcome.first() {
+        Some(crate::store::UpsertOutcome::Created(id) | crate::store::UpsertOutcome::Updated(id)) => Ok(*id),
+        None => Err(Refusal::error("the patient was not written")),
+    }
+}
+
+fn patient_record(message: &Message) -> Result<PatientUpsert, Refusal> {
+    let pid = Pid::of(message).ok_or_else(|| Refusal::reject("no PID segment"))?;
+    let ids = pid.identifiers();
+    let mrn = ids.iter().find(|i| i.kind == "MR").or(ids.first()).ok_or_else(|| Refusal::reject("PID-3 is empty"))?;
+    if mrn.value.is_empty() {
+        return Err(Refusal::reject("PID-3.1 is empty"));
+    }
+    let facility = Msh::of(message).map_or("", |m| m.sending_facility());
+    let system = if mrn.authority.is_empty() { facility } else { mrn.authority };
+    let key = ExternalId {
+        system: if system.is_empty() { "hl7".into() } else { system.to_owned() },
+        value: mrn.value.to_owned(),
+    };
+    let names = pid.names();
+    let name =
+        names.iter().find(|n| !n.family.is_empty()).ok_or_else(|| Refusal::reject("PID-5 has no family name"))?;
+    let mut details = PatientDetails::new(name.given.to_owned(), name.family.to_owned());
+    details.birth_date = pid.birth_date().map(BirthDate::from_date);
+    details.sex = match pid.sex() {
+        "F" => Sex::Female,
+        "M" => Sex::Male,
+        "O" | "A" | "N" => Sex::Other,
+        _ => Sex::Unknown,
+    };
+    for telecom in pid.telecoms() {
+        if !telecom.email.is_empty() {
+            if let Ok(address) = Email::parse(telecom.email) {
+                details.emails.push(PatientEmail { address });
+            }
+        } else if let Ok(number) = PhoneE164::parse(&telecom.number) {
+            let kind = if telecom.equipment == "CP" { PhoneKind::Mobile } else { PhoneKind::Unknown };
+            if !details.phones.iter().any(|p| p.number == number) {
+                details.phones.push(PatientPhone { number, kind });
+            }
+        }
+    }
+    details.language = language(pid.language());
+    details.external_ids = vec![key.clone()];
+    Ok(PatientUpsert { key, details })
+}
+
+/// PID-15: a BCP 47 tag, or the ISO 639-2 codes feeds often send.
+fn language(code: &str) -> Option<LanguageTag> {
+    let code = code.trim().to_ascii_lowercase();
+    let tag = match code.as_str() {
+        "" => return None,
+        "eng" => "en",
+        "spa" => "es",
+        "fre" | "fra" => "fr",
+        "chi" | "zho" => "zh",
+        "vie" => "vi",
+        "por" => "pt",
+        other => other,
+    };
+    LanguageTag::parse(tag).ok()
+}
+
+async fn visit(store: &Store, org: OrganizationId, message: &Message, event: &str) -> Result<Applied, Refusal> {
+    let sch = Sch::of(message).ok_or_else(|| Refusal::reject("no SCH segment"))?;
+    let id = if sch.filler_id().is_empty() { sch.placer_id() } else { sch.filler_id() };
+    if id.is_empty() {
+        return Err(Refusal::reject("SCH-1 and SCH-2 are empty: the visit has no id"));
+    }
+    let application = Msh::of(message).map_or("", |m| m.sending_application());
+    let source = ExternalId { system: format!("hl7:{application}"), value: id.to_owned() };
+    if event == "S17" {
+        let Some(found) = store.find_appointment_by_source(org, &source).await? else {
+            return Ok(Applied::NothingToDelete);
+        };
+        store.delete_appointment(org, found, None).await?;
+        return Ok(Applied::NothingToDelete);
+    }
+    let place = place(store, org, message).await?;
+    let zone = place.time_zone.tz();
+    let (start, end) = sch.timing(message);
+    let start =
+        start.and_then(|t| t.instant(&zone)).ok_or_else(|| Refusal::reject("TQ1-7 (or SCH-11.4) holds no start"))?;
+    let end = match end.and_then(|t| t.instant(&zone)) {
+        Some(end) if end > start => end,
+        _ => start + jiff::SignedDuration::from_mins(duration_minutes(&sch)),
+    };
+    let patient = patient(store, org, message, false).await?;
+    let visit_type = service(message)
+        .map(|s| if s.text.is_empty() { s.code } else { s.text })
+        .filter(|t| !t.is_empty())
+        .or_else(|| Some(sch.appointment_type().1).filter(|t| !t.is_empty()))
+        .unwrap_or("visit")
+        .to_owned();
+    let status = match (event, sch.status()) {
+        ("S15" | "S16", _) => AppointmentStatus::Cancelled,
+        ("S26", _) => AppointmentStatus::Noshow,
+        (_, "Pending" | "Waitlist") => AppointmentStatus::Pending,
+        _ => AppointmentStatus::Booked,
+    };
+    let details = AppointmentDetails {
+        patient_id: patient,
+        provider_id: None,
+        location_id: place.id,
+        start,
+        end,
+        visit_type,
+        status,
+        source: Some(source),
+    };
+    let outcome = store.upsert_appointments(org, &[AppointmentUpsert { details }]).await?;
+    match outcome.first() {
+        Some(crate::store::UpsertOutcome::Created(visit) | crate::store::UpsertOutcome::Updated(visit)) => {
+            Ok(Applied::Visit { patient, visit: *visit })
+        }
+        None => Err(Refusal::error("the visit was not written")),
+    }
+}
+
+/// SCH-9 in SCH-10's unit (minutes, or hours `h`), 30 when absent.
+fn duration_minutes(sch: &Sch<'_>) -> i64 {
+    let (amount, unit) = sch.duration();
+    let amount: i64 = amount.trim().parse().unwrap_or(30);
+    let minutes = if unit.eq_ignore_ascii_case("h") || unit.eq_ignore_ascii_case("hr") { amount * 60 } else { amount };
+    minutes.clamp(5, 24 * 60)
+}
+
+/// The location AIL names (by a location's name equal to AIL-3's point
+/// of care or facility, case aside), else the organization's only one.
+async fn place(store: &Store, org: OrganizationId, message: &Message) -> Result<Location, Refusal> {
+    let locations = store.list_locations(org, &PageRequest::first(PageRequest::MAX_LIMIT)).await?.items;
+    if let Some(named) = location(message) {
+        let found = locations
+            .iter()
+            .find(|l| [named.code, named.text].iter().any(|n| !n.is_empty() && l.name.eq_ignore_ascii_case(n)));
+        if let Some(found) = found {
+            return Ok(found.clone());
+        }
+    }
+    match locations.as_slice() {
+        [only] => Ok(only.clone()),
+        _ => Err(Refusal::error("AIL-3 names no location of this organization: map it to one")),
+    }
+}
