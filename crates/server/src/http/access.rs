@@ -179,6 +179,12 @@ pub const POLICIES: &[RoutePolicy] = &[
     ),
     route("GET", "/api/v1/organizations/{org}/offers", Needs(C::AppointmentRead), "offer.list"),
     route("GET", "/api/v1/organizations/{org}/metrics/reminders", Needs(C::AppointmentRead), "metrics.reminders"),
+    route(
+        "GET",
+        "/api/v1/organizations/{org}/integration/hl7-messages",
+        Needs(C::OrganizationRead),
+        "integration.hl7_log",
+    ),
     route("GET", "/api/v1/organizations/{org}/tasks", Needs(C::AppointmentRead), "task.list"),
     on("POST", "/api/v1/organizations/{org}/tasks/{id}/done", Needs(C::AppointmentWrite), "task.done", "task"),
     route("GET", "/api/v1/organizations/{org}/messages", Needs(C::MessageRead), "message.list"),

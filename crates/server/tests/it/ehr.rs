@@ -98,6 +98,11 @@ async fn the_public_siu_samples_replay_over_mllp_into_one_visits_history() {
         let log = app.store.hl7_log(org, &PageRequest::first(50)).await.expect("log").items;
         assert_eq!(log.len(), 7, "one entry per control id");
         assert!(log.iter().all(|e| e.status.as_str() == "applied"), "{log:?}");
+        let path = format!("/api/v1/organizations/{org}/integration/hl7-messages");
+        let listed = app.send("GET", &path, None, &[]).await;
+        let kinds: Vec<&str> =
+            listed.body["items"].as_array().expect("items").iter().filter_map(|e| e["message_type"].as_str()).collect();
+        assert_eq!(kinds.first(), Some(&"SIU^S12"), "{}", listed.body);
 
         // Named SIU, headed ADT^A60: refused, with the reason.
         let (code, err) = feed.send(&sample("SIU_12.hl7")).await;

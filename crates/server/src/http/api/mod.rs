@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod auth_dto;
 mod consents;
+mod integration;
 mod message_lint;
 mod messages;
 mod metrics;
@@ -88,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/waitlist/{id}", delete(waitlist::remove))
         .route("/organizations/{org}/offers", get(waitlist::offers))
         .route("/organizations/{org}/metrics/reminders", get(metrics::reminders))
+        .route("/organizations/{org}/integration/hl7-messages", get(integration::hl7_messages))
         .route("/organizations/{org}/tasks", get(tasks::list))
         .route("/organizations/{org}/tasks/{id}/done", post(tasks::done))
         .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
@@ -197,6 +199,7 @@ mod openapi_paths {
         super::waitlist::remove,
         super::waitlist::offers,
         super::metrics::reminders,
+        super::integration::hl7_messages,
         super::tasks::list,
         super::tasks::done,
         super::timeline::answers,
