@@ -58,6 +58,10 @@ impl Answer {
     }
 }
 
+/// The template that tells a patient their answer could not be placed
+/// (staff will call).
+pub const UNCLEAR_ACKNOWLEDGEMENT: &str = "answer_unclear";
+
 impl FromStr for Answer {
     type Err = UnknownWord;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

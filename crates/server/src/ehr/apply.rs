@@ -31,8 +31,8 @@ pub enum Applied {
         patient: PatientId,
         visit: rapport_domain::AppointmentId,
     },
-    /// S17 of a visit Rapport never had, or had deleted: nothing to do.
-    NothingToDelete,
+    /// S17: the visit is gone (deleted now, or never known to Rapport).
+    Deleted,
 }
 
 /// Why a message was not applied: the ACK's reason, and whether the
@@ -161,10 +161,10 @@ async fn visit(store: &Store, org: OrganizationId, message: &Message, event: &st
     let source = ExternalId { system: format!("hl7:{application}"), value: id.to_owned() };
     if event == "S17" {
         let Some(found) = store.find_appointment_by_source(org, &source).await? else {
-            return Ok(Applied::NothingToDelete);
+            return Ok(Applied::Deleted);
         };
         store.delete_appointment(org, found, None).await?;
-        return Ok(Applied::NothingToDelete);
+        return Ok(Applied::Deleted);
     }
     let place = place(store, org, message).await?;
     let zone = place.time_zone.tz();

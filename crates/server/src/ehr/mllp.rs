@@ -117,7 +117,7 @@ pub async fn receive(store: &Store, org: OrganizationId, bytes: &[u8]) -> String
         Ok(Applied::Visit { patient, visit }) => {
             (Hl7Status::Applied, AckCode::Accepted, None, Some(patient), Some(visit))
         }
-        Ok(Applied::NothingToDelete) => (Hl7Status::Applied, AckCode::Accepted, None, None, None),
+        Ok(Applied::Deleted) => (Hl7Status::Applied, AckCode::Accepted, None, None, None),
         Err(refusal) if refusal.rejected => (Hl7Status::Rejected, AckCode::Rejected, Some(refusal.reason), None, None),
         Err(refusal) => (Hl7Status::Failed, AckCode::Error, Some(refusal.reason), None, None),
     };

@@ -79,12 +79,28 @@ fn answer_from_row(r: &Row) -> Result<VisitAnswer, StoreError> {
     })
 }
 
-/// The patient's latest answer to a visit at one of its versions.
-const LATEST: &str = "SELECT answer FROM visit_answers WHERE organization_id = $1 AND appointment_id = $2
-       AND appointment_version = $3 ORDER BY answered_at DESC, id DESC LIMIT 1";
+/// The patient's latest answer to visit `a` as it stands (its current
+/// version): an SQL expression over a row `a` of `appointments`, shared by
+/// every query that asks whether a visit is confirmed or answered.
+pub(super) const LATEST_ANSWER: &str =
+    "(SELECT v.answer FROM visit_answers v WHERE v.organization_id = a.organization_id
+       AND v.appointment_id = a.id AND v.appointment_version = a.version
+     ORDER BY v.answered_at DESC, v.id DESC LIMIT 1)";
+
+/// The latest answer to the visit `$2` of `$1` as it stands.
+fn latest_sql() -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT {LATEST_ANSWER} AS answer FROM appointments a WHERE a.organization_id = $1 AND a.id = $2"
+    ))
+}
 
 fn latest_args(org: OrganizationId, visit: &Appointment) -> Vec<super::db::Arg> {
-    args([org.to_string().into(), visit.id.to_string().into(), visit.version.into()])
+    args([org.to_string().into(), visit.id.to_string().into()])
+}
+
+/// The answer a `latest_sql` row holds, if any.
+fn latest_of(row: Option<Row>) -> Result<Option<Answer>, StoreError> {
+    row.map(|r| r.opt_parsed::<Answer>("answer")).transpose().map(Option::flatten)
 }
 
 impl Store {
@@ -127,8 +143,7 @@ impl Store {
         if !answerable(&key, &visit, now) {
             return Ok(Answered::Closed);
         }
-        let latest = tx.fetch_optional(LATEST, latest_args(org, &visit)).await?;
-        if latest.map(|r| r.parsed::<Answer>("answer")).transpose()? == Some(given.answer) {
+        if latest_of(tx.fetch_optional(latest_sql(), latest_args(org, &visit)).await?)? == Some(given.answer) {
             return Ok(Answered::Already(visit));
         }
         let patient = visit.details.patient_id;
@@ -193,26 +208,21 @@ impl Store {
         event.patient_id = Some(patient);
         event.reason = Some(format!("answered by {} to message {}", given.channel.as_str(), given.message_id));
         self.append_in(tx, &event).await?;
-        let lock = "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2";
-        let row = tx.fetch_optional(lock, args([org.to_string().into(), visit.id.to_string().into()])).await?;
+        // The visit as the answer left it (a new version after "cancel").
+        let fresh = "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2";
+        let row = tx.fetch_optional(fresh, args([org.to_string().into(), visit.id.to_string().into()])).await?;
         Ok(Answered::Applied(appointment_from_row(&row.ok_or(StoreError::NotFound)?)?))
     }
 
-    /// Whether the patient's latest answer to the visit as it stands is a confirmation.
-    pub async fn is_confirmed(&self, org: OrganizationId, visit: &Appointment) -> Result<bool, StoreError> {
-        let latest = self.db.fetch_optional(LATEST, latest_args(org, visit)).await?;
-        Ok(latest.map(|r| r.parsed::<Answer>("answer")).transpose()? == Some(Answer::Confirm))
-    }
-
-    /// [`is_confirmed`](Store::is_confirmed) within the caller's transaction.
+    /// Whether the patient's latest answer to the visit as it stands is a
+    /// confirmation, within the caller's transaction.
     pub(super) async fn confirmed_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,
         visit: &Appointment,
     ) -> Result<bool, StoreError> {
-        let latest = tx.fetch_optional(LATEST, latest_args(org, visit)).await?;
-        Ok(latest.map(|r| r.parsed::<Answer>("answer")).transpose()? == Some(Answer::Confirm))
+        Ok(latest_of(tx.fetch_optional(latest_sql(), latest_args(org, visit)).await?)? == Some(Answer::Confirm))
     }
 
     /// A patient's answers, newest first (the last 200).

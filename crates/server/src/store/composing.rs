@@ -9,6 +9,7 @@ use rapport_domain::message::template::{Template, TemplateKind};
 use rapport_domain::{Appointment, AppointmentId, Location, LocationId, OrganizationId, Provider, ProviderId};
 use sqlx::AssertSqlSafe;
 
+use super::answers::LATEST_ANSWER;
 use super::appointments::appointment_from_row;
 use super::db::{Arg, placeholders};
 use super::organizations::{location_from_row, provider_from_row};
@@ -68,10 +69,7 @@ impl Store {
         }
         // The dispatcher's last check: no "please confirm" once confirmed.
         let sql = format!(
-            "SELECT a.id FROM appointments a WHERE a.id IN ({})
-               AND (SELECT v.answer FROM visit_answers v WHERE v.organization_id = a.organization_id
-                      AND v.appointment_id = a.id AND v.appointment_version = a.version
-                    ORDER BY v.answered_at DESC, v.id DESC LIMIT 1) = 'confirm'",
+            "SELECT a.id FROM appointments a WHERE a.id IN ({}) AND {LATEST_ANSWER} = 'confirm'",
             placeholders(1, visits.len())
         );
         for row in self.db.fetch_all(AssertSqlSafe(sql), text_args(visits)).await? {

@@ -11,11 +11,17 @@ use rapport_domain::answer::Asked;
 use rapport_domain::contact::UnknownWord;
 use rapport_domain::{Answer, AppointmentId, InboundTextId, MessagePlan, OrganizationId, PatientId};
 
-use super::answers::{Answered, NewAnswer};
+use super::answers::{Answered, LATEST_ANSWER, NewAnswer};
 use super::appointments::appointment_from_row;
 use super::db::{Row, args};
 use super::tasks::{NewTask, TaskKind};
 use super::{Store, StoreError};
+
+/// The acknowledgement of an answer Rapport could not place.
+pub fn unclear_kind() -> rapport_domain::message::template::TemplateKind {
+    rapport_domain::message::template::TemplateKind::parse(rapport_domain::answer::UNCLEAR_ACKNOWLEDGEMENT)
+        .expect("a shipped kind")
+}
 
 /// A text as the provider delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,16 +150,15 @@ impl Store {
         let rows = self
             .db
             .fetch_all(
-                "SELECT a.*, m.id AS message_id, m.idempotency_key AS message_key,
-                        (SELECT v.answer FROM visit_answers v WHERE v.organization_id = a.organization_id
-                           AND v.appointment_id = a.id AND v.appointment_version = a.version
-                         ORDER BY v.answered_at DESC, v.id DESC LIMIT 1) AS answered
-                 FROM messages m JOIN appointments a ON a.organization_id = m.organization_id AND a.id = m.appointment_id
-                 WHERE m.organization_id = $1
-                   AND m.patient_id IN (SELECT patient_id FROM patient_contacts WHERE organization_id = $1 AND value = $2)
-                   AND m.channel = 'sms' AND m.address = $2 AND m.state IN ('sent', 'delivered')
-                   AND m.idempotency_key LIKE 'visit:%' AND m.sent_at >= $3 AND a.start_at > $4
-                 ORDER BY m.sent_at DESC, m.id DESC",
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT a.*, m.id AS message_id, m.idempotency_key AS message_key, {LATEST_ANSWER} AS answered
+                     FROM messages m JOIN appointments a ON a.organization_id = m.organization_id AND a.id = m.appointment_id
+                     WHERE m.organization_id = $1
+                       AND m.patient_id IN (SELECT patient_id FROM patient_contacts WHERE organization_id = $1 AND value = $2)
+                       AND m.channel = 'sms' AND m.address = $2 AND m.state IN ('sent', 'delivered')
+                       AND m.idempotency_key LIKE 'visit:%' AND m.sent_at >= $3 AND a.start_at > $4
+                     ORDER BY m.sent_at DESC, m.id DESC"
+                )),
                 args([org.to_string().into(), number.into(), since.into(), self.clock.now().into()]),
             )
             .await?;
@@ -266,9 +271,4 @@ impl Store {
             .await?;
         rows.iter().map(text_from_row).collect()
     }
-}
-
-/// The acknowledgement of an answer Rapport could not place.
-pub fn unclear_kind() -> rapport_domain::message::template::TemplateKind {
-    rapport_domain::message::template::TemplateKind::parse("answer_unclear").expect("a shipped kind")
 }

@@ -1,6 +1,6 @@
 //! The waitlist (domain `waitlist`): entries, a freed slot's offer and its
 //! rounds, and taking it. A slot is offered once per cancelled visit
-//! (`open_offer`, from the reminder sync); each round texts up to `BATCH`
+//! (`open_offer_in`, from the reminder sync); each round texts up to `BATCH`
 //! waiting patients it suits, oldest entry first, and closes after
 //! `ROUND` (`close_rounds`, from the planner), when the next round goes out
 //! or, with nobody left or no time, the offer closes. The first YES takes
@@ -132,7 +132,7 @@ fn entry_from_row(r: &Row) -> Result<WaitlistEntry, StoreError> {
 }
 
 fn hhmm(t: Option<Time>) -> Arg {
-    t.map(|t| format!("{:02}:{:02}", t.hour(), t.minute())).into()
+    t.map(super::codec::hhmm).into()
 }
 
 fn kind(name: &str) -> TemplateKind {
@@ -235,19 +235,8 @@ impl Store {
     }
 
     /// Offers the slot of `freed` (a cancelled visit still far enough
-    /// ahead) to the waitlist: once per visit; the first round goes now.
-    pub async fn open_offer(
-        &self,
-        org: OrganizationId,
-        freed: &Appointment,
-    ) -> Result<Option<SlotOfferId>, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let opened = self.open_offer_in(&mut tx, org, freed).await?;
-        tx.commit().await?;
-        Ok(opened)
-    }
-
-    /// [`open_offer`](Store::open_offer) within the caller's transaction.
+    /// ahead) to the waitlist, within the reminder sync's transaction: once
+    /// per visit; the first round goes now.
     pub(super) async fn open_offer_in(
         &self,
         tx: &mut Tx,
