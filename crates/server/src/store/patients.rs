@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rapport_domain::patient::name_search_key;
 use rapport_domain::{
     BirthDate, Caregiver, Email, ExternalId, OrganizationId, Patient, PatientDetails, PatientEmail, PatientId,
-    PatientPhone, PhoneE164, PhoneKind, QuietHours, TimeZoneName,
+    PatientPhone, PhoneKind, QuietHours, TimeZoneName,
 };
 use sqlx::AssertSqlSafe;
 
@@ -16,19 +16,7 @@ use super::codec::{
 };
 use super::db::{Arg, Row, Tx, args, insert_rows, placeholders};
 use super::versioned::{self, Target, Versioned};
-use super::{Page, PageRequest, Store, StoreError, UpsertOutcome, paginate};
-
-/// What to look for; every given criterion must match.
-#[derive(Debug, Clone, Default)]
-pub struct PatientQuery {
-    /// Name prefixes: each word must start the given or the family name.
-    pub name: Option<String>,
-    pub phone: Option<PhoneE164>,
-    pub email: Option<Email>,
-    pub birth_date: Option<BirthDate>,
-    /// An external id value, optionally restricted to one system.
-    pub identifier: Option<(Option<String>, String)>,
-}
+use super::{Store, StoreError, UpsertOutcome};
 
 /// One record of a bulk upsert, matched on `key`.
 #[derive(Debug, Clone)]
@@ -239,73 +227,6 @@ impl Store {
         let now = self.clock.now();
         versioned::update(&mut tx, target, "deleted_at = $1", args([now.into()]), now).await?;
         tx.commit().await
-    }
-
-    pub async fn search_patients(
-        &self,
-        org: OrganizationId,
-        query: &PatientQuery,
-        page: &PageRequest,
-    ) -> Result<Page<Patient>, StoreError> {
-        let mut values: Vec<Arg> = vec![org.to_string().into()];
-        let bind = |values: &mut Vec<Arg>, v: Arg| {
-            values.push(v);
-            format!("${}", values.len())
-        };
-        let mut conditions = vec!["p.organization_id = $1".to_owned(), "p.deleted_at IS NULL".to_owned()];
-        let mut first_word = None;
-        for word in query.name.iter().flat_map(|n| n.split_whitespace()) {
-            let low = name_search_key(word);
-            let high = prefix_successor(&low);
-            let (lo, hi) = (bind(&mut values, low.into()), bind(&mut values, high.into()));
-            match first_word {
-                None => first_word = Some((lo, hi)),
-                Some(_) => conditions.push(format!(
-                    "((p.family_key >= {lo} AND p.family_key < {hi}) OR (p.given_key >= {lo} AND p.given_key < {hi}))"
-                )),
-            }
-        }
-        let contacts = [query.phone.as_ref().map(|p| p.to_string()), query.email.as_ref().map(|e| e.to_string())];
-        for value in contacts.into_iter().flatten() {
-            let v = bind(&mut values, value.into());
-            conditions.push(format!(
-                "p.id IN (SELECT patient_id FROM patient_contacts WHERE organization_id = $1 AND value = {v})"
-            ));
-        }
-        if let Some(birth_date) = query.birth_date {
-            conditions.push(format!("p.birth_date = {}", bind(&mut values, birth_date.to_string().into())));
-        }
-        if let Some((system, value)) = &query.identifier {
-            let v = bind(&mut values, value.clone().into());
-            let system_filter = match system {
-                Some(s) => format!(" AND system = {}", bind(&mut values, s.clone().into())),
-                None => String::new(),
-            };
-            conditions.push(format!(
-                "p.id IN (SELECT patient_id FROM patient_identifiers WHERE organization_id = $1 AND value = {v}{system_filter})"
-            ));
-        }
-        if let Some(after) = &page.after {
-            conditions.push(format!("p.id > {}", bind(&mut values, after.clone().into())));
-        }
-        let limit = bind(&mut values, ((page.limit() + 1) as i64).into());
-        let filter = conditions.join(" AND ");
-        let sql = match first_word {
-            // A common prefix matches thousands: each branch is one range of a
-            // name index (which carries the id), only ids are sorted, and the
-            // page's rows are read last. An OR of the two ranges, or ordering
-            // the rows themselves, made both planners scan the organization.
-            Some((lo, hi)) => format!(
-                "SELECT p.* FROM patients p WHERE p.id IN (SELECT id FROM (\
-                   SELECT p.id AS id FROM patients p WHERE {filter} AND p.family_key >= {lo} AND p.family_key < {hi} \
-                   UNION SELECT p.id FROM patients p WHERE {filter} AND p.given_key >= {lo} AND p.given_key < {hi}\
-                 ) AS matches ORDER BY id LIMIT {limit}) ORDER BY p.id"
-            ),
-            None => format!("SELECT p.* FROM patients p WHERE {filter} ORDER BY p.id LIMIT {limit}"),
-        };
-        let rows = self.db.fetch_all(AssertSqlSafe(sql), values).await?;
-        let items = self.hydrate(rows).await?;
-        Ok(paginate(items, page.limit(), |p| p.id.to_string()))
     }
 
     /// Creates or updates patients matched on `key` (an MRN), in one
@@ -537,34 +458,4 @@ async fn update_demographics(
         insert_rows(tx, CONTACT_COLUMNS, contact_rows(org, id, d)).await?;
     }
     Ok(())
-}
-
-/// The smallest string greater than every string starting with `prefix`
-/// (bytewise order, which both backends use for the key columns).
-fn prefix_successor(prefix: &str) -> String {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let mut next = u32::from(last) + 1;
-        if (0xD800..0xE000).contains(&next) {
-            next = 0xE000;
-        }
-        if let Some(c) = char::from_u32(next) {
-            chars.push(c);
-            return chars.into_iter().collect();
-        }
-    }
-    // Only for a prefix of U+10FFFF characters: nothing is greater.
-    String::from(char::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_successor;
-
-    #[test]
-    fn successor_bounds_a_prefix() {
-        assert_eq!(prefix_successor("smi"), "smj");
-        assert_eq!(prefix_successor("a\u{D7FF}"), "a\u{E000}");
-        assert!("smith".as_bytes() < prefix_successor("smi").as_bytes());
-    }
 }

@@ -164,6 +164,52 @@ async fn search_by_each_criterion_and_page_through() {
 }
 
 #[tokio::test]
+async fn a_name_search_lists_surnames_then_given_names_in_name_order_across_pages() {
+    on_each_backend(|store| async move {
+        let org = seed_organization(&store, "Practice").await;
+        // Created out of name order, so id order would differ from name order.
+        let people = [
+            ("Zoe", "Parkes"),
+            ("Parker", "Adams"),
+            ("Ann", "Parker"),
+            ("Parveen", "Singh"),
+            ("Bob", "Parker"),
+            ("Park", "Parkinson"),
+            ("Ann", "Lee"),
+            ("Pär", "Olsson"),
+        ];
+        let mut ids = Vec::new();
+        for (given, family) in people {
+            ids.push(store.create_patient(org.id, &patient_details(given, family)).await.expect("create").id);
+        }
+        let gone = store.create_patient(org.id, &patient_details("Parky", "Gone")).await.expect("create");
+        store.delete_patient(org.id, gone.id, None).await.expect("delete");
+        let query = PatientQuery { name: Some("par".into()), ..Default::default() };
+        // Surnames parker (by id: Ann, then Bob), parkes, parkinson; then the
+        // given names of the rest: par (Pär), parker, parveen.
+        let expected = vec![ids[2], ids[4], ids[0], ids[5], ids[7], ids[1], ids[3]];
+        for limit in [1, 2, 3, 50] {
+            let mut seen = Vec::new();
+            let mut page = PageRequest::first(limit);
+            loop {
+                let result = store.search_patients(org.id, &query, &page).await.expect("page");
+                assert!(result.items.len() <= limit);
+                seen.extend(result.items.iter().map(|p| p.id));
+                match result.next_cursor {
+                    Some(cursor) => page.after = Some(cursor),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, expected, "pages of {limit}");
+        }
+        let stranger = PageRequest { after: Some(PatientId::generate().to_string()), limit: 5 };
+        let refused = store.search_patients(org.id, &query, &stranger).await;
+        assert!(matches!(&refused, Err(StoreError::Invalid { field, .. }) if field == "after"), "{refused:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_deleted_patient_leaves_lookups() {
     on_each_backend(|store| async move {
         let org = seed_organization(&store, "Practice").await;
