@@ -168,7 +168,7 @@ fn sqlite_positional(sql: impl SqlSafeStr, args: Vec<Arg>) -> (sqlx::AssertSqlSa
     let sql = sql.into_sql_str();
     let text = sql.as_str();
     let mut out = String::with_capacity(text.len());
-    let mut ordered = Vec::with_capacity(args.len());
+    let mut order = Vec::with_capacity(args.len());
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -180,7 +180,7 @@ fn sqlite_positional(sql: impl SqlSafeStr, args: Vec<Arg>) -> (sqlx::AssertSqlSa
         match number {
             Some(n) => {
                 out.push('?');
-                ordered.push(args[n - 1].clone());
+                order.push(n - 1);
                 i += 1 + digits;
             }
             None => {
@@ -189,6 +189,19 @@ fn sqlite_positional(sql: impl SqlSafeStr, args: Vec<Arg>) -> (sqlx::AssertSqlSa
                 i += len;
             }
         }
+    }
+    // Each argument moves to its last use and is copied to earlier ones: a
+    // bulk insert's 20,000 arguments are each used once and never copied.
+    let mut uses = vec![0usize; args.len()];
+    for &n in &order {
+        uses[n] += 1;
+    }
+    let mut args: Vec<Option<Arg>> = args.into_iter().map(Some).collect();
+    let mut ordered = Vec::with_capacity(order.len());
+    for n in order {
+        uses[n] -= 1;
+        let arg = if uses[n] == 0 { args[n].take() } else { args[n].clone() };
+        ordered.extend(arg);
     }
     (sqlx::AssertSqlSafe(out), ordered)
 }
