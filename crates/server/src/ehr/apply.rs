@@ -7,21 +7,22 @@
 //!   (discontinued: cancelled), S17 (deleted), S26 (no-show): the patient as for ADT (created if new),
 //!   and the visit keyed by the scheduler's id (SCH-2, else SCH-1) under
 //!   `hl7:{sending application}`; its time from TQ1 (or SCH-11), local to
-//!   the location when no offset is written; its location the one whose
-//!   name is AIL-3's (code or facility), or the organization's only one;
-//!   its type AIS-3's text. Every write enqueues the visit's reminder sync.
+//!   the location when no offset is written; its location, provider and
+//!   type as the feed's code tables say (`codes.rs`). Every write enqueues
+//!   the visit's reminder sync.
 //!
-//! A message Rapport does not take, or cannot place (an unknown location
-//! among several), is refused with the reason, naming fields, never values.
+//! A message Rapport does not take, or cannot place (a location code with
+//! no mapping), is refused with the reason, naming fields, never values.
 
 use rapport_domain::{
-    AppointmentDetails, AppointmentStatus, BirthDate, Email, ExternalId, LanguageTag, Location, OrganizationId,
-    PatientDetails, PatientEmail, PatientId, PatientPhone, PhoneE164, PhoneKind, Sex,
+    AppointmentDetails, AppointmentStatus, BirthDate, Email, ExternalId, LanguageTag, OrganizationId, PatientDetails,
+    PatientEmail, PatientId, PatientPhone, PhoneE164, PhoneKind, Sex,
 };
 use rapport_hl7::Message;
-use rapport_hl7::segments::{Msh, Pid, Sch, location, service};
+use rapport_hl7::segments::{Msh, Pid, Sch};
 
-use crate::store::{AppointmentUpsert, PageRequest, PatientUpsert, Store, StoreError};
+use super::codes::FeedCodes;
+use crate::store::{AppointmentUpsert, PatientUpsert, Store, StoreError};
 
 /// What applying a message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,10 +46,10 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn reject(reason: impl Into<String>) -> Self {
+    pub(super) fn reject(reason: impl Into<String>) -> Self {
         Self { rejected: true, reason: reason.into() }
     }
-    fn error(reason: impl Into<String>) -> Self {
+    pub(super) fn error(reason: impl Into<String>) -> Self {
         Self { rejected: false, reason: reason.into() }
     }
 }
@@ -166,7 +167,8 @@ async fn visit(store: &Store, org: OrganizationId, message: &Message, event: &st
         store.delete_appointment(org, found, None).await?;
         return Ok(Applied::Deleted);
     }
-    let place = place(store, org, message).await?;
+    let codes = FeedCodes { store, org, system: &source.system };
+    let place = codes.location(message).await?;
     let zone = place.time_zone.tz();
     let (start, end) = sch.timing(message);
     let start =
@@ -176,12 +178,8 @@ async fn visit(store: &Store, org: OrganizationId, message: &Message, event: &st
         _ => start + jiff::SignedDuration::from_mins(duration_minutes(&sch)),
     };
     let patient = patient(store, org, message, false).await?;
-    let visit_type = service(message)
-        .map(|s| if s.text.is_empty() { s.code } else { s.text })
-        .filter(|t| !t.is_empty())
-        .or_else(|| Some(sch.appointment_type().1).filter(|t| !t.is_empty()))
-        .unwrap_or("visit")
-        .to_owned();
+    let provider_id = codes.provider(message).await?;
+    let visit_type = codes.visit_type(message, &sch).await?;
     let status = match (event, sch.status()) {
         ("S15" | "S16", _) => AppointmentStatus::Cancelled,
         ("S26", _) => AppointmentStatus::Noshow,
@@ -190,7 +188,7 @@ async fn visit(store: &Store, org: OrganizationId, message: &Message, event: &st
     };
     let details = AppointmentDetails {
         patient_id: patient,
-        provider_id: None,
+        provider_id,
         location_id: place.id,
         start,
         end,
@@ -213,22 +211,4 @@ fn duration_minutes(sch: &Sch<'_>) -> i64 {
     let amount: i64 = amount.trim().parse().unwrap_or(30);
     let minutes = if unit.eq_ignore_ascii_case("h") || unit.eq_ignore_ascii_case("hr") { amount * 60 } else { amount };
     minutes.clamp(5, 24 * 60)
-}
-
-/// The location AIL names (by a location's name equal to AIL-3's point
-/// of care or facility, case aside), else the organization's only one.
-async fn place(store: &Store, org: OrganizationId, message: &Message) -> Result<Location, Refusal> {
-    let locations = store.list_locations(org, &PageRequest::first(PageRequest::MAX_LIMIT)).await?.items;
-    if let Some(named) = location(message) {
-        let found = locations
-            .iter()
-            .find(|l| [named.code, named.text].iter().any(|n| !n.is_empty() && l.name.eq_ignore_ascii_case(n)));
-        if let Some(found) = found {
-            return Ok(found.clone());
-        }
-    }
-    match locations.as_slice() {
-        [only] => Ok(only.clone()),
-        _ => Err(Refusal::error("AIL-3 names no location of this organization: map it to one")),
-    }
 }

@@ -1,9 +1,13 @@
-//! The EHR integration: HL7 v2 over MLLP in (`mllp`: the listener, each
-//! message kept before its acknowledgement; `apply`: what an ADT or SIU
-//! message does to Rapport's records; `ack`: the acknowledgements).
+//! The EHR integration: HL7 v2 over MLLP in (`mllp`: the listener;
+//! `intake`: each message kept before its acknowledgement, settled, and
+//! replayed on demand; `apply`: what an ADT or SIU message does to
+//! Rapport's records; `codes`: what the feed's location, provider and
+//! visit type codes name here; `ack`: the acknowledgements).
 //! The reminder engine reacts to what arrives: every visit written
 //! enqueues its reminder sync.
 
 pub mod ack;
 pub mod apply;
+mod codes;
+pub mod intake;
 pub mod mllp;

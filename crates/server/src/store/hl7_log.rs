@@ -140,6 +140,19 @@ impl Store {
             .map(drop)
     }
 
+    /// One kept message with its raw text.
+    pub async fn hl7_message(&self, org: OrganizationId, id: &str) -> Result<(Hl7Entry, String), StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM hl7_messages WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), id.into()]),
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((entry_from_row(&row)?, row.text("raw")?))
+    }
+
     /// The log, oldest first.
     pub async fn hl7_log(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Hl7Entry>, StoreError> {
         let rows = self

@@ -117,6 +117,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0017_hl7.sql"),
         postgres: include_str!("migrations/postgres/0017_hl7.sql"),
     },
+    Migration {
+        version: 18,
+        name: "code_mappings",
+        sqlite: include_str!("migrations/sqlite/0018_code_mappings.sql"),
+        postgres: include_str!("migrations/postgres/0018_code_mappings.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

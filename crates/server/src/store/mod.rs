@@ -5,6 +5,7 @@
 mod answers;
 mod appointments;
 mod audit;
+mod code_mappings;
 mod codec;
 mod composing;
 mod consents;
@@ -39,6 +40,7 @@ mod waitlist;
 pub use answers::{Answered, NewAnswer, VisitAnswer, WriteBack};
 pub use appointments::{AppointmentQuery, AppointmentUpsert};
 pub use audit::{AuditQuery, ChainReport};
+pub use code_mappings::{CodeKind, CodeMapping};
 pub use composing::ComposeFacts;
 pub use db::{Backend, Db, DbOptions};
 pub use delivery::{DeliveryReport, ReportOutcome};

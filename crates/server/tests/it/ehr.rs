@@ -25,13 +25,13 @@ fn sample(name: &str) -> Vec<u8> {
 }
 
 /// A connection to Rapport's MLLP listener.
-struct Feed {
+pub struct Feed {
     stream: TcpStream,
     decoder: Decoder,
 }
 
 impl Feed {
-    async fn open(app: &TestApp, org: OrganizationId) -> (Self, tokio::sync::watch::Sender<bool>) {
+    pub async fn open(app: &TestApp, org: OrganizationId) -> (Self, tokio::sync::watch::Sender<bool>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -41,7 +41,7 @@ impl Feed {
     }
 
     /// Sends one message (framed) and returns the ACK's MSA-1 and ERR text.
-    async fn send(&mut self, message: &[u8]) -> (String, String) {
+    pub async fn send(&mut self, message: &[u8]) -> (String, String) {
         self.stream.write_all(&frame(message)).await.expect("write");
         let mut buffer = [0u8; 4096];
         loop {

@@ -4,6 +4,7 @@ mod answers;
 mod api;
 mod cli;
 mod ehr;
+mod ehr_codes;
 mod email;
 mod fuzz;
 mod history;

@@ -90,6 +90,11 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/offers", get(waitlist::offers))
         .route("/organizations/{org}/metrics/reminders", get(metrics::reminders))
         .route("/organizations/{org}/integration/hl7-messages", get(integration::hl7_messages))
+        .route("/organizations/{org}/integration/hl7-messages/{id}/replay", post(integration::replay))
+        .route(
+            "/organizations/{org}/integration/code-mappings",
+            get(integration::code_mappings).put(integration::map_code),
+        )
         .route("/organizations/{org}/tasks", get(tasks::list))
         .route("/organizations/{org}/tasks/{id}/done", post(tasks::done))
         .route("/organizations/{org}/patients/{id}/export", get(audit::export_patient))
@@ -200,6 +205,9 @@ mod openapi_paths {
         super::waitlist::offers,
         super::metrics::reminders,
         super::integration::hl7_messages,
+        super::integration::replay,
+        super::integration::code_mappings,
+        super::integration::map_code,
         super::tasks::list,
         super::tasks::done,
         super::timeline::answers,
