@@ -43,6 +43,9 @@ enum Command {
         /// Also take HL7 v2 over MLLP on this address (for the database's only organization).
         #[arg(long)]
         mllp_listen: Option<SocketAddr>,
+        /// Send patients' answers to visits from the HL7 feed back to the EHR's MLLP listener at this address.
+        #[arg(long)]
+        mllp_write_back: Option<SocketAddr>,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -187,8 +190,9 @@ async fn open(config: &Config) -> anyhow::Result<Store> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, demo, allow_demo_on_network, mllp_listen, storage } => {
-            serve::serve(&load(&storage.overrides(listen))?, demo, allow_demo_on_network, mllp_listen).await
+        Command::Serve { listen, demo, allow_demo_on_network, mllp_listen, mllp_write_back, storage } => {
+            let ehr = serve::EhrLinks { listen: mllp_listen, write_back: mllp_write_back };
+            serve::serve(&load(&storage.overrides(listen))?, demo, allow_demo_on_network, ehr).await
         }
         Command::Dispatch { storage } => serve::dispatch(&load(&storage.overrides(None))?).await,
         Command::Migrate { storage } => {

@@ -13,6 +13,7 @@ use rapport_server::channels::voice::TwilioVoice;
 use rapport_server::channels::webpush::{Vapid, WebPush};
 use rapport_server::config::{Config, EmailProvider, PushProvider, SmsProvider, VoiceProvider};
 use rapport_server::demo;
+use rapport_server::ehr::write_back::{WriteBackSettings, WriteBacks};
 use rapport_server::engine::dispatch::MessageSender;
 use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
@@ -22,11 +23,18 @@ use rapport_server::store::Store;
 
 use super::open;
 
+/// The EHR's MLLP addresses: where Rapport listens for its feed, and where
+/// it sends patients' answers back.
+pub(super) struct EhrLinks {
+    pub listen: Option<std::net::SocketAddr>,
+    pub write_back: Option<std::net::SocketAddr>,
+}
+
 pub(super) async fn serve(
     config: &Config,
     seed_demo: bool,
     allow_demo_on_network: bool,
-    mllp_listen: Option<std::net::SocketAddr>,
+    ehr: EhrLinks,
 ) -> anyhow::Result<ExitCode> {
     let store = open(config).await?;
     if seed_demo {
@@ -96,7 +104,7 @@ pub(super) async fn serve(
     }
     // The dispatcher sends due messages beside the HTTP server and stops with it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mllp = match mllp_listen {
+    let mllp = match ehr.listen {
         Some(address) => {
             let org = super::pick_organization(&store, None).await.context("--mllp-listen")?;
             let listener = tokio::net::TcpListener::bind(address).await.context("binding the MLLP address")?;
@@ -112,7 +120,16 @@ pub(super) async fn serve(
         }
         None => None,
     };
-    let dispatcher = start_dispatcher(config, &store, stopped).await?;
+    let write_backs = match ehr.write_back {
+        Some(endpoint) => {
+            let org = super::pick_organization(&store, None).await.context("--mllp-write-back")?;
+            println!("  HL7 write-back: answers to the feed's visits go to {endpoint} (organization {org})");
+            let settings = WriteBackSettings { endpoint, timeout: std::time::Duration::from_secs(30) };
+            Some(WriteBacks::new(store.clone(), org, settings))
+        }
+        None => None,
+    };
+    let dispatcher = start_dispatcher(config, &store, write_backs, stopped).await?;
     let shutdown = async move {
         rapport_server::server::shutdown_signal().await;
         let _ = stop.send(true);
@@ -144,7 +161,7 @@ fn print_demo_logins(store: &Store, logins: &[demo::DemoLogin]) {
 pub(super) async fn dispatch(config: &Config) -> anyhow::Result<ExitCode> {
     let store = open(config).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let dispatcher = start_dispatcher(config, &store, stopped).await?;
+    let dispatcher = start_dispatcher(config, &store, None, stopped).await?;
     println!("Rapport's dispatcher is running on {}", store.backend().name());
     rapport_server::server::shutdown_signal().await;
     let _ = stop.send(true);
@@ -157,6 +174,7 @@ pub(super) async fn dispatch(config: &Config) -> anyhow::Result<ExitCode> {
 async fn start_dispatcher(
     config: &Config,
     store: &Store,
+    write_backs: Option<WriteBacks>,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let providers = providers(config, store).await?;
@@ -176,7 +194,7 @@ async fn start_dispatcher(
         sender = sender.with_links(PatientLinks::load(store, url).await?);
     }
     let planner = rapport_server::engine::reminders::ReminderPlanner::new(store.clone());
-    Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, planner, worker, stopped)))
+    Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, planner, write_backs, worker, stopped)))
 }
 
 /// The provider of each channel, as configured (the log channel by default).

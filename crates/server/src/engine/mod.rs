@@ -2,7 +2,8 @@
 //! dispatcher (`dispatch`, deciding with `decide`), which hands messages to
 //! the channels' providers (`crate::channels`), and the reminder planner
 //! (`reminders`), which keeps each visit's reminders in line with it. The
-//! server runs both beside HTTP, in one loop. `replies` reads a patient's
+//! server runs both beside HTTP, in one loop, with the EHR write-back
+//! (`crate::ehr::write_back`) when one is configured. `replies` reads a patient's
 //! text (called by the inbound webhook).
 
 pub mod decide;
@@ -16,12 +17,13 @@ use tokio::sync::watch;
 
 use crate::jobs::WorkerSettings;
 
-/// Runs the reminder planner and the message dispatcher until `stop` turns
-/// true: a batch of each at a time, resting a second whenever neither had
-/// anything to do.
+/// Runs the reminder planner, the message dispatcher and, when configured,
+/// the EHR write-back until `stop` turns true: a batch of each at a time,
+/// resting a second whenever none had anything to do.
 pub async fn run_dispatcher(
     sender: dispatch::MessageSender,
     planner: reminders::ReminderPlanner,
+    write_backs: Option<crate::ehr::write_back::WriteBacks>,
     settings: WorkerSettings,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -33,13 +35,24 @@ pub async fn run_dispatcher(
                 true
             }
         };
-        let idle = match sender.dispatch_batch(&settings).await {
-            Ok(report) => planned && report == Default::default(),
+        let dispatched = match sender.dispatch_batch(&settings).await {
+            Ok(report) => report == Default::default(),
             Err(error) => {
                 tracing::error!(%error, "the message dispatcher could not reach the database");
                 true
             }
         };
+        let written = match &write_backs {
+            Some(write_backs) => match write_backs.batch(&settings).await {
+                Ok(report) => report == Default::default(),
+                Err(error) => {
+                    tracing::error!(%error, "the EHR write-back could not reach the database");
+                    true
+                }
+            },
+            None => true,
+        };
+        let idle = planned && dispatched && written;
         if idle {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}

@@ -65,7 +65,7 @@ pub struct VisitAnswer {
     pub answered_at: Timestamp,
 }
 
-fn answer_from_row(r: &Row) -> Result<VisitAnswer, StoreError> {
+pub(super) fn answer_from_row(r: &Row) -> Result<VisitAnswer, StoreError> {
     Ok(VisitAnswer {
         id: r.parsed("id")?,
         appointment_id: r.parsed("appointment_id")?,

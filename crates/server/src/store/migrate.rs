@@ -123,6 +123,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0018_code_mappings.sql"),
         postgres: include_str!("migrations/postgres/0018_code_mappings.sql"),
     },
+    Migration {
+        version: 19,
+        name: "write_back",
+        sqlite: include_str!("migrations/sqlite/0019_write_back.sql"),
+        postgres: include_str!("migrations/postgres/0019_write_back.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -36,6 +36,7 @@ mod throttle;
 mod tokens;
 mod versioned;
 mod waitlist;
+mod write_backs;
 
 pub use answers::{Answered, NewAnswer, VisitAnswer, WriteBack};
 pub use appointments::{AppointmentQuery, AppointmentUpsert};
@@ -65,6 +66,7 @@ pub use tasks::{NewTask, StaffTask, TaskKind, TaskQuery};
 pub use throttle::ThrottleRule;
 pub use tokens::NewApiToken;
 pub use waitlist::{EntryState, OfferSent, OfferTaken, SlotOffer, WaitlistEntry};
+pub use write_backs::WRITE_BACK_JOB;
 
 use std::collections::{HashMap, HashSet};
 
