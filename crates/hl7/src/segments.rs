@@ -166,6 +166,22 @@ impl<'a> Pid<'a> {
     }
 }
 
+/// MRG: the record an ADT A40 merges away.
+#[derive(Debug, Clone, Copy)]
+pub struct Mrg<'a>(pub &'a Segment);
+
+impl<'a> Mrg<'a> {
+    pub fn of(message: &'a Message) -> Option<Self> {
+        message.segment("MRG").map(Mrg)
+    }
+    /// MRG-1, the prior patient identifiers, every repetition.
+    pub fn prior_identifiers(&self) -> Vec<Identifier<'a>> {
+        repetitions(self.0.field(1))
+            .map(|r| Identifier { value: r.text(1), authority: r.text(4), kind: r.text(5) })
+            .collect()
+    }
+}
+
 /// SCH: the appointment as the scheduler holds it.
 #[derive(Debug, Clone, Copy)]
 pub struct Sch<'a>(pub &'a Segment);

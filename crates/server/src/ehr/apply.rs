@@ -3,6 +3,10 @@
 //! - ADT A04, A08, A28, A31: the patient (PID) created or updated, keyed by
 //!   their medical record number (PID-3, type `MR` first) under its
 //!   assigning authority (else the sending facility).
+//! - ADT A40: the surviving patient (PID) as for A04, and the record MRG-1
+//!   names merged into it (its visits, messages, consents … move; its id
+//!   keeps resolving to the survivor). A prior record Rapport never had
+//!   leaves nothing to merge.
 //! - SIU S12 (new), S13 (rescheduled), S14 (changed), S15 (cancelled), S16
 //!   (discontinued: cancelled), S17 (deleted), S26 (no-show): the patient as for ADT (created if new),
 //!   and the visit keyed by the scheduler's id (SCH-2, else SCH-1) under
@@ -19,7 +23,7 @@ use rapport_domain::{
     PatientEmail, PatientId, PatientPhone, PhoneE164, PhoneKind, Sex,
 };
 use rapport_hl7::Message;
-use rapport_hl7::segments::{Msh, Pid, Sch};
+use rapport_hl7::segments::{Identifier, Mrg, Msh, Pid, Sch};
 
 use super::codes::FeedCodes;
 use crate::store::{AppointmentUpsert, PatientUpsert, Store, StoreError};
@@ -71,6 +75,7 @@ pub async fn apply(store: &Store, org: OrganizationId, message: &Message) -> Res
             let patient = patient(store, org, message, true).await?;
             Ok(Applied::Patient(patient))
         }
+        ("ADT", "A40") => merge(store, org, message).await,
         ("SIU", event @ ("S12" | "S13" | "S14" | "S15" | "S16" | "S17" | "S26")) => {
             visit(store, org, message, event).await
         }
@@ -95,19 +100,42 @@ async fn patient(store: &Store, org: OrganizationId, message: &Message, update: 
     }
 }
 
-fn patient_record(message: &Message) -> Result<PatientUpsert, Refusal> {
-    let pid = Pid::of(message).ok_or_else(|| Refusal::reject("no PID segment"))?;
-    let ids = pid.identifiers();
-    let mrn = ids.iter().find(|i| i.kind == "MR").or(ids.first()).ok_or_else(|| Refusal::reject("PID-3 is empty"))?;
+/// The record's key among identifiers (PID-3 or MRG-1): the medical record
+/// number (type `MR`, else the first) under its assigning authority (else
+/// the sending facility).
+fn record_key(message: &Message, ids: &[Identifier<'_>], field: &str) -> Result<ExternalId, Refusal> {
+    let mrn = ids
+        .iter()
+        .find(|i| i.kind == "MR")
+        .or(ids.first())
+        .ok_or_else(|| Refusal::reject(format!("{field} is empty")))?;
     if mrn.value.is_empty() {
-        return Err(Refusal::reject("PID-3.1 is empty"));
+        return Err(Refusal::reject(format!("{field}.1 is empty")));
     }
     let facility = Msh::of(message).map_or("", |m| m.sending_facility());
     let system = if mrn.authority.is_empty() { facility } else { mrn.authority };
-    let key = ExternalId {
+    Ok(ExternalId {
         system: if system.is_empty() { "hl7".into() } else { system.to_owned() },
         value: mrn.value.to_owned(),
-    };
+    })
+}
+
+/// A40: the surviving record (PID) written, and the record MRG-1 names, if
+/// Rapport has it, merged into it.
+async fn merge(store: &Store, org: OrganizationId, message: &Message) -> Result<Applied, Refusal> {
+    let mrg = Mrg::of(message).ok_or_else(|| Refusal::reject("no MRG segment"))?;
+    let prior = record_key(message, &mrg.prior_identifiers(), "MRG-1")?;
+    let survivor = patient(store, org, message, true).await?;
+    let merged = store.find_patient_by_external_id(org, &prior.system, &prior.value).await?;
+    if let Some(merged) = merged.filter(|m| *m != survivor) {
+        store.merge_patients(org, survivor, merged).await?;
+    }
+    Ok(Applied::Patient(survivor))
+}
+
+fn patient_record(message: &Message) -> Result<PatientUpsert, Refusal> {
+    let pid = Pid::of(message).ok_or_else(|| Refusal::reject("no PID segment"))?;
+    let key = record_key(message, &pid.identifiers(), "PID-3")?;
     let names = pid.names();
     let name =
         names.iter().find(|n| !n.family.is_empty()).ok_or_else(|| Refusal::reject("PID-5 has no family name"))?;

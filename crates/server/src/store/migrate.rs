@@ -129,6 +129,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0019_write_back.sql"),
         postgres: include_str!("migrations/postgres/0019_write_back.sql"),
     },
+    Migration {
+        version: 20,
+        name: "patient_merge",
+        sqlite: include_str!("migrations/sqlite/0020_patient_merge.sql"),
+        postgres: include_str!("migrations/postgres/0020_patient_merge.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -21,6 +21,7 @@ mod metrics;
 pub mod migrate;
 mod organizations;
 mod pacing;
+mod patient_merge;
 mod patient_search;
 mod patients;
 mod push;

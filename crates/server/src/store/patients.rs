@@ -178,15 +178,19 @@ impl Store {
         self.get_patient(org, id).await
     }
 
+    /// A live patient; the id of a record merged into another (ADT A40)
+    /// gives the survivor.
     pub async fn get_patient(&self, org: OrganizationId, id: PatientId) -> Result<Patient, StoreError> {
-        let row = self
-            .db
-            .fetch_optional(
+        let live = |id: PatientId| {
+            self.db.fetch_optional(
                 "SELECT * FROM patients WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL",
                 args([org.to_string().into(), id.to_string().into()]),
             )
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        };
+        let row = match live(id).await? {
+            Some(row) => row,
+            None => live(self.resolve_patient(org, id).await?).await?.ok_or(StoreError::NotFound)?,
+        };
         self.hydrate(vec![row]).await?.pop().ok_or(StoreError::NotFound)
     }
 

@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod ehr;
 mod ehr_codes;
+mod ehr_merge;
 mod ehr_write_back;
 mod email;
 mod fuzz;
