@@ -1,12 +1,12 @@
-//! `rapport import patients|appointments FILE.csv`.
+//! `rapport import patients|appointments FILE.csv` and `rapport import fhir PATH`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rapport_server::import::{ImportError, ImportOptions, ImportReport};
+use rapport_server::import::{FhirReport, ImportError, ImportOptions, ImportReport};
 
-use super::{ImportArgs, load, open, pick_organization};
+use super::{FhirImportArgs, ImportArgs, load, open, pick_organization};
 
 pub(super) async fn import(args: ImportArgs, patients: bool) -> anyhow::Result<ExitCode> {
     let config = load(&args.storage.overrides(None))?;
@@ -63,5 +63,47 @@ fn print_report(report: &ImportReport) -> ExitCode {
         report.updated,
         report.failed.len()
     );
+    if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+pub(super) async fn import_fhir(args: FhirImportArgs) -> anyhow::Result<ExitCode> {
+    let config = load(&args.storage.overrides(None))?;
+    let store = open(&config).await?;
+    let org = pick_organization(&store, args.organization.as_deref()).await?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message("importing FHIR resources");
+        bar
+    });
+    let mut progress = |taken: u64| match &bar {
+        Some(bar) => bar.set_position(taken),
+        None => eprintln!("imported {taken} resources"),
+    };
+    let result = rapport_server::import::import_fhir(&store, org, &args.path, &mut progress).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if result.is_ok() {
+        store.refresh_statistics().await.context("refreshing planner statistics")?;
+    }
+    store.close().await;
+    Ok(print_fhir_report(&result?))
+}
+
+/// Prints what each resource type came to; the exit code says whether
+/// every resource Rapport takes landed.
+fn print_fhir_report(report: &FhirReport) -> ExitCode {
+    for error in &report.failed {
+        eprintln!("  {error}");
+    }
+    for (kind, c) in &report.counts {
+        match rapport_server::import::TAKEN.contains(&kind.as_str()) {
+            false => println!("{kind}: {} read, skipped (not a type Rapport takes)", c.read),
+            true => println!(
+                "{kind}: {} read, {} created, {} updated, {} skipped, {} failed",
+                c.read, c.created, c.updated, c.skipped, c.failed
+            ),
+        }
+    }
     if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -122,6 +122,19 @@ enum ImportWhat {
     Patients(ImportArgs),
     /// Appointments, upserted by their source id.
     Appointments(ImportArgs),
+    /// FHIR R4 resources: bulk NDJSON, Bundles, or a directory of them (a Synthea export).
+    Fhir(FhirImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FhirImportArgs {
+    /// A `.ndjson` or `.json` file, or a directory of them.
+    path: PathBuf,
+    /// The organization to import into; needed only when there are several.
+    #[arg(long)]
+    organization: Option<String>,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +218,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (args, patients) = match what {
                 ImportWhat::Patients(args) => (args, true),
                 ImportWhat::Appointments(args) => (args, false),
+                ImportWhat::Fhir(args) => return import::import_fhir(args).await,
             };
             import::import(args, patients).await
         }

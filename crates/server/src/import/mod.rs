@@ -1,14 +1,17 @@
-//! CSV import of patients and appointments. Columns are found by header
+//! Imports: CSV files of patients and appointments, and FHIR R4 resources
+//! (`fhir`: bulk NDJSON, Bundles, a Synthea export). CSV columns are found by header
 //! (with common aliases); each bad row is reported with its line, column and
 //! reason, and the rest go on. Rows land in batches, one transaction each;
 //! with `strict`, any bad row stops the import before anything is written.
 
 mod appointments;
 mod batch;
+mod fhir;
 mod patients;
 mod table;
 
 pub use appointments::import_appointments;
+pub use fhir::{FhirReport, ResourceError, TAKEN, TypeCount, import_fhir};
 pub use patients::import_patients;
 pub use table::RowError;
 
