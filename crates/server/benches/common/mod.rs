@@ -10,6 +10,7 @@ use std::time::Duration;
 use rapport_domain::{LanguageTag, Organization, OrganizationId, TimeZoneName};
 use rapport_server::store::Store;
 
+#[allow(dead_code, reason = "not every benchmark has knobs")]
 pub fn env_u64(key: &str, default: u64) -> u64 {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
