@@ -6,6 +6,7 @@ pub mod answers;
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod fhir;
 pub mod guard;
 pub mod hooks;
 mod openapi;
@@ -81,6 +82,7 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api::routes())
+        .nest("/fhir", fhir::routes())
         .route("/hooks/twilio/{org}/messages/{id}/status", axum::routing::post(hooks::twilio_status))
         .route("/hooks/twilio/{org}/inbound", axum::routing::post(hooks::twilio_inbound))
         .route("/hooks/twilio/{org}/messages/{id}/voice", axum::routing::post(voice::twilio_voice))
@@ -90,6 +92,7 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(middleware::from_fn(fhir::outcomes))
         .layer(middleware::from_fn_with_state(settings.hsts, security_headers))
         .layer(middleware::from_fn(log_request))
         .with_state(state)

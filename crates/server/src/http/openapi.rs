@@ -19,7 +19,18 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::unsubscribe::confirm_page,
         super::unsubscribe::unsubscribe,
         super::answers::answer_page,
-        super::answers::answer
+        super::answers::answer,
+        super::fhir::capability::metadata,
+        super::fhir::read_patient,
+        super::fhir::search_patients,
+        super::fhir::read_practitioner,
+        super::fhir::search_practitioners,
+        super::fhir::read_location,
+        super::fhir::search_locations,
+        super::fhir::read_organization,
+        super::fhir::search_organizations,
+        super::fhir::read_appointment,
+        super::fhir::search_appointments
     )
 )]
 struct ApiDoc;

@@ -8,6 +8,7 @@ mod ehr_codes;
 mod ehr_merge;
 mod ehr_write_back;
 mod email;
+mod fhir_api;
 mod fhir_import;
 mod fuzz;
 mod history;

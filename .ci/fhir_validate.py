@@ -1,0 +1,75 @@
+"""Reads Rapport's FHIR R4 API as a third party would and validates every
+resource it answers with the `fhirclient` package's models (generated from
+FHIR 4.0.1) in strict mode: a missing required element, a wrong type or an
+element FHIR does not define fails the run.
+
+Usage: fhir_validate.py BASE_URL TOKEN (BASE_URL ends in /fhir)."""
+
+import json
+import sys
+import urllib.request
+
+from fhirclient.models import (appointment, bundle, capabilitystatement, location, operationoutcome,
+                               organization, patient, practitioner)
+
+MODELS = {
+    "Appointment": appointment.Appointment,
+    "Bundle": bundle.Bundle,
+    "CapabilityStatement": capabilitystatement.CapabilityStatement,
+    "Location": location.Location,
+    "OperationOutcome": operationoutcome.OperationOutcome,
+    "Organization": organization.Organization,
+    "Patient": patient.Patient,
+    "Practitioner": practitioner.Practitioner,
+}
+
+
+def get(url, token, expect=200):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"})
+    try:
+        with urllib.request.urlopen(request) as response:
+            status, body, kind = response.status, response.read(), response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as error:
+        status, body, kind = error.code, error.read(), error.headers.get("Content-Type", "")
+    if status != expect:
+        sys.exit(f"{url}: status {status}, expected {expect}: {body[:300]!r}")
+    if not kind.startswith("application/fhir+json"):
+        sys.exit(f"{url}: content type {kind!r}")
+    return json.loads(body)
+
+
+def validate(resource, where):
+    kind = resource.get("resourceType")
+    model = MODELS.get(kind)
+    if model is None:
+        sys.exit(f"{where}: unexpected resourceType {kind!r}")
+    model(resource, strict=True)  # raises FHIRValidationError
+    return kind
+
+
+def main():
+    base, token = sys.argv[1].rstrip("/"), sys.argv[2]
+    counts = {}
+
+    def check(resource, where):
+        kind = validate(resource, where)
+        counts[kind] = counts.get(kind, 0) + 1
+
+    check(get(f"{base}/metadata", token), "metadata")
+    for kind in ["Patient", "Practitioner", "Location", "Organization", "Appointment"]:
+        searchset = get(f"{base}/{kind}?_count=50", token)
+        check(searchset, f"{kind} search")
+        entries = searchset.get("entry", [])
+        if not entries:
+            sys.exit(f"{kind} search found nothing in the demo")
+        for entry in entries:
+            check(entry["resource"], entry["fullUrl"])
+        first = entries[0]["resource"]["id"]
+        check(get(f"{base}/{kind}/{first}", token), f"{kind}/{first}")
+    check(get(f"{base}/Patient?shoe_size=9", token, expect=400), "an unknown parameter's outcome")
+    check(get(f"{base}/Patient/00000000-0000-7000-8000-000000000000", token, expect=404), "a missing patient's outcome")
+    print("fhirclient (FHIR 4.0.1, strict) accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+
+
+if __name__ == "__main__":
+    main()

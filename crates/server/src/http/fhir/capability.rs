@@ -1,0 +1,77 @@
+//! `GET /fhir/metadata`: the CapabilityStatement, written from the same
+//! table of types and search parameters the handlers check.
+
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::fhir_json;
+
+/// Each type served: read and search, with its search parameters and types.
+pub const SERVED: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Patient",
+        &[
+            ("_id", "token"),
+            ("identifier", "token"),
+            ("name", "string"),
+            ("family", "string"),
+            ("given", "string"),
+            ("birthdate", "date"),
+            ("phone", "token"),
+            ("email", "token"),
+            ("telecom", "token"),
+        ],
+    ),
+    ("Practitioner", &[("_id", "token")]),
+    ("Location", &[("_id", "token")]),
+    ("Organization", &[("_id", "token")]),
+    (
+        "Appointment",
+        &[
+            ("_id", "token"),
+            ("patient", "reference"),
+            ("actor", "reference"),
+            ("location", "reference"),
+            ("practitioner", "reference"),
+            ("date", "date"),
+            ("status", "token"),
+        ],
+    ),
+];
+
+/// The parameter names `kind` takes.
+pub fn parameters(kind: &str) -> Vec<&'static str> {
+    SERVED.iter().find(|(k, _)| *k == kind).map(|(_, p)| p.iter().map(|(n, _)| *n).collect()).unwrap_or_default()
+}
+
+#[utoipa::path(get, path = "/fhir/metadata", tag = "fhir", security(()),
+    responses((status = 200, description = "The FHIR R4 CapabilityStatement (application/fhir+json)")))]
+pub async fn metadata() -> Response {
+    let resources: Vec<Value> = SERVED
+        .iter()
+        .map(|(kind, params)| {
+            json!({
+                "type": kind,
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "versioning": "versioned",
+                "searchParam": params.iter().map(|(name, ty)| json!({"name": name, "type": ty})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    fhir_json(json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-12-01",
+        "publisher": "Rapport",
+        "kind": "instance",
+        "software": {"name": "Rapport", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "Rapport's FHIR R4 API"},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "security": {"description": "A bearer API token of the organization (Authorization: Bearer rpt_…), or a staff session"},
+            "resource": resources,
+        }],
+    }))
+}
