@@ -1,8 +1,11 @@
 //! The registry benchmark (issue: foundation). On SQLite and PostgreSQL:
 //! CSV import of 100,000 patients (rows/s), patient search latency with
 //! 1,000,000 patients in the store (p50/p99 by phone, by external id, by name
-//! prefix), and the idle resident memory of a `rapport serve` process over
-//! that store. Prints a `== figures` block like the peer benchmarks.
+//! prefix), the same searches through the FHIR API (`GET /fhir/Patient?…`
+//! in process: the guard with its token check and audit event, the search,
+//! the Bundle as JSON), and the idle resident memory of a `rapport serve`
+//! process over that store. Prints a `== figures` block like the peer
+//! benchmarks.
 //!
 //! Run: `cargo bench -p rapport-server --bench registry`. Knobs (environment):
 //! `BENCH_BACKENDS` (`sqlite,postgres`), `BENCH_IMPORT_ROWS` (100000),
@@ -14,10 +17,15 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rapport_domain::{OrganizationId, PhoneE164};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use rapport_domain::{OrganizationId, PhoneE164, Role};
+use rapport_server::auth::{TOKEN_PREFIX, secret};
 use rapport_server::clock::Clock;
+use rapport_server::http::{AppState, HttpSettings, build_app};
 use rapport_server::import::{ImportOptions, import_patients};
-use rapport_server::store::{DbOptions, PageRequest, PatientQuery, Store};
+use rapport_server::store::{DbOptions, NewApiToken, PageRequest, PatientQuery, Store};
+use tower::ServiceExt;
 
 mod common;
 use common::{env_u64, new_organization, percentile};
@@ -140,6 +148,50 @@ async fn search_latencies(
     results
 }
 
+/// The same searches as FHIR requests through the whole HTTP stack, in
+/// process (no socket): p50 and p99 per kind.
+async fn fhir_latencies(store: &Store, org: OrganizationId, total: u64, queries: u64) -> Vec<(&'static str, f64, f64)> {
+    let token = secret::random_token(TOKEN_PREFIX);
+    let new = NewApiToken {
+        organization_id: org,
+        name: "bench".into(),
+        prefix: token[..8].to_owned(),
+        token_digest: secret::digest(&token),
+        scopes: Role::Integration.capabilities().to_vec(),
+        created_by: None,
+    };
+    store.create_api_token(&new).await.expect("token");
+    let app = build_app(AppState::new(store.clone()), &HttpSettings::default());
+    let bearer = format!("Bearer {token}");
+    let mut results = Vec::new();
+    for kind in ["phone", "external id", "name prefix"] {
+        let mut times = Vec::with_capacity(queries as usize);
+        for q in 0..queries {
+            let n = (q.wrapping_mul(2_654_435_761) ^ 0x5bd1e995) % total;
+            let (mrn, _, family, phone) = person(n);
+            let query = match kind {
+                "phone" => format!("phone={}", phone.replace('+', "%2B")),
+                "external id" => format!("identifier=mrn%7C{mrn}"),
+                _ => format!("family={}", family.chars().take(4).collect::<String>()),
+            };
+            let request = Request::get(format!("/fhir/Patient?{query}&_count=20"))
+                .header(header::AUTHORIZATION, &bearer)
+                .body(Body::empty())
+                .expect("request");
+            let started = Instant::now();
+            let response = app.clone().oneshot(request).await.expect("response");
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+            times.push(started.elapsed());
+            assert_eq!(status, StatusCode::OK, "a FHIR {kind} search failed");
+            assert!(body.windows(10).any(|w| w == b"\"resource\""), "a FHIR {kind} search found nothing");
+        }
+        times.sort();
+        results.push((kind, percentile(&times, 0.5), percentile(&times, 0.99)));
+    }
+    results
+}
+
 /// Starts `rapport serve` over `url`, sends a few searches, lets it settle, reads VmRSS.
 fn idle_rss_mb(url: &str, org: OrganizationId) -> f64 {
     let exe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/rapport");
@@ -207,6 +259,13 @@ async fn run_backend(name: &str, url: &str, dir: &Path) -> Vec<String> {
     eprintln!("[{name}] searching ({queries} queries per kind) …");
     for (kind, p50, p99) in search_latencies(&store, org, total, queries).await {
         let line = format!("registry {name}: search by {kind} with {total} patients: p50 {p50:.2} ms, p99 {p99:.2} ms");
+        eprintln!("{line}");
+        lines.push(line);
+    }
+    for (kind, p50, p99) in fhir_latencies(&store, org, total, queries).await {
+        let line = format!(
+            "registry {name}: FHIR Patient search by {kind} with {total} patients: p50 {p50:.2} ms, p99 {p99:.2} ms"
+        );
         eprintln!("{line}");
         lines.push(line);
     }

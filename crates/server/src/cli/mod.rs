@@ -46,6 +46,9 @@ enum Command {
         /// Send patients' answers to visits from the HL7 feed back to the EHR's MLLP listener at this address.
         #[arg(long)]
         mllp_write_back: Option<SocketAddr>,
+        /// Take MLLP over TLS, with the certificate HTTPS uses (tls_cert_file, tls_key_file).
+        #[arg(long)]
+        mllp_tls: bool,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -203,8 +206,8 @@ async fn open(config: &Config) -> anyhow::Result<Store> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, demo, allow_demo_on_network, mllp_listen, mllp_write_back, storage } => {
-            let ehr = serve::EhrLinks { listen: mllp_listen, write_back: mllp_write_back };
+        Command::Serve { listen, demo, allow_demo_on_network, mllp_listen, mllp_write_back, mllp_tls, storage } => {
+            let ehr = serve::EhrLinks { listen: mllp_listen, write_back: mllp_write_back, tls: mllp_tls };
             serve::serve(&load(&storage.overrides(listen))?, demo, allow_demo_on_network, ehr).await
         }
         Command::Dispatch { storage } => serve::dispatch(&load(&storage.overrides(None))?).await,

@@ -28,6 +28,8 @@ use super::open;
 pub(super) struct EhrLinks {
     pub listen: Option<std::net::SocketAddr>,
     pub write_back: Option<std::net::SocketAddr>,
+    /// MLLP over TLS, with HTTPS's certificate.
+    pub tls: bool,
 }
 
 pub(super) async fn serve(
@@ -108,16 +110,24 @@ pub(super) async fn serve(
         Some(address) => {
             let org = super::pick_organization(&store, None).await.context("--mllp-listen")?;
             let listener = tokio::net::TcpListener::bind(address).await.context("binding the MLLP address")?;
-            println!("  HL7 v2 over MLLP on {} for organization {org}", listener.local_addr()?);
             let settings = rapport_server::ehr::mllp::MllpSettings::default();
-            Some(tokio::spawn(rapport_server::ehr::mllp::serve(
-                listener,
-                store.clone(),
-                org,
-                settings,
-                stopped.clone(),
-            )))
+            let (store, stopped) = (store.clone(), stopped.clone());
+            let local = listener.local_addr()?;
+            Some(match (ehr.tls, tls.clone()) {
+                (false, _) => {
+                    println!("  HL7 v2 over MLLP on {local} for organization {org}");
+                    tokio::spawn(rapport_server::ehr::mllp::serve(listener, store, org, settings, stopped))
+                }
+                (true, Some(acceptor)) => {
+                    println!("  HL7 v2 over MLLP with TLS on {local} for organization {org}");
+                    tokio::spawn(rapport_server::ehr::mllp::serve_tls(
+                        listener, acceptor, store, org, settings, stopped,
+                    ))
+                }
+                (true, None) => bail!("--mllp-tls needs tls_cert_file and tls_key_file (the certificate HTTPS uses)"),
+            })
         }
+        None if ehr.tls => bail!("--mllp-tls needs --mllp-listen"),
         None => None,
     };
     let write_backs = match ehr.write_back {

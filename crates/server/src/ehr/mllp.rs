@@ -2,14 +2,17 @@
 //! messages in order, each taken by `intake::receive` before the next is
 //! read. Limits: a message's size
 //! (larger ones get an AR and are skipped) and a connection's idle time.
+//! With TLS (`serve_tls`, `serve --mllp-tls`), each connection completes its
+//! handshake (within the idle limit) before any message is read.
 
 use std::time::Duration;
 
 use rapport_domain::OrganizationId;
 use rapport_hl7::mllp::{Decoder, Frame, frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use super::ack::{AckCode, ack};
 use super::intake::receive;
@@ -34,14 +37,46 @@ pub async fn serve(
     store: Store,
     org: OrganizationId,
     settings: MllpSettings,
+    stop: watch::Receiver<bool>,
+) {
+    accept(listener, None, store, org, settings, stop).await;
+}
+
+/// [`serve`] with each connection over TLS.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    store: Store,
+    org: OrganizationId,
+    settings: MllpSettings,
+    stop: watch::Receiver<bool>,
+) {
+    accept(listener, Some(tls), store, org, settings, stop).await;
+}
+
+async fn accept(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    store: Store,
+    org: OrganizationId,
+    settings: MllpSettings,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let store = store.clone();
-                    tokio::spawn(async move { connection(stream, &store, org, settings).await });
+                    let (store, tls) = (store.clone(), tls.clone());
+                    tokio::spawn(async move {
+                        match tls {
+                            None => connection(stream, &store, org, settings).await,
+                            Some(tls) => match tokio::time::timeout(settings.idle, tls.accept(stream)).await {
+                                Ok(Ok(secured)) => connection(secured, &store, org, settings).await,
+                                Ok(Err(error)) => tracing::debug!(%error, "an MLLP TLS handshake failed"),
+                                Err(_) => tracing::debug!("an MLLP TLS handshake did not finish in time"),
+                            },
+                        }
+                    });
                 }
                 Err(error) => tracing::warn!(%error, "the MLLP listener could not accept a connection"),
             },
@@ -50,7 +85,12 @@ pub async fn serve(
     }
 }
 
-async fn connection(mut stream: TcpStream, store: &Store, org: OrganizationId, settings: MllpSettings) {
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    store: &Store,
+    org: OrganizationId,
+    settings: MllpSettings,
+) {
     let mut decoder = Decoder::new(settings.max_message_bytes);
     let mut buffer = vec![0u8; 64 * 1024];
     loop {

@@ -6,6 +6,7 @@ mod cli;
 mod ehr;
 mod ehr_codes;
 mod ehr_merge;
+mod ehr_tls;
 mod ehr_write_back;
 mod email;
 mod fhir_api;
