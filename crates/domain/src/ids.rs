@@ -60,6 +60,10 @@ pub mod kind {
     pub enum WaitlistEntry {}
     #[derive(Debug)]
     pub enum SlotOffer {}
+    #[derive(Debug)]
+    pub enum Conversation {}
+    #[derive(Debug)]
+    pub enum ConversationNote {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -83,6 +87,8 @@ pub type StaffTaskId = Id<kind::StaffTask>;
 pub type RecallRuleId = Id<kind::RecallRule>;
 pub type WaitlistEntryId = Id<kind::WaitlistEntry>;
 pub type SlotOfferId = Id<kind::SlotOffer>;
+pub type ConversationId = Id<kind::Conversation>;
+pub type ConversationNoteId = Id<kind::ConversationNote>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

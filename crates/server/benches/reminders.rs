@@ -143,6 +143,7 @@ async fn run_backend(name: &'static str, url: String) -> Vec<String> {
             from: number(i),
             to: "+13125550000".into(),
             body: "1".into(),
+            media: Vec::new(),
         };
         let one = Instant::now();
         let taken = take_text(&store, org, &text, &words, store.clock().now()).await.expect("take");

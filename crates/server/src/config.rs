@@ -70,6 +70,11 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Who carries text messages.
     pub sms: SmsProvider,
+    /// Rapport answers STOP, START and HELP itself (one confirmation, the
+    /// practice's name and phone) in the webhook's TwiML. Leave off while
+    /// the provider answers them (Twilio's default opt-out handling on long
+    /// codes does), or the patient gets two.
+    pub sms_answer_keywords: bool,
     /// Who carries email.
     pub email: EmailProvider,
     /// How the message dispatcher takes its work.
@@ -325,6 +330,7 @@ struct SmsLayer {
     rate_per_second: Option<f64>,
     burst: Option<u32>,
     daily_cap: Option<u64>,
+    answer_keywords: Option<bool>,
 }
 
 impl SmsLayer {
@@ -378,6 +384,7 @@ impl Default for Config {
             audit_retention_days: 6 * 365,
             public_url: None,
             sms: SmsProvider::Log,
+            sms_answer_keywords: false,
             email: EmailProvider::Log,
             dispatcher: DispatcherSettings::default(),
             push: PushProvider::Log,
@@ -579,6 +586,9 @@ impl Config {
         }
         if let Some(sms) = file.sms {
             self.sms_limit = limit_of("sms", sms.rate_per_second, sms.burst, sms.daily_cap)?;
+            if let Some(v) = sms.answer_keywords {
+                self.sms_answer_keywords = v;
+            }
             self.sms = sms.into_provider(self.public_url.as_deref())?;
         }
         if let Some(email) = file.email {

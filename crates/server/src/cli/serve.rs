@@ -91,6 +91,7 @@ pub(super) async fn serve(
         state.twilio_hooks = Some(std::sync::Arc::new(TwilioHooks {
             auth_token: twilio.auth_token.clone(),
             public_url: public_url.clone(),
+            answer_keywords: config.sms_answer_keywords,
         }));
     }
     if let Some(public_url) = &config.public_url {
@@ -102,6 +103,7 @@ pub(super) async fn serve(
         state.twilio_hooks = Some(std::sync::Arc::new(TwilioHooks {
             auth_token: rapport_server::config::Secret::new(rapport_server::simulators::twilio::AUTH_TOKEN),
             public_url: format!("{scheme}://{address}"),
+            answer_keywords: true,
         }));
     }
     // The dispatcher sends due messages beside the HTTP server and stops with it.
@@ -140,9 +142,11 @@ pub(super) async fn serve(
         None => None,
     };
     let dispatcher = start_dispatcher(config, &store, write_backs, stopped).await?;
+    let live = store.clone();
     let shutdown = async move {
         rapport_server::server::shutdown_signal().await;
         let _ = stop.send(true);
+        live.end_subscriptions();
     };
     rapport_server::server::serve(listener, tls, state, settings, shutdown).await?;
     let _ = dispatcher.await;

@@ -4,10 +4,12 @@
 //! (`reminders`), which keeps each visit's reminders in line with it. The
 //! server runs both beside HTTP, in one loop, with the EHR write-back
 //! (`crate::ehr::write_back`) when one is configured. `replies` reads a patient's
-//! text (called by the inbound webhook).
+//! text and `keyword_replies` answers STOP, START and HELP (both called by
+//! the inbound webhook).
 
 pub mod decide;
 pub mod dispatch;
+pub mod keyword_replies;
 pub mod reminders;
 pub mod replies;
 

@@ -8,10 +8,11 @@
 
 use jiff::{SignedDuration, Timestamp};
 use rapport_domain::answer::{Target, target};
+use rapport_domain::keywords;
 use rapport_domain::message::pace::Priority;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
-    Answer, AppointmentId, Channel, InboundTextId, MessageClass, MessagePlan, OrganizationId, PatientId, ReplyWords,
+    Answer, AppointmentId, Channel, ConversationId, MessageClass, MessagePlan, OrganizationId, PatientId, ReplyWords,
 };
 
 use crate::store::{
@@ -37,6 +38,8 @@ pub struct TextTaken {
     /// Set when this call settled it (not a repeat of a settled text).
     pub outcome: Option<TextOutcome>,
     pub answered: Option<Answered>,
+    /// The conversation it joined, when this call settled it.
+    pub conversation_id: Option<ConversationId>,
 }
 
 /// Keeps and settles one text (a repeat of a settled one changes nothing).
@@ -49,10 +52,11 @@ pub async fn take_text(
 ) -> Result<TextTaken, StoreError> {
     let received = store.receive_text(org, text).await?;
     if received.outcome.is_some() {
-        return Ok(TextTaken { text: received, outcome: None, answered: None });
+        return Ok(TextTaken { text: received, outcome: None, answered: None, conversation_id: None });
     }
     let asked = store.asked_visits(org, &text.from, now - ASKED_WITHIN).await?;
     let answer = words.read(&text.body);
+    let revocation = answer.is_none() && keywords::reads_as_revocation(&text.body);
     // A YES to a waitlist offer takes it, unless a reminder also waits for
     // an answer, or several offers do (other slots, or patients sharing the
     // phone): then it is unclear.
@@ -67,7 +71,9 @@ pub async fn take_text(
             OfferTaken::Booked(visit) => Some(Answered::Applied(*visit)),
             OfferTaken::Gone => None,
         };
-        return Ok(TextTaken { text: received, outcome: Some(TextOutcome::Answered), answered });
+        let received = store.inbound_text(org, &text.provider_ref).await?.ok_or(StoreError::NotFound)?;
+        let conversation_id = received.conversation_id;
+        return Ok(TextTaken { text: received, outcome: Some(TextOutcome::Answered), answered, conversation_id });
     }
     let unclear_offer = !offers.is_empty();
     let ack = |patient: PatientId, kind: TemplateKind, visit: Option<AppointmentId>| MessagePlan {
@@ -108,6 +114,7 @@ pub async fn take_text(
                 }),
                 reply: Some(ack(patient, kind, Some(visit.appointment.id))),
                 task: None,
+                revocation: false,
             }
         }
         (Some(_), target) if unclear_offer || target == Target::Unclear => {
@@ -121,6 +128,7 @@ pub async fn take_text(
                 answer: None,
                 reply: Some(ack(patients.unwrap_or(newest), unclear_kind(), None)),
                 task: Some(task(TaskKind::ReplyUnclear, patients)),
+                revocation: false,
             }
         }
         _ => {
@@ -132,12 +140,14 @@ pub async fn take_text(
                 answer: None,
                 reply: None,
                 task: Some(task(TaskKind::ReplyToRead, patients)),
+                revocation,
             }
         }
     };
     let outcome = settlement.outcome;
-    let answered = store.settle_text(org, received.id, settlement).await?;
-    Ok(TextTaken { text: received, outcome: Some(outcome), answered })
+    let settled = store.settle_text(org, &received, settlement).await?;
+    let conversation_id = Some(settled.conversation_id);
+    Ok(TextTaken { text: received, outcome: Some(outcome), answered: settled.answered, conversation_id })
 }
 
 /// The one patient a number belongs to: the only one asked, else the only
@@ -160,20 +170,28 @@ async fn sole_patient(
     })
 }
 
-/// Records a keyword text (STOP, START) as settled, for the patient's timeline.
-pub async fn keep_keyword(store: &Store, org: OrganizationId, text: &InboundText) -> Result<InboundTextId, StoreError> {
+/// Records a keyword text (STOP, START, HELP) as settled, in its
+/// conversation and the patient's timeline; the conversation it joined
+/// when this call settled it.
+pub async fn keep_keyword(
+    store: &Store,
+    org: OrganizationId,
+    text: &InboundText,
+) -> Result<Option<ConversationId>, StoreError> {
     let received = store.receive_text(org, text).await?;
-    if received.outcome.is_none() {
-        let patient = sole_patient(store, org, &text.from, &[]).await?;
-        let settlement = Settlement {
-            outcome: TextOutcome::Keyword,
-            patient_id: patient,
-            appointment_id: None,
-            answer: None,
-            reply: None,
-            task: None,
-        };
-        store.settle_text(org, received.id, settlement).await?;
+    if received.outcome.is_some() {
+        return Ok(None);
     }
-    Ok(received.id)
+    let patient = sole_patient(store, org, &text.from, &[]).await?;
+    let settlement = Settlement {
+        outcome: TextOutcome::Keyword,
+        patient_id: patient,
+        appointment_id: None,
+        answer: None,
+        reply: None,
+        task: None,
+        revocation: false,
+    };
+    let settled = store.settle_text(org, &received, settlement).await?;
+    Ok(Some(settled.conversation_id))
 }

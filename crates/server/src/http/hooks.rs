@@ -7,11 +7,15 @@
 //!   order) and marks the address undeliverable on a permanent failure.
 //!   Calls report here too (`CallStatus`: completed is delivered; busy,
 //!   no answer, failed is failed). A call's words and keypad are `voice.rs`.
-//! - `POST /hooks/twilio/{org}/inbound`: a text from a patient. Opt-out
-//!   keywords (STOP and its CTIA equivalents) put the number on the
-//!   sender's suppression list at once, START lifts it; any other text is
-//!   kept and read as an answer to a reminder (`engine::replies`). A text
-//!   delivered twice (same MessageSid) is taken once.
+//! - `POST /hooks/twilio/{org}/inbound`: a text from a patient. The
+//!   compliance keywords come first (`rapport_domain::keywords`, or the
+//!   carrier's own `OptOutType`): an opt-out puts the number on the
+//!   sender's suppression list at once, START lifts it, HELP is answered;
+//!   any other text is kept and read as an answer to a reminder
+//!   (`engine::replies`). Every text joins its conversation and tells the
+//!   open consoles. A text delivered twice (same MessageSid) is taken once.
+//!   With `answer_keywords`, the keyword's one answer is the webhook's
+//!   TwiML `<Message>`.
 //!
 //! A request whose `X-Twilio-Signature` does not match, computed over
 //! `public_url` and the path, is refused with 403 and changes nothing.
@@ -24,12 +28,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rapport_domain::{MessageId, MessageState, OrganizationId};
 
+use rapport_domain::keywords::{self, Keyword};
+
 use super::AppState;
 use super::error::ApiError;
 use crate::channels::twilio::signature_matches;
 use crate::config::Secret;
+use crate::engine::keyword_replies::keyword_reply;
 use crate::engine::replies;
-use crate::store::{DeliveryReport, InboundText, ReportOutcome};
+use crate::store::{DeliveryReport, InboundText, InboxEvent, InboxEventKind, Media, ReportOutcome};
 
 /// What verifying Twilio's webhooks takes.
 #[derive(Debug, Clone)]
@@ -37,30 +44,8 @@ pub struct TwilioHooks {
     pub auth_token: Secret,
     /// The base URL Twilio was given (`Config::public_url`): the signature covers it.
     pub public_url: String,
-}
-
-/// Opt-out keywords (RULES.md: CTIA, the FCC), compared on the whole text,
-/// case and spacing aside.
-const STOP_WORDS: [&str; 13] = [
-    "STOP",
-    "STOPALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-    "OPT OUT",
-    "OPT-OUT",
-    "REMOVE",
-    "ARRET",
-    "TD",
-];
-const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
-
-/// The text as a keyword: upper case, inner spaces collapsed, ends trimmed.
-fn keyword(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
+    /// Rapport answers STOP, START and HELP itself (`Config::sms_answer_keywords`).
+    pub answer_keywords: bool,
 }
 
 /// Error codes that say the number itself cannot receive texts.
@@ -147,7 +132,16 @@ pub async fn twilio_status(
         reason: error_code.map(|c| format!("provider error {c}")),
     };
     match state.store.apply_delivery_report(org, &report).await? {
-        ReportOutcome::Applied(_) | ReportOutcome::Unchanged => Ok(StatusCode::NO_CONTENT),
+        ReportOutcome::Applied(_) => {
+            // Consoles showing the patient's thread see the new state.
+            if let Some(conversation) = state.store.conversation_of_message(org, message_id).await? {
+                let event =
+                    InboxEvent { organization_id: org, conversation_id: conversation, kind: InboxEventKind::Message };
+                state.store.publish(event).await;
+            }
+            Ok(StatusCode::NO_CONTENT)
+        }
+        ReportOutcome::Unchanged => Ok(StatusCode::NO_CONTENT),
         ReportOutcome::Unknown => Err(ApiError::NotFound),
     }
 }
@@ -155,7 +149,7 @@ pub async fn twilio_status(
 #[utoipa::path(post, path = "/hooks/twilio/{org}/inbound", tag = "hooks", security(()),
     params(("org" = String, Path)),
     request_body(content_type = "application/x-www-form-urlencoded", description = "Twilio's incoming message"),
-    responses((status = 200, description = "TwiML (empty: Twilio's own opt-out handling answers the patient)"),
+    responses((status = 200, description = "TwiML: empty, or the answer to STOP, START or HELP when Rapport answers keywords"),
         (status = 403, description = "The signature does not match", body = super::error::Problem),
         (status = 404, description = "Twilio is not configured", body = super::error::Problem)))]
 pub async fn twilio_inbound(
@@ -176,29 +170,94 @@ pub async fn twilio_inbound(
     let Some(sid) = field(&params, "MessageSid").or_else(|| field(&params, "SmsSid")) else {
         return Err(ApiError::InvalidQuery("an inbound message needs MessageSid".into()));
     };
-    let text =
-        InboundText { provider_ref: sid.to_owned(), from: from.to_owned(), to: to.to_owned(), body: body.to_owned() };
-    let keyword = keyword(body);
-    if STOP_WORDS.contains(&keyword.as_str()) {
-        state.store.suppress_sms(org, sender, from).await?;
-        replies::keep_keyword(&state.store, org, &text).await?;
-        tracing::info!(organization = %org, "an opt-out keyword suppressed a number for its sender");
-    } else {
-        if START_WORDS.contains(&keyword.as_str()) {
+    let text = InboundText {
+        provider_ref: sid.to_owned(),
+        from: from.to_owned(),
+        to: to.to_owned(),
+        body: body.to_owned(),
+        media: media_of(&params),
+    };
+    // The carrier's own reading (Twilio's Advanced Opt-Out) comes before ours.
+    let keyword = match field(&params, "OptOutType").map(str::to_ascii_uppercase).as_deref() {
+        Some("STOP") => Some(Keyword::OptOut),
+        Some("START") => Some(Keyword::OptIn),
+        Some("HELP") => Some(Keyword::Help),
+        _ => keywords::keyword(body),
+    };
+    let was_suppressed = state.store.is_sms_suppressed(org, sender, from).await?;
+    let (conversation, answered_keyword) = match keyword {
+        Some(Keyword::OptOut) => {
+            state.store.suppress_sms(org, sender, from).await?;
+            tracing::info!(organization = %org, "an opt-out suppressed a number for its sender");
+            let kept = replies::keep_keyword(&state.store, org, &text).await?;
+            // One confirmation, the first time only.
+            (kept, kept.is_some() && !was_suppressed)
+        }
+        Some(Keyword::OptIn) => {
             state.store.unsuppress_sms(org, sender, from).await?;
-            tracing::info!(organization = %org, "an opt-in keyword lifted a suppression");
+            tracing::info!(organization = %org, "an opt-in lifted a suppression");
+            let kept = replies::keep_keyword(&state.store, org, &text).await?;
+            (kept, kept.is_some())
         }
-        // YES is both START and a confirmation: it is read as an answer too.
-        if keyword == "START" || keyword == "UNSTOP" {
-            replies::keep_keyword(&state.store, org, &text).await?;
-        } else {
+        Some(Keyword::Help) => {
+            let kept = replies::keep_keyword(&state.store, org, &text).await?;
+            (kept, kept.is_some())
+        }
+        Some(Keyword::Yes) | None => {
+            // YES re-subscribes an opted-out number, and is read as an answer too.
+            let resubscribed = keyword == Some(Keyword::Yes) && was_suppressed;
+            if resubscribed {
+                state.store.unsuppress_sms(org, sender, from).await?;
+                tracing::info!(organization = %org, "an opt-in lifted a suppression");
+            }
             let words = state.store.reply_words(org).await?;
-            replies::take_text(&state.store, org, &text, &words, state.store.clock().now()).await?;
+            let now = state.store.clock().now();
+            let taken = replies::take_text(&state.store, org, &text, &words, now).await?;
+            tracing::info!(organization = %org, "an inbound text was taken");
+            (taken.conversation_id, resubscribed && taken.outcome.is_some())
         }
-        tracing::info!(organization = %org, "an inbound text was taken");
+    };
+    if let Some(conversation_id) = conversation {
+        let event = InboxEvent { organization_id: org, conversation_id, kind: InboxEventKind::Text };
+        state.store.publish(event).await;
     }
-    let twiml = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
-    Ok(([(header::CONTENT_TYPE, "text/xml")], twiml).into_response())
+    let answer = match keyword {
+        Some(keyword) if answered_keyword && state.twilio_hooks.as_ref().is_some_and(|h| h.answer_keywords) => {
+            let spanish = body.trim().eq_ignore_ascii_case("ayuda");
+            Some(keyword_reply(&state.store, org, keyword, spanish).await?)
+        }
+        _ => None,
+    };
+    Ok(([(header::CONTENT_TYPE, "text/xml")], twiml(answer.as_deref())).into_response())
+}
+
+/// The webhook's answer: empty, or one message back to the sender.
+fn twiml(message: Option<&str>) -> String {
+    let head = r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#;
+    match message {
+        None => format!("{head}</Response>"),
+        Some(words) => {
+            let escaped = words
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&apos;");
+            format!("{head}<Message>{escaped}</Message></Response>")
+        }
+    }
+}
+
+/// An MMS's attachments: `MediaUrl{n}` and `MediaContentType{n}` for n below `NumMedia`.
+fn media_of(params: &[(String, String)]) -> Vec<Media> {
+    let count: usize = field(params, "NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0);
+    (0..count.min(10))
+        .filter_map(|i| {
+            let url = field(params, &format!("MediaUrl{i}"))?;
+            let content_type = field(params, &format!("MediaContentType{i}")).map(str::to_owned);
+            Some(Media { url: url.to_owned(), content_type })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -206,13 +265,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn opt_out_keywords_match_the_whole_text_whatever_the_case_and_spacing() {
-        for text in ["stop", " Stop ", "opt   out", "Opt-Out", "arret", "td", "REMOVE"] {
-            assert!(STOP_WORDS.contains(&keyword(text).as_str()), "{text:?}");
-        }
-        for text in ["stop texting me please", "stopp", "yes stop"] {
-            assert!(!STOP_WORDS.contains(&keyword(text).as_str()), "{text:?}");
-        }
+    fn a_keyword_answer_is_one_escaped_twiml_message() {
+        assert_eq!(twiml(None), r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#);
+        let answer = twiml(Some("Lee & Sons <clinic>: \"hi\""));
+        assert!(
+            answer.ends_with("<Response><Message>Lee &amp; Sons &lt;clinic&gt;: &quot;hi&quot;</Message></Response>")
+        );
+    }
+
+    #[test]
+    fn media_links_are_read_up_to_num_media() {
+        let params: Vec<(String, String)> = [
+            ("NumMedia", "2"),
+            ("MediaUrl0", "https://api.twilio.com/m/0"),
+            ("MediaContentType0", "image/jpeg"),
+            ("MediaUrl1", "https://api.twilio.com/m/1"),
+            ("MediaUrl2", "https://api.twilio.com/m/2"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let media = media_of(&params);
+        assert_eq!(media.len(), 2);
+        assert_eq!(media[0].content_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(media[1].url, "https://api.twilio.com/m/1");
+        assert_eq!(media[1].content_type, None);
     }
 
     #[test]

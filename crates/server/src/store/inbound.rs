@@ -2,17 +2,20 @@
 //! unique, so a webhook delivered twice is one text) and then settled in
 //! one transaction with everything it causes: the answer to a visit, the
 //! reply that acknowledges it, a staff task. Until settled its outcome is
-//! empty, so a webhook retried after a failure finishes the work.
+//! empty, so a webhook retried after a failure finishes the work. Settling
+//! also puts it in its conversation (`conversations.rs`).
 
 use std::str::FromStr;
 
 use jiff::Timestamp;
 use rapport_domain::answer::Asked;
 use rapport_domain::contact::UnknownWord;
-use rapport_domain::{Answer, AppointmentId, InboundTextId, MessagePlan, OrganizationId, PatientId};
+use rapport_domain::{Answer, AppointmentId, ConversationId, InboundTextId, MessagePlan, OrganizationId, PatientId};
+use serde::{Deserialize, Serialize};
 
 use super::answers::{Answered, LATEST_ANSWER, NewAnswer};
 use super::appointments::appointment_from_row;
+use super::conversations::Joining;
 use super::db::{Row, args};
 use super::tasks::{NewTask, TaskKind};
 use super::{Store, StoreError};
@@ -31,6 +34,15 @@ pub struct InboundText {
     pub from: String,
     pub to: String,
     pub body: String,
+    /// MMS attachments: the provider's links, kept (not fetched).
+    pub media: Vec<Media>,
+}
+
+/// One attachment of a text, as the provider hosts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    pub url: String,
+    pub content_type: Option<String>,
 }
 
 /// What became of a text.
@@ -81,9 +93,16 @@ pub struct ReceivedText {
     pub appointment_id: Option<AppointmentId>,
     /// `None` until settled.
     pub outcome: Option<TextOutcome>,
+    /// Set once settled.
+    pub conversation_id: Option<ConversationId>,
+    pub media: Vec<Media>,
 }
 
-fn text_from_row(r: &Row) -> Result<ReceivedText, StoreError> {
+pub(super) fn text_from_row(r: &Row) -> Result<ReceivedText, StoreError> {
+    let media = match r.opt_text("media")? {
+        Some(json) => serde_json::from_str(&json).map_err(|_| StoreError::Corrupt("a text's media list"))?,
+        None => Vec::new(),
+    };
     Ok(ReceivedText {
         id: r.parsed("id")?,
         from: r.text("from_address")?,
@@ -92,6 +111,8 @@ fn text_from_row(r: &Row) -> Result<ReceivedText, StoreError> {
         patient_id: r.opt_parsed("patient_id")?,
         appointment_id: r.opt_parsed("appointment_id")?,
         outcome: r.opt_parsed("outcome")?,
+        conversation_id: r.opt_parsed("conversation_id")?,
+        media,
     })
 }
 
@@ -105,6 +126,15 @@ pub struct Settlement {
     /// The acknowledgement to send back.
     pub reply: Option<MessagePlan>,
     pub task: Option<NewTask>,
+    /// It reads as "stop texting me": its conversation is flagged for a person.
+    pub revocation: bool,
+}
+
+/// What settling a text did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    pub answered: Option<Answered>,
+    pub conversation_id: ConversationId,
 }
 
 impl Store {
@@ -113,8 +143,9 @@ impl Store {
     pub async fn receive_text(&self, org: OrganizationId, text: &InboundText) -> Result<ReceivedText, StoreError> {
         self.db
             .execute(
-                "INSERT INTO inbound_texts (id, organization_id, provider_ref, from_address, to_address, body, received_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO inbound_texts (id, organization_id, provider_ref, from_address, to_address, body, received_at,
+                     media)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (organization_id, provider_ref) DO NOTHING",
                 args([
                     InboundTextId::generate().to_string().into(),
@@ -124,6 +155,9 @@ impl Store {
                     text.to.as_str().into(),
                     text.body.as_str().into(),
                     self.clock.now().into(),
+                    (!text.media.is_empty())
+                        .then(|| serde_json::to_string(&text.media).expect("media serialize"))
+                        .into(),
                 ]),
             )
             .await?;
@@ -187,16 +221,19 @@ impl Store {
         rows.iter().map(|r| r.parsed("patient_id")).collect()
     }
 
-    /// Settles a text with everything it causes, in one transaction. An
+    /// Settles a text with everything it causes, in one transaction, and
+    /// puts it in its conversation (opened when staff must read it). An
     /// answer the visit no longer takes (it changed in the meantime) is
     /// settled as unclear: staff see it, and the patient is told so.
     pub async fn settle_text(
         &self,
         org: OrganizationId,
-        id: InboundTextId,
+        text: &ReceivedText,
         settlement: Settlement,
-    ) -> Result<Option<Answered>, StoreError> {
-        let Settlement { mut outcome, patient_id, mut appointment_id, answer, mut reply, mut task } = settlement;
+    ) -> Result<Settled, StoreError> {
+        let id = text.id;
+        let Settlement { mut outcome, patient_id, mut appointment_id, answer, mut reply, mut task, revocation } =
+            settlement;
         let mut tx = self.db.begin().await?;
         let answered = match &answer {
             Some(given) => Some(self.answer_in(&mut tx, org, given).await?),
@@ -235,8 +272,16 @@ impl Store {
             ]),
         )
         .await?;
+        let joining = Joining {
+            text: id,
+            from: &text.from,
+            patient: patient_id,
+            opens: matches!(outcome, TextOutcome::Unclear | TextOutcome::ToRead),
+            revocation,
+        };
+        let conversation_id = self.join_conversation_in(&mut tx, org, joining).await?;
         tx.commit().await?;
-        Ok(answered)
+        Ok(Settled { answered, conversation_id })
     }
 
     /// The text the provider delivered under `provider_ref`, if it came.

@@ -135,6 +135,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0020_patient_merge.sql"),
         postgres: include_str!("migrations/postgres/0020_patient_merge.sql"),
     },
+    Migration {
+        version: 21,
+        name: "inbox",
+        sqlite: include_str!("migrations/sqlite/0021_inbox.sql"),
+        postgres: include_str!("migrations/postgres/0021_inbox.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

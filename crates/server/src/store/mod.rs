@@ -9,12 +9,15 @@ mod code_mappings;
 mod codec;
 mod composing;
 mod consents;
+mod conversation_thread;
+mod conversations;
 pub mod db;
 mod delivery;
 mod dispatch;
 mod error;
 mod hl7_log;
 mod inbound;
+mod inbox_events;
 mod jobs;
 mod messages;
 mod metrics;
@@ -44,12 +47,15 @@ pub use appointments::{AppointmentQuery, AppointmentUpsert};
 pub use audit::{AuditQuery, ChainReport};
 pub use code_mappings::{CodeKind, CodeMapping};
 pub use composing::ComposeFacts;
+pub use conversation_thread::{ConversationNote, THREAD_LIMIT};
+pub use conversations::{AssignedFilter, Conversation, ConversationChange, ConversationQuery, ConversationStatus};
 pub use db::{Backend, Db, DbOptions};
 pub use delivery::{DeliveryReport, ReportOutcome};
 pub use dispatch::{Decided, DispatchFacts, Handed, Taken, Words};
 pub use error::StoreError;
 pub use hl7_log::{Hl7Entry, Hl7Status};
-pub use inbound::{InboundText, ReceivedText, Settlement, TextOutcome, unclear_kind};
+pub use inbound::{InboundText, Media, ReceivedText, Settled, Settlement, TextOutcome, unclear_kind};
+pub use inbox_events::{InboxEvent, InboxEventKind, InboxSubscription};
 pub use jobs::{Job, JobResult, JobState, NewJob};
 pub use messages::{MessageQuery, OutboxEntry, SEND_JOB};
 pub use metrics::DayMetrics;
@@ -80,6 +86,7 @@ use crate::clock::Clock;
 pub struct Store {
     db: Db,
     clock: Clock,
+    events: std::sync::Arc<inbox_events::InboxEvents>,
 }
 
 /// One page of a list, and the cursor of the next page if there is one.
@@ -121,7 +128,7 @@ impl Store {
     pub async fn open(url: &str, options: &DbOptions, clock: Clock) -> Result<Self, StoreError> {
         let db = Db::connect(url, options).await?;
         migrate::run(&db).await?;
-        Ok(Self { db, clock })
+        Ok(Self { db, clock, events: std::sync::Arc::default() })
     }
 
     pub fn backend(&self) -> Backend {

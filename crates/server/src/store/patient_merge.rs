@@ -1,8 +1,9 @@
 //! Merging two records of one patient (HL7 ADT A40): in one transaction,
 //! the merged record's visits (each a new version, its reminder sync
-//! enqueued), messages, consents, texts, answers, tasks, waitlist entries
-//! and push subscriptions move to the survivor, as do its identifiers (an
-//! old MRN finds the survivor) and its conditions and tags; the merged
+//! enqueued), messages, consents, texts, answers, tasks, waitlist entries,
+//! push subscriptions and the inbox conversation move to the survivor, as
+//! do its identifiers (an old MRN finds the survivor) and its conditions
+//! and tags; the merged
 //! record is deleted softly and names the survivor, so its id keeps
 //! resolving. The audit trail is never rewritten: its events keep the id
 //! they were written with.
@@ -60,6 +61,7 @@ impl Store {
             let sql = format!("UPDATE {table} SET patient_id = $3 WHERE organization_id = $1 AND patient_id = $2");
             tx.execute(AssertSqlSafe(sql), args([o.as_str().into(), m.as_str().into(), s.as_str().into()])).await?;
         }
+        self.merge_conversations_in(&mut tx, org, survivor, merged).await?;
         tx.execute(
             "UPDATE patient_identifiers SET patient_id = $3 WHERE organization_id = $1 AND patient_id = $2",
             args([o.as_str().into(), m.as_str().into(), s.as_str().into()]),

@@ -22,6 +22,7 @@ use rapport_domain::{
 };
 
 use super::appointments::appointment_from_row;
+use super::conversations::Joining;
 use super::db::{Arg, Row, Tx, args};
 use super::reminders::sync_job;
 use super::{Store, StoreError};
@@ -536,6 +537,8 @@ impl Store {
             ]),
         )
         .await?;
+        let joining = Joining { text, from, patient: Some(sent.patient_id), opens: false, revocation: false };
+        self.join_conversation_in(&mut tx, org, joining).await?;
         tx.commit().await?;
         if matches!(taken, OfferTaken::Booked(_)) {
             self.cancel_offer_messages(org, sent.offer_id).await?;

@@ -99,6 +99,7 @@ impl TestApp {
         state.twilio_hooks = Some(std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
             auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
             public_url: PUBLIC_URL.into(),
+            answer_keywords: true,
         }));
         let links = rapport_server::links::PatientLinks::load(&store, PUBLIC_URL).await.expect("links");
         state.links = Some(std::sync::Arc::new(links));
@@ -143,10 +144,28 @@ impl TestApp {
         let text = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let (etag, content_type) = (text(header::ETAG), text(header::CONTENT_TYPE));
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = if content_type.as_deref() == Some("text/event-stream") {
+            // A live stream never ends: its body here is its first frame.
+            let frame = response.into_body().frame().await.expect("a first event").expect("frame");
+            frame.into_data().unwrap_or_default()
+        } else {
+            response.into_body().collect().await.expect("body").to_bytes()
+        };
         let body =
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         Reply { status, etag, content_type, headers, body }
+    }
+
+    /// Opens a live stream (Server-Sent Events) with the given credentials:
+    /// the status and the body, to read event by event.
+    pub async fn stream(&self, path: &str, headers: &[(&str, &str)]) -> (StatusCode, Body) {
+        let mut request = Request::builder().uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Body::empty()).expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("response");
+        (response.status(), response.into_body())
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
@@ -447,6 +466,7 @@ pub async fn serve_hooks(app: &TestApp) -> (String, tokio::sync::oneshot::Sender
     state.twilio_hooks = Some(std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
         auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
         public_url: public_url.clone(),
+        answer_keywords: true,
     }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let settings = rapport_server::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false };

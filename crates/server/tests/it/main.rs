@@ -15,6 +15,7 @@ mod fuzz;
 mod history;
 mod history_processes;
 mod import;
+mod inbox;
 mod jobs;
 mod matrix;
 mod messages;

@@ -7,6 +7,9 @@ mod audit;
 mod auth;
 mod auth_dto;
 mod consents;
+mod conversation_dto;
+mod conversations;
+mod inbox_stream;
 mod integration;
 mod message_lint;
 mod messages;
@@ -104,6 +107,16 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/messages/{id}", get(messages::read))
         .route("/organizations/{org}/messages/{id}/cancel", post(messages::cancel))
         .route("/organizations/{org}/outbox", get(messages::outbox))
+        .route("/organizations/{org}/conversations", get(conversations::list))
+        .route("/organizations/{org}/inbox/events", get(inbox_stream::events))
+        .route("/organizations/{org}/conversations/{id}", get(conversations::read))
+        .route("/organizations/{org}/conversations/{id}/read", post(conversations::mark_read))
+        .route("/organizations/{org}/conversations/{id}/assign", post(conversations::assign))
+        .route("/organizations/{org}/conversations/{id}/close", post(conversations::close))
+        .route("/organizations/{org}/conversations/{id}/reopen", post(conversations::reopen))
+        .route("/organizations/{org}/conversations/{id}/link", post(conversations::link))
+        .route("/organizations/{org}/conversations/{id}/notes", post(conversations::add_note))
+        .route("/organizations/{org}/conversations/{id}/replies", post(conversations::reply))
         .route("/organizations/{org}/reminder-rules", get(reminder_rules::list).post(reminder_rules::create))
         .route(
             "/organizations/{org}/reminder-rules/{id}",
@@ -189,6 +202,16 @@ mod openapi_paths {
         super::messages::read,
         super::messages::cancel,
         super::messages::outbox,
+        super::conversations::list,
+        super::conversations::read,
+        super::conversations::mark_read,
+        super::conversations::assign,
+        super::conversations::close,
+        super::conversations::reopen,
+        super::conversations::link,
+        super::conversations::add_note,
+        super::conversations::reply,
+        super::inbox_stream::events,
         super::reminder_rules::list,
         super::reminder_rules::create,
         super::reminder_rules::read,

@@ -54,6 +54,14 @@ pub struct TextView {
     pub appointment_id: Option<String>,
     /// answered, unclear, to_read or keyword; null while being taken.
     pub outcome: Option<String>,
+    /// An MMS's attachments, as the provider's links.
+    pub media: Vec<MediaView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MediaView {
+    pub url: String,
+    pub content_type: Option<String>,
 }
 
 impl From<&ReceivedText> for TextView {
@@ -65,6 +73,11 @@ impl From<&ReceivedText> for TextView {
             received_at: t.received_at.to_string(),
             appointment_id: t.appointment_id.map(|a| a.to_string()),
             outcome: t.outcome.map(|o| o.as_str().into()),
+            media: t
+                .media
+                .iter()
+                .map(|m| MediaView { url: m.url.clone(), content_type: m.content_type.clone() })
+                .collect(),
         }
     }
 }

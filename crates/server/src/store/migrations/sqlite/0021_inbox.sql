@@ -1,0 +1,46 @@
+-- The shared inbox. A conversation is one patient's thread across channels,
+-- or, for a number Rapport cannot attribute (unknown, or shared by several
+-- patients), that number's until staff link it to a patient. Its texts
+-- point at it; the patient's messages and its notes make up the rest.
+CREATE TABLE conversations (
+    id                  TEXT PRIMARY KEY,
+    organization_id     TEXT NOT NULL REFERENCES organizations(id),
+    patient_id          TEXT REFERENCES patients(id),
+    -- The number that last wrote (replies go to it).
+    number              TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    assigned_to         TEXT REFERENCES staff_users(id),
+    -- Set when a text read as "stop texting me": a person must look.
+    revocation_flag_at  INTEGER,
+    last_text_at        INTEGER,
+    last_activity_at    INTEGER NOT NULL,
+    created_at          INTEGER NOT NULL,
+    version             INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX conversations_of_patient ON conversations(organization_id, patient_id) WHERE patient_id IS NOT NULL;
+CREATE UNIQUE INDEX conversations_of_number ON conversations(organization_id, number) WHERE patient_id IS NULL;
+CREATE INDEX conversations_by_activity ON conversations(organization_id, last_activity_at, id);
+
+-- Staff's notes in a thread: patients never see them.
+CREATE TABLE conversation_notes (
+    id              TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL REFERENCES organizations(id),
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    author_id       TEXT NOT NULL REFERENCES staff_users(id),
+    body            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX conversation_notes_by_conversation ON conversation_notes(conversation_id, created_at);
+
+-- How far each staff member has read each thread (their unread count).
+CREATE TABLE conversation_reads (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    staff_id        TEXT NOT NULL REFERENCES staff_users(id),
+    read_at         INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, staff_id)
+) STRICT;
+
+ALTER TABLE inbound_texts ADD COLUMN conversation_id TEXT REFERENCES conversations(id);
+-- The provider's media links (JSON: [{"url": …, "content_type": …}]).
+ALTER TABLE inbound_texts ADD COLUMN media TEXT;
+CREATE INDEX inbound_texts_by_conversation ON inbound_texts(conversation_id, received_at);
