@@ -79,6 +79,7 @@ pub(super) async fn serve(
         );
     }
     println!("Rapport is running on {} at {scheme}://{address}/", store.backend().name());
+    println!("  Console: {scheme}://{address}/console");
     println!("  API:     {scheme}://{address}/api/v1/organizations");
     println!("  OpenAPI: {scheme}://{address}/api/openapi.json");
     let settings = HttpSettings { max_body_bytes: config.max_body_bytes, hsts: tls.is_some() };

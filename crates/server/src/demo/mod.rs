@@ -14,6 +14,7 @@ use rapport_domain::{
 
 use crate::store::{AppointmentUpsert, PatientUpsert, Store, StoreError, UpsertOutcome};
 
+mod inbox;
 mod messages;
 mod staff;
 
@@ -232,6 +233,7 @@ pub async fn seed(store: &Store) -> Result<Option<DemoSummary>, StoreError> {
     let reminders = messages::seed(store, &org, &visits).await?;
     let waiting = seed_waitlist(store, org.id, &patient_ids, &locations, &mut rng).await?;
     staff::seed(store, org.id).await?;
+    inbox::seed(store, org.id, &patient_ids).await?;
     Ok(Some(DemoSummary {
         organization: org,
         patients: patient_ids.len(),

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod answers;
 pub mod api;
+mod console;
 pub mod error;
 pub mod extract;
 pub mod fhir;
@@ -83,6 +84,7 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api::routes())
         .nest("/fhir", fhir::routes())
+        .merge(console::routes())
         .route("/hooks/twilio/{org}/messages/{id}/status", axum::routing::post(hooks::twilio_status))
         .route("/hooks/twilio/{org}/inbound", axum::routing::post(hooks::twilio_inbound))
         .route("/hooks/twilio/{org}/messages/{id}/voice", axum::routing::post(voice::twilio_voice))
@@ -92,6 +94,7 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(middleware::from_fn(console::signed_out_to_sign_in))
         .layer(middleware::from_fn(fhir::outcomes))
         .layer(middleware::from_fn_with_state(settings.hsts, security_headers))
         .layer(middleware::from_fn(log_request))
@@ -142,8 +145,11 @@ async fn log_request(request: Request, next: Next) -> Response {
 async fn security_headers(State(hsts): State<bool>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // A page that loads its own script and style (the console) says so itself.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
     for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),

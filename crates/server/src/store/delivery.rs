@@ -309,4 +309,16 @@ impl Store {
             .await?;
         Ok(row.is_some())
     }
+
+    /// Whether the number opted out of texts from any of the organization's senders.
+    pub async fn is_sms_suppressed_anywhere(&self, org: OrganizationId, address: &str) -> Result<bool, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT 1 AS one FROM sms_suppressions WHERE organization_id = $1 AND address = $2 LIMIT 1",
+                args([org.to_string().into(), address.into()]),
+            )
+            .await?;
+        Ok(row.is_some())
+    }
 }

@@ -3,6 +3,7 @@
 mod answers;
 mod api;
 mod cli;
+mod console;
 mod ehr;
 mod ehr_codes;
 mod ehr_merge;
@@ -33,3 +34,4 @@ mod trust_api;
 mod trust_storage;
 mod voice;
 mod waitlist;
+mod webdriver;

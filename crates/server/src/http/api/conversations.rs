@@ -31,7 +31,7 @@ use crate::store::{
 };
 
 /// The staff member behind the request (`None` for an API token).
-fn viewer<N: crate::http::access::Need>(access: &Allowed<N>) -> Option<StaffUserId> {
+pub(crate) fn viewer<N: crate::http::access::Need>(access: &Allowed<N>) -> Option<StaffUserId> {
     match &access.grant.principal {
         Principal::Staff { user, .. } => Some(user.id),
         Principal::Token(_) => None,
@@ -109,6 +109,17 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let org = access.org();
     let conversation = state.store.conversation(org, path_id(&id)?, viewer(&access)).await?;
+    let view = thread(&state, org, conversation.clone()).await?;
+    Ok(with_etag(&conversation, axum::Json(view)))
+}
+
+/// A conversation's thread: its texts, the patient's messages and staff's
+/// notes, oldest first; and for an unmatched number, who has it.
+pub(crate) async fn thread(
+    state: &AppState,
+    org: OrganizationId,
+    conversation: Conversation,
+) -> Result<ThreadView, ApiError> {
     let mut entries: Vec<(jiff::Timestamp, ThreadEntry)> = Vec::new();
     let entry = |at: jiff::Timestamp, kind: &str| ThreadEntry {
         at: at.to_string(),
@@ -146,12 +157,11 @@ pub async fn read(
             state.store.patients_with_phone(org, &conversation.number).await?.iter().map(|p| p.to_string()).collect()
         }
     };
-    let view = ThreadView {
+    Ok(ThreadView {
         conversation: ConversationView::from(&conversation),
         candidates,
         entries: entries.into_iter().map(|(_, e)| e).collect(),
-    };
-    Ok(with_etag(&conversation, axum::Json(view)))
+    })
 }
 
 /// Marks the thread read by the signed-in staff member (their unread count drops to 0).

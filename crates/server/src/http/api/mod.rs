@@ -1,22 +1,22 @@
 //! The JSON REST API under `/api/v1`. Every resource lives inside an
 //! organization's path, and every store call is scoped by it.
 
-mod appointment_dto;
+pub(crate) mod appointment_dto;
 mod appointments;
 mod audit;
 mod auth;
 mod auth_dto;
-mod consents;
-mod conversation_dto;
-mod conversations;
+pub(crate) mod consents;
+pub(crate) mod conversation_dto;
+pub(crate) mod conversations;
 mod inbox_stream;
 mod integration;
 mod message_lint;
-mod messages;
+pub(crate) mod messages;
 mod metrics;
 mod organization_dto;
 mod organizations;
-mod patient_dto;
+pub(crate) mod patient_dto;
 mod patients;
 mod push;
 mod recall_rules;
@@ -26,7 +26,7 @@ mod staff;
 mod tasks;
 mod template_dto;
 mod templates;
-mod timeline;
+pub(crate) mod timeline;
 mod waitlist;
 
 use axum::Json;

@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use rapport_domain::{AppointmentId, PatientId};
+use rapport_domain::{AppointmentId, OrganizationId, PatientId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -14,7 +14,7 @@ use crate::http::AppState;
 use crate::http::access::{Allowed, need};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::path_id;
-use crate::store::{MessageQuery, PageRequest, ReceivedText, VisitAnswer};
+use crate::store::{MessageQuery, PageRequest, ReceivedText, Store, VisitAnswer};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnswerView {
@@ -136,10 +136,20 @@ pub async fn timeline(
 ) -> Result<Response, ApiError> {
     let org = access.org();
     let patient = state.store.get_patient(org, path_id::<PatientId>(&id)?).await?.id;
+    let items = timeline_items(&state.store, org, patient).await?;
+    Ok(axum::Json(ListView { items, next_cursor: None }).into_response())
+}
+
+/// A patient's timeline, newest first: up to 200 of each kind of event.
+pub(crate) async fn timeline_items(
+    store: &Store,
+    org: OrganizationId,
+    patient: PatientId,
+) -> Result<Vec<TimelineItem>, ApiError> {
     let query = MessageQuery { patient: Some(patient), ..MessageQuery::default() };
-    let messages = state.store.messages(org, &query, &PageRequest::first(200)).await?.items;
-    let texts = state.store.patient_texts(org, patient).await?;
-    let answers = state.store.patient_answers(org, patient).await?;
+    let messages = store.messages(org, &query, &PageRequest::first(200)).await?.items;
+    let texts = store.patient_texts(org, patient).await?;
+    let answers = store.patient_answers(org, patient).await?;
     let mut items: Vec<(jiff::Timestamp, TimelineItem)> = Vec::new();
     for m in &messages {
         let at = m.sent_at.unwrap_or(m.created_at);
@@ -172,6 +182,5 @@ pub async fn timeline(
         items.push((a.answered_at, item));
     }
     items.sort_by_key(|item| std::cmp::Reverse(item.0));
-    let items = items.into_iter().map(|(_, item)| item).collect();
-    Ok(axum::Json(ListView { items, next_cursor: None }).into_response())
+    Ok(items.into_iter().map(|(_, item)| item).collect())
 }

@@ -1,0 +1,162 @@
+//! The staff console in a real Chromium, driven over WebDriver against a
+//! real Rapport server on TCP: sign in with a second factor, watch a text
+//! the Twilio simulator posts to the webhook appear in the open inbox
+//! without a reload (with a notification and the title's badge), answer
+//! it (the reply reaches the simulator), see STOP suppress the next
+//! reply, assign and close; then the patient's page and the outbox. Each
+//! main screen is saved under `target/screenshots/` for a reviewer.
+
+use rapport_domain::{Email, MessageState, Role};
+use rapport_server::auth::{password, totp};
+use rapport_server::simulators::twilio::TwilioSimulator;
+use rapport_server::store::{ConversationQuery, ConversationStatus, MessageQuery, NewStaffUser, PageRequest};
+use serde_json::json;
+
+use crate::api::{TestApp, serve_hooks};
+use crate::sms::{SENDER, sender_for};
+use crate::webdriver::{Driver, browser_or_skip};
+
+const MOBILE: &str = "+13125550101";
+const PASSWORD: &str = "a long enough passphrase";
+const MFA_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+#[tokio::test]
+async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_reply() {
+    let Some((chromium, chromedriver)) = browser_or_skip("console") else { return };
+    let app = TestApp::new().await;
+    let (org, _) = app.organization("Lakeshore Family Practice").await;
+    let org_id: rapport_domain::OrganizationId = org.parse().expect("org");
+    let patient = json!({"given_name": "Ann", "family_name": "Lee", "time_zone": "America/Chicago",
+        "birth_date": "1980-04-02", "phones": [{"number": MOBILE, "type": "mobile"}], "emails": ["ann@example.org"]});
+    let created = app.post(&format!("/api/v1/organizations/{org}/patients"), patient).await;
+    let patient_id = created.body["id"].as_str().expect("id").to_owned();
+    let dana = app
+        .store
+        .create_staff_user(&NewStaffUser {
+            organization_id: org_id,
+            email: Email::parse("dana@lakeshore.example").expect("email"),
+            display_name: "Dana Ruiz".into(),
+            role: Role::FrontDesk,
+            password_hash: password::hash(PASSWORD),
+        })
+        .await
+        .expect("staff");
+    app.store.begin_mfa_enrolment(dana.id, MFA_SECRET).await.expect("enrol");
+    app.store.confirm_mfa_enrolment(dana.id, 0, &[]).await.expect("confirm");
+
+    let (server, stop) = serve_hooks(&app).await;
+    let sim = TwilioSimulator::start(app.store.clock().clone()).await.expect("simulator");
+    sim.stop_reporting();
+    let sender = sender_for(&app.store, &sim, None);
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(&chromium).await;
+
+    // Signing in: password, then the authenticator's code.
+    browser.goto(&format!("{server}/console")).await;
+    browser.find("#sign-in-form").await;
+    assert!(browser.url().await.ends_with("/console/sign-in"), "no session: sent to sign in");
+    browser.screenshot("01-sign-in").await;
+    browser.type_into("#email", "dana@lakeshore.example").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#sign-in-form button[type=submit]").await;
+    browser.wait_for("the code field", "!document.getElementById('code-row').hidden").await;
+    let key = totp::base32_decode(MFA_SECRET).expect("secret");
+    let code = format!("{:06}", totp::code_at(&key, totp::step_of(app.clock.now())));
+    browser.type_into("#code", &code).await;
+    browser.click("#sign-in-form button[type=submit]").await;
+    browser.wait_for("the inbox", "document.body.dataset.liveReady === '1'").await;
+    assert!(browser.url().await.ends_with(&format!("/console/{org}/inbox")));
+    browser.goto(&format!("{server}/console/{org}/inbox?view=all")).await;
+    browser.wait_for("the live stream", "document.body.dataset.liveReady === '1'").await;
+    assert_eq!(browser.run("return Notification.permission").await, "granted");
+    let asked = browser.run("return !document.getElementById('enable-notifications').hidden").await;
+    assert_eq!(asked, false, "permission given: nothing to ask");
+    browser.screenshot("02-inbox-empty").await;
+
+    // A patient texts: it appears without a reload, with a notification and a badge.
+    let inbound = format!("{server}/hooks/twilio/{org}/inbound");
+    assert_eq!(sim.send_inbound(&inbound, MOBILE, SENDER, "Can I come at 3 instead?").await.expect("post"), 200);
+    browser.wait_for("the new conversation", "document.querySelector('#conversation-list .conversation')").await;
+    let listed =
+        browser.run("return document.querySelector('#conversation-list .conversation .name').textContent").await;
+    assert_eq!(listed, "Ann Lee");
+    browser.wait_for("a desktop notification", "Number(document.body.dataset.desktopNotified || 0) >= 1").await;
+    browser.wait_for("the title's badge", "document.title.startsWith('(1) ')").await;
+    browser.screenshot("03-inbox-new-text").await;
+
+    // Open it and reply; the reply reaches the simulator.
+    browser.click("#conversation-list .conversation").await;
+    browser.find("#reply-body").await;
+    browser
+        .wait_for("the thread", "document.querySelector('#entries').textContent.includes('Can I come at 3 instead?')")
+        .await;
+    browser.type_into("#reply-body", "Yes, 3 PM works. See you then!").await;
+    let counter = browser.run("return document.getElementById('reply-segments').textContent").await;
+    assert_eq!(counter, "30 characters · 1 segment");
+    browser.click("#send-reply").await;
+    browser
+        .wait_for("the reply in the thread", "document.querySelector('#entries').textContent.includes('3 PM works')")
+        .await;
+    sender.dispatch_batch(&crate::support::worker("console", 10)).await.expect("dispatch");
+    let sent = sim.messages();
+    assert_eq!(sent.len(), 1, "the reply went once");
+    assert_eq!((sent[0].to.as_str(), sent[0].body.as_str()), (MOBILE, "Yes, 3 PM works. See you then!"));
+    browser.screenshot("04-thread-replied").await;
+
+    // STOP: the next reply is suppressed, never sent.
+    assert_eq!(sim.send_inbound(&inbound, MOBILE, SENDER, "STOP").await.expect("post"), 200);
+    browser.wait_for("the STOP in the thread", "document.querySelector('#entries').textContent.includes('STOP')").await;
+    browser.find("#opted-out").await;
+    browser.type_into("#reply-body", "Sorry to see you go.").await;
+    browser.click("#send-reply").await;
+    browser
+        .wait_for("the second reply", "document.querySelector('#entries').textContent.includes('Sorry to see')")
+        .await;
+    sender.dispatch_batch(&crate::support::worker("console", 10)).await.expect("dispatch");
+    assert_eq!(sim.messages().len(), 1, "nothing after STOP");
+    let query = MessageQuery { state: Some(MessageState::Suppressed), ..MessageQuery::default() };
+    let suppressed = app.store.messages(org_id, &query, &PageRequest::first(10)).await.expect("messages").items;
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(suppressed[0].plan.body, "Sorry to see you go.");
+
+    // Assign to herself, then close.
+    let option = format!("#assignee option[value='{}']", dana.id);
+    browser.find(&option).await;
+    browser
+        .run(&format!(
+            "const s = document.getElementById('assignee'); s.value = '{}'; s.dispatchEvent(new Event('change', {{bubbles: true}})); return true;",
+            dana.id
+        ))
+        .await;
+    browser
+        .wait_for("the assignment", "document.querySelector('#conversation-list').textContent.includes('Dana Ruiz')")
+        .await;
+    browser.click("#close-conversation").await;
+    browser.find("#reopen-conversation").await;
+    browser.screenshot("05-thread-closed").await;
+    let conversation = app
+        .store
+        .conversations(org_id, &ConversationQuery::default(), None, &PageRequest::first(5))
+        .await
+        .expect("list")
+        .items
+        .remove(0);
+    assert_eq!((conversation.assigned_to, conversation.status), (Some(dana.id), ConversationStatus::Closed));
+
+    // The patient's whole story, the search that finds them, the outbox.
+    browser.goto(&format!("{server}/console/{org}/patients?q=lee")).await;
+    browser.click("table a").await;
+    browser.wait_for("the patient page", "document.querySelector('h1').textContent.includes('Ann')").await;
+    assert!(browser.url().await.ends_with(&format!("/patients/{patient_id}")));
+    let page = browser.run("return document.querySelector('main').textContent").await;
+    let page = page.as_str().expect("text");
+    assert!(page.contains("+13125550101") && page.contains("Open conversation"), "{page}");
+    browser.screenshot("06-patient").await;
+    browser.goto(&format!("{server}/console/{org}/outbox")).await;
+    browser.wait_for("the outbox", "document.querySelector('table').textContent.includes('suppressed')").await;
+    browser.screenshot("07-outbox").await;
+
+    browser.quit().await;
+    app.store.end_subscriptions();
+    let _ = stop.send(());
+}
