@@ -12,10 +12,16 @@ use crate::store::{InboundText, Store, StoreError};
 /// The number the demo's patients text (the demo's Twilio sender).
 const PRACTICE_NUMBER: &str = "+13125550000";
 
-pub(super) async fn seed(store: &Store, org: OrganizationId, patients: &[(PatientId, usize)]) -> Result<usize, StoreError> {
+pub(super) async fn seed(
+    store: &Store,
+    org: OrganizationId,
+    patients: &[(PatientId, usize)],
+) -> Result<usize, StoreError> {
     let number_of = |i: usize| async move {
         let patient = store.get_patient(org, patients[i].0).await?;
-        Ok::<String, StoreError>(patient.details.phones.first().map(|p| p.number.as_str().to_owned()).unwrap_or_default())
+        Ok::<String, StoreError>(
+            patient.details.phones.first().map(|p| p.number.as_str().to_owned()).unwrap_or_default(),
+        )
     };
     let texts = [
         (number_of(0).await?, "Running about 10 minutes late, sorry!"),
