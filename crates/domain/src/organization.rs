@@ -1,7 +1,7 @@
 //! The practice side: organizations (tenants), their locations and providers.
 
-use jiff::Timestamp;
 use jiff::civil::{Time, Weekday};
+use jiff::{Timestamp, Zoned};
 
 use crate::contact::PhoneE164;
 use crate::ids::{LocationId, OrganizationId, ProviderId};
@@ -70,6 +70,42 @@ impl OpeningHours {
         let index = usize::try_from(weekday.to_monday_zero_offset()).unwrap_or(0);
         self.days[index].iter().any(|(s, e)| *s <= at && at < *e)
     }
+
+    /// Open at `at`, read in its own zone.
+    pub fn is_open_at(&self, at: &Zoned) -> bool {
+        self.is_open(at.weekday(), at.time())
+    }
+
+    /// Whether the place opened at some instant in `(after, until]`, in
+    /// `after`'s zone: an after-hours answer given at `after` is due again
+    /// only once the place has opened and closed since.
+    pub fn opened_between(&self, after: &Zoned, until: &Zoned) -> bool {
+        if until.timestamp() <= after.timestamp() {
+            return false;
+        }
+        let week = jiff::SignedDuration::from_hours(24 * 8);
+        if until.timestamp().duration_since(after.timestamp()) > week {
+            return self.days.iter().any(|day| !day.is_empty());
+        }
+        let until = until.with_time_zone(after.time_zone().clone());
+        let mut date = after.date();
+        while date <= until.date() {
+            let index = usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0);
+            for (start, _) in &self.days[index] {
+                if let Ok(opening) = date.to_datetime(*start).to_zoned(after.time_zone().clone())
+                    && opening.timestamp() > after.timestamp()
+                    && opening.timestamp() <= until.timestamp()
+                {
+                    return true;
+                }
+            }
+            match date.tomorrow() {
+                Ok(next) => date = next,
+                Err(_) => break,
+            }
+        }
+        false
+    }
 }
 
 /// A place where visits happen; its zone is the zone of its appointments.
@@ -101,6 +137,31 @@ pub struct Provider {
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+#[cfg(test)]
+mod opening_tests {
+    use super::*;
+
+    fn at(text: &str) -> Zoned {
+        format!("{text}[America/Chicago]").parse().expect("zoned")
+    }
+
+    #[test]
+    fn a_place_opened_between_two_instants_only_if_an_opening_falls_between() {
+        let hours = OpeningHours::weekdays_8_to_5();
+        // Tuesday night to Wednesday 07:59: still the same closed stretch.
+        assert!(!hours.opened_between(&at("2026-11-24T19:00"), &at("2026-11-25T07:59")));
+        // Tuesday night to Wednesday night: it opened at 08:00 Wednesday.
+        assert!(hours.opened_between(&at("2026-11-24T19:00"), &at("2026-11-25T19:00")));
+        // Friday evening to Monday 07:00: the weekend is one closed stretch.
+        assert!(!hours.opened_between(&at("2026-11-27T18:00"), &at("2026-11-30T07:00")));
+        assert!(hours.opened_between(&at("2026-11-27T18:00"), &at("2026-11-30T08:00")));
+        assert!(!hours.opened_between(&at("2026-11-25T19:00"), &at("2026-11-24T19:00")), "backwards");
+        assert!(hours.opened_between(&at("2026-10-01T19:00"), &at("2026-11-24T19:00")), "weeks apart");
+        assert!(!OpeningHours::default().opened_between(&at("2026-10-01T19:00"), &at("2026-11-24T19:00")));
+        assert!(hours.is_open_at(&at("2026-11-24T08:00")) && !hours.is_open_at(&at("2026-11-24T17:00")));
+    }
 }
 
 #[cfg(test)]

@@ -75,6 +75,10 @@ pub struct Config {
     /// the provider answers them (Twilio's default opt-out handling on long
     /// codes does), or the patient gets two.
     pub sms_answer_keywords: bool,
+    /// When no location is open, a text that opens a conversation is
+    /// answered (in the webhook's TwiML) that the practice is closed, once
+    /// per conversation per closed stretch.
+    pub sms_after_hours_reply: bool,
     /// Who carries email.
     pub email: EmailProvider,
     /// How the message dispatcher takes its work.
@@ -331,6 +335,7 @@ struct SmsLayer {
     burst: Option<u32>,
     daily_cap: Option<u64>,
     answer_keywords: Option<bool>,
+    after_hours_reply: Option<bool>,
 }
 
 impl SmsLayer {
@@ -385,6 +390,7 @@ impl Default for Config {
             public_url: None,
             sms: SmsProvider::Log,
             sms_answer_keywords: false,
+            sms_after_hours_reply: false,
             email: EmailProvider::Log,
             dispatcher: DispatcherSettings::default(),
             push: PushProvider::Log,
@@ -588,6 +594,9 @@ impl Config {
             self.sms_limit = limit_of("sms", sms.rate_per_second, sms.burst, sms.daily_cap)?;
             if let Some(v) = sms.answer_keywords {
                 self.sms_answer_keywords = v;
+            }
+            if let Some(v) = sms.after_hours_reply {
+                self.sms_after_hours_reply = v;
             }
             self.sms = sms.into_provider(self.public_url.as_deref())?;
         }

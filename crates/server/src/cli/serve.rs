@@ -93,6 +93,7 @@ pub(super) async fn serve(
             auth_token: twilio.auth_token.clone(),
             public_url: public_url.clone(),
             answer_keywords: config.sms_answer_keywords,
+            after_hours_reply: config.sms_after_hours_reply,
         }));
     }
     if let Some(public_url) = &config.public_url {
@@ -105,6 +106,7 @@ pub(super) async fn serve(
             auth_token: rapport_server::config::Secret::new(rapport_server::simulators::twilio::AUTH_TOKEN),
             public_url: format!("{scheme}://{address}"),
             answer_keywords: true,
+            after_hours_reply: true,
         }));
     }
     // The dispatcher sends due messages beside the HTTP server and stops with it.

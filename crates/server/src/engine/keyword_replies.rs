@@ -1,4 +1,5 @@
-//! The words Rapport answers a compliance keyword with (RULES.md, CTIA):
+//! The words Rapport answers a compliance keyword with (RULES.md, CTIA),
+//! and a text that comes in while the practice is closed:
 //! the one confirmation an opt-out allows, the opt-in's, and HELP's
 //! practice name and how to reach it. They go back in the webhook's own
 //! answer (TwiML), to the number that wrote, whoever it is, so they reach
@@ -37,6 +38,15 @@ pub async fn keyword_reply(
             format!("{name}: mensajes de sus citas.{reach} Pueden aplicar tarifas. Responda STOP para no recibir más.")
         }
     })
+}
+
+/// The answer to a text staff must read while every location is closed.
+pub async fn after_hours_reply(store: &Store, org: OrganizationId) -> Result<String, StoreError> {
+    let name = store.get_organization(org).await?.name;
+    Ok(format!(
+        "{name}: thanks for your text. We are closed now and will read it when we open. \
+         If this is an emergency, call 911."
+    ))
 }
 
 /// The practice's phone: the first location's that has one.

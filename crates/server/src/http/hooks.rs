@@ -34,9 +34,9 @@ use super::AppState;
 use super::error::ApiError;
 use crate::channels::twilio::signature_matches;
 use crate::config::Secret;
-use crate::engine::keyword_replies::keyword_reply;
+use crate::engine::keyword_replies::{after_hours_reply, keyword_reply};
 use crate::engine::replies;
-use crate::store::{DeliveryReport, InboundText, InboxEvent, InboxEventKind, Media, ReportOutcome};
+use crate::store::{DeliveryReport, InboundText, InboxEvent, InboxEventKind, Media, ReportOutcome, TextOutcome};
 
 /// What verifying Twilio's webhooks takes.
 #[derive(Debug, Clone)]
@@ -46,6 +46,8 @@ pub struct TwilioHooks {
     pub public_url: String,
     /// Rapport answers STOP, START and HELP itself (`Config::sms_answer_keywords`).
     pub answer_keywords: bool,
+    /// Rapport answers a text that opens a conversation after hours (`Config::sms_after_hours_reply`).
+    pub after_hours_reply: bool,
 }
 
 /// Error codes that say the number itself cannot receive texts.
@@ -185,6 +187,7 @@ pub async fn twilio_inbound(
         _ => keywords::keyword(body),
     };
     let was_suppressed = state.store.is_sms_suppressed(org, sender, from).await?;
+    let mut to_read = false;
     let (conversation, answered_keyword) = match keyword {
         Some(Keyword::OptOut) => {
             state.store.suppress_sms(org, sender, from).await?;
@@ -214,6 +217,7 @@ pub async fn twilio_inbound(
             let now = state.store.clock().now();
             let taken = replies::take_text(&state.store, org, &text, &words, now).await?;
             tracing::info!(organization = %org, "an inbound text was taken");
+            to_read = taken.outcome == Some(TextOutcome::ToRead);
             (taken.conversation_id, resubscribed && taken.outcome.is_some())
         }
     };
@@ -227,6 +231,14 @@ pub async fn twilio_inbound(
             Some(keyword_reply(&state.store, org, keyword, spanish).await?)
         }
         _ => None,
+    };
+    // Staff must read it, and nobody is there: say so, once per closed stretch.
+    let after_hours = state.twilio_hooks.as_ref().is_some_and(|h| h.after_hours_reply);
+    let answer = match (answer, conversation) {
+        (None, Some(id)) if to_read && after_hours && state.store.claim_after_hours_reply(org, id).await? => {
+            Some(after_hours_reply(&state.store, org).await?)
+        }
+        (answer, _) => answer,
     };
     Ok(([(header::CONTENT_TYPE, "text/xml")], twiml(answer.as_deref())).into_response())
 }

@@ -2,6 +2,7 @@
 //! on both. Every function is scoped by organization; a row of another tenant
 //! is "not found", never visible.
 
+mod after_hours;
 mod answers;
 mod appointments;
 mod audit;

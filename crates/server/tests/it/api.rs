@@ -100,6 +100,7 @@ impl TestApp {
             auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
             public_url: PUBLIC_URL.into(),
             answer_keywords: true,
+            after_hours_reply: false,
         }));
         let links = rapport_server::links::PatientLinks::load(&store, PUBLIC_URL).await.expect("links");
         state.links = Some(std::sync::Arc::new(links));
@@ -467,6 +468,7 @@ pub async fn serve_hooks(app: &TestApp) -> (String, tokio::sync::oneshot::Sender
         auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
         public_url: public_url.clone(),
         answer_keywords: true,
+        after_hours_reply: false,
     }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let settings = rapport_server::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false };

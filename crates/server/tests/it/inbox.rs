@@ -219,6 +219,7 @@ async fn keywords_get_no_answer_when_the_provider_answers_them_itself() {
                 auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
                 public_url: crate::api::PUBLIC_URL.into(),
                 answer_keywords: false,
+                after_hours_reply: false,
             }));
             state
         },
@@ -229,6 +230,41 @@ async fn keywords_get_no_answer_when_the_provider_answers_them_itself() {
     assert_eq!(answered(&text(&app, &org, MOBILE, "HELP", "SM2", &[]).await), None);
     let org_id: OrganizationId = org.parse().expect("org");
     assert!(app.store.is_sms_suppressed(org_id, SENDER, MOBILE).await.expect("query"), "STOP still counts");
+}
+
+#[tokio::test]
+async fn a_text_while_every_location_is_closed_is_answered_once_per_closed_stretch() {
+    let settings = rapport_server::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
+    let app = TestApp::with_state(settings, |mut state| {
+        state.twilio_hooks = Some(std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
+            auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
+            public_url: crate::api::PUBLIC_URL.into(),
+            answer_keywords: true,
+            after_hours_reply: true,
+        }));
+        state
+    })
+    .await;
+    // The location keeps weekdays 08:00 to 17:00 in Chicago; it is Sunday 09:00 there.
+    let (org, _) = app.organization("Practice").await;
+    patient(&app, &org, "Ann", MOBILE).await;
+    let at = |local: &str| {
+        let zoned: jiff::Zoned = format!("{local}[America/Chicago]").parse().expect("time");
+        app.clock.set(zoned.timestamp());
+    };
+    let closed = answered(&text(&app, &org, MOBILE, "Can I get a refill?", "SM1", &[]).await).expect("answered");
+    assert!(closed.starts_with("Practice: thanks for your text. We are closed now"), "{closed}");
+    at("2026-11-22T22:00");
+    assert_eq!(answered(&text(&app, &org, MOBILE, "Hello?", "SM2", &[]).await), None, "once per closed stretch");
+    let help = answered(&text(&app, &org, MOBILE, "HELP", "SM3", &[]).await).expect("HELP");
+    assert!(help.contains("appointment messages"), "a keyword gets its own answer: {help}");
+    at("2026-11-23T10:00");
+    assert_eq!(answered(&text(&app, &org, MOBILE, "Anyone there?", "SM4", &[]).await), None, "open: staff answer");
+    at("2026-11-23T19:00");
+    let again = answered(&text(&app, &org, MOBILE, "Still waiting", "SM5", &[]).await).expect("a new closed stretch");
+    assert!(again.contains("closed now"), "{again}");
+    let unknown = answered(&text(&app, &org, UNKNOWN, "Are you open Saturdays?", "SM6", &[]).await);
+    assert!(unknown.is_some_and(|a| a.contains("closed now")), "a stranger's conversation is its own");
 }
 
 #[tokio::test]

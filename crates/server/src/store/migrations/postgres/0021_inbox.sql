@@ -13,6 +13,8 @@ CREATE TABLE conversations (
     -- Set when a text read as "stop texting me": a person must look.
     revocation_flag_at  BIGINT,
     last_text_at        BIGINT,
+    -- When the after-hours answer last went (once per closed stretch).
+    after_hours_reply_at BIGINT,
     last_activity_at    BIGINT NOT NULL,
     created_at          BIGINT NOT NULL,
     version             BIGINT NOT NULL

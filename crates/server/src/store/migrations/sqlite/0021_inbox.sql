@@ -13,6 +13,8 @@ CREATE TABLE conversations (
     -- Set when a text read as "stop texting me": a person must look.
     revocation_flag_at  INTEGER,
     last_text_at        INTEGER,
+    -- When the after-hours answer last went (once per closed stretch).
+    after_hours_reply_at INTEGER,
     last_activity_at    INTEGER NOT NULL,
     created_at          INTEGER NOT NULL,
     version             INTEGER NOT NULL
