@@ -64,6 +64,7 @@ pub mod kind {
     pub enum Conversation {}
     #[derive(Debug)]
     pub enum ConversationNote {}
+    pub enum CannedReply {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -89,6 +90,7 @@ pub type WaitlistEntryId = Id<kind::WaitlistEntry>;
 pub type SlotOfferId = Id<kind::SlotOffer>;
 pub type ConversationId = Id<kind::Conversation>;
 pub type ConversationNoteId = Id<kind::ConversationNote>;
+pub type CannedReplyId = Id<kind::CannedReply>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

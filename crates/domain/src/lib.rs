@@ -30,9 +30,10 @@ pub use audit::{ActorKind, AuditEvent, NewAuditEvent, Outcome};
 pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
-    ApiTokenId, AppointmentId, AuditEventId, ConsentId, ConversationId, ConversationNoteId, InboundTextId, JobId,
-    LocationId, MessageId, OrganizationId, PatientId, ProviderId, PushSubscriptionId, RecallRuleId, ReminderRuleId,
-    SessionId, SlotOfferId, StaffTaskId, StaffUserId, TemplateId, VisitAnswerId, WaitlistEntryId,
+    ApiTokenId, AppointmentId, AuditEventId, CannedReplyId, ConsentId, ConversationId, ConversationNoteId,
+    InboundTextId, JobId, LocationId, MessageId, OrganizationId, PatientId, ProviderId, PushSubscriptionId,
+    RecallRuleId, ReminderRuleId, SessionId, SlotOfferId, StaffTaskId, StaffUserId, TemplateId, VisitAnswerId,
+    WaitlistEntryId,
 };
 pub use message::{Message, MessageClass, MessagePlan, MessageState};
 pub use organization::{Location, OpeningHours, Organization, Provider};

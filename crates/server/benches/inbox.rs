@@ -133,6 +133,7 @@ async fn run_backend(name: &'static str, url: String) -> Vec<String> {
     let connections = env_u64("BENCH_CONNECTIONS", 200);
     let rate = env_u64("BENCH_RATE", 100).max(1);
     let texts = env_u64("BENCH_TEXTS", 1000);
+    rapport_server::tls::install_crypto_provider();
     let options = DbOptions::default();
     let hooks_store = Store::open(&url, &options, Clock::system()).await.expect("open");
     let org = common::new_organization(&hooks_store).await;

@@ -11,6 +11,7 @@
 //! and again at send time.
 
 pub mod builtin;
+pub mod canned;
 pub mod caps;
 pub mod compose;
 pub mod lifecycle;

@@ -262,6 +262,15 @@ pub const POLICIES: &[RoutePolicy] = &[
     route("GET", "/api/v1/organizations/{org}/outbox", Needs(C::MessageRead), "outbox.list"),
     route("GET", "/api/v1/organizations/{org}/conversations", Needs(C::MessageRead), "conversation.list"),
     route("GET", "/api/v1/organizations/{org}/inbox/events", Needs(C::MessageRead), "inbox.listen"),
+    route("GET", "/api/v1/organizations/{org}/canned-replies", Needs(C::MessageRead), "canned_reply.list"),
+    route("POST", "/api/v1/organizations/{org}/canned-replies", Needs(C::OrganizationWrite), "canned_reply.create"),
+    on(
+        "DELETE",
+        "/api/v1/organizations/{org}/canned-replies/{id}",
+        Needs(C::OrganizationWrite),
+        "canned_reply.delete",
+        "canned_reply",
+    ),
     on(
         "GET",
         "/api/v1/organizations/{org}/conversations/{id}",

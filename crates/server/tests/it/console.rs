@@ -44,6 +44,10 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
     app.store.begin_mfa_enrolment(dana.id, MFA_SECRET).await.expect("enrol");
     app.store.confirm_mfa_enrolment(dana.id, 0, &[]).await.expect("confirm");
 
+    let canned =
+        json!({"title": "Parking", "body": "Hi {{patient.first_name}}, parking at {{organization.name}} is free."});
+    let canned = app.post(&format!("/api/v1/organizations/{org}/canned-replies"), canned).await;
+    assert_eq!(canned.status, axum::http::StatusCode::CREATED, "{}", canned.body);
     let (server, stop) = serve_hooks(&app).await;
     let sim = TwilioSimulator::start(app.store.clock().clone()).await.expect("simulator");
     sim.stop_reporting();
@@ -90,6 +94,12 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
     browser
         .wait_for("the thread", "document.querySelector('#entries').textContent.includes('Can I come at 3 instead?')")
         .await;
+    browser
+        .run("const s = document.getElementById('canned'); s.selectedIndex = 1; s.dispatchEvent(new Event('change', {bubbles: true})); return true;")
+        .await;
+    let filled = browser.run("return document.getElementById('reply-body').value").await;
+    assert_eq!(filled, "Hi Ann, parking at Lakeshore Family Practice is free.", "filled for the patient");
+    browser.run("document.getElementById('reply-body').value = ''; return true;").await;
     browser.type_into("#reply-body", "Yes, 3 PM works. See you then!").await;
     let counter = browser.run("return document.getElementById('reply-segments').textContent").await;
     assert_eq!(counter, "30 characters · 1 segment");

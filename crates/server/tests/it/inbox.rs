@@ -483,3 +483,29 @@ async fn merging_two_records_of_a_patient_merges_their_conversations() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn canned_replies_are_the_practices_words_for_any_patient() {
+    on_each_backend_app(|app| async move {
+        let (org, _) = app.organization("Practice").await;
+        let desk = desk(&app, &org).await;
+        let base = format!("/api/v1/organizations/{org}/canned-replies");
+        let parking =
+            json!({"title": "Parking", "body": "Hi {{patient.first_name}}, parking at {{organization.name}} is free."});
+        let created = app.post(&base, parking.clone()).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(app.post(&base, parking).await.status, StatusCode::CONFLICT, "one per title");
+        let visit = app.post(&base, json!({"title": "When", "body": "See you {{appointment.when}}"})).await;
+        assert_eq!(visit.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", visit.body);
+        assert!(visit.body.to_string().contains("appointment.when"), "{}", visit.body);
+        let listed = get(&app, &desk, &base).await;
+        assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1), "{}", listed.body);
+        assert_eq!(listed.body["items"][0]["title"], "Parking");
+        let refused = post(&app, &desk, &base, json!({"title": "Mine", "body": "Hello"})).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "administrators write them");
+        let id = created.body["id"].as_str().expect("id");
+        assert_eq!(app.send("DELETE", &format!("{base}/{id}"), None, &[]).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(app.send("DELETE", &format!("{base}/{id}"), None, &[]).await.status, StatusCode::NOT_FOUND);
+    })
+    .await;
+}

@@ -6,6 +6,7 @@ mod appointments;
 mod audit;
 mod auth;
 mod auth_dto;
+mod canned_replies;
 pub(crate) mod consents;
 pub(crate) mod conversation_dto;
 pub(crate) mod conversations;
@@ -109,6 +110,8 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/outbox", get(messages::outbox))
         .route("/organizations/{org}/conversations", get(conversations::list))
         .route("/organizations/{org}/inbox/events", get(inbox_stream::events))
+        .route("/organizations/{org}/canned-replies", get(canned_replies::list).post(canned_replies::create))
+        .route("/organizations/{org}/canned-replies/{id}", delete(canned_replies::delete))
         .route("/organizations/{org}/conversations/{id}", get(conversations::read))
         .route("/organizations/{org}/conversations/{id}/read", post(conversations::mark_read))
         .route("/organizations/{org}/conversations/{id}/assign", post(conversations::assign))
@@ -212,6 +215,9 @@ mod openapi_paths {
         super::conversations::add_note,
         super::conversations::reply,
         super::inbox_stream::events,
+        super::canned_replies::list,
+        super::canned_replies::create,
+        super::canned_replies::delete,
         super::reminder_rules::list,
         super::reminder_rules::create,
         super::reminder_rules::read,

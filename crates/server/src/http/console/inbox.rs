@@ -52,6 +52,14 @@ struct Selected {
     candidates: Vec<Person>,
     /// The number texted STOP: replies by text will not go.
     opted_out: bool,
+    /// The canned replies, filled for this patient.
+    canned: Vec<Canned>,
+}
+
+#[derive(Debug, Serialize)]
+struct Canned {
+    title: String,
+    body: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,6 +127,22 @@ pub(super) async fn page(
                 None => None,
             };
             let opted_out = store.is_sms_suppressed_anywhere(org, &conversation.number).await?;
+            let canned = match conversation.patient_id {
+                Some(p) => {
+                    let record = store.get_patient(org, p).await?.details;
+                    let first = record.preferred_name.as_deref().unwrap_or(&record.given_name);
+                    let practice = store.get_organization(org).await?.name;
+                    let replies = store.canned_replies(org).await?;
+                    replies
+                        .iter()
+                        .map(|c| Canned {
+                            title: c.words.title.clone(),
+                            body: c.words.fill(first, &record.family_name, &practice),
+                        })
+                        .collect()
+                }
+                None => Vec::new(),
+            };
             let view = thread(&state, org, conversation).await?;
             let mut candidates = Vec::new();
             for id in &view.candidates {
@@ -132,6 +156,7 @@ pub(super) async fn page(
                 patient,
                 candidates,
                 opted_out,
+                canned,
             })
         }
     };

@@ -114,6 +114,14 @@
 
   document.addEventListener("change", (event) => {
     if (event.target.matches("[data-submit-on-change]")) event.target.form.requestSubmit();
+    // A canned reply, already filled for this patient, goes into the reply box to edit.
+    if (event.target.matches("select[data-fills]") && event.target.value) {
+      const area = document.getElementById(event.target.dataset.fills);
+      area.value = event.target.value;
+      event.target.value = "";
+      updateSegments();
+      area.focus();
+    }
   });
 
   // --- SMS segment counter ---------------------------------------------------

@@ -46,3 +46,13 @@ ALTER TABLE inbound_texts ADD COLUMN conversation_id TEXT REFERENCES conversatio
 -- The provider's media links (JSON: [{"url": …, "content_type": …}]).
 ALTER TABLE inbound_texts ADD COLUMN media TEXT;
 CREATE INDEX inbound_texts_by_conversation ON inbound_texts(conversation_id, received_at);
+
+-- Ready answers staff pick in the inbox, filled for the patient at hand.
+CREATE TABLE canned_replies (
+    id              TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL REFERENCES organizations(id),
+    title           TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    UNIQUE (organization_id, title)
+);
