@@ -41,6 +41,20 @@ pub const TWILIO_TOKEN: &str = rapport_server::simulators::twilio::AUTH_TOKEN;
 /// The public URL the test apps' webhooks are signed over.
 pub const PUBLIC_URL: &str = "http://rapport.test";
 
+/// Twilio's webhooks verified with the simulator's token over `public_url`.
+pub fn twilio_hooks(
+    public_url: &str,
+    answer_keywords: bool,
+    after_hours_reply: bool,
+) -> std::sync::Arc<rapport_server::http::hooks::TwilioHooks> {
+    std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
+        auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
+        public_url: public_url.into(),
+        answer_keywords,
+        after_hours_reply,
+    })
+}
+
 /// Runs `test` with an app on SQLite, then on PostgreSQL when there is one.
 pub async fn on_each_backend_app<F, Fut>(test: F)
 where
@@ -96,12 +110,7 @@ impl TestApp {
         let (clock, hand) = Clock::manual(test_now());
         let store = Store::open(&url, &DbOptions::default(), clock).await.expect("open");
         let mut state = AppState::new(store.clone());
-        state.twilio_hooks = Some(std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
-            auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
-            public_url: PUBLIC_URL.into(),
-            answer_keywords: true,
-            after_hours_reply: false,
-        }));
+        state.twilio_hooks = Some(twilio_hooks(PUBLIC_URL, true, false));
         let links = rapport_server::links::PatientLinks::load(&store, PUBLIC_URL).await.expect("links");
         state.links = Some(std::sync::Arc::new(links));
         let router = build_app(adjust(state), &settings);
@@ -464,12 +473,7 @@ pub async fn serve_hooks(app: &TestApp) -> (String, tokio::sync::oneshot::Sender
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let public_url = format!("http://{}", listener.local_addr().expect("addr"));
     let mut state = rapport_server::http::AppState::new(app.store.clone());
-    state.twilio_hooks = Some(std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
-        auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
-        public_url: public_url.clone(),
-        answer_keywords: true,
-        after_hours_reply: false,
-    }));
+    state.twilio_hooks = Some(twilio_hooks(&public_url, true, false));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let settings = rapport_server::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
     tokio::spawn(rapport_server::server::serve(listener, None, state, settings, async {

@@ -35,6 +35,16 @@ async fn text(app: &TestApp, org: &str, from: &str, body: &str, sid: &str, extra
     reply
 }
 
+/// An app whose webhook answers keywords, and texts after hours, as told.
+async fn answering(keywords: bool, after_hours: bool) -> TestApp {
+    let settings = rapport_server::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
+    TestApp::with_state(settings, |mut state| {
+        state.twilio_hooks = Some(crate::api::twilio_hooks(crate::api::PUBLIC_URL, keywords, after_hours));
+        state
+    })
+    .await
+}
+
 /// The message TwiML answers with, if any.
 fn answered(reply: &Reply) -> Option<String> {
     let twiml = reply.body.as_str().expect("TwiML");
@@ -71,6 +81,13 @@ async fn conversations(app: &TestApp, desk: &Browser, org: &str, filter: &str) -
     list.body["items"].as_array().expect("items").clone()
 }
 
+/// What the patient wrote in a conversation, oldest first.
+async fn texts_in(app: &TestApp, desk: &Browser, org: &str, conversation: &str) -> Vec<String> {
+    let thread = get(app, desk, &format!("/api/v1/organizations/{org}/conversations/{conversation}")).await;
+    let entries = thread.body["entries"].as_array().expect("entries");
+    entries.iter().filter_map(|e| e["text"]["body"].as_str().map(str::to_owned)).collect()
+}
+
 fn id_of(conversation: &Value) -> String {
     conversation["id"].as_str().expect("id").to_owned()
 }
@@ -104,13 +121,7 @@ async fn an_unknown_number_waits_unmatched_until_staff_link_it_then_a_reply_reac
         assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
         assert_eq!(linked.body["id"], own[0]["id"], "the patient's conversation takes the stranger's");
         assert!(conversations(&app, &desk, &org, "unmatched=true").await.is_empty());
-        let thread = get(&app, &desk, &format!("{base}/{}", id_of(&own[0]))).await;
-        let bodies: Vec<&str> = thread.body["entries"]
-            .as_array()
-            .expect("entries")
-            .iter()
-            .filter_map(|e| e["text"]["body"].as_str())
-            .collect();
+        let bodies = texts_in(&app, &desk, &org, &id_of(&own[0])).await;
         assert_eq!(bodies, ["Hi, do you take walk-ins?", "Running ten minutes late"]);
         assert_eq!(get(&app, &desk, &format!("{base}/{}", id_of(stranger))).await.status, StatusCode::NOT_FOUND);
 
@@ -212,19 +223,7 @@ async fn keywords_are_answered_once_the_carriers_opt_out_counts_and_stop_in_othe
 
 #[tokio::test]
 async fn keywords_get_no_answer_when_the_provider_answers_them_itself() {
-    let app = TestApp::with_state(
-        rapport_server::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false },
-        |mut state| {
-            state.twilio_hooks = Some(std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
-                auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
-                public_url: crate::api::PUBLIC_URL.into(),
-                answer_keywords: false,
-                after_hours_reply: false,
-            }));
-            state
-        },
-    )
-    .await;
+    let app = answering(false, false).await;
     let (org, _) = app.organization("Practice").await;
     assert_eq!(answered(&text(&app, &org, MOBILE, "STOP", "SM1", &[]).await), None);
     assert_eq!(answered(&text(&app, &org, MOBILE, "HELP", "SM2", &[]).await), None);
@@ -234,17 +233,7 @@ async fn keywords_get_no_answer_when_the_provider_answers_them_itself() {
 
 #[tokio::test]
 async fn a_text_while_every_location_is_closed_is_answered_once_per_closed_stretch() {
-    let settings = rapport_server::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
-    let app = TestApp::with_state(settings, |mut state| {
-        state.twilio_hooks = Some(std::sync::Arc::new(rapport_server::http::hooks::TwilioHooks {
-            auth_token: rapport_server::config::Secret::new(TWILIO_TOKEN),
-            public_url: crate::api::PUBLIC_URL.into(),
-            answer_keywords: true,
-            after_hours_reply: true,
-        }));
-        state
-    })
-    .await;
+    let app = answering(true, true).await;
     // The location keeps weekdays 08:00 to 17:00 in Chicago; it is Sunday 09:00 there.
     let (org, _) = app.organization("Practice").await;
     patient(&app, &org, "Ann", MOBILE).await;
@@ -472,13 +461,7 @@ async fn merging_two_records_of_a_patient_merges_their_conversations() {
             (left[0]["patient_id"].as_str(), left[0]["number"].as_str()),
             (Some(survivor.as_str()), Some(UNKNOWN))
         );
-        let thread = get(&app, &desk, &format!("/api/v1/organizations/{org}/conversations/{}", id_of(&left[0]))).await;
-        let bodies: Vec<&str> = thread.body["entries"]
-            .as_array()
-            .expect("entries")
-            .iter()
-            .filter_map(|e| e["text"]["body"].as_str())
-            .collect();
+        let bodies = texts_in(&app, &desk, &org, &id_of(&left[0])).await;
         assert_eq!(bodies, ["See you Monday", "This is my new phone"]);
     })
     .await;
