@@ -155,6 +155,9 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
     // A patient texts the demo through the simulator's signature: free text
     // goes to staff (the answers themselves are tested in `answers`).
     let phone = patients[0]["phones"][0]["number"].as_str().expect("a phone").to_owned();
+    let tasks_path = format!("/api/v1/organizations/{org}/tasks?kind=reply_to_read");
+    let (_, seeded) = http_get(&address, &token, &tasks_path).await;
+    let seeded = seeded["items"].as_array().map(Vec::len).expect("the demo's texts to read");
     let texted = Command::new(BIN)
         .args([
             "demo-text",
@@ -172,8 +175,8 @@ async fn the_demo_serves_over_tcp_stops_on_sigterm_and_logs_no_patient_data() {
     let said = String::from_utf8_lossy(&texted.stdout);
     assert!(texted.status.success(), "{said} {}", String::from_utf8_lossy(&texted.stderr));
     assert!(said.trim().ends_with(": to_read"), "{said}");
-    let (_, tasks) = http_get(&address, &token, &format!("/api/v1/organizations/{org}/tasks?kind=reply_to_read")).await;
-    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1), "{tasks}");
+    let (_, tasks) = http_get(&address, &token, &tasks_path).await;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(seeded + 1), "one more text to read: {tasks}");
 
     let terminated = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
     assert!(terminated.success());
