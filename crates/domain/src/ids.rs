@@ -64,7 +64,10 @@ pub mod kind {
     pub enum Conversation {}
     #[derive(Debug)]
     pub enum ConversationNote {}
+    #[derive(Debug)]
     pub enum CannedReply {}
+    #[derive(Debug)]
+    pub enum Team {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -91,6 +94,7 @@ pub type SlotOfferId = Id<kind::SlotOffer>;
 pub type ConversationId = Id<kind::Conversation>;
 pub type ConversationNoteId = Id<kind::ConversationNote>;
 pub type CannedReplyId = Id<kind::CannedReply>;
+pub type TeamId = Id<kind::Team>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

@@ -32,7 +32,7 @@ pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
     ApiTokenId, AppointmentId, AuditEventId, CannedReplyId, ConsentId, ConversationId, ConversationNoteId,
     InboundTextId, JobId, LocationId, MessageId, OrganizationId, PatientId, ProviderId, PushSubscriptionId,
-    RecallRuleId, ReminderRuleId, SessionId, SlotOfferId, StaffTaskId, StaffUserId, TemplateId, VisitAnswerId,
+    RecallRuleId, ReminderRuleId, SessionId, SlotOfferId, StaffTaskId, StaffUserId, TeamId, TemplateId, VisitAnswerId,
     WaitlistEntryId,
 };
 pub use message::{Message, MessageClass, MessagePlan, MessageState};

@@ -1,5 +1,6 @@
 //! The demo practice's staff: one account per role, a known TOTP secret for
-//! the administrator (whose role requires MFA) and one integration token.
+//! the administrator (whose role requires MFA), one integration token, and
+//! the front desk's team.
 //! These credentials are public by design and exist only in a demo
 //! database; `rapport serve` refuses to expose such a database beyond
 //! loopback unless told to.
@@ -35,6 +36,7 @@ fn demo_password(role: Role) -> String {
 }
 
 pub(super) async fn seed(store: &Store, org: OrganizationId) -> Result<(), StoreError> {
+    let mut desk = Vec::new();
     for (role, email, name) in ACCOUNTS {
         let user = store
             .create_staff_user(&NewStaffUser {
@@ -49,7 +51,12 @@ pub(super) async fn seed(store: &Store, org: OrganizationId) -> Result<(), Store
             store.begin_mfa_enrolment(user.id, ADMIN_TOTP_SECRET).await?;
             store.confirm_mfa_enrolment(user.id, 0, &[]).await?;
         }
+        if matches!(role, Role::FrontDesk | Role::Administrator) {
+            desk.push(user.id);
+        }
     }
+    // The inbox's team: a conversation can be the front desk's as a whole.
+    store.create_team(org, "Front desk", &desk).await?;
     let scopes: Vec<Capability> = Role::Integration.capabilities().to_vec();
     store
         .create_api_token(&NewApiToken {

@@ -264,6 +264,9 @@ pub const POLICIES: &[RoutePolicy] = &[
     route("GET", "/api/v1/organizations/{org}/inbox/events", Needs(C::MessageRead), "inbox.listen"),
     route("GET", "/api/v1/organizations/{org}/canned-replies", Needs(C::MessageRead), "canned_reply.list"),
     route("POST", "/api/v1/organizations/{org}/canned-replies", Needs(C::OrganizationWrite), "canned_reply.create"),
+    route("GET", "/api/v1/organizations/{org}/teams", Needs(C::MessageRead), "team.list"),
+    route("POST", "/api/v1/organizations/{org}/teams", Needs(C::OrganizationWrite), "team.create"),
+    on("PUT", "/api/v1/organizations/{org}/teams/{id}", Needs(C::OrganizationWrite), "team.update", "team"),
     on(
         "DELETE",
         "/api/v1/organizations/{org}/canned-replies/{id}",
@@ -290,6 +293,13 @@ pub const POLICIES: &[RoutePolicy] = &[
         "/api/v1/organizations/{org}/conversations/{id}/assign",
         Needs(C::MessageWrite),
         "conversation.assign",
+        "conversation",
+    ),
+    on(
+        "POST",
+        "/api/v1/organizations/{org}/conversations/{id}/team",
+        Needs(C::MessageWrite),
+        "conversation.assign_team",
         "conversation",
     ),
     on(

@@ -9,9 +9,11 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use rapport_domain::contact::UnknownWord;
-use rapport_domain::{ConversationId, InboundTextId, OrganizationId, PatientId, StaffUserId};
+use rapport_domain::{ConversationId, InboundTextId, OrganizationId, PatientId, StaffUserId, TeamId};
 
 use super::db::{Arg, Row, Tx, args, micros};
+use super::patient_search::Prefix;
+use super::staff::is_live_staff_in;
 use super::{Page, PageRequest, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,7 @@ pub struct Conversation {
     pub number: String,
     pub status: ConversationStatus,
     pub assigned_to: Option<StaffUserId>,
+    pub team_id: Option<TeamId>,
     /// When a text read as "stop texting me"; cleared on closing.
     pub revocation_flag_at: Option<Timestamp>,
     pub last_text_at: Option<Timestamp>,
@@ -66,6 +69,7 @@ fn conversation_from_row(r: &Row) -> Result<Conversation, StoreError> {
         number: r.text("number")?,
         status: r.parsed("status")?,
         assigned_to: r.opt_parsed("assigned_to")?,
+        team_id: r.opt_parsed("team_id")?,
         revocation_flag_at: r.opt_int("revocation_flag_at")?.map(super::db::from_micros).transpose()?,
         last_text_at: r.opt_int("last_text_at")?.map(super::db::from_micros).transpose()?,
         last_activity_at: r.timestamp("last_activity_at")?,
@@ -82,11 +86,23 @@ pub enum AssignedFilter {
     Nobody,
 }
 
+/// Which team a listed conversation is assigned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamFilter {
+    Is(TeamId),
+    /// Any team this staff member belongs to.
+    Of(StaffUserId),
+}
+
 /// Which conversations to list (all of them by default), most recent activity first.
 #[derive(Debug, Clone, Default)]
 pub struct ConversationQuery {
     pub status: Option<ConversationStatus>,
     pub assigned: Option<AssignedFilter>,
+    pub team: Option<TeamFilter>,
+    /// Words that must each match: a name the linked patient's starts
+    /// with, digits of the number, or words of a text, message or note.
+    pub search: Option<String>,
     /// Only those no patient is linked to.
     pub unmatched: bool,
     pub patient: Option<PatientId>,
@@ -98,6 +114,7 @@ pub struct ConversationQuery {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConversationChange {
     Assign(Option<StaffUserId>),
+    AssignTeam(Option<TeamId>),
     Close,
     Reopen,
 }
@@ -233,6 +250,21 @@ impl Store {
         if query.flagged {
             filter("c.revocation_flag_at IS NOT NULL", None);
         }
+        match query.team {
+            Some(TeamFilter::Is(team)) => filter("c.team_id =", Some(team.to_string().into())),
+            Some(TeamFilter::Of(user)) => {
+                filter(
+                    "c.team_id IN (SELECT team_id FROM team_members WHERE staff_id =",
+                    Some(user.to_string().into()),
+                );
+                sql.push(')');
+            }
+            None => {}
+        }
+        for word in query.search.iter().flat_map(|q| q.split_whitespace()) {
+            let clause = search_clause(word, &mut values);
+            sql.push_str(&format!(" AND {clause}"));
+        }
         if let Some(after) = &page.after {
             let (at, id) = parse_cursor(after)?;
             values.push(at.into());
@@ -295,18 +327,25 @@ impl Store {
         let version = self.conversation_version_in(&mut tx, org, id, expected).await?;
         let (set, value): (&str, Arg) = match change {
             ConversationChange::Assign(Some(user)) => {
-                let live = tx
-                    .fetch_optional(
-                        "SELECT id FROM staff_users WHERE organization_id = $1 AND id = $2 AND disabled_at IS NULL",
-                        args([org.to_string().into(), user.to_string().into()]),
-                    )
-                    .await?;
-                if live.is_none() {
-                    return Err(StoreError::UnknownReference { field: "assigned_to".into() });
+                if !is_live_staff_in(&mut tx, org, user).await? {
+                    return Err(StoreError::UnknownReference { field: "user_id".into() });
                 }
                 ("assigned_to = $5", user.to_string().into())
             }
             ConversationChange::Assign(None) => ("assigned_to = $5", Option::<String>::None.into()),
+            ConversationChange::AssignTeam(Some(team)) => {
+                let known = tx
+                    .fetch_optional(
+                        "SELECT id FROM teams WHERE organization_id = $1 AND id = $2",
+                        args([org.to_string().into(), team.to_string().into()]),
+                    )
+                    .await?;
+                if known.is_none() {
+                    return Err(StoreError::UnknownReference { field: "team_id".into() });
+                }
+                ("team_id = $5", team.to_string().into())
+            }
+            ConversationChange::AssignTeam(None) => ("team_id = $5", Option::<String>::None.into()),
             ConversationChange::Close => ("status = $5, revocation_flag_at = NULL", "closed".into()),
             ConversationChange::Reopen => ("status = $5", "open".into()),
         };
@@ -385,6 +424,50 @@ impl Store {
             .await
             .map(drop)
     }
+}
+
+/// One search word's condition on conversation `c`, its values pushed on
+/// `values`: the linked patient's family or given name starts with it, the
+/// number holds its digits (three or more, the word a phone number's
+/// characters only), or a text, message or note of the thread holds it
+/// (ASCII letters in any case). The word itself never reaches a log: it
+/// is a bound value.
+fn search_clause(word: &str, values: &mut Vec<Arg>) -> String {
+    let mut bind = |value: Arg| {
+        values.push(value);
+        format!("${}", values.len())
+    };
+    let prefix = Prefix::new(word);
+    let (lo, hi) = (bind(prefix.low.into()), bind(prefix.high.into()));
+    let mut any = vec![format!(
+        "EXISTS (SELECT 1 FROM patients p WHERE p.organization_id = c.organization_id AND p.id = c.patient_id
+             AND ((p.family_key >= {lo} AND p.family_key < {hi}) OR (p.given_key >= {lo} AND p.given_key < {hi})))"
+    )];
+    let digits: String = word.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() >= 3 && word.chars().all(|c| c.is_ascii_digit() || "+-(). ".contains(c)) {
+        let number = bind(format!("%{digits}%").into());
+        any.push(format!("c.number LIKE {number}"));
+    }
+    let escaped: String = word
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let like = bind(format!("%{escaped}%").into());
+    any.push(format!(
+        "EXISTS (SELECT 1 FROM inbound_texts t WHERE t.conversation_id = c.id AND LOWER(t.body) LIKE {like} ESCAPE '\\')"
+    ));
+    any.push(format!(
+        "EXISTS (SELECT 1 FROM conversation_notes n WHERE n.conversation_id = c.id AND LOWER(n.body) LIKE {like} ESCAPE '\\')"
+    ));
+    any.push(format!(
+        "EXISTS (SELECT 1 FROM messages m WHERE m.organization_id = c.organization_id AND m.patient_id = c.patient_id
+             AND LOWER(m.body) LIKE {like} ESCAPE '\\')"
+    ));
+    format!("({})", any.join(" OR "))
 }
 
 /// `micros.id`, as the list writes it.

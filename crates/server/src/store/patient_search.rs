@@ -69,14 +69,14 @@ impl Filter {
     }
 }
 
-/// The first name word's key range: `[low, high)` holds every key it starts.
-struct Prefix {
-    low: String,
-    high: String,
+/// A name word's key range: `[low, high)` holds every key it starts.
+pub(super) struct Prefix {
+    pub(super) low: String,
+    pub(super) high: String,
 }
 
 impl Prefix {
-    fn new(word: &str) -> Self {
+    pub(super) fn new(word: &str) -> Self {
         let low = name_search_key(word);
         let high = prefix_successor(&low);
         Self { low, high }

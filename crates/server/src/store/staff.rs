@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use rapport_domain::{Email, OrganizationId, Role, StaffUser, StaffUserId};
 
-use super::db::{Arg, Row, args};
+use super::db::{Arg, Row, Tx, args};
 use super::{Store, StoreError};
 
 /// What signing in checks against; never leaves the auth code.
@@ -286,4 +286,16 @@ impl Store {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `user` is a staff member of `org` who is not disabled: who can
+/// be assigned a conversation or belong to a team.
+pub(super) async fn is_live_staff_in(tx: &mut Tx, org: OrganizationId, user: StaffUserId) -> Result<bool, StoreError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT id FROM staff_users WHERE organization_id = $1 AND id = $2 AND disabled_at IS NULL",
+            args([org.to_string().into(), user.to_string().into()]),
+        )
+        .await?;
+    Ok(row.is_some())
 }

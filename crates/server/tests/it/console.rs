@@ -3,8 +3,11 @@
 //! the Twilio simulator posts to the webhook appear in the open inbox
 //! without a reload (with a notification and the title's badge), answer
 //! it (the reply reaches the simulator), see STOP suppress the next
-//! reply, assign and close; then the patient's page and the outbox. Each
-//! main screen is saved under `target/screenshots/` for a reviewer.
+//! reply, assign to a person and a team, close, and find it by search;
+//! then the patient's page and the outbox. Each main screen passes an
+//! accessibility audit (`a11y_audit.js`: labels, names, contrast) and the
+//! inbox is walked by keyboard; each is saved under `target/screenshots/`
+//! for a reviewer.
 
 use rapport_domain::{Email, MessageState, Role};
 use rapport_server::auth::{password, totp};
@@ -48,6 +51,7 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
         json!({"title": "Parking", "body": "Hi {{patient.first_name}}, parking at {{organization.name}} is free."});
     let canned = app.post(&format!("/api/v1/organizations/{org}/canned-replies"), canned).await;
     assert_eq!(canned.status, axum::http::StatusCode::CREATED, "{}", canned.body);
+    let front_desk = app.store.create_team(org_id, "Front desk", &[dana.id]).await.expect("team");
     let (server, stop) = serve_hooks(&app).await;
     let sim = TwilioSimulator::start(app.store.clock().clone()).await.expect("simulator");
     sim.stop_reporting();
@@ -60,6 +64,17 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
     browser.find("#sign-in-form").await;
     assert!(browser.url().await.ends_with("/console/sign-in"), "no session: sent to sign in");
     browser.screenshot("01-sign-in").await;
+    browser.assert_accessible("the sign-in page").await;
+    // The audit sees what it looks for: faint text and a field without a label.
+    browser
+        .run("document.body.insertAdjacentHTML('beforeend', '<p id=\"faint\">faint</p><input id=\"bare\">'); document.getElementById('faint').style.color = '#aaa'; return true;")
+        .await;
+    let problems = browser.accessibility_problems().await;
+    assert!(problems.iter().any(|p| p.starts_with("p#faint has contrast 2.")), "{problems:?}");
+    assert!(problems.iter().any(|p| p == "input#bare has no label"), "{problems:?}");
+    browser
+        .run("document.getElementById('faint').remove(); document.getElementById('bare').remove(); return true;")
+        .await;
     browser.type_into("#email", "dana@lakeshore.example").await;
     browser.type_into("#password", PASSWORD).await;
     browser.click("#sign-in-form button[type=submit]").await;
@@ -112,6 +127,26 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
     assert_eq!(sent.len(), 1, "the reply went once");
     assert_eq!((sent[0].to.as_str(), sent[0].body.as_str()), (MOBILE, "Yes, 3 PM works. See you then!"));
     browser.screenshot("04-thread-replied").await;
+    browser.assert_accessible("the inbox with a thread").await;
+    // By keyboard alone: the skip link first, then on to the reply box, each stop visibly focused.
+    browser.goto(&browser.url().await).await;
+    browser.wait_for("the inbox again", "document.body.dataset.liveReady === '1'").await;
+    let mut stops = Vec::new();
+    for _ in 0..80 {
+        browser.press_tab().await;
+        let stop = browser
+            .run("const e = document.activeElement; return [e.id || e.className || e.tagName, getComputedStyle(e).outlineStyle];")
+            .await;
+        assert_ne!(stop[1], "none", "{stop} is focused without a visible outline");
+        let id = stop[0].as_str().unwrap_or_default().to_owned();
+        let done = id == "reply-body";
+        stops.push(id);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(stops.first().map(String::as_str), Some("skip"), "the skip link comes first: {stops:?}");
+    assert_eq!(stops.last().map(String::as_str), Some("reply-body"), "Tab reaches the reply box: {stops:?}");
 
     // STOP: the next reply is suppressed, never sent.
     assert_eq!(sim.send_inbound(&inbound, MOBILE, SENDER, "STOP").await.expect("post"), 200);
@@ -141,6 +176,15 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
     browser
         .wait_for("the assignment", "document.querySelector('#conversation-list').textContent.includes('Dana Ruiz')")
         .await;
+    browser
+        .run(&format!(
+            "const s = document.getElementById('team'); s.value = '{}'; s.dispatchEvent(new Event('change', {{bubbles: true}})); return true;",
+            front_desk.id
+        ))
+        .await;
+    browser
+        .wait_for("the team", "document.querySelector('#conversation-list').textContent.includes('Front desk')")
+        .await;
     browser.click("#close-conversation").await;
     browser.find("#reopen-conversation").await;
     browser.screenshot("05-thread-closed").await;
@@ -152,6 +196,15 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
         .items
         .remove(0);
     assert_eq!((conversation.assigned_to, conversation.status), (Some(dana.id), ConversationStatus::Closed));
+    assert_eq!(conversation.team_id, Some(front_desk.id));
+
+    // A search finds it, closed as it is, by the words of its texts.
+    browser.type_into("#inbox-search", "instead").await;
+    browser.click("form[role=search] button").await;
+    browser.find("#search-results").await;
+    let found = browser.run("return document.querySelector('#conversation-list').textContent").await;
+    assert!(found.as_str().is_some_and(|l| l.contains("Ann Lee")), "{found}");
+    browser.screenshot("06-search").await;
 
     // The patient's whole story, the search that finds them, the outbox.
     browser.goto(&format!("{server}/console/{org}/patients?q=lee")).await;
@@ -161,10 +214,12 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
     let page = browser.run("return document.querySelector('main').textContent").await;
     let page = page.as_str().expect("text");
     assert!(page.contains("+13125550101") && page.contains("Open conversation"), "{page}");
-    browser.screenshot("06-patient").await;
+    browser.screenshot("07-patient").await;
+    browser.assert_accessible("the patient's page").await;
     browser.goto(&format!("{server}/console/{org}/outbox")).await;
     browser.wait_for("the outbox", "document.querySelector('table').textContent.includes('suppressed')").await;
-    browser.screenshot("07-outbox").await;
+    browser.screenshot("08-outbox").await;
+    browser.assert_accessible("the outbox").await;
 
     browser.quit().await;
     app.store.end_subscriptions();

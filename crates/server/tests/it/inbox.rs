@@ -492,3 +492,110 @@ async fn canned_replies_are_the_practices_words_for_any_patient() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_team_takes_conversations_its_members_list_as_theirs() {
+    on_each_backend_app(|app| async move {
+        let (org, _) = app.organization("Practice").await;
+        patient(&app, &org, "Ann", MOBILE).await;
+        let dana = staff(&app, &org, "dana@practice.example", Role::FrontDesk).await;
+        let eli = staff(&app, &org, "eli@practice.example", Role::FrontDesk).await;
+        let (as_dana, as_eli) = (Browser::open(&app, &dana).await, Browser::open(&app, &eli).await);
+        let teams = format!("/api/v1/organizations/{org}/teams");
+        let front = app.post(&teams, json!({"name": "Front desk", "member_ids": [dana.id.to_string()]})).await;
+        assert_eq!(front.status, StatusCode::CREATED, "{}", front.body);
+        let again = app.post(&teams, json!({"name": "Front desk", "member_ids": []})).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "one name per team: {}", again.body);
+        let stranger = json!({"name": "Billing", "member_ids": ["0190d5d6-8bb4-7c5e-a2a6-3f0e3c1d2b4a"]});
+        let refused = app.post(&teams, stranger).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        let listed = get(&app, &as_dana, &teams).await;
+        let count = listed.body["items"].as_array().map(Vec::len);
+        assert_eq!(count, Some(1), "the refused one left nothing: {}", listed.body);
+
+        text(&app, &org, MOBILE, "Can I bring my daughter along?", "SM1", &[]).await;
+        let base = format!(
+            "/api/v1/organizations/{org}/conversations/{}",
+            id_of(&conversations(&app, &as_dana, &org, "").await[0])
+        );
+        let team = front.body["id"].as_str().expect("team id").to_owned();
+        let taken = as_eli.send(&app, "POST", &format!("{base}/team"), Some(&json!({"team_id": team}))).await;
+        assert_eq!(taken.status, StatusCode::OK, "{}", taken.body);
+        assert_eq!(taken.body["team_id"], team.as_str());
+        assert_eq!(taken.body["assigned_to"], Value::Null, "a team's, nobody's in person yet");
+        assert_eq!(conversations(&app, &as_dana, &org, "team=mine").await.len(), 1);
+        assert!(conversations(&app, &as_eli, &org, "team=mine").await.is_empty(), "Eli is not in it");
+        assert_eq!(conversations(&app, &as_eli, &org, &format!("team={team}")).await.len(), 1);
+
+        // Eli joins: the whole member list is written, under the version.
+        let tag = front.etag.clone().expect("etag");
+        let both = json!({"name": "Front desk", "member_ids": [dana.id.to_string(), eli.id.to_string()]});
+        let path = format!("{teams}/{team}");
+        let joined = app.send("PUT", &path, Some(&both.to_string()), &[("if-match", &tag)]).await;
+        assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+        assert_eq!(joined.body["member_ids"].as_array().map(Vec::len), Some(2));
+        let stale = app.send("PUT", &path, Some(&both.to_string()), &[("if-match", &tag)]).await;
+        assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+        assert_eq!(conversations(&app, &as_eli, &org, "team=mine").await.len(), 1);
+
+        let unknown = json!({"team_id": "0190d5d6-8bb4-7c5e-a2a6-3f0e3c1d2b4a"});
+        let refused = as_eli.send(&app, "POST", &format!("{base}/team"), Some(&unknown)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        let none = as_eli.send(&app, "POST", &format!("{base}/team"), Some(&json!({"team_id": null}))).await;
+        assert_eq!(none.body["team_id"], Value::Null, "{}", none.body);
+        assert!(conversations(&app, &as_dana, &org, "team=mine").await.is_empty());
+        let bad = get(&app, &as_dana, &format!("/api/v1/organizations/{org}/conversations?team=ours")).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_search_finds_conversations_by_name_number_and_words_of_the_thread() {
+    on_each_backend_app(|app| async move {
+        let (org, _) = app.organization("Practice").await;
+        let desk = desk(&app, &org).await;
+        patient(&app, &org, "Ann", MOBILE).await;
+        patient(&app, &org, "María", "+13125550102").await;
+        text(&app, &org, MOBILE, "Can I bring my daughter along?", "SM1", &[]).await;
+        text(&app, &org, "+13125550102", "Is PARKING free?", "SM2", &[]).await;
+        text(&app, &org, UNKNOWN, "who is this? 100% curious", "SM3", &[]).await;
+        let listed = conversations(&app, &desk, &org, "").await;
+        let of = |number: &str| {
+            let found = listed.iter().find(|c| c["number"] == number).expect("a conversation of the number");
+            id_of(found)
+        };
+        let (ann, maria, unknown) = (of(MOBILE), of("+13125550102"), of(UNKNOWN));
+        let note = json!({"body": "Call back tomorrow about the permit"});
+        let noted = post(&app, &desk, &format!("/api/v1/organizations/{org}/conversations/{maria}/notes"), note).await;
+        assert_eq!(noted.status, StatusCode::CREATED, "{}", noted.body);
+
+        let found = |q: &'static str| {
+            let (app, desk, org) = (&app, &desk, &org);
+            async move {
+                let mut ids: Vec<String> =
+                    conversations(app, desk, org, &format!("q={q}")).await.iter().map(id_of).collect();
+                ids.sort();
+                ids
+            }
+        };
+        let sorted = |mut ids: Vec<String>| {
+            ids.sort();
+            ids
+        };
+        assert_eq!(found("ann").await, [ann.as_str()], "a given name's start");
+        assert_eq!(found("lee").await, sorted(vec![ann.clone(), maria.clone()]), "a family name");
+        assert_eq!(found("maria").await, [maria.as_str()], "accents folded");
+        assert_eq!(found("parking").await, [maria.as_str()], "a text's words, in any case");
+        assert_eq!(found("tomorrow").await, [maria.as_str()], "a note's words");
+        assert_eq!(found("0199").await, [unknown.as_str()], "digits of the number");
+        assert_eq!(found("(312)%20555-0199").await, [unknown.as_str()], "a number as people write it");
+        assert_eq!(found("lee%20daughter").await, [ann.as_str()], "every word must match");
+        assert_eq!(found("100%25").await, [unknown.as_str()], "a percent sign is a percent sign");
+        assert!(found("s%25").await.is_empty(), "not a wildcard");
+        assert!(found("bob").await.is_empty());
+        let long = get(&app, &desk, &format!("/api/v1/organizations/{org}/conversations?q=a+b+c+d+e+f")).await;
+        assert_eq!(long.status, StatusCode::BAD_REQUEST, "{}", long.body);
+    })
+    .await;
+}

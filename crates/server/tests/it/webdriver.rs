@@ -152,6 +152,24 @@ impl Session {
         self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({"text": text}))).await;
     }
 
+    /// Presses Tab as a keyboard would (WebDriver actions), moving the focus.
+    pub async fn press_tab(&self) {
+        let keys = json!([{"type": "keyDown", "value": "\u{E004}"}, {"type": "keyUp", "value": "\u{E004}"}]);
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.call(reqwest::Method::POST, "/actions", Some(actions)).await;
+    }
+
+    /// The page's accessibility problems (`a11y_audit.js`), each naming its element.
+    pub async fn accessibility_problems(&self) -> Vec<String> {
+        let problems = self.run(include_str!("a11y_audit.js")).await;
+        problems.as_array().expect("a list").iter().map(|p| p.as_str().expect("text").to_owned()).collect()
+    }
+
+    pub async fn assert_accessible(&self, page: &str) {
+        let problems = self.accessibility_problems().await;
+        assert!(problems.is_empty(), "accessibility problems on {page}: {problems:?}");
+    }
+
     pub async fn run(&self, script: &str) -> Value {
         self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
     }

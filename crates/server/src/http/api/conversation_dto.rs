@@ -18,6 +18,7 @@ pub struct ConversationView {
     /// open or closed.
     pub status: String,
     pub assigned_to: Option<String>,
+    pub team_id: Option<String>,
     /// Set when a text read as "stop texting me": a person should decide
     /// whether it revokes consent. Cleared on closing.
     pub possible_revocation_at: Option<String>,
@@ -36,6 +37,7 @@ impl From<&Conversation> for ConversationView {
             number: c.number.clone(),
             status: c.status.as_str().into(),
             assigned_to: c.assigned_to.map(|u| u.to_string()),
+            team_id: c.team_id.map(|t| t.to_string()),
             possible_revocation_at: c.revocation_flag_at.map(|t| t.to_string()),
             last_text_at: c.last_text_at.map(|t| t.to_string()),
             last_activity_at: c.last_activity_at.to_string(),
@@ -93,6 +95,13 @@ pub struct ThreadView {
 pub struct AssignInput {
     /// A staff member of the organization; null to unassign.
     pub user_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamAssignInput {
+    /// A team of the organization; null for none.
+    pub team_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -15,7 +15,7 @@ use rapport_domain::{
 };
 
 use super::conversation_dto::{
-    AssignInput, ConversationView, LinkInput, NoteInput, NoteView, ReplyInput, ThreadEntry, ThreadView,
+    AssignInput, ConversationView, LinkInput, NoteInput, NoteView, ReplyInput, TeamAssignInput, ThreadEntry, ThreadView,
 };
 use super::messages::MessageView;
 use super::timeline::TextView;
@@ -27,7 +27,7 @@ use crate::http::extract::{JsonBody, OptionalIfMatch, etag, path_id};
 use crate::http::query::QueryParams;
 use crate::store::{
     AssignedFilter, Conversation, ConversationChange, ConversationQuery, ConversationStatus, InboxEvent,
-    InboxEventKind, MessageQuery, PageRequest, THREAD_LIMIT,
+    InboxEventKind, MessageQuery, PageRequest, THREAD_LIMIT, TeamFilter,
 };
 
 /// The staff member behind the request (`None` for an API token).
@@ -61,6 +61,8 @@ async fn announce(state: &AppState, org: OrganizationId, conversation: Conversat
         ("unmatched" = Option<bool>, Query, description = "true: only those no patient is linked to"),
         ("flagged" = Option<bool>, Query, description = "true: only possible revocations"),
         ("patient" = Option<String>, Query, description = "Only this patient's"),
+        ("team" = Option<String>, Query, description = "mine (any team of the signed-in staff member's) or a team's id"),
+        ("q" = Option<String>, Query, description = "Words each matching the patient's name (its start), digits of the number, or words of the thread's texts, messages and notes"),
         ("limit" = Option<usize>, Query, description = "1 to 200"), ("after" = Option<String>, Query, description = "Cursor")),
     responses((status = 200, body = ListView<ConversationView>), (status = 400, body = Problem)))]
 pub async fn list(
@@ -68,7 +70,7 @@ pub async fn list(
     access: Allowed<need::ReadMessages>,
     params: QueryParams,
 ) -> Result<Response, ApiError> {
-    let params = params.only(&["status", "assigned", "unmatched", "flagged", "patient"])?;
+    let params = params.only(&["status", "assigned", "unmatched", "flagged", "patient", "team", "q"])?;
     let me = viewer(&access);
     let assigned = match params.get("assigned") {
         None => None,
@@ -81,6 +83,20 @@ pub async fn list(
             id.parse().map_err(|_| ApiError::InvalidQuery("assigned must be me, none or a staff id".into()))?,
         )),
     };
+    let team = match params.get("team") {
+        None => None,
+        Some("mine") => match me {
+            Some(user) => Some(TeamFilter::Of(user)),
+            None => return Err(ApiError::InvalidQuery("team=mine needs a staff session".into())),
+        },
+        Some(id) => Some(TeamFilter::Is(
+            id.parse().map_err(|_| ApiError::InvalidQuery("team must be mine or a team id".into()))?,
+        )),
+    };
+    let search = params.get("q").map(str::trim).filter(|q| !q.is_empty());
+    if search.is_some_and(|q| q.chars().count() > 100 || q.split_whitespace().count() > 5) {
+        return Err(ApiError::InvalidQuery("q must be at most 100 characters in at most 5 words".into()));
+    }
     let flag = |name: &str| match params.get(name) {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
@@ -92,6 +108,8 @@ pub async fn list(
         unmatched: flag("unmatched")?,
         flagged: flag("flagged")?,
         patient: params.parse::<PatientId>("patient", "a patient id")?,
+        team,
+        search: search.map(str::to_owned),
     };
     let page = state.store.conversations(access.org(), &query, me, &params.page()?).await?;
     let items = page.items.iter().map(ConversationView::from).collect();
@@ -211,6 +229,26 @@ pub async fn assign(
         Some(raw) => Some(raw.parse::<StaffUserId>().map_err(|_| ApiError::field("user_id", "is not an id"))?),
     };
     change(&state, access.org(), &id, expected, ConversationChange::Assign(user)).await
+}
+
+/// Assigns the conversation to a team, or to none (a person's assignment stays).
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/conversations/{id}/team", tag = "inbox",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Conversation id")),
+    request_body = TeamAssignInput,
+    responses((status = 200, body = ConversationView), (status = 404, body = Problem),
+        (status = 412, body = Problem), (status = 422, body = Problem)))]
+pub async fn assign_team(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteMessages>,
+    Path((_, id)): Path<(String, String)>,
+    OptionalIfMatch(expected): OptionalIfMatch,
+    JsonBody(input): JsonBody<TeamAssignInput>,
+) -> Result<Response, ApiError> {
+    let team = match input.team_id.as_deref() {
+        None => None,
+        Some(raw) => Some(raw.parse().map_err(|_| ApiError::field("team_id", "is not an id"))?),
+    };
+    change(&state, access.org(), &id, expected, ConversationChange::AssignTeam(team)).await
 }
 
 /// Closes the conversation (a possible-revocation flag is cleared with it).

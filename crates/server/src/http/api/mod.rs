@@ -25,6 +25,7 @@ mod reminder_rules;
 mod reply_words;
 mod staff;
 mod tasks;
+mod teams;
 mod template_dto;
 mod templates;
 pub(crate) mod timeline;
@@ -112,9 +113,12 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/inbox/events", get(inbox_stream::events))
         .route("/organizations/{org}/canned-replies", get(canned_replies::list).post(canned_replies::create))
         .route("/organizations/{org}/canned-replies/{id}", delete(canned_replies::delete))
+        .route("/organizations/{org}/teams", get(teams::list).post(teams::create))
+        .route("/organizations/{org}/teams/{id}", put(teams::update))
         .route("/organizations/{org}/conversations/{id}", get(conversations::read))
         .route("/organizations/{org}/conversations/{id}/read", post(conversations::mark_read))
         .route("/organizations/{org}/conversations/{id}/assign", post(conversations::assign))
+        .route("/organizations/{org}/conversations/{id}/team", post(conversations::assign_team))
         .route("/organizations/{org}/conversations/{id}/close", post(conversations::close))
         .route("/organizations/{org}/conversations/{id}/reopen", post(conversations::reopen))
         .route("/organizations/{org}/conversations/{id}/link", post(conversations::link))
@@ -209,6 +213,7 @@ mod openapi_paths {
         super::conversations::read,
         super::conversations::mark_read,
         super::conversations::assign,
+        super::conversations::assign_team,
         super::conversations::close,
         super::conversations::reopen,
         super::conversations::link,
@@ -218,6 +223,9 @@ mod openapi_paths {
         super::canned_replies::list,
         super::canned_replies::create,
         super::canned_replies::delete,
+        super::teams::list,
+        super::teams::create,
+        super::teams::update,
         super::reminder_rules::list,
         super::reminder_rules::create,
         super::reminder_rules::read,

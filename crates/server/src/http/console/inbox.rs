@@ -1,14 +1,14 @@
-//! The inbox page: the conversation list with its views (mine, unassigned,
-//! all open, unmatched, closed) and, when one is picked, its thread with
-//! what staff do there (assign, close or reopen, link a number, reply,
-//! note). The thread is the API's (`conversations::thread`), so the page
+//! The inbox page: the conversation list with its views (mine, my teams,
+//! unassigned, all open, unmatched, closed) or a search's results and,
+//! when one is picked, its thread with what staff do there (assign to a
+//! person or a team, close or reopen, link a number, reply, note). The thread is the API's (`conversations::thread`), so the page
 //! and the API cannot disagree.
 
 use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::response::Response;
-use rapport_domain::{ConversationId, OrganizationId, PatientId};
+use rapport_domain::{ConversationId, OrganizationId, PatientId, TeamId};
 use serde::Serialize;
 
 use super::{frame, render, v};
@@ -18,10 +18,13 @@ use crate::http::api::conversation_dto::{ConversationView, ThreadEntry};
 use crate::http::api::conversations::{thread, viewer};
 use crate::http::error::ApiError;
 use crate::http::query::QueryParams;
-use crate::store::{AssignedFilter, Conversation, ConversationQuery, ConversationStatus, PageRequest, Store};
+use crate::store::{
+    AssignedFilter, Conversation, ConversationQuery, ConversationStatus, PageRequest, Store, TeamFilter,
+};
 
-const VIEWS: [(&str, &str); 5] = [
+const VIEWS: [(&str, &str); 6] = [
     ("mine", "Mine"),
+    ("teams", "My teams"),
     ("unassigned", "Unassigned"),
     ("all", "All open"),
     ("unmatched", "Unmatched"),
@@ -40,6 +43,7 @@ struct Row {
     unmatched: bool,
     flagged: bool,
     assigned_name: Option<String>,
+    team_name: Option<String>,
     last_activity_at: String,
 }
 
@@ -74,23 +78,43 @@ pub(super) async fn page(
     access: Allowed<need::ReadMessages>,
     params: QueryParams,
 ) -> Result<Response, ApiError> {
-    let params = params.only(&["view", "c"])?;
+    let params = params.only(&["view", "c", "q"])?;
     let org = access.org();
     let me = viewer(&access);
     let view = params.get("view").unwrap_or(if me.is_some() { "mine" } else { "all" });
     let mut query = ConversationQuery { status: Some(ConversationStatus::Open), ..ConversationQuery::default() };
     match view {
         "mine" => query.assigned = Some(me.map_or(AssignedFilter::Nobody, AssignedFilter::To)),
+        "teams" => match me {
+            Some(user) => query.team = Some(TeamFilter::Of(user)),
+            None => return Err(ApiError::InvalidQuery("view=teams needs a staff session".into())),
+        },
         "unassigned" => query.assigned = Some(AssignedFilter::Nobody),
         "all" => {}
         "unmatched" => (query.status, query.unmatched) = (None, true),
         "closed" => query.status = Some(ConversationStatus::Closed),
-        _ => return Err(ApiError::InvalidQuery("view must be mine, unassigned, all, unmatched or closed".into())),
+        _ => {
+            return Err(ApiError::InvalidQuery(
+                "view must be mine, teams, unassigned, all, unmatched or closed".into(),
+            ));
+        }
+    }
+    // A search looks through every conversation, open or closed.
+    let search = params.get("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+    if let Some(q) = &search {
+        if q.chars().count() > 100 || q.split_whitespace().count() > 5 {
+            return Err(ApiError::InvalidQuery("q must be at most 100 characters in at most 5 words".into()));
+        }
+        query = ConversationQuery { search: Some(q.clone()), ..ConversationQuery::default() };
     }
     let store = &state.store;
     let staff = store.staff_users(org).await?;
     let names: HashMap<String, String> = staff.iter().map(|s| (s.id.to_string(), s.display_name.clone())).collect();
+    let teams = store.teams(org).await?;
+    let team_names: HashMap<TeamId, String> = teams.iter().map(|t| (t.id, t.name.clone())).collect();
     let list = store.conversations(org, &query, me, &PageRequest::first(LIST_LIMIT)).await?.items;
+    let linked: Vec<PatientId> = list.iter().filter_map(|c| c.patient_id).collect();
+    let patients = store.patient_names(org, &linked).await?;
     let everything = ConversationQuery { status: Some(ConversationStatus::Open), ..ConversationQuery::default() };
     let total_unread: i64 = match me {
         Some(_) => store
@@ -102,19 +126,23 @@ pub(super) async fn page(
             .sum(),
         None => 0,
     };
-    let mut rows = Vec::with_capacity(list.len());
-    for c in &list {
-        rows.push(Row {
+    let rows: Vec<Row> = list
+        .iter()
+        .map(|c| Row {
             id: c.id.to_string(),
-            name: display_name(store, org, c).await?,
+            name: match c.patient_id.and_then(|p| patients.get(&p)) {
+                Some(name) => name.full(),
+                None => c.number.clone(),
+            },
             status: c.status.as_str(),
             unread: c.unread.unwrap_or(0),
             unmatched: c.patient_id.is_none(),
             flagged: c.revocation_flag_at.is_some(),
             assigned_name: c.assigned_to.and_then(|u| names.get(&u.to_string()).cloned()),
+            team_name: c.team_id.and_then(|t| team_names.get(&t).cloned()),
             last_activity_at: c.last_activity_at.to_string(),
-        });
-    }
+        })
+        .collect();
     let selected = match params.get("c") {
         None => None,
         Some(raw) => {
@@ -144,11 +172,19 @@ pub(super) async fn page(
                 None => Vec::new(),
             };
             let view = thread(&state, org, conversation).await?;
-            let mut candidates = Vec::new();
-            for id in &view.candidates {
-                let id: PatientId = id.parse().map_err(|_| ApiError::Internal("a candidate's id".into()))?;
-                candidates.push(person(store, org, id).await?);
-            }
+            let ids = view
+                .candidates
+                .iter()
+                .map(|id| id.parse::<PatientId>().map_err(|_| ApiError::Internal("a candidate's id".into())))
+                .collect::<Result<Vec<_>, _>>()?;
+            let named = store.patient_names(org, &ids).await?;
+            let candidates = ids
+                .iter()
+                .filter_map(|id| {
+                    let name = named.get(id)?;
+                    Some(Person { id: id.to_string(), name: name.full(), birth_date: name.birth_date.clone() })
+                })
+                .collect();
             Some(Selected {
                 conversation: view.conversation,
                 entries: view.entries,
@@ -165,12 +201,15 @@ pub(super) async fn page(
         .filter(|s| s.disabled_at.is_none())
         .map(|s| Person { id: s.id.to_string(), name: s.display_name.clone(), birth_date: None })
         .collect();
+    let teams: Vec<Person> =
+        teams.iter().map(|t| Person { id: t.id.to_string(), name: t.name.clone(), birth_date: None }).collect();
     let frame = frame(store, &access.grant, org, "inbox").await?;
+    let view = if search.is_some() { "search" } else { view };
     render(
         "inbox.html",
         minijinja::context! {
-            title => "Inbox", frame => v(&frame), views => v(&VIEWS), view, items => v(&rows), total_unread,
-            selected => v(&selected), staff => v(&staff), names => v(&names),
+            title => "Inbox", frame => v(&frame), views => v(&VIEWS), view, search, items => v(&rows), total_unread,
+            selected => v(&selected), staff => v(&staff), teams => v(&teams), names => v(&names),
         },
     )
 }

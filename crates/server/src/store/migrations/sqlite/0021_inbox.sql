@@ -2,6 +2,23 @@
 -- or, for a number Rapport cannot attribute (unknown, or shared by several
 -- patients), that number's until staff link it to a patient. Its texts
 -- point at it; the patient's messages and its notes make up the rest.
+-- Teams staff belong to (front desk, billing, nurses): a conversation can
+-- be assigned to one as well as to a person.
+CREATE TABLE teams (
+    id              TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL REFERENCES organizations(id),
+    name            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    version         INTEGER NOT NULL,
+    UNIQUE (organization_id, name)
+) STRICT;
+CREATE TABLE team_members (
+    team_id  TEXT NOT NULL REFERENCES teams(id),
+    staff_id TEXT NOT NULL REFERENCES staff_users(id),
+    PRIMARY KEY (team_id, staff_id)
+) STRICT;
+CREATE INDEX team_members_by_staff ON team_members(staff_id);
+
 CREATE TABLE conversations (
     id                  TEXT PRIMARY KEY,
     organization_id     TEXT NOT NULL REFERENCES organizations(id),
@@ -10,6 +27,7 @@ CREATE TABLE conversations (
     number              TEXT NOT NULL,
     status              TEXT NOT NULL,
     assigned_to         TEXT REFERENCES staff_users(id),
+    team_id             TEXT REFERENCES teams(id),
     -- Set when a text read as "stop texting me": a person must look.
     revocation_flag_at  INTEGER,
     last_text_at        INTEGER,
