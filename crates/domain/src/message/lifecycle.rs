@@ -1,7 +1,8 @@
 //! A message's record and the states it moves through:
 //!
 //! ```text
-//! planned ──> sending ──> sent ──> delivered | failed | undeliverable
+//! planned ──> sending ──> sent ──> delivered ──> read
+//!    │           │          └──> failed | undeliverable
 //!    │           │  └──> in_doubt ──> sent (found at the provider)
 //!    │           │                └─> planned (proven never received)
 //!    │           └──> planned (refused before it was taken: retry)
@@ -36,6 +37,9 @@ pub enum MessageState {
     Sent,
     /// The provider reports it reached the patient.
     Delivered,
+    /// The provider reports the patient opened it (a read receipt, where
+    /// the channel has them).
+    Read,
     /// The provider could not deliver it this time.
     Failed,
     /// The address cannot receive (unknown number, landline, bounced for good).
@@ -47,12 +51,13 @@ pub enum MessageState {
 }
 
 impl MessageState {
-    pub const ALL: [MessageState; 9] = [
+    pub const ALL: [MessageState; 10] = [
         MessageState::Planned,
         MessageState::Sending,
         MessageState::InDoubt,
         MessageState::Sent,
         MessageState::Delivered,
+        MessageState::Read,
         MessageState::Failed,
         MessageState::Undeliverable,
         MessageState::Cancelled,
@@ -66,6 +71,7 @@ impl MessageState {
             MessageState::InDoubt => "in_doubt",
             MessageState::Sent => "sent",
             MessageState::Delivered => "delivered",
+            MessageState::Read => "read",
             MessageState::Failed => "failed",
             MessageState::Undeliverable => "undeliverable",
             MessageState::Cancelled => "cancelled",
@@ -81,7 +87,13 @@ impl MessageState {
             MessageState::Sending | MessageState::InDoubt => 1,
             MessageState::Sent => 2,
             MessageState::Delivered | MessageState::Failed | MessageState::Undeliverable => 3,
+            MessageState::Read => 4,
         }
+    }
+
+    /// Whether the provider ended it without delivering it: no later report moves it.
+    pub fn undelivered(self) -> bool {
+        matches!(self, MessageState::Failed | MessageState::Undeliverable)
     }
 
     /// Whether the provider has (or may have) the message: it must not be sent again.

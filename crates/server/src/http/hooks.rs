@@ -80,7 +80,8 @@ pub(super) fn field<'a>(params: &'a [(String, String)], name: &str) -> Option<&'
 fn reported_state(status: &str, error_code: Option<&str>) -> Option<MessageState> {
     match status {
         "sent" => Some(MessageState::Sent),
-        "delivered" | "read" => Some(MessageState::Delivered),
+        "delivered" => Some(MessageState::Delivered),
+        "read" => Some(MessageState::Read),
         "undelivered" | "failed" if error_code.is_some_and(|c| UNDELIVERABLE_CODES.contains(&c)) => {
             Some(MessageState::Undeliverable)
         }
@@ -309,6 +310,7 @@ mod tests {
         assert_eq!(reported_state("queued", None), None);
         assert_eq!(reported_state("sent", None), Some(MessageState::Sent));
         assert_eq!(reported_state("delivered", None), Some(MessageState::Delivered));
+        assert_eq!(reported_state("read", None), Some(MessageState::Read));
         assert_eq!(reported_state("undelivered", Some("30005")), Some(MessageState::Undeliverable));
         assert_eq!(reported_state("undelivered", Some("30003")), Some(MessageState::Failed));
         assert_eq!(reported_state("failed", None), Some(MessageState::Failed));

@@ -135,7 +135,7 @@ impl Move {
 pub struct DeliveryReport {
     pub message_id: MessageId,
     pub provider_ref: String,
-    /// `Sent`, `Delivered`, `Failed` or `Undeliverable`.
+    /// `Sent`, `Delivered`, `Read`, `Failed` or `Undeliverable`.
     pub state: MessageState,
     /// The provider's reason (an error code), for failures.
     pub reason: Option<String>,
@@ -189,8 +189,10 @@ impl Store {
         if !message.state.reached_provider() || message.state.delivery_rank() >= report.state.delivery_rank() {
             return Ok(ReportOutcome::Unchanged);
         }
-        let from: Vec<MessageState> =
-            MessageState::ALL.into_iter().filter(|s| s.reached_provider() && s.delivery_rank() < 3).collect();
+        let from: Vec<MessageState> = MessageState::ALL
+            .into_iter()
+            .filter(|s| s.reached_provider() && !s.undelivered() && s.delivery_rank() < report.state.delivery_rank())
+            .collect();
         let reason = report.reason.clone().unwrap_or_default();
         let line = match &report.reason {
             Some(reason) => format!("provider reports {}: {reason}", report.state.as_str()),

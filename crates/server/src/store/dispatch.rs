@@ -385,7 +385,7 @@ impl Store {
         let sql = format!(
             "SELECT patient_id, COALESCE(sent_at, sending_at) AS at FROM messages
              WHERE patient_id IN ({list}) AND class = 'care' AND channel = 'sms'
-               AND state IN ('sending', 'in_doubt', 'sent', 'delivered', 'failed', 'undeliverable')
+               AND state IN ('sending', 'in_doubt', 'sent', 'delivered', 'read', 'failed', 'undeliverable')
                AND COALESCE(sent_at, sending_at) >= $1"
         );
         let mut values = vec![Arg::from(since)];

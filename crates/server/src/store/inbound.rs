@@ -189,7 +189,7 @@ impl Store {
                      FROM messages m JOIN appointments a ON a.organization_id = m.organization_id AND a.id = m.appointment_id
                      WHERE m.organization_id = $1
                        AND m.patient_id IN (SELECT patient_id FROM patient_contacts WHERE organization_id = $1 AND value = $2)
-                       AND m.channel = 'sms' AND m.address = $2 AND m.state IN ('sent', 'delivered')
+                       AND m.channel = 'sms' AND m.address = $2 AND m.state IN ('sent', 'delivered', 'read')
                        AND m.idempotency_key LIKE 'visit:%' AND m.sent_at >= $3 AND a.start_at > $4
                      ORDER BY m.sent_at DESC, m.id DESC"
                 )),

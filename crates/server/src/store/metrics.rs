@@ -55,7 +55,7 @@ impl Store {
                 "SELECT a.location_id, a.start_at, a.time_zone, a.status,
                     CAST(CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.organization_id = a.organization_id
                         AND m.appointment_id = a.id AND m.idempotency_key LIKE 'visit:%'
-                        AND m.state IN ('sent', 'delivered')) THEN 1 ELSE 0 END AS BIGINT) AS reminded,
+                        AND m.state IN ('sent', 'delivered', 'read')) THEN 1 ELSE 0 END AS BIGINT) AS reminded,
                     CAST(CASE WHEN EXISTS (SELECT 1 FROM visit_answers v WHERE v.organization_id = a.organization_id
                         AND v.appointment_id = a.id AND v.answer = 'confirm') THEN 1 ELSE 0 END AS BIGINT) AS confirmed,
                     CAST(CASE WHEN EXISTS (SELECT 1 FROM visit_answers v WHERE v.organization_id = a.organization_id
@@ -92,7 +92,7 @@ impl Store {
                         AND b.patient_id = m.patient_id AND b.created_at >= m.sent_at) THEN 1 ELSE 0 END AS BIGINT) AS booked
                  FROM messages m JOIN appointments a ON a.organization_id = m.organization_id AND a.id = m.appointment_id
                  WHERE m.organization_id = $1 AND m.idempotency_key LIKE 'recall:%'
-                   AND m.state IN ('sent', 'delivered') AND m.sent_at >= $2 AND m.sent_at < $3",
+                   AND m.state IN ('sent', 'delivered', 'read') AND m.sent_at >= $2 AND m.sent_at < $3",
                 range,
             )
             .await?;

@@ -409,7 +409,7 @@ impl Store {
                  JOIN messages m ON m.id = r.message_id
                  JOIN slot_offers o ON o.id = r.offer_id
                  WHERE o.organization_id = $1 AND m.address = $2 AND m.channel = 'sms'
-                   AND m.state IN ('sent', 'delivered') AND m.sent_at >= $3 AND r.outcome IS NULL
+                   AND m.state IN ('sent', 'delivered', 'read') AND m.sent_at >= $3 AND r.outcome IS NULL
                  ORDER BY m.sent_at DESC, m.id DESC",
                 args([org.to_string().into(), number.into(), since.into()]),
             )

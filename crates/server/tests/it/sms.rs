@@ -339,7 +339,7 @@ async fn a_stop_texted_to_the_sender_suppresses_the_number_and_start_lifts_it() 
 }
 
 #[tokio::test]
-async fn status_callbacks_are_verified_idempotent_and_only_move_forward() {
+async fn status_callbacks_are_verified_idempotent_and_only_move_forward_to_read() {
     on_each_backend_app(|app| async move {
         let s = setup(&app).await;
         let id = plan(&app, &s, "tracked").await;
@@ -371,6 +371,25 @@ async fn status_callbacks_are_verified_idempotent_and_only_move_forward() {
         let reply = app.send_raw("POST", &path, Some(&body), &[("x-twilio-signature", &sig)]).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
         assert_eq!(state_of(&app, &s, id).await, MessageState::Delivered);
+        // A read receipt (channels that have them): read, and a late `delivered` keeps it read.
+        for status in ["read", "delivered"] {
+            let (body, sig) = report(status);
+            let reply = app.send_raw("POST", &path, Some(&body), &[("x-twilio-signature", &sig)]).await;
+            assert_eq!(reply.status, StatusCode::NO_CONTENT);
+            assert_eq!(state_of(&app, &s, id).await, MessageState::Read, "after {status}");
+        }
+        // A message that failed stays failed whatever comes after.
+        let other = plan(&app, &s, "fails").await;
+        dispatch(&s).await;
+        let sid = s.sim.messages().last().expect("sent").sid.clone();
+        let path = format!("/hooks/twilio/{}/messages/{other}/status", s.org);
+        for status in ["failed", "read"] {
+            let (body, sig) =
+                signed_form(&path, &[("MessageSid", sid.as_str()), ("MessageStatus", status)], TWILIO_TOKEN);
+            let reply = app.send_raw("POST", &path, Some(&body), &[("x-twilio-signature", &sig)]).await;
+            assert_eq!(reply.status, StatusCode::NO_CONTENT);
+            assert_eq!(state_of(&app, &s, other).await, MessageState::Failed, "after {status}");
+        }
     })
     .await;
 }

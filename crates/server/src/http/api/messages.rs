@@ -54,7 +54,7 @@ pub struct MessageView {
     pub patient_id: String,
     pub class: String,
     pub idempotency_key: String,
-    /// planned, sending, in_doubt, sent, delivered, failed, undeliverable, cancelled or suppressed.
+    /// planned, sending, in_doubt, sent, delivered, read, failed, undeliverable, cancelled or suppressed.
     pub state: String,
     pub channel: Option<String>,
     pub reason: Option<String>,
@@ -219,7 +219,7 @@ pub async fn plan(
     params(("org" = String, Path, description = "Organization id"),
         ("patient" = Option<String>, Query, description = "Only this patient's"),
         ("class" = Option<String>, Query, description = "transactional, care or marketing (the purpose)"),
-        ("state" = Option<String>, Query, description = "planned, sending, in_doubt, sent, delivered, failed, undeliverable, cancelled or suppressed"),
+        ("state" = Option<String>, Query, description = "planned, sending, in_doubt, sent, delivered, read, failed, undeliverable, cancelled or suppressed"),
         ("template" = Option<String>, Query, description = "A template kind (what the messages are for)"),
         ("appointment" = Option<String>, Query, description = "Only those about this visit"),
         ("limit" = Option<usize>, Query, description = "1 to 200"), ("after" = Option<String>, Query, description = "Cursor")),
