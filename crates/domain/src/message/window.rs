@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
 use super::MessageClass;
-use crate::patient::QuietHours;
+use crate::patient::{PatientDetails, QuietHours};
 
 /// The local hours messages may go out: `[start, end)`, within one day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,20 @@ pub struct SendingHours {
 }
 
 impl SendingHours {
+    /// One patient's hours for a class of message: the federal window,
+    /// narrowed by the organization's own and the patient's state's rule,
+    /// and the patient's quiet hours.
+    pub fn for_patient(patient: &PatientDetails, own: Option<SendingWindow>, class: MessageClass) -> SendingHours {
+        let mut window = SendingWindow::DEFAULT;
+        if let Some(own) = own {
+            window = window.narrowed_by(own);
+        }
+        if let Some(local_rule) = SendingWindow::for_state(patient.address.state.as_deref(), class) {
+            window = window.narrowed_by(local_rule);
+        }
+        SendingHours { window, quiet: patient.quiet_hours }
+    }
+
     pub fn allows(&self, local: Time) -> bool {
         self.window.contains(local) && !self.quiet.is_some_and(|q| q.contains(local))
     }

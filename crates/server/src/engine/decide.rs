@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use rapport_domain::message::caps::FrequencyCap;
 use rapport_domain::message::compose::{AnswerLinks, Links, Source, compose};
 use rapport_domain::message::routing::{RoutingFacts, address_for, choose_channel};
-use rapport_domain::message::window::{SendingHours, SendingWindow};
+use rapport_domain::message::window::SendingHours;
 use rapport_domain::reminder::key_prefix;
 use rapport_domain::{Answer, Channel, Message, MessageClass, Patient, PatientId};
 
@@ -99,14 +99,8 @@ pub fn decide(
         None => facts.organizations.get(&org).map_or_else(|| "UTC".to_owned(), |o| o.time_zone.as_str().to_owned()),
     };
     let zone = TimeZone::get(&zone_name).unwrap_or(TimeZone::UTC);
-    let mut window = SendingWindow::DEFAULT;
-    if let Some(own) = facts.organizations.get(&org).and_then(|o| o.sending_window) {
-        window = window.narrowed_by(own);
-    }
-    if let Some(local_rule) = SendingWindow::for_state(patient.details.address.state.as_deref(), message.plan.class) {
-        window = window.narrowed_by(local_rule);
-    }
-    let hours = SendingHours { window, quiet: patient.details.quiet_hours };
+    let own = facts.organizations.get(&org).and_then(|o| o.sending_window);
+    let hours = SendingHours::for_patient(&patient.details, own, message.plan.class);
     let Some(allowed) = hours.next_allowed(now, &zone) else {
         return Decision::close("the patient's hours leave no time to send", trace);
     };

@@ -9,6 +9,7 @@
 //! inbox is walked by keyboard; each is saved under `target/screenshots/`
 //! for a reviewer.
 
+use axum::http::StatusCode;
 use rapport_domain::{Email, MessageState, Role};
 use rapport_server::auth::{password, totp};
 use rapport_server::simulators::twilio::TwilioSimulator;
@@ -17,6 +18,7 @@ use serde_json::json;
 
 use crate::api::{TestApp, serve_hooks};
 use crate::sms::{SENDER, sender_for};
+use crate::trust_api::{Browser, staff};
 use crate::webdriver::{Driver, browser_or_skip};
 
 const MOBILE: &str = "+13125550101";
@@ -224,4 +226,35 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
     browser.quit().await;
     app.store.end_subscriptions();
     let _ = stop.send(());
+}
+
+#[tokio::test]
+async fn a_reply_written_in_the_patients_night_is_shown_to_wait_for_their_morning() {
+    let app = TestApp::new().await;
+    let (org, _) = app.organization("Lakeshore Family Practice").await;
+    let patient = json!({"given_name": "Ann", "family_name": "Lee", "time_zone": "America/Chicago",
+        "phones": [{"number": MOBILE, "type": "mobile"}]});
+    assert_eq!(app.post(&format!("/api/v1/organizations/{org}/patients"), patient).await.status, StatusCode::CREATED);
+    // 22:30 in Chicago on Sunday, November 22nd.
+    app.clock.set("2026-11-23T04:30:00Z".parse().expect("instant"));
+    crate::inbox::text(&app, &org, MOBILE, "Are you open tomorrow?", "SMnight", &[]).await;
+    let desk = Browser::open(&app, &staff(&app, &org, "desk@lakeshore.example", Role::FrontDesk).await).await;
+    let list = desk.send(&app, "GET", &format!("/api/v1/organizations/{org}/conversations"), None).await;
+    let id = list.body["items"][0]["id"].as_str().expect("the conversation").to_owned();
+    let page = |desk: Browser| {
+        let (app, path) = (&app, format!("/console/{org}/inbox?view=all&c={id}"));
+        async move {
+            let reply = desk.send(app, "GET", &path, None).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            reply.body.as_str().expect("HTML").to_owned()
+        }
+    };
+    let night = page(desk).await;
+    assert!(night.contains(r#"id="reply-waits""#), "the composer warns");
+    assert!(night.contains("It is 10:30 PM for the patient (America&#x2f;Chicago)"), "{night}");
+    assert!(night.contains("a reply sent now waits until Mon Nov 23, 8:00 AM their time"), "{night}");
+    app.clock.set("2026-11-23T15:00:00Z".parse().expect("instant"));
+    let desk = Browser::open(&app, &staff(&app, &org, "early@lakeshore.example", Role::FrontDesk).await).await;
+    let morning = page(desk).await;
+    assert!(!morning.contains("reply-waits"), "9 AM in Chicago: a reply goes at once");
 }

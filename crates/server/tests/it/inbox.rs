@@ -25,7 +25,7 @@ const MOBILE: &str = "+13125550101";
 const UNKNOWN: &str = "+13125550199";
 
 /// A text from `from`, signed as Twilio signs it; the answer is TwiML.
-async fn text(app: &TestApp, org: &str, from: &str, body: &str, sid: &str, extra: &[(&str, &str)]) -> Reply {
+pub(crate) async fn text(app: &TestApp, org: &str, from: &str, body: &str, sid: &str, extra: &[(&str, &str)]) -> Reply {
     let path = format!("/hooks/twilio/{org}/inbound");
     let mut params = vec![("From", from), ("To", SENDER), ("Body", body), ("MessageSid", sid)];
     params.extend_from_slice(extra);

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::response::Response;
-use rapport_domain::{ConversationId, OrganizationId, PatientId, TeamId};
+use jiff::tz::TimeZone;
+use rapport_domain::message::window::SendingHours;
+use rapport_domain::{ConversationId, MessageClass, Organization, OrganizationId, PatientDetails, PatientId, TeamId};
 use serde::Serialize;
 
 use super::{frame, render, v};
@@ -58,6 +60,35 @@ struct Selected {
     opted_out: bool,
     /// The canned replies, filled for this patient.
     canned: Vec<Canned>,
+    /// Outside the patient's texting hours: a reply would wait.
+    reply_wait: Option<ReplyWait>,
+}
+
+/// A reply written now would wait: the patient's time now, and when it would go.
+#[derive(Debug, Serialize)]
+struct ReplyWait {
+    zone: String,
+    local_now: String,
+    /// `None` when the patient's hours leave no time at all.
+    until: Option<String>,
+}
+
+/// Whether a reply written now would wait, by the rules the dispatcher
+/// applies (`SendingHours::for_patient`, in the patient's zone, else the
+/// organization's); `None` when it would go at once.
+fn reply_wait(patient: &PatientDetails, organization: &Organization, now: jiff::Timestamp) -> Option<ReplyWait> {
+    let zone_name = patient.time_zone.as_ref().unwrap_or(&organization.time_zone).as_str();
+    let zone = TimeZone::get(zone_name).unwrap_or(TimeZone::UTC);
+    let hours = SendingHours::for_patient(patient, organization.sending_window, MessageClass::Transactional);
+    let next = hours.next_allowed(now, &zone);
+    if next == Some(now) {
+        return None;
+    }
+    Some(ReplyWait {
+        zone: zone_name.to_owned(),
+        local_now: now.to_zoned(zone.clone()).strftime("%-I:%M %p").to_string(),
+        until: next.map(|at| at.to_zoned(zone.clone()).strftime("%a %b %-d, %-I:%M %p").to_string()),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -155,21 +186,22 @@ pub(super) async fn page(
                 None => None,
             };
             let opted_out = store.is_sms_suppressed_anywhere(org, &conversation.number).await?;
-            let canned = match conversation.patient_id {
+            let (canned, reply_wait) = match conversation.patient_id {
                 Some(p) => {
                     let record = store.get_patient(org, p).await?.details;
                     let first = record.preferred_name.as_deref().unwrap_or(&record.given_name);
-                    let practice = store.get_organization(org).await?.name;
+                    let practice = store.get_organization(org).await?;
                     let replies = store.canned_replies(org).await?;
-                    replies
+                    let canned = replies
                         .iter()
                         .map(|c| Canned {
                             title: c.words.title.clone(),
-                            body: c.words.fill(first, &record.family_name, &practice),
+                            body: c.words.fill(first, &record.family_name, &practice.name),
                         })
-                        .collect()
+                        .collect();
+                    (canned, reply_wait(&record, &practice, store.clock().now()))
                 }
-                None => Vec::new(),
+                None => (Vec::new(), None),
             };
             let view = thread(&state, org, conversation).await?;
             let ids = view
@@ -193,6 +225,7 @@ pub(super) async fn page(
                 candidates,
                 opted_out,
                 canned,
+                reply_wait,
             })
         }
     };
