@@ -79,6 +79,10 @@ pub struct Config {
     /// answered (in the webhook's TwiML) that the practice is closed, once
     /// per conversation per closed stretch.
     pub sms_after_hours_reply: bool,
+    /// MMS media are fetched from the provider (with the `[sms]` account's
+    /// credentials) and kept, so staff see them after the provider's copy is
+    /// gone. Needs `[sms] provider = "twilio"`.
+    pub sms_fetch_media: bool,
     /// Who carries email.
     pub email: EmailProvider,
     /// How the message dispatcher takes its work.
@@ -336,6 +340,7 @@ struct SmsLayer {
     daily_cap: Option<u64>,
     answer_keywords: Option<bool>,
     after_hours_reply: Option<bool>,
+    fetch_media: Option<bool>,
 }
 
 impl SmsLayer {
@@ -391,6 +396,7 @@ impl Default for Config {
             sms: SmsProvider::Log,
             sms_answer_keywords: false,
             sms_after_hours_reply: false,
+            sms_fetch_media: false,
             email: EmailProvider::Log,
             dispatcher: DispatcherSettings::default(),
             push: PushProvider::Log,
@@ -598,7 +604,12 @@ impl Config {
             if let Some(v) = sms.after_hours_reply {
                 self.sms_after_hours_reply = v;
             }
+            let fetch_media = sms.fetch_media.unwrap_or(false);
             self.sms = sms.into_provider(self.public_url.as_deref())?;
+            if fetch_media && !matches!(self.sms, SmsProvider::Twilio(_)) {
+                bail!("[sms] fetch_media needs provider twilio: media are fetched with its account");
+            }
+            self.sms_fetch_media = fetch_media;
         }
         if let Some(email) = file.email {
             self.email_limit = limit_of("email", email.rate_per_second, email.burst, email.daily_cap)?;
@@ -860,6 +871,21 @@ mod tests {
         let error = Config::load(&overrides, env(&[])).expect_err("a bare address");
         assert!(format!("{error:#}").contains("mailto: or https://"), "{error:#}");
         assert_eq!(Config::default().push, PushProvider::Log);
+    }
+
+    #[test]
+    fn media_are_fetched_only_through_a_twilio_account() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("rapport.toml");
+        let overrides = Overrides { config_file: Some(file.clone()), ..Default::default() };
+        std::fs::write(&file, "[sms]\nfetch_media = true\n").expect("write");
+        let error = Config::load(&overrides, env(&[])).expect_err("the log channel has no media");
+        assert!(format!("{error:#}").contains("fetch_media needs provider twilio"), "{error:#}");
+        let twilio = "[sms]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+13125550000\"\n";
+        std::fs::write(&file, format!("{twilio}fetch_media = true\n")).expect("write");
+        assert!(Config::load(&overrides, env(&[])).expect("load").0.sms_fetch_media);
+        std::fs::write(&file, twilio).expect("write");
+        assert!(!Config::load(&overrides, env(&[])).expect("load").0.sms_fetch_media, "off by default");
     }
 
     #[test]

@@ -14,7 +14,9 @@ use rapport_server::channels::webpush::{Vapid, WebPush};
 use rapport_server::config::{Config, EmailProvider, PushProvider, SmsProvider, VoiceProvider};
 use rapport_server::demo;
 use rapport_server::ehr::write_back::{WriteBackSettings, WriteBacks};
+use rapport_server::engine::SideWork;
 use rapport_server::engine::dispatch::MessageSender;
+use rapport_server::engine::media_fetch::{MediaFetcher, MediaSettings};
 use rapport_server::http::hooks::TwilioHooks;
 use rapport_server::http::{AppState, HttpSettings};
 use rapport_server::jobs::{RetryPolicy, WorkerSettings};
@@ -187,6 +189,9 @@ pub(super) async fn dispatch(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Twilio's own limit for an MMS's media: larger is never fetched.
+const MEDIA_MAX_BYTES: usize = 5 * 1024 * 1024;
+
 /// Starts the dispatcher with the configured providers; it stops when `stopped` turns true.
 async fn start_dispatcher(
     config: &Config,
@@ -211,7 +216,21 @@ async fn start_dispatcher(
         sender = sender.with_links(PatientLinks::load(store, url).await?);
     }
     let planner = rapport_server::engine::reminders::ReminderPlanner::new(store.clone());
-    Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, planner, write_backs, worker, stopped)))
+    let media = match (&config.sms, config.sms_fetch_media) {
+        (SmsProvider::Twilio(account), true) => Some(MediaFetcher::new(
+            store.clone(),
+            MediaSettings {
+                base_url: account.base_url.clone(),
+                account_sid: account.account_sid.clone(),
+                auth_token: account.auth_token.clone(),
+                max_bytes: MEDIA_MAX_BYTES,
+                timeout: account.timeout,
+            },
+        )?),
+        _ => None,
+    };
+    let side = SideWork { write_backs, media };
+    Ok(tokio::spawn(rapport_server::engine::run_dispatcher(sender, planner, side, worker, stopped)))
 }
 
 /// The provider of each channel, as configured (the log channel by default).

@@ -267,6 +267,7 @@ pub const POLICIES: &[RoutePolicy] = &[
     route("GET", "/api/v1/organizations/{org}/teams", Needs(C::MessageRead), "team.list"),
     route("POST", "/api/v1/organizations/{org}/teams", Needs(C::OrganizationWrite), "team.create"),
     on("PUT", "/api/v1/organizations/{org}/teams/{id}", Needs(C::OrganizationWrite), "team.update", "team"),
+    on("GET", "/api/v1/organizations/{org}/texts/{id}/media/{position}", Needs(C::MessageRead), "text.media", "text"),
     on(
         "DELETE",
         "/api/v1/organizations/{org}/canned-replies/{id}",

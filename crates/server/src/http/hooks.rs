@@ -268,7 +268,7 @@ fn media_of(params: &[(String, String)]) -> Vec<Media> {
         .filter_map(|i| {
             let url = field(params, &format!("MediaUrl{i}"))?;
             let content_type = field(params, &format!("MediaContentType{i}")).map(str::to_owned);
-            Some(Media { url: url.to_owned(), content_type })
+            Some(Media { url: url.to_owned(), content_type, stored: false })
         })
         .collect()
 }

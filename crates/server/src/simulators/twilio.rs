@@ -18,6 +18,7 @@
 //! `calls.rs`.
 
 mod calls;
+mod media;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -72,6 +73,12 @@ struct State {
     requests: usize,
     /// Status callbacks are posted after each create unless turned off.
     quiet: bool,
+    /// Media the simulator hosts, by path: content type and bytes.
+    media: HashMap<String, (String, Vec<u8>)>,
+    /// Media requests still to fail (500) before one succeeds.
+    media_faults: usize,
+    /// Media requests received (the credentials right or wrong).
+    media_requests: usize,
 }
 
 /// A running simulator; it stops when dropped.
@@ -231,8 +238,14 @@ impl TwilioSimulator {
         let prefix = format!("/2010-04-01/Accounts/{}/Messages.json", self.account_sid);
         let calls = format!("/2010-04-01/Accounts/{}/Calls.json", self.account_sid);
         let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
+        let media = format!("/2010-04-01/Accounts/{}/Messages/", self.account_sid);
+        if path.starts_with(&media) && path.contains("/Media/") {
+            self.state().media_requests += 1;
+        }
         let answer = if !self.authorized(request) {
             Answer::json(401, r#"{"code":20003,"message":"Authenticate","status":401}"#)
+        } else if path.starts_with(&media) && path.contains("/Media/") {
+            self.media(&request.method, path)
         } else if path == calls && request.method == "GET" {
             self.list_calls(query)
         } else if path == calls && request.method == "POST" {
@@ -427,19 +440,25 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
 
 struct Answer {
     status: u16,
-    body: String,
+    content_type: String,
+    body: Vec<u8>,
     extra: String,
 }
 
 impl Answer {
     fn json(status: u16, body: &str) -> Self {
-        Self { status, body: body.to_owned(), extra: String::new() }
+        Self { status, content_type: "application/json".into(), body: body.as_bytes().to_vec(), extra: String::new() }
+    }
+
+    fn bytes(content_type: &str, body: Vec<u8>) -> Self {
+        Self { status: 200, content_type: content_type.into(), body, extra: String::new() }
     }
 
     fn to_bytes(&self) -> Vec<u8> {
         let reason = match self.status {
             200 => "OK",
             201 => "Created",
+            204 => "No Content",
             400 => "Bad Request",
             401 => "Unauthorized",
             404 => "Not Found",
@@ -447,13 +466,15 @@ impl Answer {
             500 => "Internal Server Error",
             _ => "Status",
         };
-        format!(
-            "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{}",
+        let mut bytes = format!(
+            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
             self.status,
+            self.content_type,
             self.body.len(),
             self.extra,
-            self.body
         )
-        .into_bytes()
+        .into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
     }
 }

@@ -43,6 +43,9 @@ pub enum Db {
 pub enum Arg {
     Int(Option<i64>),
     Text(Option<String>),
+    /// A blob (`BLOB` on SQLite, `BYTEA` on PostgreSQL); one row at a time,
+    /// never through `insert_rows`.
+    Bytes(Vec<u8>),
 }
 
 impl From<i64> for Arg {
@@ -122,6 +125,13 @@ pub enum Row {
 impl Row {
     pub fn text(&self, col: &str) -> Result<String, StoreError> {
         self.opt_text(col)?.ok_or(StoreError::Corrupt("unexpected NULL text column"))
+    }
+
+    pub fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
+        Ok(match self {
+            Row::Sqlite(r) => r.try_get(col)?,
+            Row::Postgres(r) => r.try_get(col)?,
+        })
     }
 
     pub fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
@@ -216,6 +226,7 @@ fn sqlite_query(
         q = match arg {
             Arg::Int(v) => q.bind(v),
             Arg::Text(v) => q.bind(v),
+            Arg::Bytes(v) => q.bind(v),
         };
     }
     q
@@ -230,6 +241,7 @@ fn pg_query(
         q = match arg {
             Arg::Int(v) => q.bind(v),
             Arg::Text(v) => q.bind(v),
+            Arg::Bytes(v) => q.bind(v),
         };
     }
     q

@@ -34,7 +34,7 @@ pub struct InboundText {
     pub from: String,
     pub to: String,
     pub body: String,
-    /// MMS attachments: the provider's links, kept (not fetched).
+    /// MMS attachments: the provider's links (fetched later when configured).
     pub media: Vec<Media>,
 }
 
@@ -43,6 +43,9 @@ pub struct InboundText {
 pub struct Media {
     pub url: String,
     pub content_type: Option<String>,
+    /// Rapport keeps a copy (`text_media`), fetched with `[sms] fetch_media`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stored: bool,
 }
 
 /// What became of a text.

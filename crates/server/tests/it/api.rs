@@ -33,7 +33,10 @@ pub struct Reply {
     pub etag: Option<String>,
     pub content_type: Option<String>,
     pub headers: axum::http::HeaderMap,
+    /// The body as JSON, or as text when it is not JSON.
     pub body: Value,
+    /// The body's bytes as they came.
+    pub bytes: Vec<u8>,
 }
 
 /// The auth token the test apps verify Twilio's webhooks with: the simulator's.
@@ -163,7 +166,7 @@ impl TestApp {
         };
         let body =
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        Reply { status, etag, content_type, headers, body }
+        Reply { status, etag, content_type, headers, body, bytes: bytes.to_vec() }
     }
 
     /// Opens a live stream (Server-Sent Events) with the given credentials:

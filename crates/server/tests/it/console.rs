@@ -258,3 +258,42 @@ async fn a_reply_written_in_the_patients_night_is_shown_to_wait_for_their_mornin
     let morning = page(desk).await;
     assert!(!morning.contains("reply-waits"), "9 AM in Chicago: a reply goes at once");
 }
+
+#[tokio::test]
+async fn a_picture_rapport_kept_shows_in_the_thread_and_one_it_did_not_stays_a_link() {
+    use rapport_server::config::Secret;
+    use rapport_server::engine::media_fetch::{MediaFetcher, MediaSettings};
+    let app = TestApp::new().await;
+    let (org, _) = app.organization("Lakeshore Family Practice").await;
+    let patient = json!({"given_name": "Ann", "family_name": "Lee", "phones": [{"number": MOBILE, "type": "mobile"}]});
+    assert_eq!(app.post(&format!("/api/v1/organizations/{org}/patients"), patient).await.status, StatusCode::CREATED);
+    let sim = TwilioSimulator::start(app.store.clock().clone()).await.expect("simulator");
+    let picture = sim.host_media("image/png", vec![0x89, b'P', b'N', b'G']);
+    let media = [
+        ("NumMedia", "2"),
+        ("MediaUrl0", picture.as_str()),
+        ("MediaContentType0", "image/png"),
+        ("MediaUrl1", "https://elsewhere.example/card.pdf"),
+        ("MediaContentType1", "application/pdf"),
+    ];
+    crate::inbox::text(&app, &org, MOBILE, "My card", "MMcard", &media).await;
+    let settings = MediaSettings {
+        base_url: sim.base_url(),
+        account_sid: sim.account_sid.clone(),
+        auth_token: Secret::new(sim.auth_token.clone()),
+        max_bytes: 1024,
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let fetcher = MediaFetcher::new(app.store.clone(), settings).expect("fetcher");
+    assert_eq!(fetcher.batch(&crate::support::worker("media", 5)).await.expect("batch").done, 1);
+    let desk = Browser::open(&app, &staff(&app, &org, "desk@lakeshore.example", Role::FrontDesk).await).await;
+    let list = desk.send(&app, "GET", &format!("/api/v1/organizations/{org}/conversations"), None).await;
+    let id = list.body["items"][0]["id"].as_str().expect("the conversation").to_owned();
+    let thread = desk.send(&app, "GET", &format!("/api/v1/organizations/{org}/conversations/{id}"), None).await;
+    let text = thread.body["entries"][0]["text"]["id"].as_str().expect("the text").to_owned();
+    let page = desk.send(&app, "GET", &format!("/console/{org}/inbox?view=all&c={id}"), None).await;
+    let html = page.body.as_str().expect("HTML");
+    let copy = format!("&#x2f;api&#x2f;v1&#x2f;organizations&#x2f;{org}&#x2f;texts&#x2f;{text}&#x2f;media&#x2f;0");
+    assert!(html.contains(&format!(r#"<img src="{copy}""#)), "{html}");
+    assert!(html.contains("Attachment 2 (application&#x2f;pdf), at the provider"), "{html}");
+}

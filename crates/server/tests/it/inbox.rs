@@ -271,7 +271,7 @@ async fn an_mms_keeps_its_media_links_with_its_text() {
         let list = conversations(&app, &desk, &org, "").await;
         let thread = get(&app, &desk, &format!("/api/v1/organizations/{org}/conversations/{}", id_of(&list[0]))).await;
         let attached = &thread.body["entries"][0]["text"]["media"];
-        assert_eq!(attached, &json!([{"url": media[1].1, "content_type": "image/jpeg"}]));
+        assert_eq!(attached, &json!([{"url": media[1].1, "content_type": "image/jpeg", "stored": false}]));
     })
     .await;
 }
@@ -596,6 +596,90 @@ async fn a_search_finds_conversations_by_name_number_and_words_of_the_thread() {
         assert!(found("bob").await.is_empty());
         let long = get(&app, &desk, &format!("/api/v1/organizations/{org}/conversations?q=a+b+c+d+e+f")).await;
         assert_eq!(long.status, StatusCode::BAD_REQUEST, "{}", long.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_mms_is_fetched_once_from_the_providers_host_and_kept_for_staff() {
+    use rapport_server::config::Secret;
+    use rapport_server::engine::media_fetch::{MediaFetcher, MediaSettings};
+    on_each_backend_app(|app| async move {
+        let (org, _) = app.organization("Practice").await;
+        let user = staff(&app, &org, "desk@practice.example", Role::FrontDesk).await;
+        let desk = Browser::open(&app, &user).await;
+        patient(&app, &org, "Ann", MOBILE).await;
+        let sim = TwilioSimulator::start(app.store.clock().clone()).await.expect("simulator");
+        let card_bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+        let card = sim.host_media("image/jpeg", card_bytes.clone());
+        let video = sim.host_media("video/mp4", vec![0; 2048]);
+        let gone = format!("{}/2010-04-01/Accounts/{}/Messages/MMx/Media/MEx", sim.base_url(), sim.account_sid);
+        let media = [
+            ("NumMedia", "4"),
+            ("MediaUrl0", card.as_str()),
+            ("MediaContentType0", "image/jpeg"),
+            ("MediaUrl1", video.as_str()),
+            ("MediaContentType1", "video/mp4"),
+            ("MediaUrl2", "http://192.0.2.1/elsewhere.png"),
+            ("MediaContentType2", "image/png"),
+            ("MediaUrl3", gone.as_str()),
+            ("MediaContentType3", "image/png"),
+        ];
+        text(&app, &org, MOBILE, "Here is my insurance card", "MM1", &media).await;
+        let settings = MediaSettings {
+            base_url: sim.base_url(),
+            account_sid: sim.account_sid.clone(),
+            auth_token: Secret::new(sim.auth_token.clone()),
+            max_bytes: 1024,
+            timeout: Duration::from_secs(5),
+        };
+        let fetcher = MediaFetcher::new(app.store.clone(), settings).expect("fetcher");
+        let worker = crate::support::worker("media", 10);
+
+        // The provider fails once: retried later, nothing kept meanwhile.
+        sim.fail_media(1);
+        assert_eq!(fetcher.batch(&worker).await.expect("batch").retried, 1);
+        let thread = |desk: Browser| {
+            let app = &app;
+            let path = format!("/api/v1/organizations/{org}/conversations");
+            async move {
+                let list = desk.send(app, "GET", &path, None).await;
+                assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+                let id = id_of(&list.body["items"][0]);
+                desk.send(app, "GET", &format!("{path}/{id}"), None).await.body["entries"][0]["text"].clone()
+            }
+        };
+        let stored = |text: &Value| -> Vec<bool> {
+            text["media"].as_array().expect("media").iter().map(|m| m["stored"] == true).collect()
+        };
+        assert_eq!(stored(&thread(desk.clone()).await), [false; 4]);
+
+        app.clock.set(app.clock.now() + jiff::SignedDuration::from_hours(2));
+        assert_eq!(fetcher.batch(&worker).await.expect("batch").done, 1);
+        let desk = Browser::open(&app, &user).await;
+        let text_view = thread(desk.clone()).await;
+        assert_eq!(stored(&text_view), [true, false, false, false], "too large, elsewhere and gone stay links");
+        let requests = sim.media_requests();
+        assert_eq!(requests, 1 + 3, "the failure, then the card, the video and the gone one; never the other host");
+        assert_eq!(fetcher.batch(&worker).await.expect("batch"), Default::default(), "fetched once");
+        assert_eq!(sim.media_requests(), requests);
+
+        let copy = format!("/api/v1/organizations/{org}/texts/{}/media", text_view["id"].as_str().expect("text id"));
+        let served = desk.send(&app, "GET", &format!("{copy}/0"), None).await;
+        assert_eq!(served.status, StatusCode::OK);
+        assert_eq!(served.content_type.as_deref(), Some("image/jpeg"));
+        let header = |name: &str| served.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(header("content-security-policy").as_deref(), Some("sandbox; default-src 'none'"));
+        assert_eq!(header("cache-control").as_deref(), Some("private, no-store"));
+        assert_eq!(served.bytes, card_bytes, "the card's bytes");
+        assert_eq!(desk.send(&app, "GET", &format!("{copy}/1"), None).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(desk.send(&app, "GET", &format!("{copy}/nine"), None).await.status, StatusCode::NOT_FOUND);
+        let (other, _) = app.organization("Other practice").await;
+        let theirs = staff(&app, &other, "desk@other.example", Role::FrontDesk).await;
+        let theirs = Browser::open(&app, &theirs).await;
+        let foreign = copy.replace(&org, &other);
+        assert_eq!(theirs.send(&app, "GET", &format!("{foreign}/0"), None).await.status, StatusCode::NOT_FOUND);
     })
     .await;
 }

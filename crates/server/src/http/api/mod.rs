@@ -28,6 +28,7 @@ mod tasks;
 mod teams;
 mod template_dto;
 mod templates;
+mod text_media;
 pub(crate) mod timeline;
 mod waitlist;
 
@@ -115,6 +116,7 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/canned-replies/{id}", delete(canned_replies::delete))
         .route("/organizations/{org}/teams", get(teams::list).post(teams::create))
         .route("/organizations/{org}/teams/{id}", put(teams::update))
+        .route("/organizations/{org}/texts/{id}/media/{position}", get(text_media::read))
         .route("/organizations/{org}/conversations/{id}", get(conversations::read))
         .route("/organizations/{org}/conversations/{id}/read", post(conversations::mark_read))
         .route("/organizations/{org}/conversations/{id}/assign", post(conversations::assign))
@@ -226,6 +228,7 @@ mod openapi_paths {
         super::teams::list,
         super::teams::create,
         super::teams::update,
+        super::text_media::read,
         super::reminder_rules::list,
         super::reminder_rules::create,
         super::reminder_rules::read,

@@ -60,8 +60,11 @@ pub struct TextView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MediaView {
+    /// The provider's link.
     pub url: String,
     pub content_type: Option<String>,
+    /// Rapport keeps a copy: `GET /texts/{text id}/media/{position}` (from 0).
+    pub stored: bool,
 }
 
 impl From<&ReceivedText> for TextView {
@@ -76,7 +79,7 @@ impl From<&ReceivedText> for TextView {
             media: t
                 .media
                 .iter()
-                .map(|m| MediaView { url: m.url.clone(), content_type: m.content_type.clone() })
+                .map(|m| MediaView { url: m.url.clone(), content_type: m.content_type.clone(), stored: m.stored })
                 .collect(),
         }
     }

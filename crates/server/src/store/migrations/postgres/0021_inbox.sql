@@ -63,6 +63,22 @@ CREATE TABLE conversation_reads (
 ALTER TABLE inbound_texts ADD COLUMN conversation_id TEXT REFERENCES conversations(id);
 -- The provider's media links (JSON: [{"url": …, "content_type": …}]).
 ALTER TABLE inbound_texts ADD COLUMN media TEXT;
+-- When Rapport fetched the media (`[sms] fetch_media`), or gave up on it.
+-- (The partial index keeps the fetcher's scan to the texts still waiting.)
+ALTER TABLE inbound_texts ADD COLUMN media_fetched_at BIGINT;
+-- MMS media fetched from the provider, kept so staff see it after the
+-- provider deletes its copy.
+CREATE TABLE text_media (
+    text_id         TEXT NOT NULL REFERENCES inbound_texts(id),
+    position        BIGINT NOT NULL,
+    organization_id TEXT NOT NULL REFERENCES organizations(id),
+    content_type    TEXT NOT NULL,
+    bytes           BYTEA NOT NULL,
+    fetched_at      BIGINT NOT NULL,
+    PRIMARY KEY (text_id, position)
+);
+CREATE INDEX inbound_texts_media_to_fetch ON inbound_texts(received_at)
+    WHERE media IS NOT NULL AND media_fetched_at IS NULL;
 CREATE INDEX inbound_texts_by_conversation ON inbound_texts(conversation_id, received_at);
 
 -- Ready answers staff pick in the inbox, filled for the patient at hand.
