@@ -881,7 +881,8 @@ mod tests {
         std::fs::write(&file, "[sms]\nfetch_media = true\n").expect("write");
         let error = Config::load(&overrides, env(&[])).expect_err("the log channel has no media");
         assert!(format!("{error:#}").contains("fetch_media needs provider twilio"), "{error:#}");
-        let twilio = "[sms]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+13125550000\"\n";
+        let twilio =
+            "[sms]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+13125550000\"\n";
         std::fs::write(&file, format!("{twilio}fetch_media = true\n")).expect("write");
         assert!(Config::load(&overrides, env(&[])).expect("load").0.sms_fetch_media);
         std::fs::write(&file, twilio).expect("write");

@@ -191,15 +191,15 @@ pub async fn twilio_inbound(
     let mut to_read = false;
     let (conversation, answered_keyword) = match keyword {
         Some(Keyword::OptOut) => {
-            state.store.suppress_sms(org, sender, from).await?;
-            tracing::info!(organization = %org, "an opt-out suppressed a number for its sender");
+            let patients = state.store.opt_out_by_keyword(org, sender, from, sid).await?;
+            tracing::info!(organization = %org, patients, "an opt-out suppressed a number and revoked its texts");
             let kept = replies::keep_keyword(&state.store, org, &text).await?;
             // One confirmation, the first time only.
             (kept, kept.is_some() && !was_suppressed)
         }
         Some(Keyword::OptIn) => {
-            state.store.unsuppress_sms(org, sender, from).await?;
-            tracing::info!(organization = %org, "an opt-in lifted a suppression");
+            let patients = state.store.opt_in_by_keyword(org, sender, from, sid).await?;
+            tracing::info!(organization = %org, patients, "an opt-in lifted a suppression and granted texts again");
             let kept = replies::keep_keyword(&state.store, org, &text).await?;
             (kept, kept.is_some())
         }
@@ -211,8 +211,8 @@ pub async fn twilio_inbound(
             // YES re-subscribes an opted-out number, and is read as an answer too.
             let resubscribed = keyword == Some(Keyword::Yes) && was_suppressed;
             if resubscribed {
-                state.store.unsuppress_sms(org, sender, from).await?;
-                tracing::info!(organization = %org, "an opt-in lifted a suppression");
+                let patients = state.store.opt_in_by_keyword(org, sender, from, sid).await?;
+                tracing::info!(organization = %org, patients, "an opt-in lifted a suppression and granted texts again");
             }
             let words = state.store.reply_words(org).await?;
             let now = state.store.clock().now();

@@ -1,10 +1,14 @@
 //! The consent ledger: every grant and revocation is a new row; the latest
 //! entry per channel and purpose is the patient's current choice.
 
-use rapport_domain::{Consent, ConsentId, OrganizationId, PatientId};
+use rapport_domain::{Channel, Consent, ConsentId, ConsentStatus, OrganizationId, PatientId, Purpose};
 
-use super::db::{Row, args};
+use super::db::{Row, Tx, args};
+use super::delivery::suppress_in;
 use super::{Store, StoreError};
+
+/// The ledger's source for a patient's own keyword by text.
+pub const KEYWORD_SOURCE: &str = "sms-keyword";
 
 pub(super) fn consent_from_row(r: &Row) -> Result<Consent, StoreError> {
     Ok(Consent {
@@ -75,4 +79,89 @@ impl Store {
         let history = self.consent_history(org, patient).await?;
         Ok(rapport_domain::consent::current(&history).into_iter().cloned().collect())
     }
+
+    /// A number texted STOP (or the carrier said it opted out) to `sender`:
+    /// the number is suppressed for that sender and, for every live patient
+    /// who has it, texts are revoked for every purpose in the ledger
+    /// (`sms-keyword`, the provider's message id as evidence), together.
+    pub async fn opt_out_by_keyword(
+        &self,
+        org: OrganizationId,
+        sender: &str,
+        number: &str,
+        evidence: &str,
+    ) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        suppress_in(&mut tx, org, sender, number, now).await?;
+        let recorded = keyword_in(&mut tx, org, number, ConsentStatus::Revoked, &Purpose::ALL, evidence, now).await?;
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    /// A number texted START (or YES while opted out) to `sender`: the
+    /// suppression is lifted and texts about care are granted again for
+    /// every live patient who has it. Marketing and research stay revoked
+    /// until the patient consents to them again.
+    pub async fn opt_in_by_keyword(
+        &self,
+        org: OrganizationId,
+        sender: &str,
+        number: &str,
+        evidence: &str,
+    ) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        tx.execute(
+            "DELETE FROM sms_suppressions WHERE organization_id = $1 AND sender = $2 AND address = $3",
+            args([org.to_string().into(), sender.into(), number.into()]),
+        )
+        .await?;
+        let purposes = [Purpose::Transactional];
+        let recorded = keyword_in(&mut tx, org, number, ConsentStatus::Granted, &purposes, evidence, now).await?;
+        tx.commit().await?;
+        Ok(recorded)
+    }
+}
+
+/// Appends a keyword's SMS entries for every live patient with `number`;
+/// how many patients it reached.
+async fn keyword_in(
+    tx: &mut Tx,
+    org: OrganizationId,
+    number: &str,
+    status: ConsentStatus,
+    purposes: &[Purpose],
+    evidence: &str,
+    now: jiff::Timestamp,
+) -> Result<usize, StoreError> {
+    let patients = tx
+        .fetch_all(
+            "SELECT DISTINCT c.patient_id FROM patient_contacts c JOIN patients p ON p.id = c.patient_id
+             WHERE c.organization_id = $1 AND c.value = $2 AND p.deleted_at IS NULL ORDER BY c.patient_id",
+            args([org.to_string().into(), number.into()]),
+        )
+        .await?;
+    for row in &patients {
+        let patient: PatientId = row.parsed("patient_id")?;
+        for purpose in purposes {
+            tx.execute(
+                "INSERT INTO consents (id, organization_id, patient_id, channel, purpose, status, source, evidence, recorded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                args([
+                    ConsentId::generate().to_string().into(),
+                    org.to_string().into(),
+                    patient.to_string().into(),
+                    Channel::Sms.as_str().into(),
+                    purpose.as_str().into(),
+                    status.as_str().into(),
+                    KEYWORD_SOURCE.into(),
+                    evidence.into(),
+                    now.into(),
+                ]),
+            )
+            .await?;
+        }
+    }
+    Ok(patients.len())
 }

@@ -285,17 +285,6 @@ impl Store {
         tx.commit().await
     }
 
-    /// Lifts a suppression (the patient texted START).
-    pub async fn unsuppress_sms(&self, org: OrganizationId, sender: &str, address: &str) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "DELETE FROM sms_suppressions WHERE organization_id = $1 AND sender = $2 AND address = $3",
-                args([org.to_string().into(), sender.into(), address.into()]),
-            )
-            .await
-            .map(drop)
-    }
-
     pub async fn is_sms_suppressed(
         &self,
         org: OrganizationId,

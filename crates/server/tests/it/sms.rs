@@ -334,6 +334,24 @@ async fn a_stop_texted_to_the_sender_suppresses_the_number_and_start_lifts_it() 
         plan(&app, &s, "after-start").await;
         dispatch(&s).await;
         assert_eq!(s.sim.messages().len(), 1, "texts resume after START");
+
+        // The patient's consent ledger holds both, by their own words.
+        let ledger = app.store.consent_history(s.org, s.patient.parse().expect("id")).await.expect("ledger");
+        let keyed: Vec<(&str, &str, &str, Option<&str>)> = ledger
+            .iter()
+            .filter(|c| c.source == "sms-keyword")
+            .map(|c| (c.channel.as_str(), c.purpose.as_str(), c.status.as_str(), c.evidence.as_deref()))
+            .collect();
+        assert_eq!(
+            keyed,
+            [
+                ("sms", "transactional", "revoked", Some("SM1")),
+                ("sms", "marketing", "revoked", Some("SM1")),
+                ("sms", "research", "revoked", Some("SM1")),
+                ("sms", "transactional", "granted", Some("SM2")),
+            ],
+            "STOP revokes every purpose; START grants care texts back, not marketing"
+        );
     })
     .await;
 }
