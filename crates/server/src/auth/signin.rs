@@ -3,7 +3,7 @@
 //! way whether or not the account exists, after the same amount of work.
 
 use jiff::{SignedDuration, Timestamp};
-use rapport_domain::{ActorKind, Email, NewAuditEvent, Outcome, SessionInfo, StaffUser};
+use rapport_domain::{ActorKind, Email, NewAuditEvent, Outcome, SessionId, SessionInfo, StaffUser};
 
 use super::secret::{csrf_token, digest, random_token};
 use super::{password, recovery, totp};
@@ -22,6 +22,9 @@ pub struct AuthSettings {
     pub per_address: ThrottleRule,
     /// Write password-reset links to the log (development, until email exists).
     pub log_reset_links: bool,
+    /// How often a live stream checks that its caller may still listen
+    /// (the session not ended, expired or idle; the token not revoked).
+    pub stream_recheck: SignedDuration,
 }
 
 impl Default for AuthSettings {
@@ -33,6 +36,7 @@ impl Default for AuthSettings {
             per_account: ThrottleRule { max_failures: 5, window: quarter_hour, lockout: quarter_hour },
             per_address: ThrottleRule { max_failures: 20, window: quarter_hour, lockout: quarter_hour },
             log_reset_links: false,
+            stream_recheck: SignedDuration::from_secs(30),
         }
     }
 }
@@ -193,14 +197,13 @@ fn audit_event(user: Option<&StaffUser>, client: &ClientInfo, outcome: Outcome, 
     event
 }
 
-/// The live session whose cookie secret is `token`: expired ones (idle or
-/// absolute) are ended on sight, and a disabled account has none.
-pub async fn session_for(
+/// The session's user, if the session is live: expired ones (idle or
+/// absolute) and those of a disabled account are ended on sight.
+async fn live_user(
     store: &Store,
     settings: &AuthSettings,
-    token: &str,
-) -> Result<Option<(StaffUser, SessionInfo)>, StoreError> {
-    let Some(session) = store.session_by_digest(&digest(token)).await? else { return Ok(None) };
+    session: &SessionInfo,
+) -> Result<Option<StaffUser>, StoreError> {
     let now: Timestamp = store.clock().now();
     if now >= session.expires_at || now.duration_since(session.last_seen_at) >= settings.session_idle {
         store.end_session(session.id).await?;
@@ -211,6 +214,26 @@ pub async fn session_for(
         store.end_session(session.id).await?;
         return Ok(None);
     }
+    Ok(Some(user))
+}
+
+/// Whether session `id` is still live (without counting this as activity):
+/// a live stream asks, now and then, on behalf of the session that opened it.
+pub async fn session_is_live(store: &Store, settings: &AuthSettings, id: SessionId) -> Result<bool, StoreError> {
+    let Some(session) = store.session(id).await? else { return Ok(false) };
+    Ok(live_user(store, settings, &session).await?.is_some())
+}
+
+/// The live session whose cookie secret is `token`: expired ones (idle or
+/// absolute) are ended on sight, and a disabled account has none.
+pub async fn session_for(
+    store: &Store,
+    settings: &AuthSettings,
+    token: &str,
+) -> Result<Option<(StaffUser, SessionInfo)>, StoreError> {
+    let Some(session) = store.session_by_digest(&digest(token)).await? else { return Ok(None) };
+    let Some(user) = live_user(store, settings, &session).await? else { return Ok(None) };
+    let now: Timestamp = store.clock().now();
     // One write a minute at most keeps the idle clock right to the minute.
     if now.duration_since(session.last_seen_at) >= SignedDuration::from_mins(1) {
         store.touch_session(session.id).await?;

@@ -64,6 +64,11 @@ impl Store {
         session_from_row(&row)
     }
 
+    pub async fn session(&self, id: SessionId) -> Result<Option<SessionInfo>, StoreError> {
+        let row = self.db.fetch_optional("SELECT * FROM sessions WHERE id = $1", args([id.to_string().into()])).await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
     pub async fn session_by_digest(&self, digest: &str) -> Result<Option<SessionInfo>, StoreError> {
         let row = self.db.fetch_optional("SELECT * FROM sessions WHERE token_hash = $1", args([digest.into()])).await?;
         row.as_ref().map(session_from_row).transpose()

@@ -683,3 +683,45 @@ async fn an_mms_is_fetched_once_from_the_providers_host_and_kept_for_staff() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_live_stream_ends_when_its_caller_may_no_longer_listen() {
+    let settings = rapport_server::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
+    let app = TestApp::with_state(settings, |mut state| {
+        state.auth.stream_recheck = jiff::SignedDuration::from_millis(50);
+        state
+    })
+    .await;
+    let (org, _) = app.organization("Practice").await;
+    let path = format!("/api/v1/organizations/{org}/inbox/events");
+    let ends = |mut live: Body| async move {
+        let ended = tokio::time::timeout(Duration::from_secs(10), live.frame()).await.expect("the stream ends");
+        assert!(ended.is_none(), "ended, not an event");
+    };
+    let open = |headers: Vec<(&'static str, String)>| {
+        let (app, path) = (&app, path.clone());
+        async move {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, mut live) = app.stream(&path, &headers).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(next_event(&mut live).await.0, "ready");
+            // Several checks pass while the caller may listen.
+            assert!(tokio::time::timeout(Duration::from_millis(300), live.frame()).await.is_err(), "still open");
+            live
+        }
+    };
+
+    // Signed out: the session's stream ends.
+    let desk = desk(&app, &org).await;
+    let live = open(vec![("cookie", desk.cookie.clone())]).await;
+    let out = desk.send(&app, "POST", "/api/v1/auth/logout", None).await;
+    assert!(out.status.is_success(), "{}", out.body);
+    ends(live).await;
+
+    // Idle past the limit: listening is no activity.
+    let user = staff(&app, &org, "idle@practice.example", Role::FrontDesk).await;
+    let idle = Browser::open(&app, &user).await;
+    let live = open(vec![("cookie", idle.cookie.clone())]).await;
+    app.clock.set(app.clock.now() + jiff::SignedDuration::from_mins(16));
+    ends(live).await;
+}

@@ -4,7 +4,10 @@
 //! shows through the API, so the stream carries ids and nothing a patient
 //! said. The first event is `ready`; `lagged` means events were missed and
 //! the console should reload its list. A comment every 15 seconds keeps
-//! proxies from closing an idle stream.
+//! proxies from closing an idle stream. The caller is checked again every
+//! `AuthSettings::stream_recheck`: a session signed out, expired or idle
+//! past its limit (the stream itself is no activity), a disabled account or
+//! a revoked token ends the stream.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -15,8 +18,9 @@ use futures_util::Stream;
 use rapport_domain::OrganizationId;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::auth::signin::session_is_live;
 use crate::http::AppState;
-use crate::http::access::{Allowed, need};
+use crate::http::access::{Allowed, Principal, need};
 use crate::http::error::{ApiError, Problem};
 use crate::store::{InboxEventKind, InboxSubscription};
 
@@ -34,18 +38,56 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let subscription = state.store.subscribe().await?;
     let ready = futures_util::stream::once(async { Ok(Event::default().event("ready").data("{}")) });
-    let stream = futures_util::StreamExt::chain(ready, live(subscription, access.org()));
+    let listener = Listener { state: state.clone(), principal: access.grant.principal.clone(), org: access.org() };
+    let every = state.auth.stream_recheck.unsigned_abs().max(Duration::from_millis(10));
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stream = futures_util::StreamExt::chain(ready, live(subscription, listener, recheck));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
-fn live(subscription: InboxSubscription, org: OrganizationId) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold(subscription, move |mut subscription| async move {
-        loop {
-            let received = tokio::select! {
-                received = subscription.events.recv() => received,
-                _ = subscription.ending.wait_for(|ending| *ending) => return None,
-            };
-            let event = match received {
+/// Who listens, to check again now and then.
+struct Listener {
+    state: AppState,
+    principal: Principal,
+    org: OrganizationId,
+}
+
+impl Listener {
+    /// Whether the caller may still listen; a failure to tell ends the stream too.
+    async fn allowed(&self) -> bool {
+        let store = &self.state.store;
+        let live = match &self.principal {
+            Principal::Staff { session, .. } => session_is_live(store, &self.state.auth, session.id).await,
+            Principal::Token(token) => store.api_token(self.org, token.id).await.map(|t| t.revoked_at.is_none()),
+        };
+        live.unwrap_or(false)
+    }
+}
+
+fn live(
+    subscription: InboxSubscription,
+    listener: Listener,
+    recheck: tokio::time::Interval,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(
+        (subscription, listener, recheck),
+        move |(mut subscription, listener, mut recheck)| async move {
+            let org = listener.org;
+            loop {
+                let received = tokio::select! {
+                    received = subscription.events.recv() => Some(received),
+                    _ = subscription.ending.wait_for(|ending| *ending) => return None,
+                    _ = recheck.tick() => None,
+                };
+                let Some(received) = received else {
+                    if listener.allowed().await {
+                        continue;
+                    }
+                    tracing::info!(organization = %org, "a live stream ended: its caller may no longer listen");
+                    return None;
+                };
+                let event = match received {
                 Ok(event) if event.organization_id == org => Event::default().event("inbox").data(
                     serde_json::json!({ "conversation_id": event.conversation_id.to_string(), "kind": kind_name(event.kind) })
                         .to_string(),
@@ -54,9 +96,10 @@ fn live(subscription: InboxSubscription, org: OrganizationId) -> impl Stream<Ite
                 Err(RecvError::Lagged(missed)) => Event::default().event("lagged").data(format!("{{\"missed\":{missed}}}")),
                 Err(RecvError::Closed) => return None,
             };
-            return Some((Ok(event), subscription));
-        }
-    })
+                return Some((Ok(event), (subscription, listener, recheck)));
+            }
+        },
+    )
 }
 
 fn kind_name(kind: InboxEventKind) -> &'static str {

@@ -247,5 +247,10 @@
       await refresh(open);
     });
     source.addEventListener("lagged", () => refresh(false));
+    // The server ends the stream when the session may no longer listen
+    // (signed out, idle, expired); the reconnect is refused: sign in again.
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED) window.location.assign("/console/sign-in");
+    });
   }
 })();
