@@ -3,9 +3,13 @@ resource it answers with the `fhirclient` package's models (generated from
 FHIR 4.0.1) in strict mode: a missing required element, a wrong type or an
 element FHIR does not define fails the run.
 
-Usage: fhir_validate.py BASE_URL TOKEN (BASE_URL ends in /fhir)."""
+It also creates each official Patient example in EXAMPLES_DIR (when given)
+and validates what Rapport answers and reads back.
+
+Usage: fhir_validate.py BASE_URL TOKEN [EXAMPLES_DIR] (BASE_URL ends in /fhir)."""
 
 import json
+import pathlib
 import sys
 import urllib.request
 
@@ -24,14 +28,18 @@ MODELS = {
 }
 
 
-def get(url, token, expect=200):
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"})
+def get(url, token, expect=(200,), body=None):
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
+    if body is not None:
+        headers["Content-Type"] = "application/fhir+json"
+    request = urllib.request.Request(url, headers=headers, data=body, method="POST" if body is not None else "GET")
     try:
         with urllib.request.urlopen(request) as response:
             status, body, kind = response.status, response.read(), response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as error:
         status, body, kind = error.code, error.read(), error.headers.get("Content-Type", "")
-    if status != expect:
+    expect = expect if isinstance(expect, tuple) else (expect,)
+    if status not in expect:
         sys.exit(f"{url}: status {status}, expected {expect}: {body[:300]!r}")
     if not kind.startswith("application/fhir+json"):
         sys.exit(f"{url}: content type {kind!r}")
@@ -66,6 +74,11 @@ def main():
             check(entry["resource"], entry["fullUrl"])
         first = entries[0]["resource"]["id"]
         check(get(f"{base}/{kind}/{first}", token), f"{kind}/{first}")
+    if len(sys.argv) > 3:
+        for example in sorted(pathlib.Path(sys.argv[3]).glob("Patient-*.json")):
+            created = get(f"{base}/Patient", token, expect=201, body=example.read_bytes())
+            check(created, f"{example.name} as created")
+            check(get(f"{base}/Patient/{created['id']}", token), f"{example.name} as read")
     check(get(f"{base}/Patient?shoe_size=9", token, expect=400), "an unknown parameter's outcome")
     check(get(f"{base}/Patient/00000000-0000-7000-8000-000000000000", token, expect=404), "a missing patient's outcome")
     print("fhirclient (FHIR 4.0.1, strict) accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))

@@ -23,6 +23,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::fhir::capability::metadata,
         super::fhir::read_patient,
         super::fhir::search_patients,
+        super::fhir::write::create_patient,
+        super::fhir::write::update_patient,
         super::fhir::read_practitioner,
         super::fhir::search_practitioners,
         super::fhir::read_location,

@@ -6,7 +6,7 @@
 
 mod appointments;
 mod batch;
-mod fhir;
+pub(crate) mod fhir;
 mod patients;
 mod table;
 

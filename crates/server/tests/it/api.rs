@@ -127,6 +127,12 @@ impl TestApp {
         own.or(tokens.first()).map(|(_, token)| token.clone())
     }
 
+    /// The integration token of organization `org` (made by [`organization`](Self::organization)).
+    pub fn token_of(&self, org: &str) -> String {
+        let tokens = self.tokens.lock().expect("lock");
+        tokens.iter().find(|(o, _)| o == org).map(|(_, t)| t.clone()).expect("the organization's token")
+    }
+
     /// Sends as the integration token of the path's organization.
     pub async fn send(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         let bearer = self.token_for(path).map(|t| format!("Bearer {t}"));

@@ -3,7 +3,10 @@
 //! organization's patients, practitioners, locations, organization and
 //! appointments as FHIR JSON; paging by `next` links; every error an
 //! OperationOutcome (an unknown parameter, another tenant's record, no
-//! credential, an unknown type).
+//! credential, an unknown type); the 22 official Patient examples created,
+//! read back with what Rapport keeps of them, and found again by a
+//! conditional create; an update under its version that keeps what FHIR
+//! does not carry.
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -115,6 +118,147 @@ async fn fhir_reads_and_searches_the_callers_organization_and_answers_errors_as_
         assert_eq!(other_org.status, StatusCode::NOT_FOUND);
         let nothing = app.send_raw("GET", "/fhir/Basic", None, &[("authorization", &bearer)]).await;
         assert_eq!((nothing.status, outcome_code(&nothing)), (StatusCode::NOT_FOUND, "not-found"));
+    })
+    .await;
+}
+
+/// The official FHIR R4 Patient examples (`tests/fixtures/fhir-examples`).
+fn patient_examples() -> Vec<(String, Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fhir-examples");
+    let mut examples: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .expect("the examples")
+        .filter_map(|entry| {
+            let path = entry.expect("entry").path();
+            let name = path.file_name()?.to_str()?.to_owned();
+            name.starts_with("Patient-").then(|| {
+                let text = std::fs::read_to_string(&path).expect("read");
+                (name, serde_json::from_str(&text).expect("JSON"))
+            })
+        })
+        .collect();
+    examples.sort_by(|a, b| a.0.cmp(&b.0));
+    examples
+}
+
+/// What Rapport keeps of a Patient.
+#[derive(Debug, PartialEq)]
+struct Kept {
+    identifiers: Vec<(String, String)>,
+    family: String,
+    given: String,
+    birth_date: Option<String>,
+    gender: String,
+    emails: Vec<String>,
+}
+
+fn kept(resource: &Value) -> Kept {
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    let mut identifiers: Vec<(String, String)> = list(&resource["identifier"])
+        .iter()
+        .filter(|i| {
+            let kind = &i["type"]["coding"][0]["code"];
+            let has = |key: &str| i[key].as_str().is_some_and(|v| !v.trim().is_empty());
+            has("system") && has("value") && i["system"] != "http://hl7.org/fhir/sid/us-ssn" && kind != "SS"
+        })
+        .map(|i| (text(&i["system"]), text(&i["value"])))
+        .collect();
+    identifiers.sort();
+    identifiers.dedup();
+    let names = list(&resource["name"]);
+    let name = names.iter().find(|n| n["use"] == "official").or(names.first()).cloned().unwrap_or(Value::Null);
+    let emails =
+        list(&resource["telecom"]).iter().filter(|t| t["system"] == "email").map(|t| text(&t["value"])).collect();
+    let gender = resource["gender"].as_str().unwrap_or("unknown").to_owned();
+    Kept {
+        identifiers,
+        family: text(&name["family"]),
+        given: text(&name["given"][0]),
+        birth_date: resource["birthDate"].as_str().map(str::to_owned),
+        gender,
+        emails,
+    }
+}
+
+#[tokio::test]
+async fn every_official_patient_example_round_trips_through_create_and_read() {
+    on_each_backend_app(|app| async move {
+        let examples = patient_examples();
+        assert_eq!(examples.len(), 22, "the 22 official examples");
+        let fhir = [("content-type", "application/fhir+json")];
+        for (name, example) in &examples {
+            // Each in an organization of its own, as if from its own EHR.
+            let (org, _) = app.organization(name).await;
+            let path = "/fhir/Patient";
+            let bearer = format!("Bearer {}", app.token_of(&org));
+            let headers = [fhir[0], ("authorization", bearer.as_str())];
+            let created = app.send_raw("POST", path, Some(&example.to_string()), &headers).await;
+            assert_eq!(created.status, StatusCode::CREATED, "{name}: {}", created.body);
+            let id = created.body["id"].as_str().expect("id").to_owned();
+            let place = created.headers.get("location").and_then(|v| v.to_str().ok()).expect("Location");
+            assert!(place.ends_with(&format!("/fhir/Patient/{id}/_history/1")), "{place}");
+            let read = app.send_raw("GET", &format!("{path}/{id}"), None, &headers[1..]).await;
+            assert_eq!(read.status, StatusCode::OK, "{name}");
+            assert_eq!(read.body, created.body, "{name}: the read is what the create answered");
+            assert_eq!(kept(&read.body), kept(example), "{name}: what Rapport keeps comes back as it went in");
+            // Conditional create: the same identifier finds the same patient.
+            if let Some((system, value)) = kept(example).identifiers.first().cloned() {
+                let condition = format!("identifier={system}|{value}");
+                let again = [fhir[0], ("authorization", bearer.as_str()), ("if-none-exist", condition.as_str())];
+                let found = app.send_raw("POST", path, Some(&example.to_string()), &again).await;
+                assert_eq!((found.status, found.body["id"].as_str()), (StatusCode::OK, Some(id.as_str())), "{name}");
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fhir_update_keeps_what_fhir_does_not_carry_under_its_version() {
+    on_each_backend_app(|app| async move {
+        let (org, _) = app.organization("Riverbend Health").await;
+        let ann = created(
+            &app,
+            &format!("/api/v1/organizations/{org}/patients"),
+            json!({"given_name": "Ann",
+            "family_name": "Lee", "preferred_name": "Annie", "identifiers": [{"system": "urn:mrn", "value": "A-1"}]}),
+        )
+        .await;
+        let path = format!("/fhir/Patient/{ann}");
+        let read = app.get(&path).await;
+        let mut resource = read.body.clone();
+        resource["name"] = json!([{"use": "official", "family": "Lee-Park", "given": ["Ann"]}]);
+        resource["birthDate"] = json!("1980-04-02");
+        resource["identifier"] = json!([{"system": "urn:ehr", "value": "E-9"}]);
+        let body = resource.to_string();
+        let tag = read.etag.clone().expect("ETag");
+        let updated = app.send("PUT", &path, Some(&body), &[("if-match", &tag)]).await;
+        assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+        assert_eq!(updated.body["meta"]["versionId"], "2");
+        assert_eq!(updated.body["name"][0]["family"], "Lee-Park");
+        let record = app.get(&format!("/api/v1/organizations/{org}/patients/{ann}")).await.body;
+        assert_eq!(record["preferred_name"], "Annie", "what FHIR does not carry stays");
+        assert_eq!(record["birth_date"], "1980-04-02");
+        let systems: Vec<&str> =
+            record["identifiers"].as_array().expect("ids").iter().filter_map(|i| i["system"].as_str()).collect();
+        assert_eq!(systems, ["urn:mrn", "urn:ehr"], "identifiers are only added");
+
+        let stale = app.send("PUT", &path, Some(&body), &[("if-match", &tag)]).await;
+        assert_eq!((stale.status, outcome_code(&stale)), (StatusCode::PRECONDITION_FAILED, "conflict"));
+        let mut other = resource.clone();
+        other["id"] = json!("0190d5d6-8bb4-7c5e-a2a6-3f0e3c1d2b4a");
+        let moved = app.send("PUT", &path, Some(&other.to_string()), &[]).await;
+        assert_eq!((moved.status, outcome_code(&moved)), (StatusCode::BAD_REQUEST, "invalid"));
+        let doctor = json!({"resourceType": "Practitioner", "name": [{"family": "Ng"}]});
+        let wrong = app.send("POST", "/fhir/Patient", Some(&doctor.to_string()), &[]).await;
+        assert_eq!((wrong.status, outcome_code(&wrong)), (StatusCode::BAD_REQUEST, "invalid"));
+        let undated = json!({"resourceType": "Patient", "name": [{"family": "Lee"}], "birthDate": "1980-13-40"});
+        let refused = app.send("POST", "/fhir/Patient", Some(&undated.to_string()), &[]).await;
+        assert_eq!((refused.status, outcome_code(&refused)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
+        assert_eq!(refused.body["issue"][1]["expression"][0], "Patient.birthDate", "{}", refused.body);
+        let taken = json!({"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": "A-1"}]});
+        let conflict = app.send("POST", "/fhir/Patient", Some(&taken.to_string()), &[]).await;
+        assert_eq!((conflict.status, outcome_code(&conflict)), (StatusCode::CONFLICT, "conflict"), "{}", conflict.body);
     })
     .await;
 }

@@ -110,7 +110,7 @@ async fn a_bad_resource_is_named_where_it_is_and_the_rest_land() {
         let dir = tempfile::tempdir().expect("dir");
         let lines = [
             r#"{"resourceType":"Patient","id":"a","identifier":[{"system":"urn:mrn","value":"A1"}],"name":[{"family":"Lee","given":["Ann"]}]}"#,
-            r#"{"resourceType":"Patient","id":"b","identifier":[{"system":"urn:mrn","value":"B1"}],"name":[{"given":["Bo"]}]}"#,
+            r#"{"resourceType":"Patient","name":[{"given":["Bo"]}]}"#,
             r#"not json"#,
             r#"{"resourceType":"Patient","id":"c","identifier":[{"system":"urn:mrn","value":"C1"}],"name":[{"family":"Park"}],"birthDate":"19-1-1"}"#,
         ];
@@ -123,7 +123,7 @@ async fn a_bad_resource_is_named_where_it_is_and_the_rest_land() {
             shown,
             [
                 "Patient.ndjson:3: the line is not JSON",
-                "Patient.ndjson:2: Patient/b: Patient.name.family is missing",
+                "Patient.ndjson:2: Patient/: Patient has neither an identifier nor an id",
                 "Patient.ndjson:4: Patient/c: Patient.birthDate is not a date",
                 "Encounter.ndjson:1: Encounter/e: the Patient Encounter names was not taken in this import",
             ]

@@ -39,6 +39,9 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
+/// The types that take create (conditional on an identifier) and update.
+pub const WRITABLE: &[&str] = &["Patient"];
+
 /// The parameter names `kind` takes.
 pub fn parameters(kind: &str) -> Vec<&'static str> {
     SERVED.iter().find(|(k, _)| *k == kind).map(|(_, p)| p.iter().map(|(n, _)| *n).collect()).unwrap_or_default()
@@ -50,12 +53,22 @@ pub async fn metadata() -> Response {
     let resources: Vec<Value> = SERVED
         .iter()
         .map(|(kind, params)| {
-            json!({
+            let mut interactions = vec![json!({"code": "read"}), json!({"code": "search-type"})];
+            let writable = WRITABLE.contains(kind);
+            if writable {
+                interactions.extend([json!({"code": "create"}), json!({"code": "update"})]);
+            }
+            let mut resource = json!({
                 "type": kind,
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "interaction": interactions,
                 "versioning": "versioned",
                 "searchParam": params.iter().map(|(name, ty)| json!({"name": name, "type": ty})).collect::<Vec<_>>(),
-            })
+            });
+            if writable {
+                resource["conditionalCreate"] = json!(true);
+                resource["updateCreate"] = json!(false);
+            }
+            resource
         })
         .collect();
     fhir_json(json!({

@@ -1,6 +1,6 @@
-//! The FHIR R4 API (`/fhir`): the CapabilityStatement, and read and search
-//! of Patient, Practitioner, Location, Organization and Appointment, in the
-//! caller's organization (the API token's or the staff member's), guarded
+//! The FHIR R4 API (`/fhir`): the CapabilityStatement, read and search of
+//! Patient, Practitioner, Location, Organization and Appointment, and
+//! create and update of Patient (`write`), in the caller's organization (the API token's or the staff member's), guarded
 //! and audited like every route. Bodies are `application/fhir+json`; every
 //! error under `/fhir` (the guard's too) is an OperationOutcome, turned from
 //! the problem the rest of the API would answer (`outcomes`).
@@ -8,6 +8,7 @@
 pub mod capability;
 mod resources;
 mod search;
+pub(crate) mod write;
 
 use axum::Router;
 use axum::body::Body;
@@ -31,8 +32,8 @@ const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(capability::metadata))
-        .route("/Patient", get(search_patients))
-        .route("/Patient/{id}", get(read_patient))
+        .route("/Patient", get(search_patients).post(write::create_patient))
+        .route("/Patient/{id}", get(read_patient).put(write::update_patient))
         .route("/Practitioner", get(search_practitioners))
         .route("/Practitioner/{id}", get(read_practitioner))
         .route("/Location", get(search_locations))

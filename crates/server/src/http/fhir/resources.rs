@@ -46,7 +46,18 @@ fn gender(sex: Sex) -> &'static str {
 
 pub fn patient(p: &Patient) -> Value {
     let d = &p.details;
-    let mut names = vec![json!({"use": "official", "family": d.family_name, "given": [d.given_name]})];
+    // A record may have no name yet (a newborn): FHIR has no empty strings.
+    let mut official = json!({"use": "official"});
+    if !d.family_name.is_empty() {
+        official["family"] = json!(d.family_name);
+    }
+    if !d.given_name.is_empty() {
+        official["given"] = json!([d.given_name]);
+    }
+    let mut names = Vec::new();
+    if official.as_object().is_some_and(|o| o.len() > 1) {
+        names.push(official);
+    }
     if let Some(preferred) = &d.preferred_name {
         names.push(json!({"use": "usual", "given": [preferred]}));
     }
@@ -68,9 +79,11 @@ pub fn patient(p: &Patient) -> Value {
         "id": p.id.to_string(),
         "meta": meta(p.version, p.updated_at),
         "active": true,
-        "name": names,
         "gender": gender(d.sex),
     });
+    if !names.is_empty() {
+        out["name"] = names.into();
+    }
     if !d.external_ids.is_empty() {
         out["identifier"] =
             d.external_ids.iter().map(|i| json!({"system": i.system, "value": i.value})).collect::<Vec<_>>().into();

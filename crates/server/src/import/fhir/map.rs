@@ -81,16 +81,29 @@ fn address(value: Option<&Value>) -> Address {
     }
 }
 
-/// A FHIR Patient as a registry record. A deceased patient keeps no
-/// contact point and is tagged `deceased`: nothing is ever sent to them.
+/// A FHIR Patient as a registry record, known by its key (see [`key`]).
 pub fn patient(resource: &Value, today: Date) -> Result<(ExternalId, PatientDetails), String> {
     let key = key(resource, "Patient", "MR").ok_or("Patient has neither an identifier nor an id")?;
+    let mut details = patient_details(resource, today)?;
+    if !details.external_ids.contains(&key) {
+        details.external_ids.insert(0, key.clone());
+    }
+    Ok((key, details))
+}
+
+/// A FHIR Patient's details: the official name (else the first; a newborn
+/// or a fetal record may have none yet, and keeps none), birth date, sex,
+/// phones that are numbers Rapport can text or call, emails, language,
+/// address (and the zone of its state), and identifiers with a system
+/// (never a social security, driver's licence or passport number). A
+/// deceased patient keeps no contact point and is tagged `deceased`:
+/// nothing is ever sent to them.
+pub fn patient_details(resource: &Value, today: Date) -> Result<PatientDetails, String> {
     let names = array(resource, "name");
-    let name =
-        names.iter().find(|n| text(n, "use") == Some("official")).or(names.first()).ok_or("Patient.name is missing")?;
-    let family = text(name, "family").ok_or("Patient.name.family is missing")?;
-    let given = array(name, "given").iter().filter_map(Value::as_str).next().unwrap_or("");
-    let mut details = PatientDetails::new(given.to_owned(), family.to_owned());
+    let name = names.iter().find(|n| text(n, "use") == Some("official")).or(names.first());
+    let family = name.and_then(|n| text(n, "family")).unwrap_or("");
+    let given = name.map(|n| array(n, "given")).unwrap_or_default().iter().filter_map(Value::as_str).next();
+    let mut details = PatientDetails::new(given.unwrap_or("").trim().to_owned(), family.to_owned());
     if let Some(birth) = text(resource, "birthDate") {
         details.birth_date = Some(BirthDate::parse(birth, today).map_err(|_| "Patient.birthDate is not a date")?);
     }
@@ -140,10 +153,8 @@ pub fn patient(resource: &Value, today: Date) -> Result<(ExternalId, PatientDeta
         .filter(|(kind, system, _)| !SENSITIVE_TYPES.contains(kind) && *system != SSN_SYSTEM && !system.is_empty())
         .map(|(_, system, value)| ExternalId { system: system.into(), value: value.into() })
         .collect();
-    if !details.external_ids.contains(&key) {
-        details.external_ids.insert(0, key.clone());
-    }
-    Ok((key, details))
+    details.external_ids.dedup();
+    Ok(details)
 }
 
 /// What a Practitioner gives a provider: names, a title, the NPI when it
@@ -340,9 +351,14 @@ mod tests {
         let (_, details) = patient(&dead, today).expect("a patient");
         assert!(details.phones.is_empty() && details.tags == ["deceased"], "nothing is ever sent to the dead");
 
-        let mut nameless = resource;
-        nameless["name"] = json!([{"given": ["A"]}]);
-        assert_eq!(patient(&nameless, today).err().as_deref(), Some("Patient.name.family is missing"));
+        let mut newborn = resource.clone();
+        newborn.as_object_mut().expect("object").remove("name");
+        let (_, details) = patient(&newborn, today).expect("a newborn has no name yet");
+        assert_eq!((details.given_name.as_str(), details.family_name.as_str()), ("", ""));
+
+        let mut undated = resource;
+        undated["birthDate"] = json!("1943-13-45");
+        assert_eq!(patient(&undated, today).err().as_deref(), Some("Patient.birthDate is not a date"));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! id, the element at fault) and the rest go on; patients and visits land
 //! in batches, one transaction each.
 
-mod map;
+pub(crate) mod map;
 mod read;
 
 use std::collections::{BTreeMap, HashMap};

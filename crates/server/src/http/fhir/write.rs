@@ -1,0 +1,152 @@
+//! FHIR writes: create (`POST /fhir/Patient`, conditional with
+//! `If-None-Exist: identifier=system|value`) and update (`PUT
+//! /fhir/Patient/{id}`, under `If-Match: W/"version"` when given). The
+//! resource is read as the FHIR import reads it (`import::fhir::map`), so
+//! both ways in keep the same things; what Rapport holds beyond FHIR
+//! (preferences, quiet hours, consents, tags, caregivers) is kept by an
+//! update, and identifiers are only ever added (feeds find patients by them).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use rapport_domain::{ExternalId, PatientDetails, PatientId};
+use serde_json::Value;
+
+use super::{base, fhir_json, id, resources};
+use crate::http::AppState;
+use crate::http::access::{Allowed, need};
+use crate::http::error::ApiError;
+use crate::import::fhir::map;
+
+/// The body as a resource of `kind`, or a 400 naming what is wrong.
+fn resource_of(headers: &HeaderMap, body: &Bytes, kind: &str) -> Result<Value, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !matches!(essence, "application/fhir+json" | "application/json") {
+        return Err(ApiError::InvalidQuery("the body must be application/fhir+json".into()));
+    }
+    let resource: Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::InvalidQuery("the body is not a JSON resource".into()))?;
+    if resource["resourceType"] != kind {
+        return Err(ApiError::InvalidQuery(format!("the body must be a {kind} resource")));
+    }
+    Ok(resource)
+}
+
+fn details_of(state: &AppState, resource: &Value) -> Result<PatientDetails, ApiError> {
+    let today = state.store.clock().latest_today();
+    map::patient_details(resource, today).map_err(|why| {
+        let element = why.split_whitespace().next().unwrap_or("Patient").to_owned();
+        ApiError::field(element, why)
+    })
+}
+
+/// A write's answer: the resource as read back, its version as ETag and
+/// its place (`Location: …/Patient/{id}/_history/{version}`).
+fn written(headers: &HeaderMap, resource: Value, status: StatusCode) -> Response {
+    let id = resource["id"].as_str().unwrap_or_default().to_owned();
+    let version = resource["meta"]["versionId"].as_str().unwrap_or_default().to_owned();
+    let mut response = fhir_json(resource);
+    *response.status_mut() = status;
+    let place = format!("{}/Patient/{id}/_history/{version}", base(headers));
+    if let Ok(place) = HeaderValue::from_str(&place) {
+        response.headers_mut().insert(header::LOCATION, place);
+    }
+    if let Ok(tag) = HeaderValue::from_str(&format!("W/\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// `If-None-Exist: identifier=system|value` as the identifier it names.
+fn none_exist(headers: &HeaderMap) -> Result<Option<ExternalId>, ApiError> {
+    let Some(raw) = headers.get("if-none-exist") else { return Ok(None) };
+    let refuse = || ApiError::InvalidQuery("If-None-Exist must be identifier=system|value".into());
+    let query = raw.to_str().map_err(|_| refuse())?;
+    let mut pairs = form_urlencoded::parse(query.trim_start_matches('?').as_bytes());
+    let (Some((name, value)), None) = (pairs.next(), pairs.next()) else { return Err(refuse()) };
+    let (system, value) = value.split_once('|').ok_or_else(refuse)?;
+    if name != "identifier" || system.is_empty() || value.is_empty() {
+        return Err(refuse());
+    }
+    Ok(Some(ExternalId { system: system.to_owned(), value: value.to_owned() }))
+}
+
+#[utoipa::path(post, path = "/fhir/Patient", tag = "fhir",
+    responses((status = 201, description = "The Patient as created"),
+        (status = 200, description = "If-None-Exist found it: the Patient that exists"),
+        (status = 400, description = "An OperationOutcome: not a Patient, or a bad If-None-Exist"),
+        (status = 409, description = "An OperationOutcome: an identifier another patient holds"),
+        (status = 422, description = "An OperationOutcome naming the element at fault")))]
+pub async fn create_patient(
+    State(state): State<AppState>,
+    access: Allowed<need::WritePatients>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let org = access.org();
+    let resource = resource_of(&headers, &body, "Patient")?;
+    let details = details_of(&state, &resource)?;
+    if let Some(key) = none_exist(&headers)?
+        && let Some(found) = state.store.find_patient_by_external_id(org, &key.system, &key.value).await?
+    {
+        let patient = state.store.get_patient(org, found).await?;
+        return Ok(written(&headers, resources::patient(&patient), StatusCode::OK));
+    }
+    let patient = state.store.create_patient(org, &details).await?;
+    Ok(written(&headers, resources::patient(&patient), StatusCode::CREATED))
+}
+
+#[utoipa::path(put, path = "/fhir/Patient/{id}", tag = "fhir", params(("id" = String, Path, description = "Patient id")),
+    responses((status = 200, description = "The Patient as updated"),
+        (status = 400, description = "An OperationOutcome: not a Patient, or another id in the body"),
+        (status = 404, description = "An OperationOutcome"),
+        (status = 412, description = "An OperationOutcome: If-Match names a version that is not the current one"),
+        (status = 422, description = "An OperationOutcome naming the element at fault")))]
+pub async fn update_patient(
+    State(state): State<AppState>,
+    access: Allowed<need::WritePatients>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let org = access.org();
+    let resource = resource_of(&headers, &body, "Patient")?;
+    if resource.get("id").is_some_and(|body_id| body_id != raw.as_str()) {
+        return Err(ApiError::InvalidQuery("the body's id must be the id in the URL".into()));
+    }
+    let patient_id: PatientId = id(&raw)?;
+    let incoming = details_of(&state, &resource)?;
+    let current = state.store.get_patient(org, patient_id).await?;
+    let expected = match headers.get(header::IF_MATCH) {
+        None => current.version,
+        Some(tag) => {
+            let tag = tag.to_str().unwrap_or_default().trim();
+            let version = tag.trim_start_matches("W/").trim_matches('"');
+            version.parse().map_err(|_| ApiError::InvalidQuery("If-Match must be W/\"version\"".into()))?
+        }
+    };
+    let mut details = current.details.clone();
+    details.given_name = incoming.given_name;
+    details.family_name = incoming.family_name;
+    details.birth_date = incoming.birth_date;
+    details.sex = incoming.sex;
+    details.phones = incoming.phones;
+    details.emails = incoming.emails;
+    details.language = incoming.language.or(details.language);
+    details.address = incoming.address;
+    details.time_zone = incoming.time_zone.or(details.time_zone);
+    for tag in incoming.tags {
+        if !details.tags.contains(&tag) {
+            details.tags.push(tag);
+        }
+    }
+    for identifier in incoming.external_ids {
+        if !details.external_ids.contains(&identifier) {
+            details.external_ids.push(identifier);
+        }
+    }
+    let patient = state.store.update_patient(org, patient_id, expected, &details).await?;
+    Ok(written(&headers, resources::patient(&patient), StatusCode::OK))
+}
