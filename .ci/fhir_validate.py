@@ -13,13 +13,15 @@ import pathlib
 import sys
 import urllib.request
 
-from fhirclient.models import (appointment, bundle, capabilitystatement, location, operationoutcome,
-                               organization, patient, practitioner)
+from fhirclient.models import (appointment, bundle, capabilitystatement, communication, communicationrequest,
+                               location, operationoutcome, organization, patient, practitioner)
 
 MODELS = {
     "Appointment": appointment.Appointment,
     "Bundle": bundle.Bundle,
     "CapabilityStatement": capabilitystatement.CapabilityStatement,
+    "Communication": communication.Communication,
+    "CommunicationRequest": communicationrequest.CommunicationRequest,
     "Location": location.Location,
     "OperationOutcome": operationoutcome.OperationOutcome,
     "Organization": organization.Organization,
@@ -64,7 +66,7 @@ def main():
         counts[kind] = counts.get(kind, 0) + 1
 
     check(get(f"{base}/metadata", token), "metadata")
-    for kind in ["Patient", "Practitioner", "Location", "Organization", "Appointment"]:
+    for kind in ["Patient", "Practitioner", "Location", "Organization", "Appointment", "Communication"]:
         searchset = get(f"{base}/{kind}?_count=50", token)
         check(searchset, f"{kind} search")
         entries = searchset.get("entry", [])
@@ -74,6 +76,16 @@ def main():
             check(entry["resource"], entry["fullUrl"])
         first = entries[0]["resource"]["id"]
         check(get(f"{base}/{kind}/{first}", token), f"{kind}/{first}")
+    someone = get(f"{base}/Patient?_count=1", token)["entry"][0]["resource"]["id"]
+    request = {"resourceType": "CommunicationRequest", "status": "active",
+               "identifier": [{"system": "urn:ci:requests", "value": "fhir-validate-1"}],
+               "subject": {"reference": f"Patient/{someone}"},
+               "payload": [{"contentString": "Your results are ready in the portal."}]}
+    asked = get(f"{base}/CommunicationRequest", token, expect=(200, 201), body=json.dumps(request).encode())
+    check(asked, "a CommunicationRequest as created")
+    check(get(f"{base}/CommunicationRequest/{asked['id']}", token), "the CommunicationRequest as read")
+    check(get(f"{base}/CommunicationRequest?patient={someone}", token), "CommunicationRequest search")
+    check(get(f"{base}/Communication/{asked['id']}", token), "the Communication it planned")
     if len(sys.argv) > 3:
         for example in sorted(pathlib.Path(sys.argv[3]).glob("Patient-*.json")):
             created = get(f"{base}/Patient", token, expect=201, body=example.read_bytes())

@@ -162,6 +162,10 @@ impl Role {
                 ConsentWrite,
                 AppointmentRead,
                 AppointmentWrite,
+                // An EHR asks Rapport to send (FHIR CommunicationRequest)
+                // and reads what was said (Communication).
+                MessageRead,
+                MessageWrite,
             ],
         }
     }

@@ -30,6 +30,8 @@ pub struct MessageQuery {
     pub template: Option<TemplateKind>,
     /// The visit it is about.
     pub appointment: Option<AppointmentId>,
+    /// Its idempotency key starts so (those asked for one way, e.g. through FHIR).
+    pub key_prefix: Option<String>,
 }
 
 /// What the log channel would have sent.
@@ -300,7 +302,8 @@ impl Store {
                 "SELECT * FROM messages WHERE organization_id = $1 AND ($2 IS NULL OR patient_id = $2)
                    AND ($3 IS NULL OR class = $3) AND ($4 IS NULL OR state = $4)
                    AND ($5 IS NULL OR template_kind = $5) AND ($6 IS NULL OR appointment_id = $6)
-                   AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8",
+                   AND ($7 IS NULL OR id < $7) AND ($9 IS NULL OR substr(idempotency_key, 1, length($9)) = $9)
+                 ORDER BY id DESC LIMIT $8",
                 args([
                     org.to_string().into(),
                     query.patient.map(|p| p.to_string()).into(),
@@ -310,6 +313,7 @@ impl Store {
                     query.appointment.map(|a| a.to_string()).into(),
                     page.after.clone().into(),
                     ((page.limit() + 1) as i64).into(),
+                    query.key_prefix.clone().into(),
                 ]),
             )
             .await?;

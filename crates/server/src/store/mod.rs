@@ -9,6 +9,7 @@ mod audit;
 mod canned_replies;
 mod code_mappings;
 mod codec;
+mod communications;
 mod composing;
 mod consents;
 mod conversation_thread;
@@ -52,6 +53,7 @@ pub use appointments::{AppointmentQuery, AppointmentUpsert};
 pub use audit::{AuditQuery, ChainReport};
 pub use canned_replies::CannedReply;
 pub use code_mappings::{CodeKind, CodeMapping};
+pub use communications::Said;
 pub use composing::ComposeFacts;
 pub use conversation_thread::{ConversationNote, THREAD_LIMIT};
 pub use conversations::{

@@ -262,3 +262,78 @@ async fn a_fhir_update_keeps_what_fhir_does_not_carry_under_its_version() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn messages_both_ways_are_communications_and_a_request_sends_once() {
+    on_each_backend_app(|app| async move {
+        let (org, _) = app.organization("Riverbend Health").await;
+        let ann = created(&app, &format!("/api/v1/organizations/{org}/patients"), json!({"given_name": "Ann",
+            "family_name": "Lee", "time_zone": "America/Chicago", "phones": [{"number": "+13125550101", "type": "mobile"}]}))
+        .await;
+        let planned = json!({"patient_id": ann, "class": "transactional", "idempotency_key": "k1", "body": "See you Tuesday."});
+        let message = created(&app, &format!("/api/v1/organizations/{org}/messages"), planned).await;
+        app.clock.set(app.clock.now() + jiff::SignedDuration::from_mins(1));
+        crate::inbox::text(&app, &org, "+13125550101", "Can I bring my daughter?", "SMfhir", &[]).await;
+
+        let listed = app.get(&format!("/fhir/Communication?patient=Patient/{ann}")).await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        let entries: Vec<Value> = listed.body["entry"].as_array().expect("entries").iter().map(|e| e["resource"].clone()).collect();
+        assert_eq!(entries.len(), 2, "{}", listed.body);
+        let (text, sent) = (&entries[0], &entries[1]);
+        assert_eq!((text["status"].as_str(), text["sender"]["reference"].as_str()), (Some("completed"), Some(format!("Patient/{ann}").as_str())));
+        assert_eq!(text["payload"][0]["contentString"], "Can I bring my daughter?");
+        assert!(text["received"].is_string());
+        assert_eq!(sent["id"], message.as_str());
+        assert_eq!((sent["status"].as_str(), sent["payload"][0]["contentString"].as_str()), (Some("preparation"), Some("See you Tuesday.")));
+        assert!(sent.get("basedOn").is_none(), "planned through the JSON API, not requested through FHIR");
+        let one = app.get(&format!("/fhir/Communication/{message}")).await;
+        assert_eq!(one.body, *sent);
+        let paged = app.get(&format!("/fhir/Communication?patient={ann}&_count=1")).await;
+        assert_eq!(ids(&paged.body), [text["id"].as_str().expect("id")]);
+        let next = paged.body["link"].as_array().expect("links").iter().find(|l| l["relation"] == "next").expect("next")["url"].as_str().expect("url").to_owned();
+        let second = app.get(&local(&next)).await;
+        assert_eq!(ids(&second.body), [message.as_str()]);
+        assert!(second.body["link"].as_array().expect("links").iter().all(|l| l["relation"] != "next"), "the last page");
+
+        // Asking Rapport to send: once per identifier, planned as a message.
+        let at = (app.clock.now() + jiff::SignedDuration::from_hours(3)).to_string();
+        let request = json!({"resourceType": "CommunicationRequest", "status": "active",
+            "identifier": [{"system": "urn:ehr:requests", "value": "R-1"}],
+            "subject": {"reference": format!("Patient/{ann}")},
+            "medium": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode", "code": "SMSWRIT"}]}],
+            "payload": [{"contentString": "Your lab results are ready in the portal."}],
+            "occurrenceDateTime": at});
+        let first = app.send("POST", "/fhir/CommunicationRequest", Some(&request.to_string()), &[]).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+        let id = first.body["id"].as_str().expect("id").to_owned();
+        assert_eq!((first.body["status"].as_str(), first.body["identifier"][0]["value"].as_str()), (Some("active"), Some("R-1")));
+        let again = app.send("POST", "/fhir/CommunicationRequest", Some(&request.to_string()), &[]).await;
+        assert_eq!((again.status, again.body["id"].as_str()), (StatusCode::OK, Some(id.as_str())), "posted twice, sent once");
+        assert_eq!(app.get(&format!("/fhir/CommunicationRequest/{id}")).await.body, first.body);
+        let planned = app.get(&format!("/api/v1/organizations/{org}/messages/{id}")).await.body;
+        assert_eq!((planned["state"].as_str(), planned["channel"].as_str()), (Some("planned"), None), "{planned}");
+        let its = app.get(&format!("/fhir/Communication/{id}")).await.body;
+        assert_eq!(its["basedOn"][0]["reference"], format!("CommunicationRequest/{id}"));
+        assert_eq!(its["medium"][0]["text"], "sms");
+        let requests = app.get(&format!("/fhir/CommunicationRequest?patient={ann}")).await;
+        assert_eq!(ids(&requests.body), [id.as_str()], "only what was requested through FHIR");
+        assert!(app.get(&format!("/fhir/CommunicationRequest/{message}")).await.status == StatusCode::NOT_FOUND);
+
+        let mut nameless = request.clone();
+        nameless.as_object_mut().expect("object").remove("identifier");
+        let refused = app.send("POST", "/fhir/CommunicationRequest", Some(&nameless.to_string()), &[]).await;
+        assert_eq!((refused.status, outcome_code(&refused)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
+        assert_eq!(refused.body["issue"][1]["expression"][0], "CommunicationRequest.identifier");
+        let mut stranger = request.clone();
+        stranger["identifier"][0]["value"] = json!("R-2");
+        stranger["subject"]["reference"] = json!("Patient/0190d5d6-8bb4-7c5e-a2a6-3f0e3c1d2b4a");
+        let unknown = app.send("POST", "/fhir/CommunicationRequest", Some(&stranger.to_string()), &[]).await;
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unknown.body);
+        assert_eq!(unknown.body["issue"][1]["expression"][0], "CommunicationRequest.subject");
+        let mut draft = request;
+        draft["status"] = json!("draft");
+        let drafted = app.send("POST", "/fhir/CommunicationRequest", Some(&draft.to_string()), &[]).await;
+        assert_eq!(drafted.status, StatusCode::UNPROCESSABLE_ENTITY);
+    })
+    .await;
+}

@@ -75,6 +75,8 @@ const DOCUMENTED: &[(Role, &[&str])] = &[
             "consents:write",
             "appointments:read",
             "appointments:write",
+            "messages:read",
+            "messages:write",
         ],
     ),
 ];

@@ -236,6 +236,7 @@ pub async fn list(
         state: params.parse::<MessageState>("state", "a message state")?,
         template: params.parse::<TemplateKind>("template", "a template kind")?,
         appointment: params.parse::<AppointmentId>("appointment", "an appointment id")?,
+        key_prefix: None,
     };
     let page = state.store.messages(access.org(), &query, &params.page()?).await?;
     let items = page.items.iter().map(MessageView::from).collect();

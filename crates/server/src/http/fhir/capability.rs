@@ -37,10 +37,15 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
             ("status", "token"),
         ],
     ),
+    ("Communication", &[("_id", "token"), ("patient", "reference"), ("subject", "reference")]),
+    ("CommunicationRequest", &[("_id", "token"), ("patient", "reference"), ("subject", "reference")]),
 ];
 
 /// The types that take create (conditional on an identifier) and update.
 pub const WRITABLE: &[&str] = &["Patient"];
+
+/// The types that take create only (conditional on their identifier).
+pub const CREATABLE: &[&str] = &["CommunicationRequest"];
 
 /// The parameter names `kind` takes.
 pub fn parameters(kind: &str) -> Vec<&'static str> {
@@ -55,8 +60,11 @@ pub async fn metadata() -> Response {
         .map(|(kind, params)| {
             let mut interactions = vec![json!({"code": "read"}), json!({"code": "search-type"})];
             let writable = WRITABLE.contains(kind);
+            if writable || CREATABLE.contains(kind) {
+                interactions.push(json!({"code": "create"}));
+            }
             if writable {
-                interactions.extend([json!({"code": "create"}), json!({"code": "update"})]);
+                interactions.push(json!({"code": "update"}));
             }
             let mut resource = json!({
                 "type": kind,

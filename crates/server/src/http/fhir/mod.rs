@@ -1,11 +1,13 @@
 //! The FHIR R4 API (`/fhir`): the CapabilityStatement, read and search of
-//! Patient, Practitioner, Location, Organization and Appointment, and
-//! create and update of Patient (`write`), in the caller's organization (the API token's or the staff member's), guarded
+//! Patient, Practitioner, Location, Organization and Appointment, create
+//! and update of Patient (`write`), and the messages both ways as
+//! Communication and CommunicationRequest (`communication`), in the caller's organization (the API token's or the staff member's), guarded
 //! and audited like every route. Bodies are `application/fhir+json`; every
 //! error under `/fhir` (the guard's too) is an OperationOutcome, turned from
 //! the problem the rest of the API would answer (`outcomes`).
 
 pub mod capability;
+pub(crate) mod communication;
 mod resources;
 mod search;
 pub(crate) mod write;
@@ -42,6 +44,10 @@ pub fn routes() -> Router<AppState> {
         .route("/Organization/{id}", get(read_organization))
         .route("/Appointment", get(search_appointments))
         .route("/Appointment/{id}", get(read_appointment))
+        .route("/Communication", get(communication::search_communications))
+        .route("/Communication/{id}", get(communication::read_communication))
+        .route("/CommunicationRequest", get(communication::search_requests).post(communication::create_request))
+        .route("/CommunicationRequest/{id}", get(communication::read_request))
 }
 
 /// A FHIR JSON body.

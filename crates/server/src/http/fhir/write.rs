@@ -20,7 +20,7 @@ use crate::http::error::ApiError;
 use crate::import::fhir::map;
 
 /// The body as a resource of `kind`, or a 400 naming what is wrong.
-fn resource_of(headers: &HeaderMap, body: &Bytes, kind: &str) -> Result<Value, ApiError> {
+pub(super) fn resource_of(headers: &HeaderMap, body: &Bytes, kind: &str) -> Result<Value, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if !matches!(essence, "application/fhir+json" | "application/json") {

@@ -1,0 +1,77 @@
+//! What passed between the practice and its patients, both ways, as one
+//! list (FHIR's Communication): the messages Rapport planned or sent and
+//! the texts patients sent, newest first. Both have time-ordered ids, so
+//! one cursor (the last id listed) pages through the two together.
+
+use rapport_domain::{InboundTextId, Message, OrganizationId, PatientId};
+
+use super::db::args;
+use super::inbound::{ReceivedText, text_from_row};
+use super::{MessageQuery, Page, PageRequest, Store, StoreError};
+
+/// One thing said: by the practice, or by a patient.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Said {
+    Message(Box<Message>),
+    Text(ReceivedText),
+}
+
+impl Said {
+    pub fn id(&self) -> String {
+        match self {
+            Said::Message(m) => m.id.to_string(),
+            Said::Text(t) => t.id.to_string(),
+        }
+    }
+}
+
+impl Store {
+    /// A text a patient sent, by its id.
+    pub async fn text_by_id(&self, org: OrganizationId, id: InboundTextId) -> Result<ReceivedText, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM inbound_texts WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), id.to_string().into()]),
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        text_from_row(&row)
+    }
+
+    /// Messages and texts, newest first, of one patient or all.
+    pub async fn communications(
+        &self,
+        org: OrganizationId,
+        patient: Option<PatientId>,
+        page: &PageRequest,
+    ) -> Result<Page<Said>, StoreError> {
+        let limit = page.limit();
+        let query = MessageQuery { patient, ..MessageQuery::default() };
+        let messages = self.messages(org, &query, page).await?;
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT * FROM inbound_texts WHERE organization_id = $1 AND ($2 IS NULL OR patient_id = $2)
+                   AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+                args([
+                    org.to_string().into(),
+                    patient.map(|p| p.to_string()).into(),
+                    page.after.clone().into(),
+                    ((limit + 1) as i64).into(),
+                ]),
+            )
+            .await?;
+        // More beyond this page if either source had more than it listed.
+        let more = messages.next_cursor.is_some() || rows.len() > limit;
+        let mut items: Vec<Said> = messages.items.into_iter().map(|m| Said::Message(Box::new(m))).collect();
+        for row in &rows {
+            items.push(Said::Text(text_from_row(row)?));
+        }
+        items.sort_by_key(|said| std::cmp::Reverse(said.id()));
+        let more = more || items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = if more { items.last().map(Said::id) } else { None };
+        Ok(Page { items, next_cursor })
+    }
+}
