@@ -14,7 +14,7 @@ import sys
 import urllib.request
 
 from fhirclient.models import (appointment, bundle, capabilitystatement, communication, communicationrequest,
-                               location, operationoutcome, organization, patient, practitioner)
+                               consent, location, operationoutcome, organization, patient, practitioner)
 
 MODELS = {
     "Appointment": appointment.Appointment,
@@ -22,6 +22,7 @@ MODELS = {
     "CapabilityStatement": capabilitystatement.CapabilityStatement,
     "Communication": communication.Communication,
     "CommunicationRequest": communicationrequest.CommunicationRequest,
+    "Consent": consent.Consent,
     "Location": location.Location,
     "OperationOutcome": operationoutcome.OperationOutcome,
     "Organization": organization.Organization,
@@ -86,6 +87,20 @@ def main():
     check(get(f"{base}/CommunicationRequest/{asked['id']}", token), "the CommunicationRequest as read")
     check(get(f"{base}/CommunicationRequest?patient={someone}", token), "CommunicationRequest search")
     check(get(f"{base}/Communication/{asked['id']}", token), "the Communication it planned")
+    deny = {"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": f"Patient/{someone}"},
+            "provision": {"type": "deny",
+                          "purpose": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "HMARKT"}],
+                          "code": [{"coding": [{"system": "https://rapport.dev/fhir/CodeSystem/channel", "code": "email"}]}]}}
+    recorded = get(f"{base}/Consent", token, expect=201, body=json.dumps(deny).encode())
+    check(recorded, "a Consent as created")
+    check(get(f"{base}/Consent/{recorded['id']}", token), "the Consent as read")
+    ledger = get(f"{base}/Consent?patient={someone}", token)
+    check(ledger, "Consent search")
+    for entry in ledger.get("entry", []):
+        check(entry["resource"], entry["fullUrl"])
     if len(sys.argv) > 3:
         for example in sorted(pathlib.Path(sys.argv[3]).glob("Patient-*.json")):
             created = get(f"{base}/Patient", token, expect=201, body=example.read_bytes())

@@ -61,6 +61,19 @@ impl Store {
         consent_from_row(&row)
     }
 
+    /// One entry of the ledger.
+    pub async fn consent(&self, org: OrganizationId, id: ConsentId) -> Result<Consent, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM consents WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), id.to_string().into()]),
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        consent_from_row(&row)
+    }
+
     /// The whole ledger of one patient, oldest first.
     pub async fn consent_history(&self, org: OrganizationId, patient: PatientId) -> Result<Vec<Consent>, StoreError> {
         self.get_patient(org, patient).await?;

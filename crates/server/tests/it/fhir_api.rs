@@ -122,15 +122,15 @@ async fn fhir_reads_and_searches_the_callers_organization_and_answers_errors_as_
     .await;
 }
 
-/// The official FHIR R4 Patient examples (`tests/fixtures/fhir-examples`).
-fn patient_examples() -> Vec<(String, Value)> {
+/// The official FHIR R4 examples of a type (`tests/fixtures/fhir-examples`).
+fn examples(kind: &str) -> Vec<(String, Value)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fhir-examples");
     let mut examples: Vec<(String, Value)> = std::fs::read_dir(&dir)
         .expect("the examples")
         .filter_map(|entry| {
             let path = entry.expect("entry").path();
             let name = path.file_name()?.to_str()?.to_owned();
-            name.starts_with("Patient-").then(|| {
+            name.starts_with(&format!("{kind}-")).then(|| {
                 let text = std::fs::read_to_string(&path).expect("read");
                 (name, serde_json::from_str(&text).expect("JSON"))
             })
@@ -183,7 +183,7 @@ fn kept(resource: &Value) -> Kept {
 #[tokio::test]
 async fn every_official_patient_example_round_trips_through_create_and_read() {
     on_each_backend_app(|app| async move {
-        let examples = patient_examples();
+        let examples = examples("Patient");
         assert_eq!(examples.len(), 22, "the 22 official examples");
         let fhir = [("content-type", "application/fhir+json")];
         for (name, example) in &examples {
@@ -334,6 +334,60 @@ async fn messages_both_ways_are_communications_and_a_request_sends_once() {
         draft["status"] = json!("draft");
         let drafted = app.send("POST", "/fhir/CommunicationRequest", Some(&draft.to_string()), &[]).await;
         assert_eq!(drafted.status, StatusCode::UNPROCESSABLE_ENTITY);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_consent_ledger_is_fhir_consent_and_a_consent_about_anything_else_is_refused() {
+    on_each_backend_app(|app| async move {
+        let (org, _) = app.organization("Riverbend Health").await;
+        let ann = created(&app, &format!("/api/v1/organizations/{org}/patients"), json!({"given_name": "Ann",
+            "family_name": "Lee", "emails": ["ann@example.org"]}))
+        .await;
+        let deny = json!({"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": format!("Patient/{ann}")},
+            "provision": {"type": "deny",
+                "purpose": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "HMARKT"}],
+                "code": [{"coding": [{"system": "https://rapport.dev/fhir/CodeSystem/channel", "code": "email"}]}]}});
+        let made = app.send("POST", "/fhir/Consent", Some(&deny.to_string()), &[]).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let id = made.body["id"].as_str().expect("id").to_owned();
+        assert_eq!(app.get(&format!("/fhir/Consent/{id}")).await.body, made.body);
+        let ledger = app.get(&format!("/api/v1/organizations/{org}/patients/{ann}/consents")).await.body;
+        let entry = &ledger["history"][0];
+        assert_eq!(
+            (entry["channel"].as_str(), entry["purpose"].as_str(), entry["status"].as_str(), entry["source"].as_str()),
+            (Some("email"), Some("marketing"), Some("revoked"), Some("fhir")),
+            "{ledger}"
+        );
+        let mut permit = deny.clone();
+        permit["provision"]["type"] = json!("permit");
+        permit["provision"]["purpose"][0]["code"] = json!("TREAT");
+        let later = app.send("POST", "/fhir/Consent", Some(&permit.to_string()), &[]).await;
+        assert_eq!(later.status, StatusCode::CREATED);
+        let listed = app.get(&format!("/fhir/Consent?patient=Patient/{ann}")).await;
+        assert_eq!(ids(&listed.body), [later.body["id"].as_str().expect("id"), id.as_str()], "newest first");
+        let unnamed = app.get("/fhir/Consent").await;
+        assert_eq!((unnamed.status, outcome_code(&unnamed)), (StatusCode::BAD_REQUEST, "invalid"));
+
+        // The official examples are about sharing records, not contacting
+        // the patient: each is refused with what it lacks, none kept.
+        for (name, example) in examples("Consent") {
+            let refused = app.send("POST", "/fhir/Consent", Some(&example.to_string()), &[]).await;
+            assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {}", refused.body);
+            let elements: Vec<&str> = refused.body["issue"].as_array().expect("issues").iter().filter_map(|i| i["expression"][0].as_str()).collect();
+            assert!(elements.contains(&"Consent.provision.code"), "{name}: {elements:?}");
+        }
+        let after = app.get(&format!("/fhir/Consent?patient={ann}")).await;
+        assert_eq!(ids(&after.body).len(), 2, "nothing more in the ledger");
+        let mut elsewhere = deny;
+        elsewhere["patient"]["reference"] = json!("Patient/0190d5d6-8bb4-7c5e-a2a6-3f0e3c1d2b4a");
+        let stranger = app.send("POST", "/fhir/Consent", Some(&elsewhere.to_string()), &[]).await;
+        assert_eq!(stranger.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", stranger.body);
+        assert_eq!(stranger.body["issue"][1]["expression"][0], "Consent.patient");
     })
     .await;
 }

@@ -39,13 +39,14 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
     ),
     ("Communication", &[("_id", "token"), ("patient", "reference"), ("subject", "reference")]),
     ("CommunicationRequest", &[("_id", "token"), ("patient", "reference"), ("subject", "reference")]),
+    ("Consent", &[("_id", "token"), ("patient", "reference")]),
 ];
 
 /// The types that take create (conditional on an identifier) and update.
 pub const WRITABLE: &[&str] = &["Patient"];
 
 /// The types that take create only (conditional on their identifier).
-pub const CREATABLE: &[&str] = &["CommunicationRequest"];
+pub const CREATABLE: &[&str] = &["CommunicationRequest", "Consent"];
 
 /// The parameter names `kind` takes.
 pub fn parameters(kind: &str) -> Vec<&'static str> {

@@ -1,13 +1,15 @@
 //! The FHIR R4 API (`/fhir`): the CapabilityStatement, read and search of
 //! Patient, Practitioner, Location, Organization and Appointment, create
 //! and update of Patient (`write`), and the messages both ways as
-//! Communication and CommunicationRequest (`communication`), in the caller's organization (the API token's or the staff member's), guarded
+//! Communication and CommunicationRequest (`communication`), and the
+//! consent ledger as Consent (`consent`), in the caller's organization (the API token's or the staff member's), guarded
 //! and audited like every route. Bodies are `application/fhir+json`; every
 //! error under `/fhir` (the guard's too) is an OperationOutcome, turned from
 //! the problem the rest of the API would answer (`outcomes`).
 
 pub mod capability;
 pub(crate) mod communication;
+pub(crate) mod consent;
 mod resources;
 mod search;
 pub(crate) mod write;
@@ -48,6 +50,8 @@ pub fn routes() -> Router<AppState> {
         .route("/Communication/{id}", get(communication::read_communication))
         .route("/CommunicationRequest", get(communication::search_requests).post(communication::create_request))
         .route("/CommunicationRequest/{id}", get(communication::read_request))
+        .route("/Consent", get(consent::search_consents).post(consent::create_consent))
+        .route("/Consent/{id}", get(consent::read_consent))
 }
 
 /// A FHIR JSON body.
