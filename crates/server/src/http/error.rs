@@ -15,6 +15,8 @@ use crate::store::StoreError;
 #[derive(Debug)]
 pub enum ApiError {
     NotFound,
+    /// Not found, and why (what is there instead).
+    NotFoundBecause(String),
     Validation(ValidationErrors),
     UnknownField(String),
     MalformedJson {
@@ -88,7 +90,9 @@ impl ApiError {
     /// Status, stable code and title: the one table of API errors.
     pub fn describe(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource"),
+            ApiError::NotFound | ApiError::NotFoundBecause(_) => {
+                (StatusCode::NOT_FOUND, "not_found", "No such resource")
+            }
             ApiError::Validation(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Some fields are invalid")
             }
@@ -175,7 +179,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::UnknownField(name) => Some(format!("unknown field `{name}`")),
             ApiError::MalformedJson { line, column } => Some(format!("syntax error at line {line}, column {column}")),
-            ApiError::InvalidQuery(what) => Some(what.clone()),
+            ApiError::InvalidQuery(what) | ApiError::NotFoundBecause(what) => Some(what.clone()),
             ApiError::PreconditionFailed { current_version: Some(version) } => {
                 Some(format!("the current ETag is \"{version}\""))
             }

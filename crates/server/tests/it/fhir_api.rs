@@ -197,6 +197,8 @@ async fn every_official_patient_example_round_trips_through_create_and_read() {
             let id = created.body["id"].as_str().expect("id").to_owned();
             let place = created.headers.get("location").and_then(|v| v.to_str().ok()).expect("Location");
             assert!(place.ends_with(&format!("/fhir/Patient/{id}/_history/1")), "{place}");
+            let version = app.send_raw("GET", &local(place), None, &headers[1..]).await;
+            assert_eq!(version.body, created.body, "{name}: the Location resolves to the version created");
             let read = app.send_raw("GET", &format!("{path}/{id}"), None, &headers[1..]).await;
             assert_eq!(read.status, StatusCode::OK, "{name}");
             assert_eq!(read.body, created.body, "{name}: the read is what the create answered");
@@ -243,6 +245,11 @@ async fn a_fhir_update_keeps_what_fhir_does_not_carry_under_its_version() {
             record["identifiers"].as_array().expect("ids").iter().filter_map(|i| i["system"].as_str()).collect();
         assert_eq!(systems, ["urn:mrn", "urn:ehr"], "identifiers are only added");
 
+        assert_eq!(app.get(&format!("{path}/_history/2")).await.body, updated.body, "the current version reads");
+        let gone = app.get(&format!("{path}/_history/1")).await;
+        assert_eq!((gone.status, outcome_code(&gone)), (StatusCode::NOT_FOUND, "not-found"));
+        let why = gone.body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+        assert!(why.contains("only the current version"), "{why}");
         let stale = app.send("PUT", &path, Some(&body), &[("if-match", &tag)]).await;
         assert_eq!((stale.status, outcome_code(&stale)), (StatusCode::PRECONDITION_FAILED, "conflict"));
         let mut other = resource.clone();

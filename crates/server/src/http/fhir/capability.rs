@@ -42,6 +42,9 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
     ("Consent", &[("_id", "token"), ("patient", "reference")]),
 ];
 
+/// The types with versions to read (`_history/{version}`, the current one).
+pub const VERSIONED: &[&str] = &["Patient", "Practitioner", "Location", "Appointment"];
+
 /// The types that take create (conditional on an identifier) and update.
 pub const WRITABLE: &[&str] = &["Patient"];
 
@@ -60,6 +63,9 @@ pub async fn metadata() -> Response {
         .iter()
         .map(|(kind, params)| {
             let mut interactions = vec![json!({"code": "read"}), json!({"code": "search-type"})];
+            if VERSIONED.contains(kind) {
+                interactions.push(json!({"code": "vread"}));
+            }
             let writable = WRITABLE.contains(kind);
             if writable || CREATABLE.contains(kind) {
                 interactions.push(json!({"code": "create"}));

@@ -12,6 +12,7 @@ pub(crate) mod communication;
 pub(crate) mod consent;
 mod resources;
 mod search;
+pub(crate) mod vread;
 pub(crate) mod write;
 
 use axum::Router;
@@ -38,6 +39,10 @@ pub fn routes() -> Router<AppState> {
         .route("/metadata", get(capability::metadata))
         .route("/Patient", get(search_patients).post(write::create_patient))
         .route("/Patient/{id}", get(read_patient).put(write::update_patient))
+        .route("/Patient/{id}/_history/{version}", get(vread::patient))
+        .route("/Practitioner/{id}/_history/{version}", get(vread::practitioner))
+        .route("/Location/{id}/_history/{version}", get(vread::location))
+        .route("/Appointment/{id}/_history/{version}", get(vread::appointment))
         .route("/Practitioner", get(search_practitioners))
         .route("/Practitioner/{id}", get(read_practitioner))
         .route("/Location", get(search_locations))
