@@ -217,6 +217,7 @@ pub const POLICIES: &[RoutePolicy] = &[
     on_patient("GET", "/fhir/Patient/{id}", Needs(C::PatientRead), "fhir.patient_read"),
     on_patient("PUT", "/fhir/Patient/{id}", Needs(C::PatientWrite), "fhir.patient_update"),
     on_patient("GET", "/fhir/Patient/{id}/_history/{version}", Needs(C::PatientRead), "fhir.patient_vread"),
+    on_patient("GET", "/fhir/Patient/{id}/$everything", Needs(C::PatientExport), "fhir.patient_everything"),
     on(
         "GET",
         "/fhir/Practitioner/{id}/_history/{version}",

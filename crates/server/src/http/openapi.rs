@@ -26,6 +26,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::fhir::write::create_patient,
         super::fhir::write::update_patient,
         super::fhir::vread::patient,
+        super::fhir::everything::patient_everything,
         super::fhir::vread::practitioner,
         super::fhir::vread::location,
         super::fhir::vread::appointment,

@@ -398,3 +398,57 @@ async fn the_consent_ledger_is_fhir_consent_and_a_consent_about_anything_else_is
     })
     .await;
 }
+
+#[tokio::test]
+async fn everything_rapport_holds_about_a_patient_comes_in_one_bundle_for_an_administrator() {
+    use crate::trust_api::{Browser, staff};
+    on_each_backend_app(|app| async move {
+        let (org, location) = app.organization("Riverbend Health").await;
+        let base = format!("/api/v1/organizations/{org}");
+        let patient = |given: &str, phone: &str| {
+            json!({"given_name": given, "family_name": "Lee", "time_zone": "America/Chicago",
+                "phones": [{"number": phone, "type": "mobile"}]})
+        };
+        let ann = created(&app, &format!("{base}/patients"), patient("Ann", "+13125550101")).await;
+        let bo = created(&app, &format!("{base}/patients"), patient("Bo", "+13125550102")).await;
+        for (who, key) in [(&ann, "a"), (&bo, "b")] {
+            let visit = json!({"patient_id": who, "location_id": location, "start": "2026-11-27T16:00:00Z",
+                "duration_minutes": 30, "visit_type": "annual exam"});
+            created(&app, &format!("{base}/appointments"), visit).await;
+            let message =
+                json!({"patient_id": who, "class": "transactional", "idempotency_key": key, "body": "Hello."});
+            created(&app, &format!("{base}/messages"), message).await;
+        }
+        crate::inbox::text(&app, &org, "+13125550101", "Thanks!", "SMall", &[]).await;
+        let consent = json!({"channel": "email", "purpose": "marketing", "status": "revoked", "source": "paper-form"});
+        created(&app, &format!("{base}/patients/{ann}/consents"), consent).await;
+
+        let admin = staff(&app, &org, "admin@riverbend.example", rapport_domain::Role::Administrator).await;
+        let admin = Browser::open(&app, &admin).await;
+        let path = format!("/fhir/Patient/{ann}/$everything");
+        let everything = admin.send(&app, "GET", &path, None).await;
+        assert_eq!(everything.status, StatusCode::OK, "{}", everything.body);
+        let mut kinds: Vec<&str> = everything.body["entry"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|e| e["resource"]["resourceType"].as_str())
+            .collect();
+        kinds.sort();
+        assert_eq!(
+            kinds,
+            ["Appointment", "Communication", "Communication", "Consent", "Patient"],
+            "{}",
+            everything.body
+        );
+        assert_eq!(everything.body["total"], 5);
+        assert!(!everything.body.to_string().contains(&bo), "nothing of another patient");
+        let token = app.get(&path).await;
+        assert_eq!(
+            (token.status, outcome_code(&token)),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "an export is an administrator's"
+        );
+    })
+    .await;
+}

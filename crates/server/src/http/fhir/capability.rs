@@ -83,6 +83,12 @@ pub async fn metadata() -> Response {
                 resource["conditionalCreate"] = json!(true);
                 resource["updateCreate"] = json!(false);
             }
+            if *kind == "Patient" {
+                resource["operation"] = json!([{
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                }]);
+            }
             resource
         })
         .collect();

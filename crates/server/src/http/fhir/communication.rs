@@ -30,7 +30,7 @@ use crate::store::{MessageQuery, ReceivedText, Said, StoreError};
 
 const PARTICIPATION_MODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode";
 /// A request's identifier, kept in its message's idempotency key.
-const REQUEST_KEY: &str = "fhir-request:";
+pub(super) const REQUEST_KEY: &str = "fhir-request:";
 
 fn meta(at: Timestamp) -> Value {
     json!({"versionId": "1", "lastUpdated": instant(at)})

@@ -10,6 +10,7 @@
 pub mod capability;
 pub(crate) mod communication;
 pub(crate) mod consent;
+pub(crate) mod everything;
 mod resources;
 mod search;
 pub(crate) mod vread;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/Patient", get(search_patients).post(write::create_patient))
         .route("/Patient/{id}", get(read_patient).put(write::update_patient))
         .route("/Patient/{id}/_history/{version}", get(vread::patient))
+        .route("/Patient/{id}/$everything", get(everything::patient_everything))
         .route("/Practitioner/{id}/_history/{version}", get(vread::practitioner))
         .route("/Location/{id}/_history/{version}", get(vread::location))
         .route("/Appointment/{id}/_history/{version}", get(vread::appointment))
