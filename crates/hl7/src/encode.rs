@@ -1,5 +1,7 @@
 //! Writing a message: segments joined by CR, each value escaped. MSH-1 and
-//! MSH-2 come from the message's delimiters.
+//! MSH-2 come from the message's delimiters; MSH-2 as the message declared
+//! it when that agrees with them (a fifth, truncation character of HL7 2.7
+//! is kept, and three declared stay three).
 
 use crate::escape::escape;
 use crate::{Delimiters, Field, Message};
@@ -13,8 +15,13 @@ pub fn encode(message: &Message) -> String {
         let mut fields = segment.fields.iter();
         if segment.id == "MSH" {
             out.push(d.field);
-            out.extend([d.component, d.repetition, d.escape, d.subcomponent]);
-            fields.next();
+            let four = [d.component, d.repetition, d.escape, d.subcomponent];
+            let declared = fields.next().map(|f| f.first().text(1)).unwrap_or_default();
+            if declared.chars().zip(four).all(|(a, b)| a == b) && !declared.contains(d.field) {
+                out.push_str(declared);
+            } else {
+                out.extend(four);
+            }
         }
         for field in fields {
             out.push(d.field);

@@ -62,6 +62,15 @@ pub fn parse(input: &[u8]) -> Parsed {
         }
         segments.push(segment);
     }
+    if !usable(&delimiters) {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            segment: Some(0),
+            message: "MSH declares delimiters that are letters, digits, spaces or the same twice: \
+                      its escapes cannot be read reliably"
+                .into(),
+        });
+    }
     Parsed { message: Some(Message { delimiters, segments }), diagnostics }
 }
 
@@ -105,6 +114,14 @@ fn delimiters(msh: &str, warn: &mut impl FnMut(Option<usize>, &str)) -> (Delimit
         warn(Some(0), "MSH-2 declares fewer than four encoding characters: the usual ones fill in");
     }
     (d, declared)
+}
+
+/// Whether the delimiters can be told apart from values and from each other
+/// (HL7's escape sequences are letters: `\F\`, `\E\` …).
+fn usable(d: &Delimiters) -> bool {
+    let all = [d.field, d.component, d.repetition, d.escape, d.subcomponent];
+    all.iter().all(|c| !c.is_alphanumeric() && !c.is_whitespace() && !c.is_control())
+        && all.iter().enumerate().all(|(i, c)| !all[i + 1..].contains(c))
 }
 
 fn header(line: &str, d: &Delimiters, declared: &str) -> Segment {
@@ -196,6 +213,31 @@ mod tests {
         assert!(warnings.iter().any(|w| w.contains("LF")), "{warnings:?}");
         let framed = [&[0x0B][..], ADMIT.as_bytes(), &[0x1C, 0x0D]].concat();
         assert_eq!(parse(&framed).message, parse(ADMIT.as_bytes()).message);
+    }
+
+    #[test]
+    fn letters_or_repeats_as_delimiters_are_an_error_found_by_fuzzing() {
+        // Two inputs the fuzzer (fuzz/fuzz_targets/parse.rs) cut down: a
+        // letter as the repetition character, and E as the field separator
+        // (E is also the escape sequence \E\).
+        for odd in ["MSH|^p~\\&|APP|FAC\rPID|1||x|y|a~b\r", "MSHEVN|^~\\&|APP|FAC\r", "MSH|^^\\&|A\r", "MSH| ~\\&|A\r"]
+        {
+            let parsed = parse(odd.as_bytes());
+            let errors: Vec<&str> = parsed.errors().map(|d| d.message.as_str()).collect();
+            assert_eq!(errors.len(), 1, "{odd:?}: {errors:?}");
+            assert!(errors[0].contains("cannot be read reliably"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn a_fifth_encoding_character_is_kept_through_encode() {
+        // HL7 2.7's truncation character after the four.
+        let seven = "MSH|^~\\&#|APP|FAC|||20261122||ADT^A04|1|P|2.7\rPID|1||42^^^H||Doe^Jane\r";
+        let parsed = parse(seven.as_bytes());
+        assert_eq!(parsed.errors().count(), 0);
+        let message = parsed.message.expect("read");
+        assert_eq!(message.segment("MSH").expect("MSH").text(2, 1), "^~\\&#");
+        assert_eq!(crate::encode(&message), seven, "written back as it came");
     }
 
     #[test]
