@@ -10,10 +10,12 @@ use crate::{Delimiters, Field, Message};
 pub fn encode(message: &Message) -> String {
     let d = &message.delimiters;
     let mut out = String::new();
-    for segment in &message.segments {
+    for (place, segment) in message.segments.iter().enumerate() {
         out.push_str(&segment.id);
         let mut fields = segment.fields.iter();
-        if segment.id == "MSH" {
+        // The header is the first segment; an MSH later on is read (and
+        // written) as any other segment.
+        if place == 0 && segment.id == "MSH" {
             out.push(d.field);
             let four = [d.component, d.repetition, d.escape, d.subcomponent];
             let declared = fields.next().map(|f| f.first().text(1)).unwrap_or_default();

@@ -230,6 +230,15 @@ mod tests {
     }
 
     #[test]
+    fn a_second_msh_is_a_segment_like_any_other_through_encode() {
+        // Cut down from a fuzzer find: MSH again in the middle of a message.
+        let twice = "MSH|^~\\&|APP|FAC\rPID|1||42\rMSH|1|1234567^4\r";
+        let message = parse(twice.as_bytes()).message.expect("read");
+        assert_eq!((message.segments.len(), message.segments[2].id.as_str()), (3, "MSH"));
+        assert_eq!(parse(crate::encode(&message).as_bytes()).message, Some(message));
+    }
+
+    #[test]
     fn a_fifth_encoding_character_is_kept_through_encode() {
         // HL7 2.7's truncation character after the four.
         let seven = "MSH|^~\\&#|APP|FAC|||20261122||ADT^A04|1|P|2.7\rPID|1||42^^^H||Doe^Jane\r";
