@@ -223,6 +223,17 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
     browser.screenshot("08-outbox").await;
     browser.assert_accessible("the outbox").await;
 
+    // A tablet held upright: the inbox fits its width, nothing scrolls sideways.
+    browser.resize(820, 1180).await;
+    browser.goto(&format!("{server}/console/{org}/inbox?view=closed")).await;
+    browser.wait_for("the inbox on a tablet", "document.body.dataset.liveReady === '1'").await;
+    browser.click("#conversation-list .conversation").await;
+    browser.find("#reply-body").await;
+    let fits = browser.run("return document.documentElement.scrollWidth <= window.innerWidth").await;
+    assert_eq!(fits, true, "the inbox is wider than a tablet");
+    browser.assert_accessible("the inbox on a tablet").await;
+    browser.screenshot("09-inbox-tablet").await;
+
     browser.quit().await;
     app.store.end_subscriptions();
     let _ = stop.send(());

@@ -152,6 +152,11 @@ impl Session {
         self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({"text": text}))).await;
     }
 
+    /// Sizes the window (a laptop's, a tablet's).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({"width": width, "height": height}))).await;
+    }
+
     /// Presses Tab as a keyboard would (WebDriver actions), moving the focus.
     pub async fn press_tab(&self) {
         let keys = json!([{"type": "keyDown", "value": "\u{E004}"}, {"type": "keyUp", "value": "\u{E004}"}]);
