@@ -67,7 +67,11 @@ mod tests {
     fn field() -> impl Strategy<Value = Field> {
         let component = proptest::collection::vec(value(), 1..3).prop_map(|subcomponents| Component { subcomponents });
         let repetition = proptest::collection::vec(component, 1..4).prop_map(|components| Repetition { components });
-        proptest::collection::vec(repetition, 1..3).prop_map(|repetitions| Field { repetitions })
+        proptest::collection::vec(repetition, 1..3).prop_map(|repetitions| {
+            // An empty field is written as nothing, and read as no repetition.
+            let empty = Repetition { components: vec![Component { subcomponents: vec![String::new()] }] };
+            if repetitions == [empty] { Field { repetitions: Vec::new() } } else { Field { repetitions } }
+        })
     }
 
     fn message() -> impl Strategy<Value = Message> {

@@ -69,6 +69,8 @@ pub fn escape(value: &str, d: &Delimiters) -> String {
             || c == d.subcomponent
             || c == '\r'
             || c == '\n'
+            || c == '\u{0b}'
+            || c == '\u{1c}'
     };
     if !value.chars().any(special) {
         return value.to_owned();
@@ -83,6 +85,9 @@ pub fn escape(value: &str, d: &Delimiters) -> String {
             _ if c == d.repetition => Some("R".to_owned()),
             '\r' => Some("X0D".to_owned()),
             '\n' => Some("X0A".to_owned()),
+            // MLLP's framing bytes: written as they are, they would end the frame.
+            '\u{0b}' => Some("X0B".to_owned()),
+            '\u{1c}' => Some("X1C".to_owned()),
             _ => None,
         };
         match code {

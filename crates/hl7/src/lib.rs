@@ -58,7 +58,7 @@ pub struct Segment {
     pub fields: Vec<Field>,
 }
 
-/// A field: one or more repetitions.
+/// A field: its repetitions (none when the field is empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Field {
     pub repetitions: Vec<Repetition>,

@@ -145,6 +145,17 @@ fn segment(line: &str, d: &Delimiters) -> Segment {
 }
 
 fn field(raw: &str, d: &Delimiters) -> Field {
+    // Most fields of a real message are empty: they hold no repetition at
+    // all, and cost no allocation.
+    if raw.is_empty() {
+        return Field { repetitions: Vec::new() };
+    }
+    // Many others are one plain value: no splitting to do.
+    let special = [d.repetition, d.component, d.subcomponent, d.escape];
+    if !raw.contains(special) {
+        let plain = Component { subcomponents: vec![raw.to_owned()] };
+        return Field { repetitions: vec![Repetition { components: vec![plain] }] };
+    }
     Field {
         repetitions: raw
             .split(d.repetition)
@@ -236,6 +247,16 @@ mod tests {
         let message = parse(twice.as_bytes()).message.expect("read");
         assert_eq!((message.segments.len(), message.segments[2].id.as_str()), (3, "MSH"));
         assert_eq!(parse(crate::encode(&message).as_bytes()).message, Some(message));
+    }
+
+    #[test]
+    fn mllp_framing_bytes_in_a_value_are_escaped_by_encode() {
+        // A fuzzer find: a value ending in 0x1C lost it when encoded and read again.
+        let framed = "MSH|^~\\&|APP|FAC\rPID|1||x\u{1c}\u{1c}\r";
+        let message = parse(framed.as_bytes()).message.expect("read");
+        let written = crate::encode(&message);
+        assert!(!written.contains('\u{1c}'), "{written:?}");
+        assert_eq!(parse(written.as_bytes()).message, Some(message));
     }
 
     #[test]
