@@ -2,8 +2,10 @@
 //! the merged record's visits (each a new version, its reminder sync
 //! enqueued), messages, consents, texts, answers, tasks, waitlist entries,
 //! push subscriptions and the inbox conversation move to the survivor, as
-//! do its identifiers (an old MRN finds the survivor) and its conditions
-//! and tags; the merged
+//! do its identifiers (an old MRN finds the survivor), its conditions and
+//! tags, the phones and emails the survivor lacks (after its own, so the
+//! survivor's order stands), its caregivers, and its place as someone
+//! else's caregiver; the merged
 //! record is deleted softly and names the survivor, so its id keeps
 //! resolving. The audit trail is never rewritten: its events keep the id
 //! they were written with.
@@ -11,7 +13,7 @@
 use rapport_domain::{ActorKind, AppointmentId, NewAuditEvent, OrganizationId, Outcome, PatientId};
 use sqlx::AssertSqlSafe;
 
-use super::db::args;
+use super::db::{Tx, args};
 use super::reminders::sync_job;
 use super::{Store, StoreError};
 
@@ -74,6 +76,27 @@ impl Store {
             args([o.as_str().into(), m.as_str().into(), s.as_str().into()]),
         )
         .await?;
+        merge_contacts_in(&mut tx, &o, &s, &m).await?;
+        tx.execute(
+            "INSERT INTO patient_caregivers (patient_id, caregiver_id, relationship)
+             SELECT $2, caregiver_id, relationship FROM patient_caregivers WHERE patient_id = $1 AND caregiver_id <> $2
+             ON CONFLICT (patient_id, caregiver_id) DO NOTHING",
+            args([m.as_str().into(), s.as_str().into()]),
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO patient_caregivers (patient_id, caregiver_id, relationship)
+             SELECT patient_id, $2, relationship FROM patient_caregivers WHERE caregiver_id = $1 AND patient_id <> $2
+             ON CONFLICT (patient_id, caregiver_id) DO NOTHING",
+            args([m.as_str().into(), s.as_str().into()]),
+        )
+        .await?;
+        tx.execute("DELETE FROM patient_caregivers WHERE caregiver_id = $1", args([m.as_str().into()])).await?;
+        tx.execute(
+            "UPDATE patients SET version = version + 1, updated_at = $3 WHERE organization_id = $1 AND id = $2",
+            args([o.as_str().into(), s.as_str().into(), now.into()]),
+        )
+        .await?;
         tx.execute(
             "UPDATE patients SET deleted_at = $3, merged_into = $4, version = version + 1, updated_at = $3
              WHERE organization_id = $1 AND id = $2",
@@ -112,4 +135,47 @@ impl Store {
         }
         Err(StoreError::NotFound)
     }
+}
+
+/// Copies the merged record's phones and emails that the survivor lacks,
+/// after the survivor's own of each system, in the merged record's order.
+async fn merge_contacts_in(tx: &mut Tx, org: &str, survivor: &str, merged: &str) -> Result<(), StoreError> {
+    let rows = tx
+        .fetch_all(
+            "SELECT patient_id, system, position, value, kind FROM patient_contacts
+             WHERE organization_id = $1 AND patient_id IN ($2, $3) ORDER BY system, position",
+            args([org.into(), survivor.into(), merged.into()]),
+        )
+        .await?;
+    let mut held: Vec<(String, String)> = Vec::new();
+    let mut next: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for row in rows.iter().filter(|r| r.text("patient_id").is_ok_and(|p| p == survivor)) {
+        let system = row.text("system")?;
+        let after = next.entry(system.clone()).or_insert(0);
+        *after = (*after).max(row.int("position")? + 1);
+        held.push((system, row.text("value")?));
+    }
+    for row in rows.iter().filter(|r| r.text("patient_id").is_ok_and(|p| p == merged)) {
+        let (system, value) = (row.text("system")?, row.text("value")?);
+        if held.contains(&(system.clone(), value.clone())) {
+            continue;
+        }
+        let position = next.entry(system.clone()).or_insert(0);
+        tx.execute(
+            "INSERT INTO patient_contacts (patient_id, organization_id, system, position, value, kind)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            args([
+                survivor.into(),
+                org.into(),
+                system.as_str().into(),
+                (*position).into(),
+                value.as_str().into(),
+                row.opt_text("kind")?.into(),
+            ]),
+        )
+        .await?;
+        *position += 1;
+        held.push((system, value));
+    }
+    Ok(())
 }

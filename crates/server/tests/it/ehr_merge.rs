@@ -1,18 +1,20 @@
 //! ADT A40 (issue 7): two records of one patient merged. The merged
 //! record's visit moves to the survivor (a new version), its MRN and its id
-//! keep finding the survivor, and it leaves the search.
+//! keep finding the survivor, its phone joins the survivor's, whoever it
+//! cared for has the survivor as caregiver, and it leaves the search.
 
 use axum::http::StatusCode;
 use rapport_domain::{ExternalId, OrganizationId};
 use rapport_server::store::{PageRequest, PatientQuery};
+use serde_json::json;
 
 use crate::api::on_each_backend_app;
 use crate::ehr::Feed;
 
-fn registration(control: &str, mrn: &str, family: &str) -> String {
+fn registration(control: &str, mrn: &str, family: &str, phone: &str) -> String {
     format!(
         "MSH|^~\\&|EPIC|RIVER|RAPPORT|RIVER|20261122090000||ADT^A04^ADT_A01|{control}|P|2.5.1\r\
-         PID|1||{mrn}^^^RIVER^MR||{family}^Rosa||19800402|F\r"
+         PID|1||{mrn}^^^RIVER^MR||{family}^Rosa||19800402|F|||||{phone}^PRN^PH\r"
     )
 }
 
@@ -22,7 +24,9 @@ async fn a_merge_moves_the_visits_and_the_old_record_keeps_resolving_to_the_surv
         let (org, _) = app.organization("Riverbend Health").await;
         let org_id: OrganizationId = org.parse().expect("org");
         let (mut feed, stop) = Feed::open(&app, org_id).await;
-        for message in [registration("R1", "M1", "Diaz"), registration("R2", "M2", "Dias")] {
+        let both =
+            [registration("R1", "M1", "Diaz", "(312)555-0101"), registration("R2", "M2", "Dias", "(312)555-0177")];
+        for message in both {
             let (code, err) = feed.send(message.as_bytes()).await;
             assert_eq!(code, "AA", "{err}");
         }
@@ -40,6 +44,11 @@ async fn a_merge_moves_the_visits_and_the_old_record_keeps_resolving_to_the_surv
         let visit = app.store.find_appointment_by_source(org_id, &source).await.expect("lookup").expect("booked");
         let before = app.store.get_appointment(org_id, visit).await.expect("visit");
         assert_eq!(before.details.patient_id, duplicate);
+        let child = json!({"given_name": "Lu", "family_name": "Diaz",
+            "caregivers": [{"patient_id": duplicate.to_string(), "relationship": "mother"}]});
+        let child = app.post(&format!("/api/v1/organizations/{org}/patients"), child).await;
+        assert_eq!(child.status, StatusCode::CREATED, "{}", child.body);
+        let child: rapport_domain::PatientId = child.body["id"].as_str().expect("id").parse().expect("id");
 
         let merge = "MSH|^~\\&|EPIC|RIVER|RAPPORT|RIVER|20261122090000||ADT^A40^ADT_A39|M9|P|2.5.1\r\
                      PID|1||M1^^^RIVER^MR||Diaz^Rosa||19800402|F\r\
@@ -50,6 +59,15 @@ async fn a_merge_moves_the_visits_and_the_old_record_keeps_resolving_to_the_surv
         assert_eq!(after.details.patient_id, survivor, "the visit moved");
         assert_eq!(after.version, before.version + 1, "as a new version");
         assert_eq!(find("M2").await, Some(survivor), "the old MRN finds the survivor");
+        let record = app.store.get_patient(org_id, survivor).await.expect("survivor").details;
+        let phones: Vec<&str> = record.phones.iter().map(|p| p.number.as_str()).collect();
+        assert_eq!(phones, ["+13125550101", "+13125550177"], "the merged record's phone follows, after the survivor's");
+        let carers = app.store.get_patient(org_id, child).await.expect("child").details.caregivers;
+        assert_eq!(
+            carers.iter().map(|c| c.patient_id).collect::<Vec<_>>(),
+            [survivor],
+            "the caregiver is the survivor"
+        );
         assert_eq!(app.store.get_patient(org_id, duplicate).await.expect("resolves").id, survivor);
         let reply = app.get(&format!("/api/v1/organizations/{org}/patients/{duplicate}")).await;
         assert_eq!((reply.status, reply.body["id"].as_str()), (StatusCode::OK, Some(survivor.to_string().as_str())));
