@@ -55,12 +55,23 @@ pub fn parse(input: &[u8]) -> Parsed {
     };
     let (delimiters, declared) = delimiters(msh, &mut warn);
     let mut segments = vec![header(msh, &delimiters, &declared)];
+    let mut unframeable = Vec::new();
     for (i, line) in lines.enumerate() {
         let segment = segment(line, &delimiters);
         if !is_segment_id(&segment.id) {
             warn(Some(i + 1), "a segment id is not three letters or digits");
         }
+        if segment.id.contains(['\u{0b}', '\u{1c}']) {
+            unframeable.push(i + 1);
+        }
         segments.push(segment);
+    }
+    for place in unframeable {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            segment: Some(place),
+            message: "a segment id holds MLLP's framing bytes: not an HL7 segment".into(),
+        });
     }
     if !usable(&delimiters) {
         diagnostics.push(Diagnostic {
@@ -74,14 +85,17 @@ pub fn parse(input: &[u8]) -> Parsed {
     Parsed { message: Some(Message { delimiters, segments }), diagnostics }
 }
 
-/// The message without MLLP's start byte (0x0B) and end bytes (0x1C, CR).
+/// The message without MLLP's start bytes (0x0B) and end bytes (0x1C, CR).
 fn trim_framing(bytes: &[u8]) -> &[u8] {
     let mut inner = bytes;
     while let [0x0B, rest @ ..] = inner {
         inner = rest;
     }
-    if let Some(rest) = inner.strip_suffix(&[0x1C, 0x0D]).or_else(|| inner.strip_suffix(&[0x1C])) {
-        inner = rest;
+    // The end bytes, even repeated, with the segment terminators around them.
+    if inner.iter().rev().take_while(|&&b| b == 0x1C || b == 0x0D).any(|&b| b == 0x1C) {
+        while let [rest @ .., 0x1C | 0x0D] = inner {
+            inner = rest;
+        }
     }
     inner
 }
@@ -257,6 +271,18 @@ mod tests {
         let written = crate::encode(&message);
         assert!(!written.contains('\u{1c}'), "{written:?}");
         assert_eq!(parse(written.as_bytes()).message, Some(message));
+    }
+
+    #[test]
+    fn repeated_end_bytes_are_framing_not_part_of_the_last_segment() {
+        // Fuzzer finds: the last segment's id kept a 0x1C the encoder then
+        // wrote as the end of a frame.
+        let twice = "MSH|^~\\&|APP|FAC\rZZZ\u{1c}\u{1c}\r";
+        let message = parse(twice.as_bytes()).message.expect("read");
+        assert_eq!(message.segments[1].id, "ZZZ");
+        assert_eq!(parse(crate::encode(&message).as_bytes()).message, Some(message));
+        let inside = parse("MSH|^~\\&|APP|FAC\rZZ\u{1c}\r\t\r".as_bytes());
+        assert_eq!(inside.errors().count(), 1, "an id holding an end byte is not a segment");
     }
 
     #[test]
