@@ -173,11 +173,30 @@ impl Store {
     }
 
     pub async fn list_locations(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Location>, StoreError> {
+        self.search_locations(org, None, page).await
+    }
+
+    /// Locations whose name starts with `name` (any case), as FHIR's string
+    /// search reads; in id order.
+    pub async fn search_locations(
+        &self,
+        org: OrganizationId,
+        name: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Location>, StoreError> {
+        let name = name.map(str::to_lowercase);
         let rows = self
             .db
             .fetch_all(
-                "SELECT * FROM locations WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-                args([org.to_string().into(), page.after.clone().into(), ((page.limit() + 1) as i64).into()]),
+                "SELECT * FROM locations WHERE organization_id = $1 AND ($2 IS NULL OR id > $2)
+                   AND ($4 IS NULL OR substr(lower(name), 1, length($4)) = $4)
+                 ORDER BY id LIMIT $3",
+                args([
+                    org.to_string().into(),
+                    page.after.clone().into(),
+                    ((page.limit() + 1) as i64).into(),
+                    name.into(),
+                ]),
             )
             .await?;
         let items = rows.iter().map(location_from_row).collect::<Result<Vec<_>, _>>()?;
@@ -245,11 +264,34 @@ impl Store {
     }
 
     pub async fn list_providers(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Provider>, StoreError> {
+        self.search_providers(org, None, None, page).await
+    }
+
+    /// Providers whose family or given name starts with `name` (any case),
+    /// and whose NPI is `npi`, as given; in id order.
+    pub async fn search_providers(
+        &self,
+        org: OrganizationId,
+        name: Option<&str>,
+        npi: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Provider>, StoreError> {
+        let name = name.map(str::to_lowercase);
         let rows = self
             .db
             .fetch_all(
-                "SELECT * FROM providers WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-                args([org.to_string().into(), page.after.clone().into(), ((page.limit() + 1) as i64).into()]),
+                "SELECT * FROM providers WHERE organization_id = $1 AND ($2 IS NULL OR id > $2)
+                   AND ($4 IS NULL OR substr(lower(family_name), 1, length($4)) = $4
+                        OR substr(lower(given_name), 1, length($4)) = $4)
+                   AND ($5 IS NULL OR npi = $5)
+                 ORDER BY id LIMIT $3",
+                args([
+                    org.to_string().into(),
+                    page.after.clone().into(),
+                    ((page.limit() + 1) as i64).into(),
+                    name.into(),
+                    npi.into(),
+                ]),
             )
             .await?;
         let items = rows.iter().map(provider_from_row).collect::<Result<Vec<_>, _>>()?;

@@ -88,8 +88,15 @@ async fn fhir_reads_and_searches_the_callers_organization_and_answers_errors_as_
 
         let practitioner = app.get(&format!("/fhir/Practitioner/{doctor}")).await;
         assert_eq!(practitioner.body["identifier"][0]["value"], "1234567893");
+        let by_npi = app.get("/fhir/Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|1234567893").await;
+        assert_eq!(ids(&by_npi.body), [doctor.as_str()]);
+        assert_eq!(ids(&app.get("/fhir/Practitioner?name=ng").await.body), [doctor.as_str()], "a name's start, any case");
+        assert!(ids(&app.get("/fhir/Practitioner?family=lee").await.body).is_empty());
+        assert!(ids(&app.get("/fhir/Practitioner?identifier=1111111111").await.body).is_empty());
         let place = app.get(&format!("/fhir/Location/{location}")).await;
         assert_eq!(place.body["extension"][0]["valueCode"], "America/Chicago");
+        assert_eq!(ids(&app.get("/fhir/Location?name=LAKE").await.body), [location.as_str()]);
+        assert!(ids(&app.get("/fhir/Location?name=shore").await.body).is_empty(), "the start of the name");
         assert_eq!(app.get(&format!("/fhir/Organization/{org}")).await.body["name"], "Riverbend Health");
         let appointments = app.get(&format!("/fhir/Appointment?patient=Patient/{ann}&date=ge2026-11-27")).await;
         assert_eq!(ids(&appointments.body), [visit.as_str()]);

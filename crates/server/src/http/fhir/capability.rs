@@ -22,8 +22,11 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
             ("telecom", "token"),
         ],
     ),
-    ("Practitioner", &[("_id", "token")]),
-    ("Location", &[("_id", "token")]),
+    (
+        "Practitioner",
+        &[("_id", "token"), ("name", "string"), ("family", "string"), ("given", "string"), ("identifier", "token")],
+    ),
+    ("Location", &[("_id", "token"), ("name", "string")]),
     ("Organization", &[("_id", "token")]),
     (
         "Appointment",

@@ -183,7 +183,10 @@ pub async fn search_practitioners(
             (one.iter().map(resources::practitioner).collect(), None)
         }
         None => {
-            let page = state.store.list_providers(access.org(), &search.page).await?;
+            let name = search.get("name").or(search.get("family")).or(search.get("given"));
+            // A practitioner's identifier here is the NPI (`system|value` or the value).
+            let npi = search.get("identifier").map(|raw| raw.rsplit_once('|').map_or(raw, |(_, v)| v));
+            let page = state.store.search_providers(access.org(), name, npi, &search.page).await?;
             (page.items.iter().map(resources::practitioner).collect(), page.next_cursor)
         }
     };
@@ -219,7 +222,7 @@ pub async fn search_locations(
             (one.iter().map(resources::location).collect(), None)
         }
         None => {
-            let page = state.store.list_locations(access.org(), &search.page).await?;
+            let page = state.store.search_locations(access.org(), search.get("name"), &search.page).await?;
             (page.items.iter().map(resources::location).collect(), page.next_cursor)
         }
     };
