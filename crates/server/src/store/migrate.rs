@@ -141,6 +141,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0021_inbox.sql"),
         postgres: include_str!("migrations/postgres/0021_inbox.sql"),
     },
+    Migration {
+        version: 22,
+        name: "fhir_export",
+        sqlite: include_str!("migrations/sqlite/0022_fhir_export.sql"),
+        postgres: include_str!("migrations/postgres/0022_fhir_export.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -459,3 +459,109 @@ async fn everything_rapport_holds_about_a_patient_comes_in_one_bundle_for_an_adm
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_bulk_export_runs_in_the_background_and_serves_ndjson_files() {
+    use crate::trust_api::{Browser, staff};
+    on_each_backend_app(|app| async move {
+        let (org, location) = app.organization("Riverbend Health").await;
+        let base = format!("/api/v1/organizations/{org}");
+        let ann = created(
+            &app,
+            &format!("{base}/patients"),
+            json!({"given_name": "Ann", "family_name": "Lee",
+            "phones": [{"number": "+13125550101", "type": "mobile"}]}),
+        )
+        .await;
+        created(&app, &format!("{base}/patients"), json!({"given_name": "Bo", "family_name": "Lee"})).await;
+        let visit = json!({"patient_id": ann, "location_id": location, "start": "2026-11-27T16:00:00Z",
+            "duration_minutes": 30, "visit_type": "annual exam"});
+        created(&app, &format!("{base}/appointments"), visit).await;
+        let message = json!({"patient_id": ann, "class": "transactional", "idempotency_key": "x", "body": "Hello."});
+        created(&app, &format!("{base}/messages"), message).await;
+        crate::inbox::text(&app, &org, "+13125550101", "Thanks!", "SMexport", &[]).await;
+        let admin = staff(&app, &org, "admin@riverbend.example", rapport_domain::Role::Administrator).await;
+        let admin = Browser::open(&app, &admin).await;
+
+        let sync = admin.send(&app, "GET", "/fhir/$export", None).await;
+        assert_eq!((sync.status, outcome_code(&sync)), (StatusCode::BAD_REQUEST, "invalid"), "asynchronous only");
+        let asks = [("prefer", "respond-async")];
+        let unknown = admin.send_with(&app, "GET", "/fhir/$export?_type=Observation", None, &asks).await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+        let token = app.send("GET", "/fhir/$export", None, &asks).await;
+        assert_eq!(token.status, StatusCode::FORBIDDEN, "an export is an administrator's");
+
+        let started = admin.send_with(&app, "GET", "/fhir/$export", None, &asks).await;
+        assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+        let status = started.headers.get("content-location").and_then(|v| v.to_str().ok()).expect("status URL");
+        let status = local(status);
+        let mut manifest = Value::Null;
+        for _ in 0..200 {
+            let polled = admin.send(&app, "GET", &status, None).await;
+            if polled.status == StatusCode::OK {
+                manifest = polled.body;
+                break;
+            }
+            assert_eq!(polled.status, StatusCode::ACCEPTED, "{}", polled.body);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let counts: Vec<(&str, i64)> = manifest["output"]
+            .as_array()
+            .expect("the manifest's output")
+            .iter()
+            .map(|o| (o["type"].as_str().unwrap_or(""), o["count"].as_i64().unwrap_or(-1)))
+            .collect();
+        assert_eq!(counts, [("Appointment", 1), ("Communication", 2), ("Patient", 2)], "{manifest}");
+        assert_eq!(manifest["requiresAccessToken"], true);
+        let url = manifest["output"]
+            .as_array()
+            .expect("output")
+            .iter()
+            .find(|o| o["type"] == "Patient")
+            .expect("Patient")["url"]
+            .as_str()
+            .expect("url")
+            .to_owned();
+        let file = admin.send(&app, "GET", &local(&url), None).await;
+        assert_eq!(file.content_type.as_deref(), Some("application/fhir+ndjson"));
+        let lines: Vec<Value> = String::from_utf8(file.bytes.clone())
+            .expect("UTF-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one resource a line"))
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|p| p["resourceType"] == "Patient"));
+
+        let only = admin.send_with(&app, "GET", "/fhir/$export?_type=Appointment", None, &asks).await;
+        assert_eq!(only.status, StatusCode::ACCEPTED);
+        let second = local(only.headers.get("content-location").and_then(|v| v.to_str().ok()).expect("status URL"));
+        let mut types = Vec::new();
+        for _ in 0..200 {
+            let polled = admin.send(&app, "GET", &second, None).await;
+            if polled.status == StatusCode::OK {
+                types = polled.body["output"].as_array().expect("output").iter().map(|o| o["type"].clone()).collect();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(types, [json!("Appointment")], "_type narrows the export");
+        assert_eq!(admin.send(&app, "DELETE", &status, None).await.status, StatusCode::ACCEPTED);
+        assert_eq!(admin.send(&app, "GET", &status, None).await.status, StatusCode::NOT_FOUND, "removed");
+        assert_eq!(admin.send(&app, "GET", &local(&url), None).await.status, StatusCode::NOT_FOUND, "with its files");
+
+        // An export whose process stopped before it ended says so after an hour.
+        let org_id: rapport_domain::OrganizationId = org.parse().expect("org");
+        app.store.start_fhir_export(org_id, "cut-short", "/fhir/$export").await.expect("start");
+        app.clock.set(app.clock.now() + jiff::SignedDuration::from_mins(61));
+        let admin = staff(&app, &org, "later@riverbend.example", rapport_domain::Role::Administrator).await;
+        let admin = Browser::open(&app, &admin).await;
+        let cut = admin.send(&app, "GET", "/fhir/$export-status/cut-short", None).await;
+        assert_eq!(cut.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            cut.body["issue"][0]["diagnostics"].as_str().is_some_and(|d| d.contains("interrupted")),
+            "{}",
+            cut.body
+        );
+    })
+    .await;
+}

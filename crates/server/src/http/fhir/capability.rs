@@ -109,6 +109,7 @@ pub async fn metadata() -> Response {
             "mode": "server",
             "security": {"description": "A bearer API token of the organization (Authorization: Bearer rpt_…), or a staff session"},
             "resource": resources,
+            "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
         }],
     }))
 }

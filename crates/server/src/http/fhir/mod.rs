@@ -2,7 +2,8 @@
 //! Patient, Practitioner, Location, Organization and Appointment, create
 //! and update of Patient (`write`), and the messages both ways as
 //! Communication and CommunicationRequest (`communication`), and the
-//! consent ledger as Consent (`consent`), in the caller's organization (the API token's or the staff member's), guarded
+//! consent ledger as Consent (`consent`), `Patient/$everything` and the
+//! bulk `$export` (`everything`, `export`), in the caller's organization (the API token's or the staff member's), guarded
 //! and audited like every route. Bodies are `application/fhir+json`; every
 //! error under `/fhir` (the guard's too) is an OperationOutcome, turned from
 //! the problem the rest of the API would answer (`outcomes`).
@@ -11,6 +12,7 @@ pub mod capability;
 pub(crate) mod communication;
 pub(crate) mod consent;
 pub(crate) mod everything;
+pub(crate) mod export;
 mod resources;
 mod search;
 pub(crate) mod vread;
@@ -38,6 +40,9 @@ const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(capability::metadata))
+        .route("/$export", get(export::kick_off))
+        .route("/$export-status/{id}", get(export::status).delete(export::remove))
+        .route("/$export-file/{id}/{type}", get(export::file))
         .route("/Patient", get(search_patients).post(write::create_patient))
         .route("/Patient/{id}", get(read_patient).put(write::update_patient))
         .route("/Patient/{id}/_history/{version}", get(vread::patient))
