@@ -73,6 +73,13 @@ pub fn parse(input: &[u8]) -> Parsed {
             message: "a segment id holds MLLP's framing bytes: not an HL7 segment".into(),
         });
     }
+    if declared.chars().count() > 5 {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            segment: Some(0),
+            message: "MSH-2 runs past its four (or five) encoding characters: the header is unreadable".into(),
+        });
+    }
     if !usable(&delimiters) {
         diagnostics.push(Diagnostic {
             severity: Severity::Error,
@@ -249,8 +256,7 @@ mod tests {
         {
             let parsed = parse(odd.as_bytes());
             let errors: Vec<&str> = parsed.errors().map(|d| d.message.as_str()).collect();
-            assert_eq!(errors.len(), 1, "{odd:?}: {errors:?}");
-            assert!(errors[0].contains("cannot be read reliably"), "{errors:?}");
+            assert!(errors.iter().any(|e| e.contains("cannot be read reliably")), "{odd:?}: {errors:?}");
         }
     }
 
@@ -283,6 +289,9 @@ mod tests {
         assert_eq!(parse(crate::encode(&message).as_bytes()).message, Some(message));
         let inside = parse("MSH|^~\\&|APP|FAC\rZZ\u{1c}\r\t\r".as_bytes());
         assert_eq!(inside.errors().count(), 1, "an id holding an end byte is not a segment");
+        let endless = parse("MSH/|^~\"\u{1}SFacil\u{1c}\r\t\r".as_bytes());
+        let errors: Vec<&str> = endless.errors().map(|d| d.message.as_str()).collect();
+        assert!(errors.iter().any(|e| e.contains("MSH-2 runs past")), "{errors:?}");
     }
 
     #[test]
