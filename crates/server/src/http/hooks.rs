@@ -187,7 +187,12 @@ pub async fn twilio_inbound(
         Some("HELP") => Some(Keyword::Help),
         _ => keywords::keyword(body),
     };
-    let was_suppressed = state.store.is_sms_suppressed(org, sender, from).await?;
+    // Only an opt-out (one confirmation, the first time) and a YES (which
+    // re-subscribes) ask whether the number was suppressed: other texts save the read.
+    let was_suppressed = match keyword {
+        Some(Keyword::OptOut | Keyword::Yes) => state.store.is_sms_suppressed(org, sender, from).await?,
+        _ => false,
+    };
     let mut to_read = false;
     let (conversation, answered_keyword) = match keyword {
         Some(Keyword::OptOut) => {
