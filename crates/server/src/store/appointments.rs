@@ -26,6 +26,8 @@ pub struct AppointmentQuery {
     pub from: Option<Timestamp>,
     /// Starts before.
     pub to: Option<Timestamp>,
+    /// Changed at or after (a client's sync cursor).
+    pub updated_since: Option<Timestamp>,
 }
 
 /// One record of a bulk upsert; `details.source` is the key.
@@ -169,13 +171,14 @@ impl Store {
     ) -> Result<Page<Appointment>, StoreError> {
         let mut sql = String::from("SELECT * FROM appointments WHERE organization_id = $1");
         let mut values: Vec<Arg> = vec![org.to_string().into()];
-        let filters: [(&str, Option<Arg>); 7] = [
+        let filters: [(&str, Option<Arg>); 8] = [
             ("patient_id =", query.patient_id.map(|p| p.to_string().into())),
             ("provider_id =", query.provider_id.map(|p| p.to_string().into())),
             ("location_id =", query.location_id.map(|l| l.to_string().into())),
             ("status =", query.status.map(|s| s.as_str().into())),
             ("start_at >=", query.from.map(Arg::from)),
             ("start_at <", query.to.map(Arg::from)),
+            ("updated_at >=", query.updated_since.map(Arg::from)),
             ("id >", page.after.clone().map(Arg::from)),
         ];
         page_filters(&mut sql, &mut values, filters, page.limit());

@@ -23,6 +23,8 @@ pub struct PatientQuery {
     pub birth_date: Option<BirthDate>,
     /// An external id value, optionally restricted to one system.
     pub identifier: Option<(Option<String>, String)>,
+    /// Changed at or after (a client's sync cursor).
+    pub updated_since: Option<jiff::Timestamp>,
 }
 
 /// The two runs of a name search, in the order they are listed.
@@ -110,6 +112,10 @@ impl Store {
             filter.conditions.push(format!(
                 "p.id IN (SELECT patient_id FROM patient_contacts WHERE organization_id = $1 AND value = {v})"
             ));
+        }
+        if let Some(since) = query.updated_since {
+            let v = filter.bind(since);
+            filter.conditions.push(format!("p.updated_at >= {v}"));
         }
         if let Some(birth_date) = query.birth_date {
             let v = filter.bind(birth_date.to_string());

@@ -565,3 +565,38 @@ async fn a_bulk_export_runs_in_the_background_and_serves_ndjson_files() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn last_updated_finds_what_changed_since_a_syncs_cursor() {
+    on_each_backend_app(|app| async move {
+        let (org, location) = app.organization("Riverbend Health").await;
+        let base = format!("/api/v1/organizations/{org}");
+        let ann = created(&app, &format!("{base}/patients"), json!({"given_name": "Ann", "family_name": "Lee"})).await;
+        let visit = json!({"patient_id": ann, "location_id": location, "start": "2026-11-27T16:00:00Z",
+            "duration_minutes": 30, "visit_type": "annual exam"});
+        let first = created(&app, &format!("{base}/appointments"), visit.clone()).await;
+        let cursor = app.get(&format!("/fhir/Patient/{ann}")).await.body["meta"]["lastUpdated"]
+            .as_str()
+            .expect("instant")
+            .to_owned();
+        app.clock.set(app.clock.now() + jiff::SignedDuration::from_hours(1));
+        let bo = created(&app, &format!("{base}/patients"), json!({"given_name": "Bo", "family_name": "Lee"})).await;
+        let second = created(
+            &app,
+            &format!("{base}/appointments"),
+            json!({"patient_id": bo, "location_id": location,
+            "start": "2026-11-28T16:00:00Z", "duration_minutes": 30, "visit_type": "annual exam"}),
+        )
+        .await;
+        assert_eq!(ids(&app.get(&format!("/fhir/Patient?_lastUpdated=gt{cursor}")).await.body), [bo.as_str()]);
+        let both = ids(&app.get(&format!("/fhir/Patient?_lastUpdated=ge{cursor}")).await.body);
+        assert_eq!(both.len(), 2, "ge holds the cursor's own instant");
+        let visits = ids(&app.get(&format!("/fhir/Appointment?_lastUpdated=gt{cursor}")).await.body);
+        assert_eq!(visits, [second.as_str()], "not {first}");
+        let day = ids(&app.get("/fhir/Appointment?_lastUpdated=ge2026-11-22").await.body);
+        assert_eq!(day.len(), 2, "a day reads from its start");
+        let bad = app.get("/fhir/Patient?_lastUpdated=lt2026-11-22").await;
+        assert_eq!((bad.status, outcome_code(&bad)), (StatusCode::BAD_REQUEST, "invalid"));
+    })
+    .await;
+}

@@ -41,6 +41,7 @@ pub async fn list(
         status: params.parse::<AppointmentStatus>("status", "a FHIR appointment status")?,
         from: params.parse::<Timestamp>("from", "an RFC 3339 instant")?,
         to: params.parse::<Timestamp>("to", "an RFC 3339 instant")?,
+        updated_since: None,
     };
     let page = state.store.list_appointments(org, &query, &params.page()?).await?;
     let view =

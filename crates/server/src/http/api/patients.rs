@@ -46,6 +46,7 @@ pub async fn search(
             Some((system, value)) => (Some(system.to_owned()), value.to_owned()),
             None => (None, raw.to_owned()),
         }),
+        updated_since: None,
     };
     let page = state.store.search_patients(org, &query, &params.page()?).await?;
     let view = ListView { items: page.items.iter().map(PatientView::from).collect(), next_cursor: page.next_cursor };

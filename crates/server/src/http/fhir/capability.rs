@@ -20,6 +20,7 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
             ("phone", "token"),
             ("email", "token"),
             ("telecom", "token"),
+            ("_lastUpdated", "date"),
         ],
     ),
     (
@@ -38,6 +39,7 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
             ("practitioner", "reference"),
             ("date", "date"),
             ("status", "token"),
+            ("_lastUpdated", "date"),
         ],
     ),
     ("Communication", &[("_id", "token"), ("patient", "reference"), ("subject", "reference")]),

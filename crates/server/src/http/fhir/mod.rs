@@ -153,6 +153,7 @@ pub async fn search_patients(
             Some((system, value)) => (Some(system.to_owned()), value.to_owned()),
             None => (None, raw.to_owned()),
         }),
+        updated_since: search.get("_lastUpdated").map(search::last_updated).transpose()?,
     };
     let page = state.store.search_patients(access.org(), &query, &search.page).await?;
     let found = page.items.iter().map(resources::patient).collect();
@@ -321,6 +322,9 @@ pub async fn search_appointments(
                 .parse::<AppointmentStatus>()
                 .map_err(|_| ApiError::InvalidQuery("parameter `status` must be an appointment status".into()))?,
         );
+    }
+    if let Some(since) = search.get("_lastUpdated") {
+        query.updated_since = Some(search::last_updated(since)?);
     }
     if let Some(date) = search.get("date") {
         let zone = state.store.get_organization(access.org()).await?.time_zone.tz();

@@ -130,6 +130,27 @@ pub fn date_range(raw: &str, zone: &jiff::tz::TimeZone) -> Result<(Option<Timest
     })
 }
 
+/// `_lastUpdated` as the instant a sync reads from: `ge` (or `gt`, a
+/// microsecond later) an instant or a day (its start, UTC).
+pub fn last_updated(raw: &str) -> Result<Timestamp, ApiError> {
+    let refuse = || ApiError::InvalidQuery("parameter `_lastUpdated` must be ge or gt an instant or a day".into());
+    let (after, value) = match raw.get(..2) {
+        Some("ge") => (false, &raw[2..]),
+        Some("gt") => (true, &raw[2..]),
+        _ => return Err(refuse()),
+    };
+    let at = match value.parse::<Timestamp>() {
+        Ok(at) => at,
+        Err(_) => value
+            .parse::<Date>()
+            .map_err(|_| refuse())?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_err(|_| refuse())?
+            .timestamp(),
+    };
+    Ok(if after { at + jiff::SignedDuration::from_micros(1) } else { at })
+}
+
 #[cfg(test)]
 mod tests {
     use super::date_range;
