@@ -87,6 +87,16 @@ def main():
     check(get(f"{base}/CommunicationRequest/{asked['id']}", token), "the CommunicationRequest as read")
     check(get(f"{base}/CommunicationRequest?patient={someone}", token), "CommunicationRequest search")
     check(get(f"{base}/Communication/{asked['id']}", token), "the Communication it planned")
+    site = get(f"{base}/Location?_count=1", token)["entry"][0]["resource"]["id"]
+    visit = {"resourceType": "Appointment", "status": "booked",
+             "start": "2030-01-15T15:00:00Z", "end": "2030-01-15T15:30:00Z",
+             "identifier": [{"system": "urn:ci:visits", "value": "fhir-validate-1"}],
+             "serviceType": [{"text": "annual exam"}],
+             "participant": [{"actor": {"reference": f"Patient/{someone}"}, "status": "accepted"},
+                             {"actor": {"reference": f"Location/{site}"}, "status": "accepted"}]}
+    booked = get(f"{base}/Appointment", token, expect=201, body=json.dumps(visit).encode())
+    check(booked, "an Appointment as created")
+    check(get(f"{base}/Appointment/{booked['id']}/_history/1", token), "the Appointment's version 1")
     deny = {"resourceType": "Consent", "status": "active",
             "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
             "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],

@@ -245,6 +245,8 @@ pub const POLICIES: &[RoutePolicy] = &[
     on("GET", "/fhir/Organization/{id}", Needs(C::OrganizationRead), "fhir.organization_read", "organization"),
     route("GET", "/fhir/Appointment", Needs(C::AppointmentRead), "fhir.appointment_search"),
     on("GET", "/fhir/Appointment/{id}", Needs(C::AppointmentRead), "fhir.appointment_read", "appointment"),
+    route("POST", "/fhir/Appointment", Needs(C::AppointmentWrite), "fhir.appointment_create"),
+    on("PUT", "/fhir/Appointment/{id}", Needs(C::AppointmentWrite), "fhir.appointment_update", "appointment"),
     route("GET", "/fhir/Communication", Needs(C::MessageRead), "fhir.communication_search"),
     on("GET", "/fhir/Communication/{id}", Needs(C::MessageRead), "fhir.communication_read", "message"),
     route("GET", "/fhir/CommunicationRequest", Needs(C::MessageRead), "fhir.communication_request_search"),

@@ -600,3 +600,118 @@ async fn last_updated_finds_what_changed_since_a_syncs_cursor() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_official_appointments_land_with_their_reminders_or_say_why_not() {
+    on_each_backend_app(|app| async move {
+        let (org, location) = app.organization("Riverbend Health").await;
+        let base = format!("/api/v1/organizations/{org}");
+        let ann = created(
+            &app,
+            &format!("{base}/patients"),
+            json!({"given_name": "Ann", "family_name": "Lee",
+            "phones": [{"number": "+13125550101", "type": "mobile"}]}),
+        )
+        .await;
+        let doctor =
+            created(&app, &format!("{base}/providers"), json!({"given_name": "Li", "family_name": "Ng"})).await;
+        // The examples' participants become this server's records.
+        let ours = |example: &Value| {
+            let mut visit = example.clone();
+            for participant in visit["participant"].as_array_mut().expect("participants") {
+                let reference = participant["actor"]["reference"].as_str().unwrap_or("").to_owned();
+                let mine = match reference.split('/').next() {
+                    Some("Patient") => format!("Patient/{ann}"),
+                    Some("Practitioner") => format!("Practitioner/{doctor}"),
+                    Some("Location") => format!("Location/{location}"),
+                    _ => continue,
+                };
+                participant["actor"]["reference"] = json!(mine);
+            }
+            visit
+        };
+        let mut landed = Vec::new();
+        for (name, example) in examples("Appointment") {
+            let reply = app.send("POST", "/fhir/Appointment", Some(&ours(&example).to_string()), &[]).await;
+            if example.get("start").is_none() {
+                assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: a request without a time");
+                assert_eq!(reply.body["issue"][1]["expression"][0], "Appointment.start", "{name}: {}", reply.body);
+                continue;
+            }
+            assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", reply.body);
+            let id = reply.body["id"].as_str().expect("id").to_owned();
+            let read = app.get(&format!("/fhir/Appointment/{id}")).await.body;
+            assert_eq!(
+                (read["status"].as_str(), read["start"].as_str(), read["end"].as_str()),
+                (example["status"].as_str(), example["start"].as_str(), example["end"].as_str()),
+                "{name}"
+            );
+            let actors: Vec<&str> = read["participant"]
+                .as_array()
+                .expect("participants")
+                .iter()
+                .filter_map(|p| p["actor"]["reference"].as_str())
+                .collect();
+            assert_eq!(
+                actors,
+                [format!("Patient/{ann}"), format!("Location/{location}"), format!("Practitioner/{doctor}")],
+                "{name}"
+            );
+            landed.push(id);
+        }
+        assert_eq!(landed.len(), 2, "two of the three have a time");
+
+        // A visit the EHR books through FHIR: found again by its identifier, its reminders planned, moved under its version.
+        let start = (app.clock.now() + jiff::SignedDuration::from_hours(72)).strftime("%Y-%m-%dT%H:00:00Z").to_string();
+        let end = (app.clock.now() + jiff::SignedDuration::from_hours(73)).strftime("%Y-%m-%dT%H:00:00Z").to_string();
+        let booking = json!({"resourceType": "Appointment", "status": "booked", "start": start, "end": end,
+            "identifier": [{"system": "urn:ehr:visits", "value": "V-1"}],
+            "serviceType": [{"text": "annual exam"}],
+            "participant": [{"actor": {"reference": format!("Patient/{ann}")}, "status": "accepted"},
+                {"actor": {"reference": format!("Location/{location}")}, "status": "accepted"}]});
+        let booked = app.send("POST", "/fhir/Appointment", Some(&booking.to_string()), &[]).await;
+        assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+        let id = booked.body["id"].as_str().expect("id").to_owned();
+        let again = app
+            .send(
+                "POST",
+                "/fhir/Appointment",
+                Some(&booking.to_string()),
+                &[("if-none-exist", "identifier=urn:ehr:visits|V-1")],
+            )
+            .await;
+        assert_eq!((again.status, again.body["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+        let sync = crate::support::worker("fhir", 10);
+        rapport_server::engine::reminders::ReminderPlanner::new(app.store.clone())
+            .plan_batch(&sync)
+            .await
+            .expect("plan");
+        let planned = app.get(&format!("{base}/messages?appointment={id}")).await;
+        assert!(!planned.body["items"].as_array().expect("items").is_empty(), "reminders planned: {}", planned.body);
+
+        let mut moved = booked.body.clone();
+        moved["start"] =
+            json!((app.clock.now() + jiff::SignedDuration::from_hours(96)).strftime("%Y-%m-%dT%H:00:00Z").to_string());
+        moved["end"] =
+            json!((app.clock.now() + jiff::SignedDuration::from_hours(97)).strftime("%Y-%m-%dT%H:00:00Z").to_string());
+        let tag = booked.etag.clone().expect("ETag");
+        let path = format!("/fhir/Appointment/{id}");
+        let updated = app.send("PUT", &path, Some(&moved.to_string()), &[("if-match", &tag)]).await;
+        assert_eq!(
+            (updated.status, updated.body["meta"]["versionId"].as_str()),
+            (StatusCode::OK, Some("2")),
+            "{}",
+            updated.body
+        );
+        assert_eq!(updated.body["identifier"][0]["value"], "V-1", "its source stays");
+        let stale = app.send("PUT", &path, Some(&moved.to_string()), &[("if-match", &tag)]).await;
+        assert_eq!((stale.status, outcome_code(&stale)), (StatusCode::PRECONDITION_FAILED, "conflict"));
+        let mut stranger = booking;
+        stranger["identifier"][0]["value"] = json!("V-2");
+        stranger["participant"][0]["actor"]["reference"] = json!("Patient/0190d5d6-8bb4-7c5e-a2a6-3f0e3c1d2b4a");
+        let refused = app.send("POST", "/fhir/Appointment", Some(&stranger.to_string()), &[]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert_eq!(refused.body["issue"][1]["expression"][0], "Appointment.participant");
+    })
+    .await;
+}

@@ -1,6 +1,6 @@
 //! The FHIR R4 API (`/fhir`): the CapabilityStatement, read and search of
 //! Patient, Practitioner, Location, Organization and Appointment, create
-//! and update of Patient (`write`), and the messages both ways as
+//! and update of Patient and Appointment (`write`), and the messages both ways as
 //! Communication and CommunicationRequest (`communication`), and the
 //! consent ledger as Consent (`consent`), `Patient/$everything` and the
 //! bulk `$export` (`everything`, `export`), in the caller's organization (the API token's or the staff member's), guarded
@@ -56,8 +56,8 @@ pub fn routes() -> Router<AppState> {
         .route("/Location/{id}", get(read_location))
         .route("/Organization", get(search_organizations))
         .route("/Organization/{id}", get(read_organization))
-        .route("/Appointment", get(search_appointments))
-        .route("/Appointment/{id}", get(read_appointment))
+        .route("/Appointment", get(search_appointments).post(write::create_appointment))
+        .route("/Appointment/{id}", get(read_appointment).put(write::update_appointment))
         .route("/Communication", get(communication::search_communications))
         .route("/Communication/{id}", get(communication::read_communication))
         .route("/CommunicationRequest", get(communication::search_requests).post(communication::create_request))

@@ -1,16 +1,21 @@
-//! FHIR writes: create (`POST /fhir/Patient`, conditional with
-//! `If-None-Exist: identifier=system|value`) and update (`PUT
-//! /fhir/Patient/{id}`, under `If-Match: W/"version"` when given). The
-//! resource is read as the FHIR import reads it (`import::fhir::map`), so
-//! both ways in keep the same things; what Rapport holds beyond FHIR
-//! (preferences, quiet hours, consents, tags, caregivers) is kept by an
-//! update, and identifiers are only ever added (feeds find patients by them).
+//! FHIR writes of Patient and Appointment: create (`POST`, conditional
+//! with `If-None-Exist: identifier=system|value`) and update (`PUT …/{id}`,
+//! under `If-Match: W/"version"` when given). A resource is read as the
+//! FHIR import reads it (`import::fhir::map`), so both ways in keep the
+//! same things. A Patient update keeps what Rapport holds beyond FHIR
+//! (preferences, quiet hours, consents, tags, caregivers), and identifiers
+//! are only ever added (feeds find patients by them). An Appointment's
+//! participants are this server's Patient, Location (or the organization's
+//! only location) and Practitioner; its identifier is its source, so the
+//! EHR that sent it finds it again; every write re-plans its reminders.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use rapport_domain::{ExternalId, PatientDetails, PatientId};
+use rapport_domain::{
+    AppointmentDetails, AppointmentId, ExternalId, LocationId, OrganizationId, PatientDetails, PatientId, ProviderId,
+};
 use serde_json::Value;
 
 use super::{base, fhir_json, id, resources};
@@ -18,6 +23,7 @@ use crate::http::AppState;
 use crate::http::access::{Allowed, need};
 use crate::http::error::ApiError;
 use crate::import::fhir::map;
+use crate::store::StoreError;
 
 /// The body as a resource of `kind`, or a 400 naming what is wrong.
 pub(super) fn resource_of(headers: &HeaderMap, body: &Bytes, kind: &str) -> Result<Value, ApiError> {
@@ -43,13 +49,14 @@ fn details_of(state: &AppState, resource: &Value) -> Result<PatientDetails, ApiE
 }
 
 /// A write's answer: the resource as read back, its version as ETag and
-/// its place (`Location: …/Patient/{id}/_history/{version}`).
+/// its place (`Location: …/{type}/{id}/_history/{version}`).
 fn written(headers: &HeaderMap, resource: Value, status: StatusCode) -> Response {
+    let kind = resource["resourceType"].as_str().unwrap_or_default().to_owned();
     let id = resource["id"].as_str().unwrap_or_default().to_owned();
     let version = resource["meta"]["versionId"].as_str().unwrap_or_default().to_owned();
     let mut response = fhir_json(resource);
     *response.status_mut() = status;
-    let place = format!("{}/Patient/{id}/_history/{version}", base(headers));
+    let place = format!("{}/{kind}/{id}/_history/{version}", base(headers));
     if let Ok(place) = HeaderValue::from_str(&place) {
         response.headers_mut().insert(header::LOCATION, place);
     }
@@ -119,14 +126,7 @@ pub async fn update_patient(
     let patient_id: PatientId = id(&raw)?;
     let incoming = details_of(&state, &resource)?;
     let current = state.store.get_patient(org, patient_id).await?;
-    let expected = match headers.get(header::IF_MATCH) {
-        None => current.version,
-        Some(tag) => {
-            let tag = tag.to_str().unwrap_or_default().trim();
-            let version = tag.trim_start_matches("W/").trim_matches('"');
-            version.parse().map_err(|_| ApiError::InvalidQuery("If-Match must be W/\"version\"".into()))?
-        }
-    };
+    let expected = if_match(&headers)?.unwrap_or(current.version);
     let mut details = current.details.clone();
     details.given_name = incoming.given_name;
     details.family_name = incoming.family_name;
@@ -149,4 +149,123 @@ pub async fn update_patient(
     }
     let patient = state.store.update_patient(org, patient_id, expected, &details).await?;
     Ok(written(&headers, resources::patient(&patient), StatusCode::OK))
+}
+
+/// `If-Match: W/"n"` as the version it names; `None` without one.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(tag) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let tag = tag.to_str().unwrap_or_default().trim();
+    let version = tag.trim_start_matches("W/").trim_matches('"');
+    version.parse().map(Some).map_err(|_| ApiError::InvalidQuery("If-Match must be W/\"version\"".into()))
+}
+
+/// An Appointment's details, its references resolved to this server's records.
+async fn visit_of(state: &AppState, org: OrganizationId, resource: &Value) -> Result<AppointmentDetails, ApiError> {
+    let fields = map::appointment(resource).map_err(|why| {
+        let element = why.split_whitespace().next().unwrap_or("Appointment").to_owned();
+        ApiError::field(element, why)
+    })?;
+    let refuse = |what: &str| ApiError::field("Appointment.participant", format!("must name a {what} of this server"));
+    let local =
+        |reference: &str, kind: &str| reference.strip_prefix(kind).and_then(|r| r.strip_prefix('/')).map(str::to_owned);
+    let patient: PatientId =
+        local(&fields.patient, "Patient").and_then(|p| p.parse().ok()).ok_or_else(|| refuse("Patient"))?;
+    let location: LocationId = match fields.location.as_deref() {
+        Some(reference) => {
+            local(reference, "Location").and_then(|l| l.parse().ok()).ok_or_else(|| refuse("Location"))?
+        }
+        None => {
+            let sites = state.store.list_locations(org, &crate::store::PageRequest::first(2)).await?.items;
+            match sites.as_slice() {
+                [only] => only.id,
+                _ => return Err(refuse("Location (the organization has several)")),
+            }
+        }
+    };
+    let provider: Option<ProviderId> = match fields.practitioner.as_deref() {
+        Some(reference) => {
+            Some(local(reference, "Practitioner").and_then(|p| p.parse().ok()).ok_or_else(|| refuse("Practitioner"))?)
+        }
+        None => None,
+    };
+    let identified = resource["identifier"].as_array().is_some_and(|ids| !ids.is_empty());
+    let details = AppointmentDetails {
+        patient_id: patient,
+        provider_id: provider,
+        location_id: location,
+        start: fields.start,
+        end: fields.end,
+        visit_type: fields.visit_type,
+        status: fields.status,
+        source: identified.then_some(fields.source),
+    };
+    details.check_span().map_err(|e| ApiError::field("Appointment.end", e.to_string()))?;
+    Ok(details)
+}
+
+/// A store refusal of a visit's references, named as FHIR names them.
+fn visit_refusal(error: StoreError) -> ApiError {
+    match error {
+        StoreError::UnknownReference { field } => {
+            let what = match field.as_str() {
+                f if f.contains("patient") => "Patient",
+                f if f.contains("provider") => "Practitioner",
+                _ => "Location",
+            };
+            ApiError::field("Appointment.participant", format!("the {what} is not a record of this organization"))
+        }
+        other => other.into(),
+    }
+}
+
+#[utoipa::path(post, path = "/fhir/Appointment", tag = "fhir",
+    responses((status = 201, description = "The Appointment as created (its reminders planned)"),
+        (status = 200, description = "If-None-Exist found it: the Appointment that exists"),
+        (status = 400, description = "An OperationOutcome: not an Appointment, or a bad If-None-Exist"),
+        (status = 409, description = "An OperationOutcome: an identifier another visit holds"),
+        (status = 422, description = "An OperationOutcome naming the element at fault")))]
+pub async fn create_appointment(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteAppointments>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let org = access.org();
+    let resource = resource_of(&headers, &body, "Appointment")?;
+    let details = visit_of(&state, org, &resource).await?;
+    if let Some(key) = none_exist(&headers)?
+        && let Some(found) = state.store.find_appointment_by_source(org, &key).await?
+    {
+        let visit = state.store.get_appointment(org, found).await?;
+        return Ok(written(&headers, resources::appointment(&visit), StatusCode::OK));
+    }
+    let visit = state.store.create_appointment(org, &details).await.map_err(visit_refusal)?;
+    Ok(written(&headers, resources::appointment(&visit), StatusCode::CREATED))
+}
+
+#[utoipa::path(put, path = "/fhir/Appointment/{id}", tag = "fhir", params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, description = "The Appointment as updated (its reminders re-planned)"),
+        (status = 400, description = "An OperationOutcome: not an Appointment, or another id in the body"),
+        (status = 404, description = "An OperationOutcome"),
+        (status = 412, description = "An OperationOutcome: If-Match names a version that is not the current one"),
+        (status = 422, description = "An OperationOutcome naming the element at fault")))]
+pub async fn update_appointment(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteAppointments>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let org = access.org();
+    let resource = resource_of(&headers, &body, "Appointment")?;
+    if resource.get("id").is_some_and(|body_id| body_id != raw.as_str()) {
+        return Err(ApiError::InvalidQuery("the body's id must be the id in the URL".into()));
+    }
+    let visit_id: AppointmentId = id(&raw)?;
+    let mut details = visit_of(&state, org, &resource).await?;
+    let current = state.store.get_appointment(org, visit_id).await?;
+    details.source = details.source.or(current.details.source.clone());
+    let expected = if_match(&headers)?.unwrap_or(current.version);
+    let visit = state.store.update_appointment(org, visit_id, expected, &details).await.map_err(visit_refusal)?;
+    Ok(written(&headers, resources::appointment(&visit), StatusCode::OK))
 }
