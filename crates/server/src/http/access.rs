@@ -238,6 +238,8 @@ pub const POLICIES: &[RoutePolicy] = &[
         "appointment",
     ),
     route("GET", "/fhir/Practitioner", Needs(C::OrganizationRead), "fhir.practitioner_search"),
+    route("POST", "/fhir/Practitioner", Needs(C::OrganizationWrite), "fhir.practitioner_create"),
+    on("PUT", "/fhir/Practitioner/{id}", Needs(C::OrganizationWrite), "fhir.practitioner_update", "provider"),
     on("GET", "/fhir/Practitioner/{id}", Needs(C::OrganizationRead), "fhir.practitioner_read", "provider"),
     route("GET", "/fhir/Location", Needs(C::OrganizationRead), "fhir.location_search"),
     on("GET", "/fhir/Location/{id}", Needs(C::OrganizationRead), "fhir.location_read", "location"),

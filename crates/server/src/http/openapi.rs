@@ -26,6 +26,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::fhir::write::create_patient,
         super::fhir::write::update_patient,
         super::fhir::write::create_appointment,
+        super::fhir::write::create_practitioner,
+        super::fhir::write::update_practitioner,
         super::fhir::write::update_appointment,
         super::fhir::vread::patient,
         super::fhir::everything::patient_everything,

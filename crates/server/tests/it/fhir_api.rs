@@ -715,3 +715,46 @@ async fn the_official_appointments_land_with_their_reminders_or_say_why_not() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_official_practitioners_round_trip_and_one_is_found_again_by_its_npi() {
+    on_each_backend_app(|app| async move {
+        app.organization("Riverbend Health").await;
+        let mut landed = 0;
+        for (name, example) in examples("Practitioner") {
+            let reply = app.send("POST", "/fhir/Practitioner", Some(&example.to_string()), &[]).await;
+            let family = example["name"][0]["family"].as_str();
+            let Some(family) = family else {
+                assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: no family name");
+                assert_eq!(reply.body["issue"][1]["expression"][0], "Practitioner.name.family", "{name}");
+                continue;
+            };
+            assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", reply.body);
+            let read = app.get(&format!("/fhir/Practitioner/{}", reply.body["id"].as_str().expect("id"))).await.body;
+            assert_eq!(read["name"][0]["family"], family, "{name}");
+            assert_eq!(read["name"][0]["given"][0], example["name"][0]["given"][0], "{name}");
+            let title = example["name"][0]["prefix"][0].as_str().map(|t| t.trim_end_matches('.'));
+            assert_eq!(read["name"][0]["prefix"][0].as_str(), title, "{name}");
+            landed += 1;
+        }
+        assert_eq!(landed, 12, "all but the two without a family name");
+
+        let npi = json!({"resourceType": "Practitioner", "name": [{"family": "Ng", "given": ["Li"], "prefix": ["Dr"]}],
+            "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}]});
+        let first = app.send("POST", "/fhir/Practitioner", Some(&npi.to_string()), &[]).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+        let condition = [("if-none-exist", "identifier=http://hl7.org/fhir/sid/us-npi|1234567893")];
+        let again = app.send("POST", "/fhir/Practitioner", Some(&npi.to_string()), &condition).await;
+        assert_eq!((again.status, again.body["id"].as_str()), (StatusCode::OK, first.body["id"].as_str()));
+        let twice = app.send("POST", "/fhir/Practitioner", Some(&npi.to_string()), &[]).await;
+        assert_eq!((twice.status, outcome_code(&twice)), (StatusCode::CONFLICT, "conflict"), "one NPI, one provider");
+        let mut renamed = first.body.clone();
+        renamed["name"][0]["family"] = json!("Ng-Park");
+        let path = format!("/fhir/Practitioner/{}", first.body["id"].as_str().expect("id"));
+        let tag = first.etag.clone().expect("ETag");
+        let updated = app.send("PUT", &path, Some(&renamed.to_string()), &[("if-match", &tag)]).await;
+        assert_eq!((updated.status, updated.body["name"][0]["family"].as_str()), (StatusCode::OK, Some("Ng-Park")));
+        assert_eq!(updated.body["identifier"][0]["value"], "1234567893");
+    })
+    .await;
+}

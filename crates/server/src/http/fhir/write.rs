@@ -1,10 +1,11 @@
-//! FHIR writes of Patient and Appointment: create (`POST`, conditional
+//! FHIR writes of Patient, Practitioner and Appointment: create (`POST`, conditional
 //! with `If-None-Exist: identifier=system|value`) and update (`PUT …/{id}`,
 //! under `If-Match: W/"version"` when given). A resource is read as the
 //! FHIR import reads it (`import::fhir::map`), so both ways in keep the
 //! same things. A Patient update keeps what Rapport holds beyond FHIR
 //! (preferences, quiet hours, consents, tags, caregivers), and identifiers
-//! are only ever added (feeds find patients by them). An Appointment's
+//! are only ever added (feeds find patients by them). A Practitioner keeps
+//! its name, title and NPI (its conditional create finds it by the NPI). An Appointment's
 //! participants are this server's Patient, Location (or the organization's
 //! only location) and Practitioner; its identifier is its source, so the
 //! EHR that sent it finds it again; every write re-plans its reminders.
@@ -268,4 +269,77 @@ pub async fn update_appointment(
     let expected = if_match(&headers)?.unwrap_or(current.version);
     let visit = state.store.update_appointment(org, visit_id, expected, &details).await.map_err(visit_refusal)?;
     Ok(written(&headers, resources::appointment(&visit), StatusCode::OK))
+}
+
+/// A Practitioner as a provider's fields.
+fn provider_of(resource: &Value) -> Result<map::ProviderFields, ApiError> {
+    map::practitioner(resource).map(|(_, fields)| fields).map_err(|why| {
+        let element = why.split_whitespace().next().unwrap_or("Practitioner").to_owned();
+        ApiError::field(element, why)
+    })
+}
+
+#[utoipa::path(post, path = "/fhir/Practitioner", tag = "fhir",
+    responses((status = 201, description = "The Practitioner as created"),
+        (status = 200, description = "If-None-Exist (identifier=…us-npi|NPI) found it"),
+        (status = 409, description = "An OperationOutcome: an NPI another provider holds"),
+        (status = 422, description = "An OperationOutcome naming the element at fault")))]
+pub async fn create_practitioner(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteOrganization>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let org = access.org();
+    let resource = resource_of(&headers, &body, "Practitioner")?;
+    let fields = provider_of(&resource)?;
+    if let Some(key) = none_exist(&headers)? {
+        let page = crate::store::PageRequest::first(1);
+        let found = state.store.search_providers(org, None, Some(&key.value), &page).await?.items;
+        if let Some(provider) = found.first() {
+            return Ok(written(&headers, resources::practitioner(provider), StatusCode::OK));
+        }
+    }
+    let now = state.store.clock().now();
+    let provider = rapport_domain::Provider {
+        id: ProviderId::generate(),
+        organization_id: org,
+        given_name: fields.given_name,
+        family_name: fields.family_name,
+        title: fields.title,
+        npi: fields.npi,
+        location_ids: Vec::new(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let provider = state.store.create_provider(&provider).await?;
+    Ok(written(&headers, resources::practitioner(&provider), StatusCode::CREATED))
+}
+
+#[utoipa::path(put, path = "/fhir/Practitioner/{id}", tag = "fhir", params(("id" = String, Path, description = "Practitioner id")),
+    responses((status = 200, description = "The Practitioner as updated (its locations kept)"),
+        (status = 404, description = "An OperationOutcome"), (status = 412, description = "An OperationOutcome"),
+        (status = 422, description = "An OperationOutcome naming the element at fault")))]
+pub async fn update_practitioner(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteOrganization>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let org = access.org();
+    let resource = resource_of(&headers, &body, "Practitioner")?;
+    if resource.get("id").is_some_and(|body_id| body_id != raw.as_str()) {
+        return Err(ApiError::InvalidQuery("the body's id must be the id in the URL".into()));
+    }
+    let fields = provider_of(&resource)?;
+    let mut provider = state.store.get_provider(org, id::<ProviderId>(&raw)?).await?;
+    let expected = if_match(&headers)?.unwrap_or(provider.version);
+    provider.given_name = fields.given_name;
+    provider.family_name = fields.family_name;
+    provider.title = fields.title;
+    provider.npi = fields.npi.or(provider.npi);
+    let provider = state.store.update_provider(&provider, expected).await?;
+    Ok(written(&headers, resources::practitioner(&provider), StatusCode::OK))
 }
