@@ -242,6 +242,8 @@ pub const POLICIES: &[RoutePolicy] = &[
     on("PUT", "/fhir/Practitioner/{id}", Needs(C::OrganizationWrite), "fhir.practitioner_update", "provider"),
     on("GET", "/fhir/Practitioner/{id}", Needs(C::OrganizationRead), "fhir.practitioner_read", "provider"),
     route("GET", "/fhir/Location", Needs(C::OrganizationRead), "fhir.location_search"),
+    route("POST", "/fhir/Location", Needs(C::OrganizationWrite), "fhir.location_create"),
+    on("PUT", "/fhir/Location/{id}", Needs(C::OrganizationWrite), "fhir.location_update", "location"),
     on("GET", "/fhir/Location/{id}", Needs(C::OrganizationRead), "fhir.location_read", "location"),
     route("GET", "/fhir/Organization", Needs(C::OrganizationRead), "fhir.organization_search"),
     on("GET", "/fhir/Organization/{id}", Needs(C::OrganizationRead), "fhir.organization_read", "organization"),

@@ -27,6 +27,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::fhir::write::update_patient,
         super::fhir::write::create_appointment,
         super::fhir::write::create_practitioner,
+        super::fhir::write::create_location,
+        super::fhir::write::update_location,
         super::fhir::write::update_practitioner,
         super::fhir::write::update_appointment,
         super::fhir::vread::patient,

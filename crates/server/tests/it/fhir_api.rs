@@ -739,6 +739,9 @@ async fn the_official_practitioners_round_trip_and_one_is_found_again_by_its_npi
         }
         assert_eq!(landed, 12, "all but the two without a family name");
 
+        let bare = json!({"resourceType": "Practitioner", "name": [{"family": "Okafor"}]});
+        let made = app.send("POST", "/fhir/Practitioner", Some(&bare.to_string()), &[]).await;
+        assert_eq!(made.status, StatusCode::CREATED, "neither an id nor an identifier is needed: {}", made.body);
         let npi = json!({"resourceType": "Practitioner", "name": [{"family": "Ng", "given": ["Li"], "prefix": ["Dr"]}],
             "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}]});
         let first = app.send("POST", "/fhir/Practitioner", Some(&npi.to_string()), &[]).await;
@@ -755,6 +758,39 @@ async fn the_official_practitioners_round_trip_and_one_is_found_again_by_its_npi
         let updated = app.send("PUT", &path, Some(&renamed.to_string()), &[("if-match", &tag)]).await;
         assert_eq!((updated.status, updated.body["name"][0]["family"].as_str()), (StatusCode::OK, Some("Ng-Park")));
         assert_eq!(updated.body["identifier"][0]["value"], "1234567893");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_official_locations_land_in_a_zone_and_keep_their_names() {
+    on_each_backend_app(|app| async move {
+        let (org, _) = app.organization("Riverbend Health").await;
+        let own = app.get(&format!("/api/v1/organizations/{org}")).await.body["time_zone"].as_str().expect("zone").to_owned();
+        for (name, example) in examples("Location") {
+            let reply = app.send("POST", "/fhir/Location", Some(&example.to_string()), &[]).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", reply.body);
+            let read = app.get(&format!("/fhir/Location/{}", reply.body["id"].as_str().expect("id"))).await.body;
+            assert_eq!(read["name"], example["name"], "{name}");
+            // Michigan's zone from its state; the others take the organization's.
+            let zone = if example["address"]["state"] == "MI" { "America/New_York" } else { own.as_str() };
+            assert_eq!(read["extension"][0]["valueCode"], zone, "{name}");
+        }
+        let named = json!({"resourceType": "Location", "name": "Harbor Clinic",
+            "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/timezone", "valueCode": "Pacific/Honolulu"}]});
+        let site = app.send("POST", "/fhir/Location", Some(&named.to_string()), &[]).await;
+        assert_eq!(site.body["extension"][0]["valueCode"], "Pacific/Honolulu", "its own zone first");
+        let mut renamed = site.body.clone();
+        renamed["name"] = json!("Harbor Family Clinic");
+        let path = format!("/fhir/Location/{}", site.body["id"].as_str().expect("id"));
+        let tag = site.etag.clone().expect("ETag");
+        let updated = app.send("PUT", &path, Some(&renamed.to_string()), &[("if-match", &tag)]).await;
+        assert_eq!((updated.status, updated.body["name"].as_str()), (StatusCode::OK, Some("Harbor Family Clinic")));
+        let mut nowhere = named;
+        nowhere["extension"][0]["valueCode"] = json!("Mars/Olympus");
+        let refused = app.send("POST", "/fhir/Location", Some(&nowhere.to_string()), &[]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.body["issue"][1]["expression"][0], "Location.extension");
     })
     .await;
 }

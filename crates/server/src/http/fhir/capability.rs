@@ -51,7 +51,7 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
 pub const VERSIONED: &[&str] = &["Patient", "Practitioner", "Location", "Appointment"];
 
 /// The types that take create (conditional on an identifier) and update.
-pub const WRITABLE: &[&str] = &["Patient", "Practitioner", "Appointment"];
+pub const WRITABLE: &[&str] = &["Patient", "Practitioner", "Location", "Appointment"];
 
 /// The types that take create only (conditional on their identifier).
 pub const CREATABLE: &[&str] = &["CommunicationRequest", "Consent"];

@@ -1,6 +1,6 @@
 //! The FHIR R4 API (`/fhir`): the CapabilityStatement, read and search of
 //! Patient, Practitioner, Location, Organization and Appointment, create
-//! and update of Patient, Practitioner and Appointment (`write`), and the messages both ways as
+//! and update of Patient, Practitioner, Location and Appointment (`write`), and the messages both ways as
 //! Communication and CommunicationRequest (`communication`), and the
 //! consent ledger as Consent (`consent`), `Patient/$everything` and the
 //! bulk `$export` (`everything`, `export`), in the caller's organization (the API token's or the staff member's), guarded
@@ -52,8 +52,8 @@ pub fn routes() -> Router<AppState> {
         .route("/Appointment/{id}/_history/{version}", get(vread::appointment))
         .route("/Practitioner", get(search_practitioners).post(write::create_practitioner))
         .route("/Practitioner/{id}", get(read_practitioner).put(write::update_practitioner))
-        .route("/Location", get(search_locations))
-        .route("/Location/{id}", get(read_location))
+        .route("/Location", get(search_locations).post(write::create_location))
+        .route("/Location/{id}", get(read_location).put(write::update_location))
         .route("/Organization", get(search_organizations))
         .route("/Organization/{id}", get(read_organization))
         .route("/Appointment", get(search_appointments).post(write::create_appointment))

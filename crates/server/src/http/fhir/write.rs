@@ -1,11 +1,14 @@
-//! FHIR writes of Patient, Practitioner and Appointment: create (`POST`, conditional
+//! FHIR writes of Patient, Practitioner, Location and Appointment: create (`POST`, conditional
 //! with `If-None-Exist: identifier=system|value`) and update (`PUT …/{id}`,
 //! under `If-Match: W/"version"` when given). A resource is read as the
 //! FHIR import reads it (`import::fhir::map`), so both ways in keep the
 //! same things. A Patient update keeps what Rapport holds beyond FHIR
 //! (preferences, quiet hours, consents, tags, caregivers), and identifiers
 //! are only ever added (feeds find patients by them). A Practitioner keeps
-//! its name, title and NPI (its conditional create finds it by the NPI). An Appointment's
+//! its name, title and NPI (its conditional create finds it by the NPI). A
+//! Location's zone is its timezone extension, else its state's, else the
+//! organization's; its opening hours stay Rapport's (weekdays 8 to 5 when
+//! new). An Appointment's
 //! participants are this server's Patient, Location (or the organization's
 //! only location) and Practitioner; its identifier is its source, so the
 //! EHR that sent it finds it again; every write re-plans its reminders.
@@ -273,7 +276,7 @@ pub async fn update_appointment(
 
 /// A Practitioner as a provider's fields.
 fn provider_of(resource: &Value) -> Result<map::ProviderFields, ApiError> {
-    map::practitioner(resource).map(|(_, fields)| fields).map_err(|why| {
+    map::practitioner_fields(resource).map_err(|why| {
         let element = why.split_whitespace().next().unwrap_or("Practitioner").to_owned();
         ApiError::field(element, why)
     })
@@ -342,4 +345,89 @@ pub async fn update_practitioner(
     provider.npi = fields.npi.or(provider.npi);
     let provider = state.store.update_provider(&provider, expected).await?;
     Ok(written(&headers, resources::practitioner(&provider), StatusCode::OK))
+}
+
+/// The IANA zone a Location names in FHIR's timezone extension, if any.
+fn zone_extension(resource: &Value) -> Result<Option<rapport_domain::TimeZoneName>, ApiError> {
+    let url = "http://hl7.org/fhir/StructureDefinition/timezone";
+    let code = resource["extension"].as_array().into_iter().flatten().find(|e| e["url"] == url);
+    match code.map(|e| e["valueCode"].as_str().unwrap_or_default()) {
+        None => Ok(None),
+        Some(zone) => rapport_domain::TimeZoneName::parse(zone)
+            .map(Some)
+            .map_err(|_| ApiError::field("Location.extension", "the timezone extension is not an IANA zone")),
+    }
+}
+
+/// A Location's fields, its zone settled (see the module's note).
+async fn site_of(
+    state: &AppState,
+    org: OrganizationId,
+    resource: &Value,
+) -> Result<(map::LocationFields, rapport_domain::TimeZoneName), ApiError> {
+    let fields = map::location_fields(resource).map_err(|why| {
+        let element = why.split_whitespace().next().unwrap_or("Location").to_owned();
+        ApiError::field(element, why)
+    })?;
+    let zone = match zone_extension(resource)?.or(fields.time_zone.clone()) {
+        Some(zone) => zone,
+        None => state.store.get_organization(org).await?.time_zone,
+    };
+    Ok((fields, zone))
+}
+
+#[utoipa::path(post, path = "/fhir/Location", tag = "fhir",
+    responses((status = 201, description = "The Location as created"),
+        (status = 422, description = "An OperationOutcome naming the element at fault")))]
+pub async fn create_location(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteOrganization>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let org = access.org();
+    let resource = resource_of(&headers, &body, "Location")?;
+    let (fields, time_zone) = site_of(&state, org, &resource).await?;
+    let now = state.store.clock().now();
+    let location = rapport_domain::Location {
+        id: LocationId::generate(),
+        organization_id: org,
+        name: fields.name,
+        address: fields.address,
+        phone: fields.phone,
+        time_zone,
+        opening_hours: rapport_domain::OpeningHours::weekdays_8_to_5(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let location = state.store.create_location(&location).await?;
+    Ok(written(&headers, resources::location(&location), StatusCode::CREATED))
+}
+
+#[utoipa::path(put, path = "/fhir/Location/{id}", tag = "fhir", params(("id" = String, Path, description = "Location id")),
+    responses((status = 200, description = "The Location as updated (its opening hours kept)"),
+        (status = 404, description = "An OperationOutcome"), (status = 412, description = "An OperationOutcome"),
+        (status = 422, description = "An OperationOutcome naming the element at fault")))]
+pub async fn update_location(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteOrganization>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let org = access.org();
+    let resource = resource_of(&headers, &body, "Location")?;
+    if resource.get("id").is_some_and(|body_id| body_id != raw.as_str()) {
+        return Err(ApiError::InvalidQuery("the body's id must be the id in the URL".into()));
+    }
+    let (fields, time_zone) = site_of(&state, org, &resource).await?;
+    let mut location = state.store.get_location(org, id::<LocationId>(&raw)?).await?;
+    let expected = if_match(&headers)?.unwrap_or(location.version);
+    location.name = fields.name;
+    location.address = fields.address;
+    location.phone = fields.phone.or(location.phone);
+    location.time_zone = time_zone;
+    let location = state.store.update_location(&location, expected).await?;
+    Ok(written(&headers, resources::location(&location), StatusCode::OK))
 }

@@ -172,13 +172,19 @@ pub fn practitioner(resource: &Value) -> Result<(ExternalId, ProviderFields), St
         Some((_, system, value)) => ExternalId { system: system.into(), value: value.into() },
         None => key(resource, "Practitioner", "").ok_or("Practitioner has neither an identifier nor an id")?,
     };
+    Ok((key, practitioner_fields(resource)?))
+}
+
+/// A Practitioner's fields without the key an import needs (the FHIR API's create).
+pub fn practitioner_fields(resource: &Value) -> Result<ProviderFields, String> {
+    let npi_id = identifiers(resource).into_iter().find(|(_, system, _)| *system == NPI_SYSTEM);
     let name = array(resource, "name").first().ok_or("Practitioner.name is missing")?;
     let family = text(name, "family").ok_or("Practitioner.name.family is missing")?;
     let given = array(name, "given").iter().filter_map(Value::as_str).next().unwrap_or("");
     let title =
         array(name, "prefix").iter().filter_map(Value::as_str).next().map(|t| t.trim_end_matches('.').to_owned());
     let npi = npi_id.and_then(|(_, _, value)| Npi::parse(value).ok());
-    Ok((key, ProviderFields { given_name: given.into(), family_name: family.into(), title, npi }))
+    Ok(ProviderFields { given_name: given.into(), family_name: family.into(), title, npi })
 }
 
 /// The names a Location's managing organization goes by
@@ -215,6 +221,15 @@ pub fn organization(resource: &Value) -> Result<(ExternalId, LocationFields), St
 
 fn place(resource: &Value, kind: &str, address_value: Option<&Value>) -> Result<(ExternalId, LocationFields), String> {
     let key = key(resource, kind, "").ok_or_else(|| format!("{kind} has neither an identifier nor an id"))?;
+    Ok((key, place_fields(resource, kind, address_value)?))
+}
+
+/// A Location's fields without the key an import needs (the FHIR API's create).
+pub fn location_fields(resource: &Value) -> Result<LocationFields, String> {
+    place_fields(resource, "Location", resource.get("address"))
+}
+
+fn place_fields(resource: &Value, kind: &str, address_value: Option<&Value>) -> Result<LocationFields, String> {
     let name = text(resource, "name").ok_or_else(|| format!("{kind}.name is missing"))?;
     let address = address(address_value);
     let phone = array(resource, "telecom")
@@ -223,7 +238,7 @@ fn place(resource: &Value, kind: &str, address_value: Option<&Value>) -> Result<
         .filter_map(|t| text(t, "value"))
         .find_map(|v| PhoneE164::parse(v).ok());
     let time_zone = address.state.as_deref().and_then(state_zone).and_then(|z| TimeZoneName::parse(z).ok());
-    Ok((key, LocationFields { name: name.into(), address, phone, time_zone }))
+    Ok(LocationFields { name: name.into(), address, phone, time_zone })
 }
 
 /// A visit as an Encounter or an Appointment describes it, its references
