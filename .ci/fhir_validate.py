@@ -87,6 +87,10 @@ def main():
     check(get(f"{base}/CommunicationRequest/{asked['id']}", token), "the CommunicationRequest as read")
     check(get(f"{base}/CommunicationRequest?patient={someone}", token), "CommunicationRequest search")
     check(get(f"{base}/Communication/{asked['id']}", token), "the Communication it planned")
+    included = get(f"{base}/Appointment?_count=5&_include=Appointment:patient&_include=Appointment:location", token)
+    check(included, "an Appointment search with _include")
+    for entry in included.get("entry", []):
+        check(entry["resource"], entry["fullUrl"])
     site = get(f"{base}/Location?_count=1", token)["entry"][0]["resource"]["id"]
     visit = {"resourceType": "Appointment", "status": "booked",
              "start": "2030-01-15T15:00:00Z", "end": "2030-01-15T15:30:00Z",

@@ -18,8 +18,16 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
         let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::InvalidQuery("the query string is not valid form encoding".into()))?;
-        let mut map = HashMap::new();
+        let mut map: HashMap<String, String> = HashMap::new();
         for (key, value) in pairs {
+            // FHIR's `_include` repeats: its values are kept, joined by commas.
+            if key == "_include"
+                && let Some(before) = map.get_mut(&key)
+            {
+                before.push(',');
+                before.push_str(&value);
+                continue;
+            }
             if map.insert(key.clone(), value).is_some() {
                 return Err(ApiError::InvalidQuery(format!("parameter `{key}` is given more than once")));
             }

@@ -104,6 +104,12 @@ async fn fhir_reads_and_searches_the_callers_organization_and_answers_errors_as_
         assert_eq!((a["status"].as_str(), a["start"].as_str(), a["minutesDuration"].as_u64()), (Some("booked"), Some("2026-11-27T16:00:00Z"), Some(30)));
         let actors: Vec<&str> = a["participant"].as_array().expect("participants").iter().filter_map(|p| p["actor"]["reference"].as_str()).collect();
         assert_eq!(actors, [format!("Patient/{ann}"), format!("Location/{location}"), format!("Practitioner/{doctor}")]);
+        let with = app.get(&format!("/fhir/Appointment?patient={ann}&_include=Appointment:patient&_include=Appointment:practitioner")).await;
+        let modes: Vec<(&str, &str)> = with.body["entry"].as_array().unwrap_or_else(|| panic!("{}", with.body)).iter()
+            .map(|e| (e["resource"]["resourceType"].as_str().unwrap_or(""), e["search"]["mode"].as_str().unwrap_or(""))).collect();
+        assert_eq!(modes, [("Appointment", "match"), ("Patient", "include"), ("Practitioner", "include")], "{}", with.body);
+        let odd = app.get("/fhir/Appointment?_include=Appointment:device").await;
+        assert_eq!((odd.status, outcome_code(&odd)), (StatusCode::BAD_REQUEST, "invalid"));
         let before = app.get("/fhir/Appointment?date=lt2026-11-27").await;
         assert_eq!(ids(&before.body), Vec::<String>::new());
 

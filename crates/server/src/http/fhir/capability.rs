@@ -40,6 +40,7 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
             ("date", "date"),
             ("status", "token"),
             ("_lastUpdated", "date"),
+            ("_include", "special"),
         ],
     ),
     ("Communication", &[("_id", "token"), ("patient", "reference"), ("subject", "reference")]),
@@ -82,8 +83,20 @@ pub async fn metadata() -> Response {
                 "type": kind,
                 "interaction": interactions,
                 "versioning": "versioned",
-                "searchParam": params.iter().map(|(name, ty)| json!({"name": name, "type": ty})).collect::<Vec<_>>(),
+                "searchParam": params
+                    .iter()
+                    .filter(|(name, _)| *name != "_include")
+                    .map(|(name, ty)| json!({"name": name, "type": ty}))
+                    .collect::<Vec<_>>(),
             });
+            if params.iter().any(|(name, _)| *name == "_include") {
+                resource["searchInclude"] = json!([
+                    "Appointment:patient",
+                    "Appointment:location",
+                    "Appointment:practitioner",
+                    "Appointment:actor"
+                ]);
+            }
             if writable {
                 resource["conditionalCreate"] = json!(true);
                 resource["updateCreate"] = json!(false);

@@ -330,9 +330,63 @@ pub async fn search_appointments(
         let zone = state.store.get_organization(access.org()).await?.time_zone.tz();
         (query.from, query.to) = search::date_range(date, &zone)?;
     }
+    let included = included_of(&search)?;
     let page = state.store.list_appointments(access.org(), &query, &search.page).await?;
     let found = page.items.iter().map(resources::appointment).collect();
-    Ok(fhir_json(search.bundle(&base(&headers), "Appointment", found, page.next_cursor)))
+    let base = base(&headers);
+    let bundle = search.bundle(&base, "Appointment", found, page.next_cursor);
+    let brought = include(&state, access.org(), &page.items, &included).await?;
+    Ok(fhir_json(search.with_included(bundle, &base, brought)))
+}
+
+/// What `_include` asks of an Appointment search: its patients, locations, practitioners.
+#[derive(Debug, Default)]
+struct Included {
+    patients: bool,
+    locations: bool,
+    practitioners: bool,
+}
+
+fn included_of(search: &Search) -> Result<Included, ApiError> {
+    let mut wanted = Included::default();
+    for value in search.all("_include") {
+        match value {
+            "Appointment:patient" => wanted.patients = true,
+            "Appointment:location" => wanted.locations = true,
+            "Appointment:practitioner" => wanted.practitioners = true,
+            "Appointment:actor" => wanted = Included { patients: true, locations: true, practitioners: true },
+            _ => {
+                return Err(ApiError::InvalidQuery(
+                    "_include may be Appointment:patient, :location, :practitioner or :actor".into(),
+                ));
+            }
+        }
+    }
+    Ok(wanted)
+}
+
+/// The records a page of visits names, each once, as `_include` asked.
+async fn include(
+    state: &AppState,
+    org: rapport_domain::OrganizationId,
+    visits: &[rapport_domain::Appointment],
+    wanted: &Included,
+) -> Result<Vec<Value>, ApiError> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for visit in visits {
+        let d = &visit.details;
+        if wanted.patients && seen.insert(d.patient_id.to_string()) {
+            out.push(resources::patient(&state.store.get_patient(org, d.patient_id).await?));
+        }
+        if wanted.locations && seen.insert(d.location_id.to_string()) {
+            out.push(resources::location(&state.store.get_location(org, d.location_id).await?));
+        }
+        if let Some(provider) = d.provider_id.filter(|p| wanted.practitioners && seen.insert(p.to_string())) {
+            out.push(resources::practitioner(&state.store.get_provider(org, provider).await?));
+        }
+    }
+    Ok(out)
 }
 
 /// A read that found nothing is an empty search result, not an error.

@@ -46,6 +46,23 @@ impl Search {
         Ok(Self { params: pairs, page: PageRequest { after, limit: count } })
     }
 
+    /// Every value a repeatable parameter (`_include`) was given.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.params.iter().filter(|(k, _)| k == key).flat_map(|(_, v)| v.split(',')).filter(|v| !v.is_empty()).collect()
+    }
+
+    /// `bundle` with the resources an `_include` brought, as `include` entries.
+    pub fn with_included(&self, mut bundle: Value, base: &str, included: Vec<Value>) -> Value {
+        if let Some(entries) = bundle["entry"].as_array_mut() {
+            for resource in included {
+                let kind = resource["resourceType"].as_str().unwrap_or("").to_owned();
+                let url = format!("{base}/{kind}/{}", resource["id"].as_str().unwrap_or(""));
+                entries.push(json!({"fullUrl": url, "resource": resource, "search": {"mode": "include"}}));
+            }
+        }
+        bundle
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
