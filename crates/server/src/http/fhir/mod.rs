@@ -1,6 +1,7 @@
 //! The FHIR R4 API (`/fhir`): the CapabilityStatement, read and search of
 //! Patient, Practitioner, Location, Organization and Appointment, create
-//! and update of Patient, Practitioner, Location and Appointment (`write`), and the messages both ways as
+//! and update of Patient, Practitioner, Location and Appointment (`write`,
+//! `registry_writes`), and the messages both ways as
 //! Communication and CommunicationRequest (`communication`), and the
 //! consent ledger as Consent (`consent`), `Patient/$everything` and the
 //! bulk `$export` (`everything`, `export`), in the caller's organization (the API token's or the staff member's), guarded
@@ -13,6 +14,7 @@ pub(crate) mod communication;
 pub(crate) mod consent;
 pub(crate) mod everything;
 pub(crate) mod export;
+pub(crate) mod registry_writes;
 mod resources;
 mod search;
 pub(crate) mod vread;
@@ -50,10 +52,10 @@ pub fn routes() -> Router<AppState> {
         .route("/Practitioner/{id}/_history/{version}", get(vread::practitioner))
         .route("/Location/{id}/_history/{version}", get(vread::location))
         .route("/Appointment/{id}/_history/{version}", get(vread::appointment))
-        .route("/Practitioner", get(search_practitioners).post(write::create_practitioner))
-        .route("/Practitioner/{id}", get(read_practitioner).put(write::update_practitioner))
-        .route("/Location", get(search_locations).post(write::create_location))
-        .route("/Location/{id}", get(read_location).put(write::update_location))
+        .route("/Practitioner", get(search_practitioners).post(registry_writes::create_practitioner))
+        .route("/Practitioner/{id}", get(read_practitioner).put(registry_writes::update_practitioner))
+        .route("/Location", get(search_locations).post(registry_writes::create_location))
+        .route("/Location/{id}", get(read_location).put(registry_writes::update_location))
         .route("/Organization", get(search_organizations))
         .route("/Organization/{id}", get(read_organization))
         .route("/Appointment", get(search_appointments).post(write::create_appointment))

@@ -1,14 +1,11 @@
-//! FHIR writes of Patient, Practitioner, Location and Appointment: create (`POST`, conditional
+//! FHIR writes of Patient and Appointment (and the helpers every write
+//! shares; Practitioner and Location are `registry_writes`): create (`POST`, conditional
 //! with `If-None-Exist: identifier=system|value`) and update (`PUT …/{id}`,
 //! under `If-Match: W/"version"` when given). A resource is read as the
 //! FHIR import reads it (`import::fhir::map`), so both ways in keep the
 //! same things. A Patient update keeps what Rapport holds beyond FHIR
 //! (preferences, quiet hours, consents, tags, caregivers), and identifiers
-//! are only ever added (feeds find patients by them). A Practitioner keeps
-//! its name, title and NPI (its conditional create finds it by the NPI). A
-//! Location's zone is its timezone extension, else its state's, else the
-//! organization's; its opening hours stay Rapport's (weekdays 8 to 5 when
-//! new). An Appointment's
+//! are only ever added (feeds find patients by them). An Appointment's
 //! participants are this server's Patient, Location (or the organization's
 //! only location) and Practitioner; its identifier is its source, so the
 //! EHR that sent it finds it again; every write re-plans its reminders.
@@ -44,17 +41,29 @@ pub(super) fn resource_of(headers: &HeaderMap, body: &Bytes, kind: &str) -> Resu
     Ok(resource)
 }
 
+/// An update's body: a resource of `kind` whose id, if it has one, is the URL's.
+pub(super) fn update_of(headers: &HeaderMap, body: &Bytes, kind: &str, raw: &str) -> Result<Value, ApiError> {
+    let resource = resource_of(headers, body, kind)?;
+    if resource.get("id").is_some_and(|body_id| body_id != raw) {
+        return Err(ApiError::InvalidQuery("the body's id must be the id in the URL".into()));
+    }
+    Ok(resource)
+}
+
+/// A mapping's refusal (it starts with the element at fault) as a field error.
+pub(super) fn refused(why: String) -> ApiError {
+    let element = why.split_whitespace().next().unwrap_or("resource").to_owned();
+    ApiError::field(element, why)
+}
+
 fn details_of(state: &AppState, resource: &Value) -> Result<PatientDetails, ApiError> {
     let today = state.store.clock().latest_today();
-    map::patient_details(resource, today).map_err(|why| {
-        let element = why.split_whitespace().next().unwrap_or("Patient").to_owned();
-        ApiError::field(element, why)
-    })
+    map::patient_details(resource, today).map_err(refused)
 }
 
 /// A write's answer: the resource as read back, its version as ETag and
 /// its place (`Location: …/{type}/{id}/_history/{version}`).
-fn written(headers: &HeaderMap, resource: Value, status: StatusCode) -> Response {
+pub(super) fn written(headers: &HeaderMap, resource: Value, status: StatusCode) -> Response {
     let kind = resource["resourceType"].as_str().unwrap_or_default().to_owned();
     let id = resource["id"].as_str().unwrap_or_default().to_owned();
     let version = resource["meta"]["versionId"].as_str().unwrap_or_default().to_owned();
@@ -71,7 +80,7 @@ fn written(headers: &HeaderMap, resource: Value, status: StatusCode) -> Response
 }
 
 /// `If-None-Exist: identifier=system|value` as the identifier it names.
-fn none_exist(headers: &HeaderMap) -> Result<Option<ExternalId>, ApiError> {
+pub(super) fn none_exist(headers: &HeaderMap) -> Result<Option<ExternalId>, ApiError> {
     let Some(raw) = headers.get("if-none-exist") else { return Ok(None) };
     let refuse = || ApiError::InvalidQuery("If-None-Exist must be identifier=system|value".into());
     let query = raw.to_str().map_err(|_| refuse())?;
@@ -123,10 +132,7 @@ pub async fn update_patient(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let org = access.org();
-    let resource = resource_of(&headers, &body, "Patient")?;
-    if resource.get("id").is_some_and(|body_id| body_id != raw.as_str()) {
-        return Err(ApiError::InvalidQuery("the body's id must be the id in the URL".into()));
-    }
+    let resource = update_of(&headers, &body, "Patient", &raw)?;
     let patient_id: PatientId = id(&raw)?;
     let incoming = details_of(&state, &resource)?;
     let current = state.store.get_patient(org, patient_id).await?;
@@ -156,7 +162,7 @@ pub async fn update_patient(
 }
 
 /// `If-Match: W/"n"` as the version it names; `None` without one.
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let Some(tag) = headers.get(header::IF_MATCH) else { return Ok(None) };
     let tag = tag.to_str().unwrap_or_default().trim();
     let version = tag.trim_start_matches("W/").trim_matches('"');
@@ -165,10 +171,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 
 /// An Appointment's details, its references resolved to this server's records.
 async fn visit_of(state: &AppState, org: OrganizationId, resource: &Value) -> Result<AppointmentDetails, ApiError> {
-    let fields = map::appointment(resource).map_err(|why| {
-        let element = why.split_whitespace().next().unwrap_or("Appointment").to_owned();
-        ApiError::field(element, why)
-    })?;
+    let fields = map::appointment(resource).map_err(refused)?;
     let refuse = |what: &str| ApiError::field("Appointment.participant", format!("must name a {what} of this server"));
     let local =
         |reference: &str, kind: &str| reference.strip_prefix(kind).and_then(|r| r.strip_prefix('/')).map(str::to_owned);
@@ -261,10 +264,7 @@ pub async fn update_appointment(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let org = access.org();
-    let resource = resource_of(&headers, &body, "Appointment")?;
-    if resource.get("id").is_some_and(|body_id| body_id != raw.as_str()) {
-        return Err(ApiError::InvalidQuery("the body's id must be the id in the URL".into()));
-    }
+    let resource = update_of(&headers, &body, "Appointment", &raw)?;
     let visit_id: AppointmentId = id(&raw)?;
     let mut details = visit_of(&state, org, &resource).await?;
     let current = state.store.get_appointment(org, visit_id).await?;
@@ -272,162 +272,4 @@ pub async fn update_appointment(
     let expected = if_match(&headers)?.unwrap_or(current.version);
     let visit = state.store.update_appointment(org, visit_id, expected, &details).await.map_err(visit_refusal)?;
     Ok(written(&headers, resources::appointment(&visit), StatusCode::OK))
-}
-
-/// A Practitioner as a provider's fields.
-fn provider_of(resource: &Value) -> Result<map::ProviderFields, ApiError> {
-    map::practitioner_fields(resource).map_err(|why| {
-        let element = why.split_whitespace().next().unwrap_or("Practitioner").to_owned();
-        ApiError::field(element, why)
-    })
-}
-
-#[utoipa::path(post, path = "/fhir/Practitioner", tag = "fhir",
-    responses((status = 201, description = "The Practitioner as created"),
-        (status = 200, description = "If-None-Exist (identifier=…us-npi|NPI) found it"),
-        (status = 409, description = "An OperationOutcome: an NPI another provider holds"),
-        (status = 422, description = "An OperationOutcome naming the element at fault")))]
-pub async fn create_practitioner(
-    State(state): State<AppState>,
-    access: Allowed<need::WriteOrganization>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let org = access.org();
-    let resource = resource_of(&headers, &body, "Practitioner")?;
-    let fields = provider_of(&resource)?;
-    if let Some(key) = none_exist(&headers)? {
-        let page = crate::store::PageRequest::first(1);
-        let found = state.store.search_providers(org, None, Some(&key.value), &page).await?.items;
-        if let Some(provider) = found.first() {
-            return Ok(written(&headers, resources::practitioner(provider), StatusCode::OK));
-        }
-    }
-    let now = state.store.clock().now();
-    let provider = rapport_domain::Provider {
-        id: ProviderId::generate(),
-        organization_id: org,
-        given_name: fields.given_name,
-        family_name: fields.family_name,
-        title: fields.title,
-        npi: fields.npi,
-        location_ids: Vec::new(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let provider = state.store.create_provider(&provider).await?;
-    Ok(written(&headers, resources::practitioner(&provider), StatusCode::CREATED))
-}
-
-#[utoipa::path(put, path = "/fhir/Practitioner/{id}", tag = "fhir", params(("id" = String, Path, description = "Practitioner id")),
-    responses((status = 200, description = "The Practitioner as updated (its locations kept)"),
-        (status = 404, description = "An OperationOutcome"), (status = 412, description = "An OperationOutcome"),
-        (status = 422, description = "An OperationOutcome naming the element at fault")))]
-pub async fn update_practitioner(
-    State(state): State<AppState>,
-    access: Allowed<need::WriteOrganization>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let org = access.org();
-    let resource = resource_of(&headers, &body, "Practitioner")?;
-    if resource.get("id").is_some_and(|body_id| body_id != raw.as_str()) {
-        return Err(ApiError::InvalidQuery("the body's id must be the id in the URL".into()));
-    }
-    let fields = provider_of(&resource)?;
-    let mut provider = state.store.get_provider(org, id::<ProviderId>(&raw)?).await?;
-    let expected = if_match(&headers)?.unwrap_or(provider.version);
-    provider.given_name = fields.given_name;
-    provider.family_name = fields.family_name;
-    provider.title = fields.title;
-    provider.npi = fields.npi.or(provider.npi);
-    let provider = state.store.update_provider(&provider, expected).await?;
-    Ok(written(&headers, resources::practitioner(&provider), StatusCode::OK))
-}
-
-/// The IANA zone a Location names in FHIR's timezone extension, if any.
-fn zone_extension(resource: &Value) -> Result<Option<rapport_domain::TimeZoneName>, ApiError> {
-    let url = "http://hl7.org/fhir/StructureDefinition/timezone";
-    let code = resource["extension"].as_array().into_iter().flatten().find(|e| e["url"] == url);
-    match code.map(|e| e["valueCode"].as_str().unwrap_or_default()) {
-        None => Ok(None),
-        Some(zone) => rapport_domain::TimeZoneName::parse(zone)
-            .map(Some)
-            .map_err(|_| ApiError::field("Location.extension", "the timezone extension is not an IANA zone")),
-    }
-}
-
-/// A Location's fields, its zone settled (see the module's note).
-async fn site_of(
-    state: &AppState,
-    org: OrganizationId,
-    resource: &Value,
-) -> Result<(map::LocationFields, rapport_domain::TimeZoneName), ApiError> {
-    let fields = map::location_fields(resource).map_err(|why| {
-        let element = why.split_whitespace().next().unwrap_or("Location").to_owned();
-        ApiError::field(element, why)
-    })?;
-    let zone = match zone_extension(resource)?.or(fields.time_zone.clone()) {
-        Some(zone) => zone,
-        None => state.store.get_organization(org).await?.time_zone,
-    };
-    Ok((fields, zone))
-}
-
-#[utoipa::path(post, path = "/fhir/Location", tag = "fhir",
-    responses((status = 201, description = "The Location as created"),
-        (status = 422, description = "An OperationOutcome naming the element at fault")))]
-pub async fn create_location(
-    State(state): State<AppState>,
-    access: Allowed<need::WriteOrganization>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let org = access.org();
-    let resource = resource_of(&headers, &body, "Location")?;
-    let (fields, time_zone) = site_of(&state, org, &resource).await?;
-    let now = state.store.clock().now();
-    let location = rapport_domain::Location {
-        id: LocationId::generate(),
-        organization_id: org,
-        name: fields.name,
-        address: fields.address,
-        phone: fields.phone,
-        time_zone,
-        opening_hours: rapport_domain::OpeningHours::weekdays_8_to_5(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let location = state.store.create_location(&location).await?;
-    Ok(written(&headers, resources::location(&location), StatusCode::CREATED))
-}
-
-#[utoipa::path(put, path = "/fhir/Location/{id}", tag = "fhir", params(("id" = String, Path, description = "Location id")),
-    responses((status = 200, description = "The Location as updated (its opening hours kept)"),
-        (status = 404, description = "An OperationOutcome"), (status = 412, description = "An OperationOutcome"),
-        (status = 422, description = "An OperationOutcome naming the element at fault")))]
-pub async fn update_location(
-    State(state): State<AppState>,
-    access: Allowed<need::WriteOrganization>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let org = access.org();
-    let resource = resource_of(&headers, &body, "Location")?;
-    if resource.get("id").is_some_and(|body_id| body_id != raw.as_str()) {
-        return Err(ApiError::InvalidQuery("the body's id must be the id in the URL".into()));
-    }
-    let (fields, time_zone) = site_of(&state, org, &resource).await?;
-    let mut location = state.store.get_location(org, id::<LocationId>(&raw)?).await?;
-    let expected = if_match(&headers)?.unwrap_or(location.version);
-    location.name = fields.name;
-    location.address = fields.address;
-    location.phone = fields.phone.or(location.phone);
-    location.time_zone = time_zone;
-    let location = state.store.update_location(&location, expected).await?;
-    Ok(written(&headers, resources::location(&location), StatusCode::OK))
 }
