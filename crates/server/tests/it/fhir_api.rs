@@ -755,6 +755,9 @@ async fn the_official_practitioners_round_trip_and_one_is_found_again_by_its_npi
         let condition = [("if-none-exist", "identifier=http://hl7.org/fhir/sid/us-npi|1234567893")];
         let again = app.send("POST", "/fhir/Practitioner", Some(&npi.to_string()), &condition).await;
         assert_eq!((again.status, again.body["id"].as_str()), (StatusCode::OK, first.body["id"].as_str()));
+        let other = [("if-none-exist", "identifier=http://www.acme.org/practitioners|1234567893")];
+        let elsewhere = app.send("POST", "/fhir/Practitioner", Some(&npi.to_string()), &other).await;
+        assert_eq!(elsewhere.status, StatusCode::BAD_REQUEST, "found again by the NPI only");
         let twice = app.send("POST", "/fhir/Practitioner", Some(&npi.to_string()), &[]).await;
         assert_eq!((twice.status, outcome_code(&twice)), (StatusCode::CONFLICT, "conflict"), "one NPI, one provider");
         let mut renamed = first.body.clone();

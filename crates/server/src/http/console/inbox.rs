@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::Response;
 use jiff::tz::TimeZone;
 use rapport_domain::message::window::SendingHours;
-use rapport_domain::{ConversationId, MessageClass, Organization, OrganizationId, PatientDetails, PatientId, TeamId};
+use rapport_domain::{ConversationId, MessageClass, Organization, Patient, PatientDetails, PatientId, TeamId};
 use serde::Serialize;
 
 use super::{frame, render, v};
@@ -20,9 +20,7 @@ use crate::http::api::conversation_dto::{ConversationView, ThreadEntry};
 use crate::http::api::conversations::{thread, viewer};
 use crate::http::error::ApiError;
 use crate::http::query::QueryParams;
-use crate::store::{
-    AssignedFilter, Conversation, ConversationQuery, ConversationStatus, PageRequest, Store, TeamFilter,
-};
+use crate::store::{AssignedFilter, ConversationQuery, ConversationStatus, PageRequest, TeamFilter};
 
 const VIEWS: [(&str, &str); 6] = [
     ("mine", "Mine"),
@@ -180,15 +178,17 @@ pub(super) async fn page(
             let id: ConversationId =
                 raw.parse().map_err(|_| ApiError::InvalidQuery("c must be a conversation id".into()))?;
             let conversation = store.conversation(org, id, me).await?;
-            let name = display_name(store, org, &conversation).await?;
-            let patient = match conversation.patient_id {
-                Some(p) => Some(person(store, org, p).await?),
+            // The linked patient, read once for the name, the canned replies and the hour.
+            let record = match conversation.patient_id {
+                Some(p) => Some(store.get_patient(org, p).await?),
                 None => None,
             };
+            let patient = record.as_ref().map(person_of);
+            let name = patient.as_ref().map_or_else(|| conversation.number.clone(), |p| p.name.clone());
             let opted_out = store.is_sms_suppressed_anywhere(org, &conversation.number).await?;
-            let (canned, reply_wait) = match conversation.patient_id {
-                Some(p) => {
-                    let record = store.get_patient(org, p).await?.details;
+            let (canned, reply_wait) = match &record {
+                Some(record) => {
+                    let record = &record.details;
                     let first = record.preferred_name.as_deref().unwrap_or(&record.given_name);
                     let practice = store.get_organization(org).await?;
                     let replies = store.canned_replies(org).await?;
@@ -199,7 +199,7 @@ pub(super) async fn page(
                             body: c.words.fill(first, &record.family_name, &practice.name),
                         })
                         .collect();
-                    (canned, reply_wait(&record, &practice, store.clock().now()))
+                    (canned, reply_wait(record, &practice, store.clock().now()))
                 }
                 None => (Vec::new(), None),
             };
@@ -247,20 +247,11 @@ pub(super) async fn page(
     )
 }
 
-/// The patient's name, or the number while nobody is linked.
-async fn display_name(store: &Store, org: OrganizationId, c: &Conversation) -> Result<String, ApiError> {
-    Ok(match c.patient_id {
-        Some(p) => person(store, org, p).await?.name,
-        None => c.number.clone(),
-    })
-}
-
-async fn person(store: &Store, org: OrganizationId, id: PatientId) -> Result<Person, ApiError> {
-    let p = store.get_patient(org, id).await?;
+fn person_of(p: &Patient) -> Person {
     let d = &p.details;
-    Ok(Person {
+    Person {
         id: p.id.to_string(),
         name: format!("{} {}", d.preferred_name.as_deref().unwrap_or(&d.given_name), d.family_name),
         birth_date: d.birth_date.map(|b| b.to_string()),
-    })
+    }
 }

@@ -17,7 +17,7 @@ use super::{id, resources};
 use crate::http::AppState;
 use crate::http::access::{Allowed, need};
 use crate::http::error::ApiError;
-use crate::import::fhir::map;
+use crate::import::fhir::map::{self, NPI_SYSTEM};
 
 /// A Practitioner as a provider's fields.
 fn provider_of(resource: &Value) -> Result<map::ProviderFields, ApiError> {
@@ -39,25 +39,16 @@ pub async fn create_practitioner(
     let resource = resource_of(&headers, &body, "Practitioner")?;
     let fields = provider_of(&resource)?;
     if let Some(key) = none_exist(&headers)? {
+        if key.system != NPI_SYSTEM {
+            return Err(ApiError::InvalidQuery(format!("a Practitioner is found again by its NPI ({NPI_SYSTEM}|…)")));
+        }
         let page = crate::store::PageRequest::first(1);
         let found = state.store.search_providers(org, None, Some(&key.value), &page).await?.items;
         if let Some(provider) = found.first() {
             return Ok(written(&headers, resources::practitioner(provider), StatusCode::OK));
         }
     }
-    let now = state.store.clock().now();
-    let provider = rapport_domain::Provider {
-        id: ProviderId::generate(),
-        organization_id: org,
-        given_name: fields.given_name,
-        family_name: fields.family_name,
-        title: fields.title,
-        npi: fields.npi,
-        location_ids: Vec::new(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let provider = fields.into_provider(org, state.store.clock().now());
     let provider = state.store.create_provider(&provider).await?;
     Ok(written(&headers, resources::practitioner(&provider), StatusCode::CREATED))
 }
@@ -124,19 +115,7 @@ pub async fn create_location(
     let org = access.org();
     let resource = resource_of(&headers, &body, "Location")?;
     let (fields, time_zone) = site_of(&state, org, &resource).await?;
-    let now = state.store.clock().now();
-    let location = rapport_domain::Location {
-        id: LocationId::generate(),
-        organization_id: org,
-        name: fields.name,
-        address: fields.address,
-        phone: fields.phone,
-        time_zone,
-        opening_hours: rapport_domain::OpeningHours::weekdays_8_to_5(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let location = fields.into_location(org, time_zone, state.store.clock().now());
     let location = state.store.create_location(&location).await?;
     Ok(written(&headers, resources::location(&location), StatusCode::CREATED))
 }

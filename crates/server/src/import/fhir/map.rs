@@ -4,17 +4,19 @@
 //! resources are left as written (`Patient/123`, `urn:uuid:…`,
 //! `Location?identifier=system|value`) for the importer to resolve.
 
+use jiff::Timestamp;
 use jiff::civil::Date;
 use rapport_domain::{
-    Address, AppointmentStatus, BirthDate, Email, ExternalId, LanguageTag, Npi, PatientDetails, PatientEmail,
-    PatientPhone, PhoneE164, PhoneKind, Sex, TimeZoneName,
+    Address, AppointmentStatus, BirthDate, Email, ExternalId, LanguageTag, Location, LocationId, Npi, OpeningHours,
+    OrganizationId, PatientDetails, PatientEmail, PatientPhone, PhoneE164, PhoneKind, Provider, ProviderId, Sex,
+    TimeZoneName,
 };
 use serde_json::Value;
 
 /// Identifier types that are never kept: they are not Rapport's to hold.
 const SENSITIVE_TYPES: [&str; 4] = ["SS", "SB", "DL", "PPN"];
 const SSN_SYSTEM: &str = "http://hl7.org/fhir/sid/us-ssn";
-const NPI_SYSTEM: &str = "http://hl7.org/fhir/sid/us-npi";
+pub const NPI_SYSTEM: &str = "http://hl7.org/fhir/sid/us-npi";
 
 fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
@@ -166,6 +168,24 @@ pub struct ProviderFields {
     pub npi: Option<Npi>,
 }
 
+impl ProviderFields {
+    /// A new provider of `org` with these fields, at no location yet.
+    pub fn into_provider(self, org: OrganizationId, now: Timestamp) -> Provider {
+        Provider {
+            id: ProviderId::generate(),
+            organization_id: org,
+            given_name: self.given_name,
+            family_name: self.family_name,
+            title: self.title,
+            npi: self.npi,
+            location_ids: Vec::new(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 pub fn practitioner(resource: &Value) -> Result<(ExternalId, ProviderFields), String> {
     let npi_id = identifiers(resource).into_iter().find(|(_, system, _)| *system == NPI_SYSTEM);
     let key = match npi_id {
@@ -207,6 +227,24 @@ pub struct LocationFields {
     pub address: Address,
     pub phone: Option<PhoneE164>,
     pub time_zone: Option<TimeZoneName>,
+}
+
+impl LocationFields {
+    /// A new location of `org` with these fields in `zone`, open weekdays 8 to 5.
+    pub fn into_location(self, org: OrganizationId, zone: TimeZoneName, now: Timestamp) -> Location {
+        Location {
+            id: LocationId::generate(),
+            organization_id: org,
+            name: self.name,
+            address: self.address,
+            phone: self.phone,
+            time_zone: zone,
+            opening_hours: OpeningHours::weekdays_8_to_5(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 pub fn location(resource: &Value) -> Result<(ExternalId, LocationFields), String> {

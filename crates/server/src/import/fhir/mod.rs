@@ -24,9 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 
-use rapport_domain::{
-    AppointmentDetails, Location, LocationId, OpeningHours, OrganizationId, PatientId, Provider, ProviderId,
-};
+use rapport_domain::{AppointmentDetails, LocationId, OrganizationId, PatientId, ProviderId};
 
 use super::ImportError;
 use crate::store::{AppointmentUpsert, CodeKind, PatientUpsert, Store, StoreError, UpsertOutcome};
@@ -298,18 +296,8 @@ async fn take_place(
     let code = map::key_text(&key);
     let known = store.code_target(org, system, CodeKind::Location, &code).await?;
     let now = store.clock().now();
-    let mut location = Location {
-        id: LocationId::generate(),
-        organization_id: org,
-        name: fields.name,
-        address: fields.address,
-        phone: fields.phone,
-        time_zone: fields.time_zone.unwrap_or_else(|| default_zone.clone()),
-        opening_hours: OpeningHours::weekdays_8_to_5(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let zone = fields.time_zone.clone().unwrap_or_else(|| default_zone.clone());
+    let mut location = fields.into_location(org, zone, now);
     if let Some(current) = known.and_then(|id| id.parse::<LocationId>().ok())
         && let Ok(stored) = store.get_location(org, current).await
     {
@@ -332,18 +320,7 @@ async fn take_practitioner(
     let code = map::key_text(&key);
     let known = store.code_target(org, "fhir:Practitioner", CodeKind::Provider, &code).await?;
     let now = store.clock().now();
-    let mut provider = Provider {
-        id: ProviderId::generate(),
-        organization_id: org,
-        given_name: fields.given_name,
-        family_name: fields.family_name,
-        title: fields.title,
-        npi: fields.npi,
-        location_ids: Vec::new(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut provider = fields.into_provider(org, now);
     if let Some(current) = known.and_then(|id| id.parse::<ProviderId>().ok())
         && let Ok(stored) = store.get_provider(org, current).await
     {
