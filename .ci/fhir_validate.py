@@ -14,7 +14,8 @@ import sys
 import urllib.request
 
 from fhirclient.models import (appointment, bundle, capabilitystatement, communication, communicationrequest,
-                               consent, location, operationoutcome, organization, patient, practitioner)
+                               consent, location, operationoutcome, organization, patient, practitioner, schedule,
+                               slot)
 
 MODELS = {
     "Appointment": appointment.Appointment,
@@ -28,6 +29,8 @@ MODELS = {
     "Organization": organization.Organization,
     "Patient": patient.Patient,
     "Practitioner": practitioner.Practitioner,
+    "Schedule": schedule.Schedule,
+    "Slot": slot.Slot,
 }
 
 
@@ -101,6 +104,23 @@ def main():
     booked = get(f"{base}/Appointment", token, expect=201, body=json.dumps(visit).encode())
     check(booked, "an Appointment as created")
     check(get(f"{base}/Appointment/{booked['id']}/_history/1", token), "the Appointment's version 1")
+    hours = [{"url": "daysOfWeek", "valueCode": day} for day in ["mon", "tue", "wed", "thu", "fri"]]
+    hours += [{"url": "availableStartTime", "valueTime": "09:00:00"}, {"url": "availableEndTime", "valueTime": "12:00:00"}]
+    diary = {"resourceType": "Schedule", "active": True,
+             "identifier": [{"system": "urn:ci:schedules", "value": "fhir-validate-1"}],
+             "actor": [{"reference": f"Location/{site}"}],
+             "extension": [{"url": "https://rapport.dev/fhir/StructureDefinition/available-time", "extension": hours},
+                           {"url": "https://rapport.dev/fhir/StructureDefinition/slot-minutes", "valueInteger": 20}]}
+    made = get(f"{base}/Schedule", token, expect=201, body=json.dumps(diary).encode())
+    check(made, "a Schedule as created")
+    check(get(f"{base}/Schedule?actor=Location/{site}", token), "Schedule search")
+    slots = get(f"{base}/Slot?schedule={made['id']}&start=ge2030-01-14&start=lt2030-01-19", token)
+    check(slots, "Slot search")
+    if not slots.get("entry"):
+        sys.exit("a week of weekday mornings has no slot")
+    for entry in slots["entry"]:
+        check(entry["resource"], entry["fullUrl"])
+    check(get(f"{base}/Slot/{slots['entry'][0]['resource']['id']}", token), "a Slot as read")
     deny = {"resourceType": "Consent", "status": "active",
             "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
             "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],

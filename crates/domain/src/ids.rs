@@ -68,6 +68,8 @@ pub mod kind {
     pub enum CannedReply {}
     #[derive(Debug)]
     pub enum Team {}
+    #[derive(Debug)]
+    pub enum Schedule {}
 }
 
 pub type OrganizationId = Id<kind::Organization>;
@@ -95,6 +97,7 @@ pub type ConversationId = Id<kind::Conversation>;
 pub type ConversationNoteId = Id<kind::ConversationNote>;
 pub type CannedReplyId = Id<kind::CannedReply>;
 pub type TeamId = Id<kind::Team>;
+pub type ScheduleId = Id<kind::Schedule>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

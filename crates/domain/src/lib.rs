@@ -18,6 +18,7 @@ pub mod organization;
 pub mod patient;
 pub mod recall;
 pub mod reminder;
+pub mod schedule;
 pub mod staff;
 pub mod validation;
 pub mod value;
@@ -32,14 +33,15 @@ pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
     ApiTokenId, AppointmentId, AuditEventId, CannedReplyId, ConsentId, ConversationId, ConversationNoteId,
     InboundTextId, JobId, LocationId, MessageId, OrganizationId, PatientId, ProviderId, PushSubscriptionId,
-    RecallRuleId, ReminderRuleId, SessionId, SlotOfferId, StaffTaskId, StaffUserId, TeamId, TemplateId, VisitAnswerId,
-    WaitlistEntryId,
+    RecallRuleId, ReminderRuleId, ScheduleId, SessionId, SlotOfferId, StaffTaskId, StaffUserId, TeamId, TemplateId,
+    VisitAnswerId, WaitlistEntryId,
 };
 pub use message::{Message, MessageClass, MessagePlan, MessageState};
 pub use organization::{Location, OpeningHours, Organization, Provider};
 pub use patient::{
     Address, Caregiver, ExternalId, Patient, PatientDetails, PatientEmail, PatientPhone, QuietHours, Sex,
 };
+pub use schedule::{Schedule, ScheduleDetails, Slot};
 pub use staff::{ApiToken, SessionInfo, StaffUser};
 pub use validation::{FieldError, ValidationErrors};
 pub use value::{BirthDate, Icd10Code, LanguageTag, Npi, TimeZoneName, UsState};

@@ -1,5 +1,6 @@
 //! Query strings read as a closed set of named parameters: an unknown or
-//! repeated parameter is a 400 that names it, never a silent ignore.
+//! repeated parameter is a 400 that names it, never a silent ignore
+//! (FHIR's repeatable ones excepted).
 
 use std::collections::HashMap;
 
@@ -8,6 +9,10 @@ use axum::http::request::Parts;
 
 use super::error::ApiError;
 use crate::store::PageRequest;
+
+/// FHIR parameters that may be given more than once: `_include`, and the
+/// date bounds (`date=ge…&date=lt…`), which all apply.
+const REPEATABLE: [&str; 3] = ["_include", "date", "start"];
 
 pub struct QueryParams(HashMap<String, String>);
 
@@ -20,8 +25,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
             .map_err(|_| ApiError::InvalidQuery("the query string is not valid form encoding".into()))?;
         let mut map: HashMap<String, String> = HashMap::new();
         for (key, value) in pairs {
-            // FHIR's `_include` repeats: its values are kept, joined by commas.
-            if key == "_include"
+            // FHIR's `_include` and date bounds repeat: their values are
+            // kept, joined by commas.
+            if REPEATABLE.contains(&key.as_str())
                 && let Some(before) = map.get_mut(&key)
             {
                 before.push(',');

@@ -147,6 +147,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0022_fhir_export.sql"),
         postgres: include_str!("migrations/postgres/0022_fhir_export.sql"),
     },
+    Migration {
+        version: 23,
+        name: "schedules",
+        sqlite: include_str!("migrations/sqlite/0023_schedules.sql"),
+        postgres: include_str!("migrations/postgres/0023_schedules.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -16,6 +16,7 @@ pub enum Versioned {
     Appointments,
     Templates,
     ReminderRules,
+    Schedules,
 }
 
 impl Versioned {
@@ -28,6 +29,7 @@ impl Versioned {
             Versioned::Appointments => "appointments",
             Versioned::Templates => "message_templates",
             Versioned::ReminderRules => "reminder_rules",
+            Versioned::Schedules => "schedules",
         }
     }
 

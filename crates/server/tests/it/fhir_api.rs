@@ -13,13 +13,13 @@ use serde_json::{Value, json};
 
 use crate::api::{Reply, TestApp, on_each_backend_app};
 
-fn outcome_code(reply: &Reply) -> &str {
+pub(crate) fn outcome_code(reply: &Reply) -> &str {
     assert_eq!(reply.content_type.as_deref(), Some("application/fhir+json; charset=utf-8"), "{}", reply.body);
     assert_eq!(reply.body["resourceType"], "OperationOutcome", "{}", reply.body);
     reply.body["issue"][0]["code"].as_str().unwrap_or("")
 }
 
-fn ids(bundle: &Value) -> Vec<String> {
+pub(crate) fn ids(bundle: &Value) -> Vec<String> {
     assert_eq!((bundle["resourceType"].as_str(), bundle["type"].as_str()), (Some("Bundle"), Some("searchset")));
     bundle["entry"]
         .as_array()
@@ -30,11 +30,11 @@ fn ids(bundle: &Value) -> Vec<String> {
 }
 
 /// A path of this server from a Bundle link.
-fn local(url: &str) -> String {
+pub(crate) fn local(url: &str) -> String {
     url.split_once("/fhir").map(|(_, rest)| format!("/fhir{rest}")).expect("a link under /fhir")
 }
 
-async fn created(app: &TestApp, path: &str, body: Value) -> String {
+pub(crate) async fn created(app: &TestApp, path: &str, body: Value) -> String {
     let reply = app.post(path, body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     reply.body["id"].as_str().expect("id").to_owned()
@@ -136,7 +136,7 @@ async fn fhir_reads_and_searches_the_callers_organization_and_answers_errors_as_
 }
 
 /// The official FHIR R4 examples of a type (`tests/fixtures/fhir-examples`).
-fn examples(kind: &str) -> Vec<(String, Value)> {
+pub(crate) fn examples(kind: &str) -> Vec<(String, Value)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fhir-examples");
     let mut examples: Vec<(String, Value)> = std::fs::read_dir(&dir)
         .expect("the examples")

@@ -46,13 +46,15 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
     ("Communication", &[("_id", "token"), ("patient", "reference"), ("subject", "reference")]),
     ("CommunicationRequest", &[("_id", "token"), ("patient", "reference"), ("subject", "reference")]),
     ("Consent", &[("_id", "token"), ("patient", "reference")]),
+    ("Schedule", &[("_id", "token"), ("actor", "reference"), ("identifier", "token"), ("active", "token")]),
+    ("Slot", &[("schedule", "reference"), ("schedule.actor", "reference"), ("start", "date"), ("status", "token")]),
 ];
 
 /// The types with versions to read (`_history/{version}`, the current one).
-pub const VERSIONED: &[&str] = &["Patient", "Practitioner", "Location", "Appointment"];
+pub const VERSIONED: &[&str] = &["Patient", "Practitioner", "Location", "Appointment", "Schedule"];
 
 /// The types that take create (conditional on an identifier) and update.
-pub const WRITABLE: &[&str] = &["Patient", "Practitioner", "Location", "Appointment"];
+pub const WRITABLE: &[&str] = &["Patient", "Practitioner", "Location", "Appointment", "Schedule"];
 
 /// The types that take create only (conditional on their identifier).
 pub const CREATABLE: &[&str] = &["CommunicationRequest", "Consent"];

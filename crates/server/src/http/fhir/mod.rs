@@ -3,7 +3,8 @@
 //! and update of Patient, Practitioner, Location and Appointment (`write`,
 //! `registry_writes`), and the messages both ways as
 //! Communication and CommunicationRequest (`communication`), and the
-//! consent ledger as Consent (`consent`), `Patient/$everything` and the
+//! consent ledger as Consent (`consent`), Schedule and the Slots computed
+//! from it (`schedules`), `Patient/$everything` and the
 //! bulk `$export` (`everything`, `export`), in the caller's organization (the API token's or the staff member's), guarded
 //! and audited like every route. Bodies are `application/fhir+json`; every
 //! error under `/fhir` (the guard's too) is an OperationOutcome, turned from
@@ -16,7 +17,9 @@ pub(crate) mod everything;
 pub(crate) mod export;
 pub(crate) mod registry_writes;
 mod resources;
+pub(crate) mod schedules;
 mod search;
+pub(crate) mod slots;
 pub(crate) mod vread;
 pub(crate) mod write;
 
@@ -66,6 +69,11 @@ pub fn routes() -> Router<AppState> {
         .route("/CommunicationRequest/{id}", get(communication::read_request))
         .route("/Consent", get(consent::search_consents).post(consent::create_consent))
         .route("/Consent/{id}", get(consent::read_consent))
+        .route("/Schedule", get(schedules::search_schedules).post(schedules::create_schedule))
+        .route("/Schedule/{id}", get(schedules::read_schedule).put(schedules::update_schedule))
+        .route("/Schedule/{id}/_history/{version}", get(vread::schedule))
+        .route("/Slot", get(slots::search_slots))
+        .route("/Slot/{id}", get(slots::read_slot))
 }
 
 /// A FHIR JSON body.
@@ -328,9 +336,9 @@ pub async fn search_appointments(
     if let Some(since) = search.get("_lastUpdated") {
         query.updated_since = Some(search::last_updated(since)?);
     }
-    if let Some(date) = search.get("date") {
+    if search.get("date").is_some() {
         let zone = state.store.get_organization(access.org()).await?.time_zone.tz();
-        (query.from, query.to) = search::date_range(date, &zone)?;
+        (query.from, query.to) = search.range("date", &zone)?;
     }
     let included = included_of(&search)?;
     let page = state.store.list_appointments(access.org(), &query, &search.page).await?;

@@ -22,6 +22,16 @@ pub struct Search {
 
 impl Search {
     pub fn read(params: QueryParams, allowed: &[&str]) -> Result<Self, ApiError> {
+        Self::read_keyed(params, allowed, |cursor| uuid::Uuid::parse_str(cursor).is_ok())
+    }
+
+    /// `read`, for a type whose pages are keyed by something else than a
+    /// record's id (`is_cursor` tells whether `_cursor` is one of its keys).
+    pub fn read_keyed(
+        params: QueryParams,
+        allowed: &[&str],
+        is_cursor: impl Fn(&str) -> bool,
+    ) -> Result<Self, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (key, value) in params.pairs() {
             if !allowed.contains(&key) && !PAGING.contains(&key) {
@@ -39,9 +49,8 @@ impl Search {
             }
         };
         let after = params.get("_cursor").map(str::to_owned);
-        if let Some(cursor) = &after {
-            uuid::Uuid::parse_str(cursor)
-                .map_err(|_| ApiError::InvalidQuery("parameter `_cursor` is not a cursor of this server".into()))?;
+        if after.as_deref().is_some_and(|cursor| !is_cursor(cursor)) {
+            return Err(ApiError::InvalidQuery("parameter `_cursor` is not a cursor of this server".into()));
         }
         Ok(Self { params: pairs, page: PageRequest { after, limit: count } })
     }
@@ -61,6 +70,29 @@ impl Search {
             }
         }
         bundle
+    }
+
+    /// Every bound a date parameter was given, together (each narrows):
+    /// `date=ge2026-12-01&date=lt2026-12-08` is that week.
+    pub fn range(
+        &self,
+        key: &str,
+        zone: &jiff::tz::TimeZone,
+    ) -> Result<(Option<Timestamp>, Option<Timestamp>), ApiError> {
+        let (mut from, mut to): (Option<Timestamp>, Option<Timestamp>) = (None, None);
+        for raw in self.all(key) {
+            let (f, t) = date_range(raw, zone).map_err(|_| {
+                ApiError::InvalidQuery(format!(
+                    "parameter `{key}` must be a day (YYYY-MM-DD) or an instant, with an optional eq, ge, gt, le or lt"
+                ))
+            })?;
+            from = from.max(f);
+            to = match (to, t) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok((from, to))
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {

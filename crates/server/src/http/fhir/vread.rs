@@ -5,10 +5,10 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use rapport_domain::{AppointmentId, LocationId, PatientId, ProviderId};
+use rapport_domain::{AppointmentId, LocationId, PatientId, ProviderId, ScheduleId};
 use serde_json::Value;
 
-use super::{id, read_answer, resources};
+use super::{id, read_answer, resources, schedules};
 use crate::http::AppState;
 use crate::http::access::{Allowed, need};
 use crate::http::error::ApiError;
@@ -67,4 +67,16 @@ pub async fn appointment(
 ) -> Result<Response, ApiError> {
     let appointment = state.store.get_appointment(access.org(), id::<AppointmentId>(&raw)?).await?;
     at_version(resources::appointment(&appointment), &version)
+}
+
+#[utoipa::path(get, path = "/fhir/Schedule/{id}/_history/{version}", tag = "fhir",
+    params(("id" = String, Path, description = "Schedule id"), ("version" = String, Path, description = "meta.versionId")),
+    responses((status = 200, description = "The Schedule at that version"), (status = 404, description = "An OperationOutcome")))]
+pub async fn schedule(
+    State(state): State<AppState>,
+    access: Allowed<need::ReadOrganization>,
+    Path((raw, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let schedule = state.store.get_schedule(access.org(), id::<ScheduleId>(&raw)?).await?;
+    at_version(schedules::schedule(&schedule), &version)
 }
