@@ -3,8 +3,9 @@ resource it answers with the `fhirclient` package's models (generated from
 FHIR 4.0.1) in strict mode: a missing required element, a wrong type or an
 element FHIR does not define fails the run.
 
-It also creates each official Patient example in EXAMPLES_DIR (when given)
-and validates what Rapport answers and reads back.
+It also creates each official Patient example in EXAMPLES_DIR (when given),
+and each Organization, Communication, CommunicationRequest and Consent
+example (kept as sent), and validates what Rapport answers and reads back.
 
 Usage: fhir_validate.py BASE_URL TOKEN [EXAMPLES_DIR] (BASE_URL ends in /fhir)."""
 
@@ -59,6 +60,16 @@ def validate(resource, where):
         sys.exit(f"{where}: unexpected resourceType {kind!r}")
     model(resource, strict=True)  # raises FHIRValidationError
     return kind
+
+
+def ours(value, patient):
+    """Every Patient/… reference in `value` made Patient/{patient}."""
+    if isinstance(value, dict):
+        return {k: (f"Patient/{patient}" if k == "reference" and isinstance(v, str) and v.startswith("Patient/")
+                    else ours(v, patient)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [ours(v, patient) for v in value]
+    return value
 
 
 def main():
@@ -140,6 +151,13 @@ def main():
             created = get(f"{base}/Patient", token, expect=201, body=example.read_bytes())
             check(created, f"{example.name} as created")
             check(get(f"{base}/Patient/{created['id']}", token), f"{example.name} as read")
+        # Kept as sent (their patient made the demo's): they must come back valid.
+        for kind in ["Organization", "Communication", "CommunicationRequest", "Consent"]:
+            for example in sorted(pathlib.Path(sys.argv[3]).glob(f"{kind}-*.json")):
+                body = ours(json.loads(example.read_text()), someone)
+                created = get(f"{base}/{kind}", token, expect=201, body=json.dumps(body).encode())
+                check(created, f"{example.name} as kept")
+                check(get(f"{base}/{kind}/{created['id']}", token), f"{example.name} as read")
     check(get(f"{base}/Patient?shoe_size=9", token, expect=400), "an unknown parameter's outcome")
     check(get(f"{base}/Patient/00000000-0000-7000-8000-000000000000", token, expect=404), "a missing patient's outcome")
     print("fhirclient (FHIR 4.0.1, strict) accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))

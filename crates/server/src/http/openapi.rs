@@ -49,6 +49,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::fhir::slots::search_slots,
         super::fhir::communication::read_communication,
         super::fhir::communication::search_communications,
+        super::fhir::communication::create_communication,
         super::fhir::communication::read_request,
         super::fhir::communication::search_requests,
         super::fhir::communication::create_request,
@@ -59,8 +60,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::fhir::search_practitioners,
         super::fhir::read_location,
         super::fhir::search_locations,
-        super::fhir::read_organization,
-        super::fhir::search_organizations,
+        super::fhir::organizations::read,
+        super::fhir::organizations::search,
+        super::fhir::organizations::create,
+        super::fhir::organizations::update,
         super::fhir::read_appointment,
         super::fhir::search_appointments
     )

@@ -1,19 +1,23 @@
 //! What passed between the practice and its patients, both ways, as one
 //! list (FHIR's Communication): the messages Rapport planned or sent and
-//! the texts patients sent, newest first. Both have time-ordered ids, so
-//! one cursor (the last id listed) pages through the two together.
+//! the texts patients sent, and what was said elsewhere and kept as sent
+//! (a FHIR Communication created here), newest first. All have
+//! time-ordered ids, so one cursor (the last id listed) pages through them
+//! together.
 
 use rapport_domain::{InboundTextId, Message, OrganizationId, PatientId};
 
 use super::db::args;
 use super::inbound::{ReceivedText, text_from_row};
-use super::{MessageQuery, Page, PageRequest, Store, StoreError};
+use super::{FhirRecord, FhirRecordQuery, MessageQuery, Page, PageRequest, Store, StoreError};
 
 /// One thing said: by the practice, or by a patient.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Said {
     Message(Box<Message>),
     Text(ReceivedText),
+    /// Said elsewhere, kept as sent.
+    Kept(FhirRecord),
 }
 
 impl Said {
@@ -21,6 +25,7 @@ impl Said {
         match self {
             Said::Message(m) => m.id.to_string(),
             Said::Text(t) => t.id.to_string(),
+            Said::Kept(r) => r.id.clone(),
         }
     }
 }
@@ -39,7 +44,7 @@ impl Store {
         text_from_row(&row)
     }
 
-    /// Messages and texts, newest first, of one patient or all.
+    /// Messages, texts and kept Communications, newest first, of one patient or all.
     pub async fn communications(
         &self,
         org: OrganizationId,
@@ -62,12 +67,15 @@ impl Store {
                 ]),
             )
             .await?;
-        // More beyond this page if either source had more than it listed.
-        let more = messages.next_cursor.is_some() || rows.len() > limit;
+        let elsewhere = FhirRecordQuery { patient_id: patient, ..FhirRecordQuery::default() };
+        let kept = self.search_fhir_records(org, "Communication", &elsewhere, page).await?;
+        // More beyond this page if any source had more than it listed.
+        let more = messages.next_cursor.is_some() || rows.len() > limit || kept.next_cursor.is_some();
         let mut items: Vec<Said> = messages.items.into_iter().map(|m| Said::Message(Box::new(m))).collect();
         for row in &rows {
             items.push(Said::Text(text_from_row(row)?));
         }
+        items.extend(kept.items.into_iter().map(Said::Kept));
         items.sort_by_key(|said| std::cmp::Reverse(said.id()));
         let more = more || items.len() > limit;
         items.truncate(limit);

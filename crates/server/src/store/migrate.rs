@@ -153,6 +153,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0023_schedules.sql"),
         postgres: include_str!("migrations/postgres/0023_schedules.sql"),
     },
+    Migration {
+        version: 24,
+        name: "fhir_records",
+        sqlite: include_str!("migrations/sqlite/0024_fhir_records.sql"),
+        postgres: include_str!("migrations/postgres/0024_fhir_records.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -18,8 +18,16 @@ use super::reminders::sync_job;
 use super::{Store, StoreError};
 
 /// Tables whose rows simply move to the survivor.
-const MOVED: [&str; 7] =
-    ["messages", "consents", "inbound_texts", "visit_answers", "staff_tasks", "waitlist_entries", "push_subscriptions"];
+const MOVED: [&str; 8] = [
+    "messages",
+    "consents",
+    "inbound_texts",
+    "visit_answers",
+    "staff_tasks",
+    "waitlist_entries",
+    "push_subscriptions",
+    "fhir_records",
+];
 
 /// How many records a merged id may lead through to its survivor.
 const MAX_HOPS: usize = 8;

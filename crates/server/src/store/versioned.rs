@@ -17,6 +17,7 @@ pub enum Versioned {
     Templates,
     ReminderRules,
     Schedules,
+    FhirRecords,
 }
 
 impl Versioned {
@@ -30,6 +31,7 @@ impl Versioned {
             Versioned::Templates => "message_templates",
             Versioned::ReminderRules => "reminder_rules",
             Versioned::Schedules => "schedules",
+            Versioned::FhirRecords => "fhir_records",
         }
     }
 

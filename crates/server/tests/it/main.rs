@@ -12,6 +12,7 @@ mod ehr_write_back;
 mod email;
 mod fhir_api;
 mod fhir_import;
+mod fhir_kept;
 mod fhir_schedules;
 mod fuzz;
 mod history;

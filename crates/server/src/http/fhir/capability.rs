@@ -28,7 +28,7 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
         &[("_id", "token"), ("name", "string"), ("family", "string"), ("given", "string"), ("identifier", "token")],
     ),
     ("Location", &[("_id", "token"), ("name", "string")]),
-    ("Organization", &[("_id", "token")]),
+    ("Organization", &[("_id", "token"), ("name", "string"), ("identifier", "token")]),
     (
         "Appointment",
         &[
@@ -54,10 +54,10 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
 pub const VERSIONED: &[&str] = &["Patient", "Practitioner", "Location", "Appointment", "Schedule"];
 
 /// The types that take create (conditional on an identifier) and update.
-pub const WRITABLE: &[&str] = &["Patient", "Practitioner", "Location", "Appointment", "Schedule"];
+pub const WRITABLE: &[&str] = &["Patient", "Practitioner", "Location", "Organization", "Appointment", "Schedule"];
 
 /// The types that take create only (conditional on their identifier).
-pub const CREATABLE: &[&str] = &["CommunicationRequest", "Consent"];
+pub const CREATABLE: &[&str] = &["Communication", "CommunicationRequest", "Consent"];
 
 /// The parameter names `kind` takes.
 pub fn parameters(kind: &str) -> Vec<&'static str> {

@@ -13,20 +13,20 @@ use axum::response::Response;
 use jiff::Timestamp;
 use rapport_domain::message::pace::Priority;
 use rapport_domain::{
-    AppointmentId, Channel, InboundTextId, Message, MessageClass, MessageId, MessagePlan, MessageState, PatientId,
-    ValidationErrors,
+    AppointmentId, Channel, InboundTextId, Message, MessageClass, MessageId, MessagePlan, MessageState, OrganizationId,
+    PatientId, ValidationErrors,
 };
 use serde_json::{Value, json};
 
 use super::resources::instant;
 use super::search::Search;
 use super::write::resource_of;
-use super::{base, capability, fhir_json, found_or_none, id, read_answer, reference};
+use super::{base, capability, fhir_json, found_or_none, id, kept, read_answer, reference};
 use crate::http::AppState;
 use crate::http::access::{Allowed, need};
 use crate::http::error::ApiError;
 use crate::http::query::QueryParams;
-use crate::store::{MessageQuery, ReceivedText, Said, StoreError};
+use crate::store::{FhirRecordQuery, MessageQuery, ReceivedText, Said, StoreError};
 
 const PARTICIPATION_MODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode";
 /// A request's identifier, kept in its message's idempotency key.
@@ -183,8 +183,36 @@ pub async fn read_communication(
     if let Some(message) = found_or_none(state.store.message(org, id::<MessageId>(&raw)?).await)? {
         return Ok(read_answer(message_communication(&message)));
     }
-    let text = state.store.text_by_id(org, id::<InboundTextId>(&raw)?).await?;
-    Ok(read_answer(text_communication(&text, &org.to_string())))
+    if let Some(text) = found_or_none(state.store.text_by_id(org, id::<InboundTextId>(&raw)?).await)? {
+        return Ok(read_answer(text_communication(&text, &org.to_string())));
+    }
+    let record = state.store.fhir_record(org, "Communication", &raw).await?;
+    Ok(read_answer(kept::resource(&record)))
+}
+
+/// One thing said, as a Communication.
+pub(super) fn said_communication(said: &Said, org: OrganizationId) -> Value {
+    match said {
+        Said::Message(m) => message_communication(m),
+        Said::Text(t) => text_communication(t, &org.to_string()),
+        Said::Kept(r) => kept::resource(r),
+    }
+}
+
+#[utoipa::path(post, path = "/fhir/Communication", tag = "fhir",
+    responses((status = 201, description = "The Communication, kept as sent (said elsewhere; Rapport sends nothing)"),
+        (status = 200, description = "If-None-Exist (identifier=system|value) found it"),
+        (status = 422, description = "An OperationOutcome: a subject that is not a patient of this organization")))]
+pub async fn create_communication(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteMessages>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let resource = resource_of(&headers, &body, "Communication")?;
+    let subject = "Communication.subject";
+    let patient = kept::patient_of(resource["subject"]["reference"].as_str(), subject)?;
+    kept::keep(&state, access.org(), &headers, &resource, (patient, subject), None).await
 }
 
 #[utoipa::path(get, path = "/fhir/Communication", tag = "fhir",
@@ -205,20 +233,15 @@ pub async fn search_communications(
                 found.push(message_communication(&m));
             } else if let Some(t) = found_or_none(state.store.text_by_id(org, text).await)? {
                 found.push(text_communication(&t, &org.to_string()));
+            } else if let Some(r) = found_or_none(state.store.fhir_record(org, "Communication", only).await)? {
+                found.push(kept::resource(&r));
             }
         }
         return Ok(fhir_json(search.bundle(&base(&headers), "Communication", found, None)));
     }
     let patient = patient_parameter(&search)?;
     let page = state.store.communications(org, patient, &search.page).await?;
-    let found = page
-        .items
-        .iter()
-        .map(|said| match said {
-            Said::Message(m) => message_communication(m),
-            Said::Text(t) => text_communication(t, &org.to_string()),
-        })
-        .collect();
+    let found = page.items.iter().map(|said| said_communication(said, org)).collect();
     Ok(fhir_json(search.bundle(&base(&headers), "Communication", found, page.next_cursor)))
 }
 
@@ -234,11 +257,13 @@ pub async fn read_request(
     access: Allowed<need::ReadMessages>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let message = state.store.message(access.org(), id::<MessageId>(&raw)?).await?;
-    if !message.plan.idempotency_key.starts_with(REQUEST_KEY) {
-        return Err(ApiError::NotFound);
+    let org = access.org();
+    let message = found_or_none(state.store.message(org, id::<MessageId>(&raw)?).await)?;
+    if let Some(message) = message.filter(|m| m.plan.idempotency_key.starts_with(REQUEST_KEY)) {
+        return Ok(read_answer(message_request(&message)));
     }
-    Ok(read_answer(message_request(&message)))
+    let record = state.store.fhir_record(org, "CommunicationRequest", &raw).await?;
+    Ok(read_answer(kept::resource(&record)))
 }
 
 #[utoipa::path(get, path = "/fhir/CommunicationRequest", tag = "fhir",
@@ -258,17 +283,39 @@ pub async fn search_requests(
             Ok(id) => found_or_none(state.store.message(org, id).await)?.filter(requested),
             Err(_) => None,
         };
-        let found = one.iter().map(message_request).collect();
+        let mut found: Vec<Value> = one.iter().map(message_request).collect();
+        if found.is_empty() {
+            let record = found_or_none(state.store.fhir_record(org, "CommunicationRequest", only).await)?;
+            found.extend(record.iter().map(kept::resource));
+        }
         return Ok(fhir_json(search.bundle(&base(&headers), "CommunicationRequest", found, None)));
     }
-    let query = MessageQuery {
-        patient: patient_parameter(&search)?,
-        key_prefix: Some(REQUEST_KEY.into()),
-        ..Default::default()
-    };
-    let page = state.store.messages(org, &query, &search.page).await?;
-    let found = page.items.iter().map(message_request).collect();
-    Ok(fhir_json(search.bundle(&base(&headers), "CommunicationRequest", found, page.next_cursor)))
+    let patient = patient_parameter(&search)?;
+    let query = MessageQuery { patient, key_prefix: Some(REQUEST_KEY.into()), ..Default::default() };
+    let asked = state.store.messages(org, &query, &search.page).await?;
+    let others = FhirRecordQuery { patient_id: patient, ..FhirRecordQuery::default() };
+    let kept = state.store.search_fhir_records(org, "CommunicationRequest", &others, &search.page).await?;
+    // Both sources have time-ordered ids: newest first, one cursor.
+    let more = asked.next_cursor.is_some() || kept.next_cursor.is_some();
+    let mut found: Vec<(String, Value)> = asked.items.iter().map(|m| (m.id.to_string(), message_request(m))).collect();
+    found.extend(kept.items.iter().map(|r| (r.id.clone(), kept::resource(r))));
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    let limit = search.page.limit;
+    let next =
+        (more || found.len() > limit).then(|| found.get(limit.min(found.len()) - 1).map(|f| f.0.clone())).flatten();
+    found.truncate(limit);
+    let found = found.into_iter().map(|(_, resource)| resource).collect();
+    Ok(fhir_json(search.bundle(&base(&headers), "CommunicationRequest", found, next)))
+}
+
+/// Whether a request asks Rapport to say something to the patient: words
+/// to say (a `contentString`), and no recipient but the patient. Any other
+/// (a payer asking a practice for papers, a request with nothing to say)
+/// is kept as sent, not carried out.
+fn for_the_patient(resource: &Value) -> bool {
+    let words = resource["payload"].as_array().into_iter().flatten().any(|p| p["contentString"].is_string());
+    let recipients = resource["recipient"].as_array().map(Vec::as_slice).unwrap_or_default();
+    words && recipients.iter().all(|r| r["reference"].as_str().is_some_and(|r| r.starts_with("Patient/")))
 }
 
 /// A CommunicationRequest read as the message it asks for.
@@ -351,6 +398,11 @@ pub async fn create_request(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let resource = resource_of(&headers, &body, "CommunicationRequest")?;
+    if !for_the_patient(&resource) {
+        let subject = "CommunicationRequest.subject";
+        let patient = kept::patient_of(resource["subject"]["reference"].as_str(), subject)?;
+        return kept::keep(&state, access.org(), &headers, &resource, (patient, subject), None).await;
+    }
     let plan = plan_of(&resource, state.store.clock().now())?;
     let (message, created) = match state.store.plan_message(access.org(), &plan).await {
         Err(StoreError::UnknownReference { field }) => {

@@ -4,8 +4,13 @@
 //! (`provision.code` in Rapport's channel system) for one purpose
 //! (`provision.purpose`, v3 ActReason: TREAT for care and reminders,
 //! HMARKT for marketing, HRESCH for research), permitted or denied. A
-//! Consent about something else (sharing records, say) is refused with
-//! what it lacks, never kept without being honoured.
+//! Consent that speaks of contact at all (a code in Rapport's channel
+//! system, or one of those purposes, anywhere in its provisions) must be
+//! exactly that, or it is refused naming what it lacks: a contact consent
+//! is never kept without being honoured. A Consent about something else
+//! (sharing records, treatment, research access) has nothing for Rapport to
+//! apply: it is kept as sent, tagged so (`kept`), and listed with the
+//! patient's consents and in their `$everything`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -17,12 +22,12 @@ use serde_json::{Value, json};
 use super::resources::instant;
 use super::search::Search;
 use super::write::resource_of;
-use super::{base, capability, fhir_json, found_or_none, id, read_answer, reference};
+use super::{base, capability, fhir_json, found_or_none, id, kept, read_answer, reference};
 use crate::http::AppState;
 use crate::http::access::{Allowed, need};
 use crate::http::error::ApiError;
 use crate::http::query::QueryParams;
-use crate::store::StoreError;
+use crate::store::{FhirRecordQuery, PageRequest, StoreError};
 
 /// Rapport's code system for the ways it reaches a patient.
 pub const CHANNEL_SYSTEM: &str = "https://rapport.dev/fhir/CodeSystem/channel";
@@ -67,6 +72,22 @@ pub fn consent(c: &Consent) -> Value {
     };
     out["sourceAttachment"] = json!({"title": source});
     out
+}
+
+/// Whether a Consent speaks of contacting the patient anywhere in its
+/// provisions: a code in Rapport's channel system, or a purpose it reads.
+fn about_contact(provision: &Value) -> bool {
+    match provision {
+        Value::Object(fields) => {
+            let (system, code) =
+                (fields.get("system").and_then(Value::as_str), fields.get("code").and_then(Value::as_str));
+            let ours = system == Some(CHANNEL_SYSTEM)
+                || (system == Some(ACT_REASON) && Purpose::ALL.into_iter().any(|p| Some(purpose_code(p)) == code));
+            ours || fields.values().any(about_contact)
+        }
+        Value::Array(items) => items.iter().any(about_contact),
+        _ => false,
+    }
 }
 
 /// A created Consent as the ledger entry it makes.
@@ -137,8 +158,12 @@ pub async fn read_consent(
     access: Allowed<need::ReadConsents>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let entry = state.store.consent(access.org(), id::<ConsentId>(&raw)?).await?;
-    Ok(read_answer(consent(&entry)))
+    let org = access.org();
+    if let Some(entry) = found_or_none(state.store.consent(org, id::<ConsentId>(&raw)?).await)? {
+        return Ok(read_answer(consent(&entry)));
+    }
+    let record = state.store.fhir_record(org, "Consent", &raw).await?;
+    Ok(read_answer(kept::resource(&record)))
 }
 
 #[utoipa::path(get, path = "/fhir/Consent", tag = "fhir",
@@ -157,7 +182,11 @@ pub async fn search_consents(
             Ok(id) => found_or_none(state.store.consent(org, id).await)?,
             Err(_) => None,
         };
-        let found = one.iter().map(consent).collect();
+        let mut found: Vec<Value> = one.iter().map(consent).collect();
+        if found.is_empty() {
+            found
+                .extend(found_or_none(state.store.fhir_record(org, "Consent", only).await)?.iter().map(kept::resource));
+        }
         return Ok(fhir_json(search.bundle(&base(&headers), "Consent", found, None)));
     }
     let Some(patient) = search.get("patient") else {
@@ -168,12 +197,17 @@ pub async fn search_consents(
         Err(StoreError::NotFound) => Vec::new(),
         other => other?,
     };
-    let found = ledger.iter().rev().map(consent).collect();
+    let mut found: Vec<Value> = ledger.iter().rev().map(consent).collect();
+    // Then the consents kept as sent, newest first (a patient has a few).
+    let others = FhirRecordQuery { patient_id: Some(patient), ..FhirRecordQuery::default() };
+    let page = PageRequest::first(PageRequest::MAX_LIMIT);
+    let kept_ones = state.store.search_fhir_records(org, "Consent", &others, &page).await?;
+    found.extend(kept_ones.items.iter().map(kept::resource));
     Ok(fhir_json(search.bundle(&base(&headers), "Consent", found, None)))
 }
 
 #[utoipa::path(post, path = "/fhir/Consent", tag = "fhir",
-    responses((status = 201, description = "The ledger's new entry"),
+    responses((status = 201, description = "The ledger's new entry, or a Consent about something else kept as sent"),
         (status = 400, description = "An OperationOutcome: not a Consent"),
         (status = 422, description = "An OperationOutcome naming what Rapport cannot read as a contact consent")))]
 pub async fn create_consent(
@@ -183,6 +217,11 @@ pub async fn create_consent(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let resource = resource_of(&headers, &body, "Consent")?;
+    if !about_contact(&resource["provision"]) {
+        let element = "Consent.patient";
+        let patient = kept::patient_of(resource["patient"]["reference"].as_str(), element)?;
+        return kept::keep(&state, access.org(), &headers, &resource, (patient, element), None).await;
+    }
     let entry = entry_of(&resource, access.org())?;
     let recorded = match state.store.record_consent(&entry).await {
         Err(StoreError::NotFound) => {

@@ -10,13 +10,13 @@ use axum::response::Response;
 use rapport_domain::PatientId;
 use serde_json::{Value, json};
 
-use super::communication::{message_communication, message_request, text_communication};
+use super::communication::{message_communication, message_request, said_communication};
 use super::consent::consent;
 use super::{base, fhir_json, id, resources};
 use crate::http::AppState;
 use crate::http::access::{Allowed, need};
 use crate::http::error::ApiError;
-use crate::store::{AppointmentQuery, PageRequest, Said};
+use crate::store::{AppointmentQuery, FhirRecordQuery, PageRequest, Said};
 
 /// Every page of a paged read, one after another.
 macro_rules! every_page {
@@ -60,8 +60,14 @@ pub async fn patient_everything(
                     resources_found.push(message_request(m));
                 }
             }
-            Said::Text(t) => resources_found.push(text_communication(t, &org.to_string())),
+            other => resources_found.push(said_communication(other, org)),
         }
+    }
+    // Requests and consents kept as sent (not Rapport's to carry out or apply).
+    for kind in ["CommunicationRequest", "Consent"] {
+        let about = FhirRecordQuery { patient_id: Some(patient.id), ..FhirRecordQuery::default() };
+        let kept = every_page!(|page| store.search_fhir_records(org, kind, &about, page));
+        resources_found.extend(kept.iter().map(super::kept::resource));
     }
     let ledger = store.consent_history(org, patient.id).await?;
     resources_found.extend(ledger.iter().rev().map(consent));

@@ -14,14 +14,14 @@ use axum::response::{IntoResponse, Response};
 use rapport_domain::OrganizationId;
 use serde_json::{Value, json};
 
-use super::communication::{message_communication, text_communication};
+use super::communication::said_communication;
 use super::resources::{self, instant};
 use super::{base, fhir_json};
 use crate::http::AppState;
 use crate::http::access::{Allowed, need};
 use crate::http::error::ApiError;
 use crate::http::query::QueryParams;
-use crate::store::{AppointmentQuery, ExportStatus, PageRequest, PatientQuery, Said, Store, StoreError};
+use crate::store::{AppointmentQuery, ExportStatus, PageRequest, PatientQuery, Store, StoreError};
 
 /// The types an export can hold, in the order they are written.
 const TYPES: [&str; 3] = ["Patient", "Appointment", "Communication"];
@@ -114,10 +114,7 @@ async fn write_files(
                 }
                 _ => {
                     let got = store.communications(org, None, &page).await?;
-                    lines.extend(got.items.iter().map(|said| match said {
-                        Said::Message(m) => message_communication(m),
-                        Said::Text(t) => text_communication(t, &org.to_string()),
-                    }));
+                    lines.extend(got.items.iter().map(|said| said_communication(said, org)));
                     got.next_cursor
                 }
             };

@@ -1,20 +1,24 @@
 //! The FHIR R4 API (`/fhir`): the CapabilityStatement, read and search of
-//! Patient, Practitioner, Location, Organization and Appointment, create
-//! and update of Patient, Practitioner, Location and Appointment (`write`,
-//! `registry_writes`), and the messages both ways as
-//! Communication and CommunicationRequest (`communication`), and the
-//! consent ledger as Consent (`consent`), Schedule and the Slots computed
-//! from it (`schedules`), `Patient/$everything` and the
-//! bulk `$export` (`everything`, `export`), in the caller's organization (the API token's or the staff member's), guarded
-//! and audited like every route. Bodies are `application/fhir+json`; every
-//! error under `/fhir` (the guard's too) is an OperationOutcome, turned from
-//! the problem the rest of the API would answer (`outcomes`).
+//! Patient, Practitioner, Location and Appointment, create and update of
+//! them (`write`, `registry_writes`), Organization (`organizations`: the
+//! tenant, and others kept as sent), the messages both ways as
+//! Communication and CommunicationRequest (`communication`), the consent
+//! ledger as Consent (`consent`), resources kept as sent without acting on
+//! them (`kept`), Schedule and the Slots computed from it (`schedules`,
+//! `slots`), `Patient/$everything` and the bulk `$export` (`everything`,
+//! `export`), in the caller's organization (the API token's or the staff
+//! member's), guarded and audited like every route. Bodies are
+//! `application/fhir+json`; every error under `/fhir` (the guard's too) is
+//! an OperationOutcome, turned from the problem the rest of the API would
+//! answer (`outcomes`).
 
 pub mod capability;
 pub(crate) mod communication;
 pub(crate) mod consent;
 pub(crate) mod everything;
 pub(crate) mod export;
+pub(crate) mod kept;
+pub(crate) mod organizations;
 pub(crate) mod registry_writes;
 mod resources;
 pub(crate) mod schedules;
@@ -59,11 +63,11 @@ pub fn routes() -> Router<AppState> {
         .route("/Practitioner/{id}", get(read_practitioner).put(registry_writes::update_practitioner))
         .route("/Location", get(search_locations).post(registry_writes::create_location))
         .route("/Location/{id}", get(read_location).put(registry_writes::update_location))
-        .route("/Organization", get(search_organizations))
-        .route("/Organization/{id}", get(read_organization))
+        .route("/Organization", get(organizations::search).post(organizations::create))
+        .route("/Organization/{id}", get(organizations::read).put(organizations::update))
         .route("/Appointment", get(search_appointments).post(write::create_appointment))
         .route("/Appointment/{id}", get(read_appointment).put(write::update_appointment))
-        .route("/Communication", get(communication::search_communications))
+        .route("/Communication", get(communication::search_communications).post(communication::create_communication))
         .route("/Communication/{id}", get(communication::read_communication))
         .route("/CommunicationRequest", get(communication::search_requests).post(communication::create_request))
         .route("/CommunicationRequest/{id}", get(communication::read_request))
@@ -243,37 +247,6 @@ pub async fn search_locations(
         }
     };
     Ok(fhir_json(search.bundle(&base(&headers), "Location", found, next)))
-}
-
-#[utoipa::path(get, path = "/fhir/Organization/{id}", tag = "fhir", params(("id" = String, Path, description = "Organization id")),
-    responses((status = 200, description = "The caller's organization"), (status = 404, description = "An OperationOutcome")))]
-pub async fn read_organization(
-    State(state): State<AppState>,
-    access: Allowed<need::ReadOrganization>,
-    Path(raw): Path<String>,
-) -> Result<Response, ApiError> {
-    if raw != access.org().to_string() {
-        return Err(ApiError::NotFound);
-    }
-    let organization = state.store.get_organization(access.org()).await?;
-    Ok(read_answer(resources::organization(&organization)))
-}
-
-#[utoipa::path(get, path = "/fhir/Organization", tag = "fhir",
-    responses((status = 200, description = "A searchset Bundle of the caller's organization")))]
-pub async fn search_organizations(
-    State(state): State<AppState>,
-    access: Allowed<need::ReadOrganization>,
-    headers: HeaderMap,
-    params: QueryParams,
-) -> Result<Response, ApiError> {
-    let search = Search::read(params, &capability::parameters("Organization"))?;
-    let own = access.org().to_string();
-    let found = match search.get("_id") {
-        Some(only) if only != own => Vec::new(),
-        _ => vec![resources::organization(&state.store.get_organization(access.org()).await?)],
-    };
-    Ok(fhir_json(search.bundle(&base(&headers), "Organization", found, None)))
 }
 
 #[utoipa::path(get, path = "/fhir/Appointment/{id}", tag = "fhir", params(("id" = String, Path, description = "Appointment id")),
