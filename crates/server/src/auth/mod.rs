@@ -8,6 +8,7 @@ pub mod recovery;
 pub mod reset;
 pub mod secret;
 pub mod signin;
+pub mod smart;
 pub mod totp;
 
 pub use signin::{AuthSettings, ClientInfo, SignIn, SignInError, SignedInSession};

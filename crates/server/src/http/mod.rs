@@ -13,6 +13,7 @@ pub mod hooks;
 mod openapi;
 mod query;
 pub mod rate_limit;
+pub mod smart;
 pub mod unsubscribe;
 pub mod voice;
 
@@ -84,6 +85,7 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api::routes())
         .nest("/fhir", fhir::routes())
+        .route("/oauth/token", axum::routing::post(smart::token))
         .merge(console::routes())
         .route("/hooks/twilio/{org}/messages/{id}/status", axum::routing::post(hooks::twilio_status))
         .route("/hooks/twilio/{org}/inbound", axum::routing::post(hooks::twilio_inbound))

@@ -21,6 +21,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
         super::answers::answer_page,
         super::answers::answer,
         super::fhir::capability::metadata,
+        super::smart::configuration,
+        super::smart::token,
         super::fhir::read_patient,
         super::fhir::search_patients,
         super::fhir::write::create_patient,

@@ -159,6 +159,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0024_fhir_records.sql"),
         postgres: include_str!("migrations/postgres/0024_fhir_records.sql"),
     },
+    Migration {
+        version: 25,
+        name: "smart",
+        sqlite: include_str!("migrations/sqlite/0025_smart.sql"),
+        postgres: include_str!("migrations/postgres/0025_smart.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

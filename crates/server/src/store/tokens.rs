@@ -38,12 +38,31 @@ fn token_from_row(r: &Row) -> Result<ApiToken, StoreError> {
 
 impl Store {
     pub async fn create_api_token(&self, new: &NewApiToken) -> Result<ApiToken, StoreError> {
+        self.create_token_until(new, None).await
+    }
+
+    /// A token that stops working at `expires_at` (a SMART access token):
+    /// never listed with the organization's tokens.
+    pub async fn create_expiring_api_token(
+        &self,
+        new: &NewApiToken,
+        expires_at: jiff::Timestamp,
+    ) -> Result<ApiToken, StoreError> {
+        self.create_token_until(new, Some(expires_at)).await
+    }
+
+    async fn create_token_until(
+        &self,
+        new: &NewApiToken,
+        expires_at: Option<jiff::Timestamp>,
+    ) -> Result<ApiToken, StoreError> {
         let id = ApiTokenId::generate();
         let scopes: Vec<&str> = new.scopes.iter().map(|c| c.as_str()).collect();
         self.db
             .execute(
-                "INSERT INTO api_tokens (id, organization_id, name, token_hash, prefix, scopes, created_by, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO api_tokens (id, organization_id, name, token_hash, prefix, scopes, created_by, created_at,
+                     expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 args([
                     id.to_string().into(),
                     new.organization_id.to_string().into(),
@@ -53,6 +72,7 @@ impl Store {
                     scopes.join(" ").into(),
                     new.created_by.map(|u| u.to_string()).into(),
                     self.clock.now().into(),
+                    expires_at.map(super::db::micros).into(),
                 ]),
             )
             .await?;
@@ -71,13 +91,14 @@ impl Store {
         token_from_row(&row)
     }
 
-    /// The live (unrevoked) token whose secret has this digest.
+    /// The live (unrevoked, unexpired) token whose secret has this digest.
     pub async fn api_token_by_digest(&self, digest: &str) -> Result<Option<ApiToken>, StoreError> {
         let row = self
             .db
             .fetch_optional(
-                "SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-                args([digest.into()]),
+                "SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL
+                   AND (expires_at IS NULL OR expires_at > $2)",
+                args([digest.into(), self.clock.now().into()]),
             )
             .await?;
         row.as_ref().map(token_from_row).transpose()
@@ -87,7 +108,7 @@ impl Store {
         let rows = self
             .db
             .fetch_all(
-                "SELECT * FROM api_tokens WHERE organization_id = $1 ORDER BY id",
+                "SELECT * FROM api_tokens WHERE organization_id = $1 AND expires_at IS NULL ORDER BY id",
                 args([org.to_string().into()]),
             )
             .await?;

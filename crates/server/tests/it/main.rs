@@ -26,6 +26,7 @@ mod pacing;
 mod push;
 mod reminders;
 mod scenario;
+mod smart;
 mod sms;
 mod sqlcipher;
 mod storage;

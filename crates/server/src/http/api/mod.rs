@@ -23,6 +23,7 @@ mod push;
 mod recall_rules;
 mod reminder_rules;
 mod reply_words;
+pub(crate) mod smart_clients;
 mod staff;
 mod tasks;
 mod teams;
@@ -146,6 +147,8 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/staff/{id}/reset-mfa", post(staff::reset_mfa))
         .route("/organizations/{org}/api-tokens", get(staff::list_tokens).post(staff::create_token))
         .route("/organizations/{org}/api-tokens/{id}", delete(staff::revoke_token))
+        .route("/organizations/{org}/smart-clients", get(smart_clients::list).post(smart_clients::register))
+        .route("/organizations/{org}/smart-clients/{id}", delete(smart_clients::revoke))
         .route("/organizations/{org}/security", get(staff::read_security).put(staff::update_security))
 }
 
@@ -196,6 +199,9 @@ mod openapi_paths {
         super::consents::list,
         super::consents::record,
         super::push::vapid_key,
+        super::smart_clients::list,
+        super::smart_clients::register,
+        super::smart_clients::revoke,
         super::push::subscribe,
         super::push::list,
         super::appointments::list,

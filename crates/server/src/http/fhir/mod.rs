@@ -49,6 +49,7 @@ const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(capability::metadata))
+        .route("/.well-known/smart-configuration", get(super::smart::configuration))
         .route("/$export", get(export::kick_off))
         .route("/$export-status/{id}", get(export::status).delete(export::remove))
         .route("/$export-file/{id}/{type}", get(export::file))
