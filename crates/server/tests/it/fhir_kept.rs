@@ -83,6 +83,17 @@ async fn the_official_examples_rapport_does_not_act_on_are_kept_as_sent() {
         let rest = app.get(&crate::fhir_api::local(next["url"].as_str().expect("url"))).await.body;
         assert_eq!(ids(&paged).len() + ids(&rest).len(), 3, "paged together with messages and texts");
 
+        // A kept one is replaced under its version; what Rapport itself recorded is not rewritten.
+        let first = &said["entry"][0]["resource"];
+        let mut amended = first.clone();
+        amended["status"] = json!("entered-in-error");
+        let path = format!("/fhir/Communication/{}", first["id"].as_str().expect("id"));
+        let replaced = app.send("PUT", &path, Some(&amended.to_string()), &[("if-match", "W/\"1\"")]).await;
+        assert_eq!((replaced.status, replaced.body["meta"]["versionId"].as_str()), (StatusCode::OK, Some("2")));
+        assert_eq!(app.get(&path).await.body["status"], "entered-in-error");
+        let stale = app.send("PUT", &path, Some(&amended.to_string()), &[("if-match", "W/\"1\"")]).await;
+        assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+
         // Organizations: the tenant first, then by a name's start or an identifier.
         let all = app.get("/fhir/Organization?_count=200").await.body;
         assert_eq!(ids(&all).len(), 14);

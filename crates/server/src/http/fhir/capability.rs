@@ -54,10 +54,17 @@ pub const SERVED: &[(&str, &[(&str, &str)])] = &[
 pub const VERSIONED: &[&str] = &["Patient", "Practitioner", "Location", "Appointment", "Schedule"];
 
 /// The types that take create (conditional on an identifier) and update.
-pub const WRITABLE: &[&str] = &["Patient", "Practitioner", "Location", "Organization", "Appointment", "Schedule"];
-
-/// The types that take create only (conditional on their identifier).
-pub const CREATABLE: &[&str] = &["Communication", "CommunicationRequest", "Consent"];
+pub const WRITABLE: &[&str] = &[
+    "Patient",
+    "Practitioner",
+    "Location",
+    "Organization",
+    "Appointment",
+    "Schedule",
+    "Communication",
+    "CommunicationRequest",
+    "Consent",
+];
 
 /// The parameter names `kind` takes.
 pub fn parameters(kind: &str) -> Vec<&'static str> {
@@ -75,7 +82,7 @@ pub async fn metadata() -> Response {
                 interactions.push(json!({"code": "vread"}));
             }
             let writable = WRITABLE.contains(kind);
-            if writable || CREATABLE.contains(kind) {
+            if writable {
                 interactions.push(json!({"code": "create"}));
             }
             if writable {
@@ -124,7 +131,13 @@ pub async fn metadata() -> Response {
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
-            "security": {"description": "A bearer API token of the organization (Authorization: Bearer rpt_…), or a staff session"},
+            "security": {
+                "service": [{"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                    "code": "SMART-on-FHIR",
+                }]}],
+                "description": "A bearer API token of the organization (Authorization: Bearer rpt_…), a staff session, or a five-minute token from SMART Backend Services (client credentials with a signed JWT; see .well-known/smart-configuration)",
+            },
             "resource": resources,
             "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
         }],

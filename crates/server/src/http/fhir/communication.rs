@@ -199,6 +199,34 @@ pub(super) fn said_communication(said: &Said, org: OrganizationId) -> Value {
     }
 }
 
+#[utoipa::path(put, path = "/fhir/Communication/{id}", tag = "fhir", params(("id" = String, Path, description = "Communication id")),
+    responses((status = 200, description = "A Communication kept as sent, replaced"),
+        (status = 404, description = "An OperationOutcome: none kept with this id (a message Rapport sent is not rewritten)"),
+        (status = 412, description = "An OperationOutcome")))]
+pub async fn update_communication(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteMessages>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    kept::update(&state, access.org(), &headers, "Communication", &raw, &body).await
+}
+
+#[utoipa::path(put, path = "/fhir/CommunicationRequest/{id}", tag = "fhir", params(("id" = String, Path, description = "Request id")),
+    responses((status = 200, description = "A request kept as sent, replaced"),
+        (status = 404, description = "An OperationOutcome: none kept with this id (one Rapport planned is not rewritten)"),
+        (status = 412, description = "An OperationOutcome")))]
+pub async fn update_request(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteMessages>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    kept::update(&state, access.org(), &headers, "CommunicationRequest", &raw, &body).await
+}
+
 #[utoipa::path(post, path = "/fhir/Communication", tag = "fhir",
     responses((status = 201, description = "The Communication, kept as sent (said elsewhere; Rapport sends nothing)"),
         (status = 200, description = "If-None-Exist (identifier=system|value) found it"),

@@ -206,6 +206,20 @@ pub async fn search_consents(
     Ok(fhir_json(search.bundle(&base(&headers), "Consent", found, None)))
 }
 
+#[utoipa::path(put, path = "/fhir/Consent/{id}", tag = "fhir", params(("id" = String, Path, description = "Consent id")),
+    responses((status = 200, description = "A Consent kept as sent, replaced"),
+        (status = 404, description = "An OperationOutcome: none kept with this id (a ledger entry is never rewritten: record a new one)"),
+        (status = 412, description = "An OperationOutcome")))]
+pub async fn update_consent(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteConsents>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    kept::update(&state, access.org(), &headers, "Consent", &raw, &body).await
+}
+
 #[utoipa::path(post, path = "/fhir/Consent", tag = "fhir",
     responses((status = 201, description = "The ledger's new entry, or a Consent about something else kept as sent"),
         (status = 400, description = "An OperationOutcome: not a Consent"),

@@ -63,8 +63,8 @@ pub async fn patient_everything(
             other => resources_found.push(said_communication(other, org)),
         }
     }
-    // Requests and consents kept as sent (not Rapport's to carry out or apply).
-    for kind in ["CommunicationRequest", "Consent"] {
+    // Requests, proposals and consents kept as sent (not Rapport's to carry out or apply).
+    for kind in ["Appointment", "CommunicationRequest", "Consent"] {
         let about = FhirRecordQuery { patient_id: Some(patient.id), ..FhirRecordQuery::default() };
         let kept = every_page!(|page| store.search_fhir_records(org, kind, &about, page));
         resources_found.extend(kept.iter().map(super::kept::resource));

@@ -108,6 +108,27 @@ pub async fn keep(
     Ok(written(headers, self::resource(&kept), StatusCode::CREATED))
 }
 
+/// `PUT {kind}/{id}`: a kept resource replaced (its patient and identifier
+/// stay); one of Rapport's own records of the type is history it wrote
+/// (a message, a ledger entry), refused naming the id.
+pub async fn update(
+    state: &AppState,
+    org: OrganizationId,
+    headers: &HeaderMap,
+    kind: &str,
+    raw: &str,
+    body: &axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let resource = super::write::update_of(headers, body, kind, raw)?;
+    match state.store.fhir_record(org, kind, raw).await {
+        Ok(current) => replace(state, org, headers, current, &resource, None).await,
+        Err(StoreError::NotFound) => Err(ApiError::NotFoundBecause(format!(
+            "no {kind} kept as sent has this id; what Rapport itself sent or recorded is not rewritten"
+        ))),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// Replaces a kept resource's body under `If-Match` (its patient and
 /// identifier stay what they were).
 pub async fn replace(

@@ -69,11 +69,11 @@ pub fn routes() -> Router<AppState> {
         .route("/Appointment", get(search_appointments).post(write::create_appointment))
         .route("/Appointment/{id}", get(read_appointment).put(write::update_appointment))
         .route("/Communication", get(communication::search_communications).post(communication::create_communication))
-        .route("/Communication/{id}", get(communication::read_communication))
+        .route("/Communication/{id}", get(communication::read_communication).put(communication::update_communication))
         .route("/CommunicationRequest", get(communication::search_requests).post(communication::create_request))
-        .route("/CommunicationRequest/{id}", get(communication::read_request))
+        .route("/CommunicationRequest/{id}", get(communication::read_request).put(communication::update_request))
         .route("/Consent", get(consent::search_consents).post(consent::create_consent))
-        .route("/Consent/{id}", get(consent::read_consent))
+        .route("/Consent/{id}", get(consent::read_consent).put(consent::update_consent))
         .route("/Schedule", get(schedules::search_schedules).post(schedules::create_schedule))
         .route("/Schedule/{id}", get(schedules::read_schedule).put(schedules::update_schedule))
         .route("/Schedule/{id}/_history/{version}", get(vread::schedule))
@@ -257,8 +257,12 @@ pub async fn read_appointment(
     access: Allowed<need::ReadAppointments>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let appointment = state.store.get_appointment(access.org(), id::<AppointmentId>(&raw)?).await?;
-    Ok(read_answer(resources::appointment(&appointment)))
+    let org = access.org();
+    if let Some(appointment) = found_or_none(state.store.get_appointment(org, id::<AppointmentId>(&raw)?).await)? {
+        return Ok(read_answer(resources::appointment(&appointment)));
+    }
+    let asked = state.store.fhir_record(org, "Appointment", &raw).await?;
+    Ok(read_answer(kept::resource(&asked)))
 }
 
 #[utoipa::path(get, path = "/fhir/Appointment", tag = "fhir",

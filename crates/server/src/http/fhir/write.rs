@@ -8,7 +8,9 @@
 //! are only ever added (feeds find patients by them). An Appointment's
 //! participants are this server's Patient, Location (or the organization's
 //! only location) and Practitioner; its identifier is its source, so the
-//! EHR that sent it finds it again; every write re-plans its reminders.
+//! EHR that sent it finds it again; every write re-plans its reminders. An
+//! appointment asked for without a time (proposed, pending or waitlist) is
+//! kept as sent (`kept`), not booked.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -210,6 +212,13 @@ async fn visit_of(state: &AppState, org: OrganizationId, resource: &Value) -> Re
     Ok(details)
 }
 
+/// An appointment asked for, with no time yet (a proposal, or a wish on
+/// a waitlist with its `requestedPeriod`): kept as sent, not booked, so
+/// nothing is reminded of it.
+fn is_request(resource: &Value) -> bool {
+    resource.get("start").is_none() && matches!(resource["status"].as_str(), Some("proposed" | "pending" | "waitlist"))
+}
+
 /// A store refusal of a visit's references, named as FHIR names them.
 fn visit_refusal(error: StoreError) -> ApiError {
     match error {
@@ -239,6 +248,13 @@ pub async fn create_appointment(
 ) -> Result<Response, ApiError> {
     let org = access.org();
     let resource = resource_of(&headers, &body, "Appointment")?;
+    if is_request(&resource) {
+        let actors = resource["participant"].as_array().into_iter().flatten();
+        let patient = actors.filter_map(|p| p["actor"]["reference"].as_str()).find(|r| r.starts_with("Patient/"));
+        let element = "Appointment.participant";
+        let patient = super::kept::patient_of(patient, element)?;
+        return super::kept::keep(&state, org, &headers, &resource, (patient, element), None).await;
+    }
     let details = visit_of(&state, org, &resource).await?;
     if let Some(key) = none_exist(&headers)?
         && let Some(found) = state.store.find_appointment_by_source(org, &key).await?

@@ -199,8 +199,17 @@ pub fn practitioner(resource: &Value) -> Result<(ExternalId, ProviderFields), St
 pub fn practitioner_fields(resource: &Value) -> Result<ProviderFields, String> {
     let npi_id = identifiers(resource).into_iter().find(|(_, system, _)| *system == NPI_SYSTEM);
     let name = array(resource, "name").first().ok_or("Practitioner.name is missing")?;
-    let family = text(name, "family").ok_or("Practitioner.name.family is missing")?;
-    let given = array(name, "given").iter().filter_map(Value::as_str).next().unwrap_or("");
+    // Without parts, the name's text: its first word the given name, the
+    // rest the family name ("Juri van Gelder"); one word, a family name.
+    let from_text = text(name, "text").map(str::trim).filter(|t| !t.is_empty()).map(|t| match t.split_once(' ') {
+        Some((given, family)) => (given, family.trim()),
+        None => ("", t),
+    });
+    let (family, given) = match (text(name, "family"), from_text) {
+        (Some(family), _) => (family, array(name, "given").iter().filter_map(Value::as_str).next().unwrap_or("")),
+        (None, Some((given, family))) => (family, given),
+        (None, None) => return Err("Practitioner.name.family is missing (and so is its text)".into()),
+    };
     let title =
         array(name, "prefix").iter().filter_map(Value::as_str).next().map(|t| t.trim_end_matches('.').to_owned());
     let npi = npi_id.and_then(|(_, _, value)| Npi::parse(value).ok());
