@@ -96,11 +96,12 @@ impl Store {
     }
 
     /// Takes an assertion's `jti` for the client: `false` if it was taken
-    /// before (a replay). Forgets those that have expired.
+    /// before (a replay). Forgets those expired for longer than the clock
+    /// skew an assertion is forgiven, so none is forgotten while usable.
     pub async fn take_assertion(&self, client: &str, jti: &str, expires_at: Timestamp) -> Result<bool, StoreError> {
-        let now = self.clock.now();
+        let forgotten = self.clock.now() - jiff::SignedDuration::from_mins(10);
         let mut tx = self.db.begin().await?;
-        tx.execute("DELETE FROM smart_assertions WHERE expires_at < $1", args([now.into()])).await?;
+        tx.execute("DELETE FROM smart_assertions WHERE expires_at < $1", args([forgotten.into()])).await?;
         let taken = tx
             .execute(
                 "INSERT INTO smart_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)

@@ -3,7 +3,9 @@
 //! a second import updates and creates nothing; the 10-patient sample's
 //! encounters become past visits at their sites (a video visit at the
 //! service provider's); transaction Bundles resolve `urn:uuid:` references;
-//! bad resources are named with their place and the rest land.
+//! bad resources are named with their place and the rest land; new sites
+//! and providers land in batches, a repeat within one import is an update
+//! and a batch refused for one record names only that one.
 
 use std::path::{Path, PathBuf};
 
@@ -130,6 +132,60 @@ async fn a_bad_resource_is_named_where_it_is_and_the_rest_land() {
         );
         assert_eq!(count(&report, "Patient").created, 1);
         assert_eq!(live_patients(&store, org).await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn new_sites_and_providers_land_together_and_a_repeat_or_a_refusal_is_counted_as_such() {
+    on_each_backend(|store| async move {
+        let org = seed_organization(&store, "Sunflower Health").await.id;
+        // A provider staff entered, with the NPI one of the import's will bring.
+        let now = store.clock().now();
+        let staff_made = rapport_domain::Provider {
+            id: rapport_domain::ProviderId::generate(),
+            organization_id: org,
+            given_name: "Ada".into(),
+            family_name: "Stone".into(),
+            title: None,
+            npi: Some(rapport_domain::Npi::parse("1234567893").expect("npi")),
+            location_ids: Vec::new(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        store.create_provider(&staff_made).await.expect("provider");
+        let dir = tempfile::tempdir().expect("dir");
+        let npi = r#""identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":"1234567893"}]"#;
+        let practitioners = [
+            r#"{"resourceType":"Practitioner","id":"p1","name":[{"family":"Ng","given":["Li"]}]}"#.to_owned(),
+            // The staff member's NPI under a key the code table does not know: the batch is
+            // refused, then each is written alone, so only this one is named.
+            format!(r#"{{"resourceType":"Practitioner","id":"p2",{npi},"name":[{{"family":"Okafor"}}]}}"#),
+            r#"{"resourceType":"Practitioner","id":"p1","name":[{"family":"Ng-Park","given":["Li"]}]}"#.to_owned(),
+            r#"{"resourceType":"Practitioner","id":"p3","name":[{"family":"Diaz"}]}"#.to_owned(),
+            r#"{"resourceType":"Practitioner","id":"p4"}"#.to_owned(),
+        ];
+        std::fs::write(dir.path().join("Practitioner.ndjson"), practitioners.join("\n")).expect("write");
+        let site = r#"{"resourceType":"Location","id":"l1","name":"Lakeshore","address":{"state":"IL"}}"#;
+        let moved = r#"{"resourceType":"Location","id":"l1","name":"Lakeshore North","address":{"state":"IL"}}"#;
+        std::fs::write(dir.path().join("Location.ndjson"), [site, moved].join("\n")).expect("write");
+        let report = import(&store, org, dir.path()).await;
+        let practitioner = count(&report, "Practitioner");
+        assert_eq!((practitioner.created, practitioner.updated, practitioner.failed), (2, 1, 2), "{:?}", report.failed);
+        let refused: Vec<String> = report.failed.iter().map(|f| format!("{}/{}", f.resource_type, f.id)).collect();
+        assert_eq!(refused, ["Practitioner/p2", "Practitioner/p4"]);
+        let location = count(&report, "Location");
+        assert_eq!((location.created, location.updated), (1, 1), "a repeat in one import is one site");
+        let providers = store.list_providers(org, &PageRequest::first(10)).await.expect("providers").items;
+        let mut families: Vec<&str> = providers.iter().map(|p| p.family_name.as_str()).collect();
+        families.sort();
+        assert_eq!(families, ["Diaz", "Ng-Park", "Stone"], "the later p1 wins, as if taken one by one");
+        let sites = store.list_locations(org, &PageRequest::first(10)).await.expect("sites").items;
+        assert_eq!(sites.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["Lakeshore North"]);
+        let again = import(&store, org, dir.path()).await;
+        assert_eq!(count(&again, "Practitioner").created, 0, "found again through the code table");
+        assert_eq!(count(&again, "Location").created, 0);
     })
     .await;
 }

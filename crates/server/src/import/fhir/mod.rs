@@ -14,11 +14,12 @@
 //! place (`mode: kind`) rather than a site, and an Organization whose
 //! sites came as Locations.
 //! A resource Rapport cannot take is reported (file, line or entry, type,
-//! id, the element at fault) and the rest go on; patients and visits land
-//! in batches, one transaction each.
+//! id, the element at fault) and the rest go on; new sites and providers
+//! (`registry`), patients and visits land in batches, one transaction each.
 
 pub(crate) mod map;
 mod read;
+mod registry;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -27,7 +28,7 @@ use std::path::Path;
 use rapport_domain::{AppointmentDetails, LocationId, OrganizationId, PatientId, ProviderId};
 
 use super::ImportError;
-use crate::store::{AppointmentUpsert, CodeKind, PatientUpsert, Store, StoreError, UpsertOutcome};
+use crate::store::{AppointmentUpsert, PatientUpsert, Store, StoreError, UpsertOutcome};
 use read::{Found, read_path};
 
 /// The resource types an import takes; the others are counted as skipped.
@@ -136,32 +137,28 @@ pub async fn import_fhir(
         report.count(&kind).skipped += rest.len() as u64;
     }
     let mut names = Names::default();
+    let default_zone = store.get_organization(org).await?.time_zone;
+    let place_of = |f: &Found| match f.resource_type.as_str() {
+        "Organization" => map::organization(&f.resource).map(|(key, fields)| (key, fields, "fhir:Organization")),
+        _ => map::location(&f.resource).map(|(key, fields)| (key, fields, "fhir:Location")),
+    };
     // Organizations' names that their Locations brought.
     let mut sited = std::collections::HashSet::new();
-    let default_zone = store.get_organization(org).await?.time_zone;
+    let mut sites = registry::Taking::default();
     for f in &locations {
         // A `kind` of place (a patient's home, an ambulance) is not a site.
         if f.resource.get("mode").and_then(serde_json::Value::as_str) == Some("kind") {
             report.count("Location").skipped += 1;
             continue;
         }
-        let place = map::location(&f.resource).map(|(key, fields)| (key, fields, "fhir:Location"));
-        match take_place(store, org, place, &default_zone).await {
-            Ok((created, id, key)) => {
-                *count_of(&mut report, f, created) += 1;
-                names.locations.extend(names_of(f, &key).into_iter().map(|n| (n, id)));
-                // The organization's first site stands for it, for visits whose place is not a site.
-                for name in map::managing_organization(&f.resource) {
-                    sited.insert(name.clone());
-                    names.locations.entry(name).or_insert(id);
-                }
-            }
-            Err(Refused::Resource(reason)) => report.fail(f.error(reason)),
-            Err(Refused::Store(error)) => return Err(error.into()),
+        let place = place_of(f);
+        if place.is_ok() {
+            sited.extend(map::managing_organization(&f.resource));
         }
+        registry::take_place(store, org, f, place, &default_zone, &mut sites).await?;
     }
     for f in &organizations {
-        let place = map::organization(&f.resource).map(|(key, fields)| (key, fields, "fhir:Organization"));
+        let place = place_of(f);
         // An organization whose sites came as Locations is known by them already.
         if let Ok((key, ..)) = &place
             && names_of(f, key).iter().any(|n| sited.contains(n))
@@ -169,25 +166,40 @@ pub async fn import_fhir(
             report.count("Organization").skipped += 1;
             continue;
         }
-        match take_place(store, org, place, &default_zone).await {
-            Ok((created, id, key)) => {
-                *count_of(&mut report, f, created) += 1;
-                names.locations.extend(names_of(f, &key).into_iter().map(|n| (n, id)));
-            }
-            Err(Refused::Resource(reason)) => report.fail(f.error(reason)),
-            Err(Refused::Store(error)) => return Err(error.into()),
+        registry::take_place(store, org, f, place, &default_zone, &mut sites).await?;
+    }
+    let (mut taken, mut again) = registry::finish(store, org, sites, &mut report).await?;
+    while !again.is_empty() {
+        let mut sites = registry::Taking::default();
+        for f in again {
+            registry::take_place(store, org, f, place_of(f), &default_zone, &mut sites).await?;
+        }
+        let (more, repeats) = registry::finish(store, org, sites, &mut report).await?;
+        taken.extend(more);
+        again = repeats;
+    }
+    names.locations.extend(registry::names(&taken));
+    // The organization's first site stands for it, for visits whose place is not a site.
+    for (f, _, id) in taken.iter().filter(|(f, ..)| f.resource_type == "Location") {
+        for name in map::managing_organization(&f.resource) {
+            names.locations.entry(name).or_insert(*id);
         }
     }
+    let mut providers = registry::Taking::default();
     for f in &practitioners {
-        match take_practitioner(store, org, f).await {
-            Ok((created, id, key)) => {
-                *count_of(&mut report, f, created) += 1;
-                names.providers.extend(names_of(f, &key).into_iter().map(|n| (n, id)));
-            }
-            Err(Refused::Resource(reason)) => report.fail(f.error(reason)),
-            Err(Refused::Store(error)) => return Err(error.into()),
-        }
+        registry::take_practitioner(store, org, f, &mut providers).await?;
     }
+    let (mut taken, mut again) = registry::finish(store, org, providers, &mut report).await?;
+    while !again.is_empty() {
+        let mut providers = registry::Taking::default();
+        for f in again {
+            registry::take_practitioner(store, org, f, &mut providers).await?;
+        }
+        let (more, repeats) = registry::finish(store, org, providers, &mut report).await?;
+        taken.extend(more);
+        again = repeats;
+    }
+    names.providers.extend(registry::names(&taken));
     progress(report.taken());
     let today = store.clock().latest_today();
     let mut ready = Vec::new();
@@ -270,68 +282,6 @@ async fn land<T: Clone, Id>(
 
 fn is_data_error(error: &StoreError) -> bool {
     matches!(error, StoreError::Conflict { .. } | StoreError::UnknownReference { .. } | StoreError::Invalid { .. })
-}
-
-/// Why a location or practitioner was not taken.
-enum Refused {
-    Resource(String),
-    Store(StoreError),
-}
-
-impl From<StoreError> for Refused {
-    fn from(error: StoreError) -> Self {
-        Refused::Store(error)
-    }
-}
-
-/// A site, found again through the code table of `system`, else created
-/// and mapped there.
-async fn take_place(
-    store: &Store,
-    org: OrganizationId,
-    place: Result<(rapport_domain::ExternalId, map::LocationFields, &'static str), String>,
-    default_zone: &rapport_domain::TimeZoneName,
-) -> Result<(bool, LocationId, rapport_domain::ExternalId), Refused> {
-    let (key, fields, system) = place.map_err(Refused::Resource)?;
-    let code = map::key_text(&key);
-    let known = store.code_target(org, system, CodeKind::Location, &code).await?;
-    let now = store.clock().now();
-    let zone = fields.time_zone.clone().unwrap_or_else(|| default_zone.clone());
-    let mut location = fields.into_location(org, zone, now);
-    if let Some(current) = known.and_then(|id| id.parse::<LocationId>().ok())
-        && let Ok(stored) = store.get_location(org, current).await
-    {
-        location.id = stored.id;
-        location.opening_hours = stored.opening_hours;
-        store.update_location(&location, stored.version).await?;
-        return Ok((false, stored.id, key));
-    }
-    let created = store.create_location(&location).await?;
-    store.map_code(org, system, CodeKind::Location, &code, Some(&created.id.to_string())).await?;
-    Ok((true, created.id, key))
-}
-
-async fn take_practitioner(
-    store: &Store,
-    org: OrganizationId,
-    f: &Found,
-) -> Result<(bool, ProviderId, rapport_domain::ExternalId), Refused> {
-    let (key, fields) = map::practitioner(&f.resource).map_err(Refused::Resource)?;
-    let code = map::key_text(&key);
-    let known = store.code_target(org, "fhir:Practitioner", CodeKind::Provider, &code).await?;
-    let now = store.clock().now();
-    let mut provider = fields.into_provider(org, now);
-    if let Some(current) = known.and_then(|id| id.parse::<ProviderId>().ok())
-        && let Ok(stored) = store.get_provider(org, current).await
-    {
-        provider.id = stored.id;
-        provider.location_ids = stored.location_ids;
-        store.update_provider(&provider, stored.version).await?;
-        return Ok((false, stored.id, key));
-    }
-    let created = store.create_provider(&provider).await?;
-    store.map_code(org, "fhir:Practitioner", CodeKind::Provider, &code, Some(&created.id.to_string())).await?;
-    Ok((true, created.id, key))
 }
 
 /// The organization's only location, for visits that name none when the
