@@ -37,12 +37,23 @@ impl<T, Id> Default for Taking<'_, T, Id> {
 }
 
 impl<'f, T, Id: Copy> Taking<'f, T, Id> {
-    fn refuse(&mut self, f: &'f Found, why: String) {
-        self.placed.push((f, ExternalId { system: String::new(), value: String::new() }, Placed::Failed(why)));
-    }
-
-    fn is_new(&self, code: &str) -> bool {
-        self.new.iter().any(|(_, m)| m.code == code)
+    /// A resource's key, what it maps to and its code, unless it was
+    /// refused (recorded) or repeats a new one's code (kept for later).
+    fn admit<F>(&mut self, f: &'f Found, mapped: Result<(ExternalId, F), String>) -> Option<(ExternalId, F, String)> {
+        match mapped {
+            Err(why) => {
+                self.placed.push((f, ExternalId { system: String::new(), value: String::new() }, Placed::Failed(why)));
+                None
+            }
+            Ok((key, fields)) => {
+                let code = map::key_text(&key);
+                if self.new.iter().any(|(_, m)| m.code == code) {
+                    self.repeats.push(f);
+                    return None;
+                }
+                Some((key, fields, code))
+            }
+        }
     }
 }
 
@@ -56,18 +67,8 @@ pub async fn take_place<'f>(
     default_zone: &TimeZoneName,
     taking: &mut Taking<'f, Location, LocationId>,
 ) -> Result<(), StoreError> {
-    let (key, fields, system) = match place {
-        Ok(found) => found,
-        Err(why) => {
-            taking.refuse(f, why);
-            return Ok(());
-        }
-    };
-    let code = map::key_text(&key);
-    if taking.is_new(&code) {
-        taking.repeats.push(f);
-        return Ok(());
-    }
+    let place = place.map(|(key, fields, system)| (key, (fields, system)));
+    let Some((key, (fields, system), code)) = taking.admit(f, place) else { return Ok(()) };
     let known = store.code_target(org, system, CodeKind::Location, &code).await?;
     let zone = fields.time_zone.clone().unwrap_or_else(|| default_zone.clone());
     let mut location = fields.into_location(org, zone, store.clock().now());
@@ -92,18 +93,7 @@ pub async fn take_practitioner<'f>(
     f: &'f Found,
     taking: &mut Taking<'f, Provider, ProviderId>,
 ) -> Result<(), StoreError> {
-    let (key, fields) = match map::practitioner(&f.resource) {
-        Ok(found) => found,
-        Err(why) => {
-            taking.refuse(f, why);
-            return Ok(());
-        }
-    };
-    let code = map::key_text(&key);
-    if taking.is_new(&code) {
-        taking.repeats.push(f);
-        return Ok(());
-    }
+    let Some((key, fields, code)) = taking.admit(f, map::practitioner(&f.resource)) else { return Ok(()) };
     let known = store.code_target(org, PRACTITIONERS, CodeKind::Provider, &code).await?;
     let mut provider = fields.into_provider(org, store.clock().now());
     if let Some(current) = known.and_then(|id| id.parse::<ProviderId>().ok())
