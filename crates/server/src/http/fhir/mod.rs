@@ -14,6 +14,7 @@
 
 pub mod capability;
 pub(crate) mod communication;
+pub(crate) mod communication_request;
 pub(crate) mod consent;
 pub(crate) mod everything;
 pub(crate) mod export;
@@ -70,8 +71,14 @@ pub fn routes() -> Router<AppState> {
         .route("/Appointment/{id}", get(read_appointment).put(write::update_appointment))
         .route("/Communication", get(communication::search_communications).post(communication::create_communication))
         .route("/Communication/{id}", get(communication::read_communication).put(communication::update_communication))
-        .route("/CommunicationRequest", get(communication::search_requests).post(communication::create_request))
-        .route("/CommunicationRequest/{id}", get(communication::read_request).put(communication::update_request))
+        .route(
+            "/CommunicationRequest",
+            get(communication_request::search_requests).post(communication_request::create_request),
+        )
+        .route(
+            "/CommunicationRequest/{id}",
+            get(communication_request::read_request).put(communication_request::update_request),
+        )
         .route("/Consent", get(consent::search_consents).post(consent::create_consent))
         .route("/Consent/{id}", get(consent::read_consent).put(consent::update_consent))
         .route("/Schedule", get(schedules::search_schedules).post(schedules::create_schedule))
