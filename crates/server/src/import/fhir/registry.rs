@@ -6,6 +6,8 @@
 //! so the bad one is named). Names are given in the resources' order once
 //! written, so the first site of an organization still stands for it.
 
+use std::collections::HashSet;
+
 use rapport_domain::{ExternalId, Location, LocationId, OrganizationId, Provider, ProviderId, TimeZoneName};
 
 use super::read::Found;
@@ -26,20 +28,27 @@ pub struct Taking<'f, T, Id> {
     placed: Vec<(&'f Found, ExternalId, Placed<Id>)>,
     /// The new records, each with its code-table entry.
     new: Vec<(T, Mapped<'static>)>,
+    /// The code-table entries (system, code) of the new ones.
+    codes: HashSet<(&'static str, String)>,
     /// Resources with the code of a new one: taken again, as updates, once it is written.
     repeats: Vec<&'f Found>,
 }
 
 impl<T, Id> Default for Taking<'_, T, Id> {
     fn default() -> Self {
-        Self { placed: Vec::new(), new: Vec::new(), repeats: Vec::new() }
+        Self { placed: Vec::new(), new: Vec::new(), codes: HashSet::new(), repeats: Vec::new() }
     }
 }
 
 impl<'f, T, Id: Copy> Taking<'f, T, Id> {
-    /// A resource's key, what it maps to and its code, unless it was
-    /// refused (recorded) or repeats a new one's code (kept for later).
-    fn admit<F>(&mut self, f: &'f Found, mapped: Result<(ExternalId, F), String>) -> Option<(ExternalId, F, String)> {
+    /// A resource's key, what it maps to and its code under `system`,
+    /// unless it was refused (recorded) or repeats a new one's (kept for later).
+    fn admit<F>(
+        &mut self,
+        f: &'f Found,
+        system: &'static str,
+        mapped: Result<(ExternalId, F), String>,
+    ) -> Option<(ExternalId, F, String)> {
         match mapped {
             Err(why) => {
                 self.placed.push((f, ExternalId { system: String::new(), value: String::new() }, Placed::Failed(why)));
@@ -47,7 +56,7 @@ impl<'f, T, Id: Copy> Taking<'f, T, Id> {
             }
             Ok((key, fields)) => {
                 let code = map::key_text(&key);
-                if self.new.iter().any(|(_, m)| m.code == code) {
+                if self.codes.contains(&(system, code.clone())) {
                     self.repeats.push(f);
                     return None;
                 }
@@ -67,8 +76,11 @@ pub async fn take_place<'f>(
     default_zone: &TimeZoneName,
     taking: &mut Taking<'f, Location, LocationId>,
 ) -> Result<(), StoreError> {
-    let place = place.map(|(key, fields, system)| (key, (fields, system)));
-    let Some((key, (fields, system), code)) = taking.admit(f, place) else { return Ok(()) };
+    let (system, place) = match place {
+        Ok((key, fields, system)) => (system, Ok((key, fields))),
+        Err(why) => ("", Err(why)),
+    };
+    let Some((key, fields, code)) = taking.admit(f, system, place) else { return Ok(()) };
     let known = store.code_target(org, system, CodeKind::Location, &code).await?;
     let zone = fields.time_zone.clone().unwrap_or_else(|| default_zone.clone());
     let mut location = fields.into_location(org, zone, store.clock().now());
@@ -82,6 +94,7 @@ pub async fn take_place<'f>(
         return Ok(());
     }
     taking.placed.push((f, key, Placed::New(location.id)));
+    taking.codes.insert((system, code.clone()));
     taking.new.push((location, Mapped { system, code }));
     Ok(())
 }
@@ -93,7 +106,9 @@ pub async fn take_practitioner<'f>(
     f: &'f Found,
     taking: &mut Taking<'f, Provider, ProviderId>,
 ) -> Result<(), StoreError> {
-    let Some((key, fields, code)) = taking.admit(f, map::practitioner(&f.resource)) else { return Ok(()) };
+    let Some((key, fields, code)) = taking.admit(f, PRACTITIONERS, map::practitioner(&f.resource)) else {
+        return Ok(());
+    };
     let known = store.code_target(org, PRACTITIONERS, CodeKind::Provider, &code).await?;
     let mut provider = fields.into_provider(org, store.clock().now());
     if let Some(current) = known.and_then(|id| id.parse::<ProviderId>().ok())
@@ -106,6 +121,7 @@ pub async fn take_practitioner<'f>(
         return Ok(());
     }
     taking.placed.push((f, key, Placed::New(provider.id)));
+    taking.codes.insert((PRACTITIONERS, code.clone()));
     taking.new.push((provider, Mapped { system: PRACTITIONERS, code }));
     Ok(())
 }
