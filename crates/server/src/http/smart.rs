@@ -26,8 +26,9 @@ use crate::store::{NewApiToken, smart_token_name};
 pub const TOKEN_LIFETIME: SignedDuration = SignedDuration::from_mins(5);
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// Where the server is, as the caller reached it.
-fn origin(headers: &HeaderMap) -> String {
+/// Where the server is, as the caller reached it (the FHIR base and the
+/// token endpoint both start here).
+pub(crate) fn origin(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
     format!("{scheme}://{host}")

@@ -107,9 +107,7 @@ fn read_answer(resource: Value) -> Response {
 
 /// Where this server's FHIR base is, as the caller reached it.
 fn base(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    format!("{scheme}://{host}/fhir")
+    format!("{}/fhir", super::smart::origin(headers))
 }
 
 fn id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
