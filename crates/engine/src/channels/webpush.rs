@@ -1,0 +1,246 @@
+//! Web push (RFC 8030) to the subscriptions patients' browsers and apps
+//! gave: the payload encrypted to the subscription's keys (RFC 8291,
+//! `aes128gcm`), the request signed with this deployment's VAPID key
+//! (RFC 8292: an ES256 JWT for the push service's origin, and the public
+//! key). A message's address is its subscription's id.
+//!
+//! Answers: 201 accepted; 404 or 410 the subscription is gone (the message
+//! is undeliverable, the subscription never used again); 429 and 5xx
+//! retried (honouring `Retry-After`); 413 and other 4xx refused. A push
+//! service cannot be asked what it holds, so an answer that broke off
+//! leaves the message in doubt, never resent.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jiff::Timestamp;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use rapport_domain::PushSubscriptionId;
+
+use super::{BoxFuture, Found, Handoff, Outcome, Provider};
+use rapport_store::{PushSubscription, Store, StoreError};
+
+/// The VAPID key's name in `deployment_keys`.
+const KEY_NAME: &str = "vapid-p256";
+
+/// How the push channel is set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebPushSettings {
+    /// Who runs this deployment, for push services (`mailto:it@example.org` or an https URL).
+    pub subject: String,
+    pub timeout: Duration,
+    /// How long a push service keeps a message for an offline device.
+    pub ttl: Duration,
+}
+
+/// This deployment's VAPID key pair (RFC 8292), made on first use.
+#[derive(Clone)]
+pub struct Vapid {
+    key: SigningKey,
+    public: String,
+}
+
+impl std::fmt::Debug for Vapid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vapid").field("public", &self.public).finish_non_exhaustive()
+    }
+}
+
+impl Vapid {
+    pub async fn load(store: &Store) -> Result<Self, StoreError> {
+        let secret = store.deployment_key(KEY_NAME).await?;
+        let key =
+            SigningKey::from_slice(&secret).map_err(|_| StoreError::Corrupt("the VAPID key is not a P-256 key"))?;
+        let point = key.verifying_key().to_encoded_point(false);
+        Ok(Self { key, public: URL_SAFE_NO_PAD.encode(point.as_bytes()) })
+    }
+
+    /// The public key browsers subscribe with (`applicationServerKey`), base64url.
+    pub fn public_key(&self) -> &str {
+        &self.public
+    }
+
+    /// The `Authorization` header for a request to `endpoint`: a JWT for
+    /// its origin, valid 12 hours from `now`, naming `subject`.
+    pub fn authorization(&self, endpoint: &str, subject: &str, now: Timestamp) -> Option<String> {
+        let origin = origin(endpoint)?;
+        let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ES256"}"#);
+        let claims = serde_json::json!({"aud": origin, "exp": now.as_second() + 12 * 3600, "sub": subject});
+        let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signing_input = format!("{header}.{claims}");
+        let signature: Signature = self.key.sign(signing_input.as_bytes());
+        let jwt = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+        Some(format!("vapid t={jwt}, k={}", self.public))
+    }
+}
+
+/// `https://push.example.net` of `https://push.example.net/wpush/abc`.
+pub fn origin(endpoint: &str) -> Option<String> {
+    let (scheme, rest) = endpoint.split_once("://")?;
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}"))
+}
+
+/// Checks a subscription's keys as a browser gives them: `p256dh` a P-256
+/// public key (uncompressed point), `auth` 16 bytes, both base64url.
+pub fn check_keys(p256dh: &str, auth: &str) -> Result<(), &'static str> {
+    decode_keys(p256dh, auth).map(drop)
+}
+
+fn decode_keys(p256dh: &str, auth: &str) -> Result<(p256::PublicKey, web_push_native::Auth), &'static str> {
+    let decode = |text: &str| URL_SAFE_NO_PAD.decode(text.trim_end_matches('='));
+    let point = decode(p256dh).map_err(|_| "p256dh is not base64url")?;
+    let public = p256::PublicKey::from_sec1_bytes(&point).map_err(|_| "p256dh is not a P-256 public key")?;
+    let secret = decode(auth).map_err(|_| "auth is not base64url")?;
+    if secret.len() != 16 {
+        return Err("auth is not 16 bytes");
+    }
+    Ok((public, web_push_native::Auth::clone_from_slice(&secret)))
+}
+
+pub struct WebPush {
+    store: Store,
+    settings: WebPushSettings,
+    vapid: Vapid,
+    client: reqwest::Client,
+}
+
+impl WebPush {
+    pub fn new(store: Store, settings: WebPushSettings, vapid: Vapid) -> anyhow::Result<Self> {
+        crate::tls::install_crypto_provider();
+        let client = reqwest::Client::builder().timeout(settings.timeout).build()?;
+        Ok(Self { store, settings, vapid, client })
+    }
+
+    /// Pushes `handoff` unless `deadline` passed.
+    async fn push_before(
+        &self,
+        handoff: &Handoff,
+        subscriptions: &HashMap<String, PushSubscription>,
+        deadline: Instant,
+    ) -> Outcome {
+        if Instant::now() >= deadline {
+            return Outcome::NotAttempted;
+        }
+        self.push(handoff, subscriptions.get(&handoff.to)).await
+    }
+
+    async fn push(&self, handoff: &Handoff, subscription: Option<&PushSubscription>) -> Outcome {
+        let Some(subscription) = subscription.filter(|s| s.organization_id == handoff.organization_id) else {
+            return Outcome::Refused { reason: "the push subscription is gone".into(), undeliverable: true };
+        };
+        let Ok((public, auth)) = decode_keys(&subscription.p256dh, &subscription.auth) else {
+            return Outcome::Refused { reason: "the subscription's keys are not usable".into(), undeliverable: true };
+        };
+        let payload = serde_json::json!({
+            "title": handoff.subject.clone().unwrap_or_else(|| "New message".into()),
+            "body": handoff.body,
+            "message_id": handoff.message_id.to_string(),
+        });
+        let Ok(body) = web_push_native::encrypt(payload.to_string().into_bytes(), &public, &auth) else {
+            return Outcome::Refused { reason: "the payload could not be encrypted".into(), undeliverable: false };
+        };
+        let now = self.store.clock().now();
+        let Some(authorization) = self.vapid.authorization(&subscription.endpoint, &self.settings.subject, now) else {
+            return Outcome::Refused { reason: "the endpoint is not a URL".into(), undeliverable: true };
+        };
+        let request = self
+            .client
+            .post(&subscription.endpoint)
+            .header("TTL", self.settings.ttl.as_secs().to_string())
+            .header("Urgency", "normal")
+            .header("Content-Encoding", "aes128gcm")
+            .header("Content-Type", "application/octet-stream")
+            .header("Authorization", authorization)
+            .body(body);
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) if error.is_connect() => {
+                return Outcome::Retry { reason: "the push service could not be reached".into(), after: None };
+            }
+            Err(_) => return Outcome::InDoubt { reason: "the push service did not answer in time".into() },
+        };
+        let status = response.status().as_u16();
+        let retry_after = super::retry_after(response.headers());
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        match status {
+            200..=299 => {
+                Outcome::Accepted { provider_ref: location.unwrap_or_else(|| format!("push-{}", handoff.message_id)) }
+            }
+            404 | 410 => {
+                Outcome::Refused { reason: format!("the subscription is gone ({status})"), undeliverable: true }
+            }
+            429 | 500..=599 => {
+                Outcome::Retry { reason: format!("the push service answered {status}"), after: retry_after }
+            }
+            _ => Outcome::Refused { reason: format!("the push service refused it ({status})"), undeliverable: false },
+        }
+    }
+}
+
+impl Provider for WebPush {
+    fn name(&self) -> &'static str {
+        "webpush"
+    }
+
+    fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let mut outcomes =
+                self.send_many(std::slice::from_ref(handoff), Instant::now() + self.settings.timeout).await;
+            outcomes.pop().unwrap_or(Outcome::NotAttempted)
+        })
+    }
+
+    /// The subscriptions in one read, then 16 pushes at a time.
+    fn send_many<'a>(&'a self, handoffs: &'a [Handoff], deadline: Instant) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(async move {
+            let ids: Vec<PushSubscriptionId> = handoffs.iter().filter_map(|h| h.to.parse().ok()).collect();
+            let subscriptions: HashMap<String, PushSubscription> = match self
+                .store
+                .push_subscriptions_by_ids(&ids)
+                .await
+            {
+                Ok(found) => found.into_iter().map(|s| (s.id.to_string(), s)).collect(),
+                Err(error) => {
+                    let reason = format!("the subscriptions could not be read: {error}");
+                    return handoffs.iter().map(|_| Outcome::Retry { reason: reason.clone(), after: None }).collect();
+                }
+            };
+            let mut outcomes = Vec::with_capacity(handoffs.len());
+            for chunk in handoffs.chunks(16) {
+                let mut pushes = Vec::with_capacity(chunk.len());
+                for handoff in chunk {
+                    pushes.push(self.push_before(handoff, &subscriptions, deadline));
+                }
+                outcomes.extend(futures_util::future::join_all(pushes).await);
+            }
+            outcomes
+        })
+    }
+
+    /// Push services keep no list to ask.
+    fn lookup<'a>(&'a self, _handoff: &'a Handoff) -> BoxFuture<'a, Found> {
+        Box::pin(async { Found::Unknown("a push service cannot be asked what it holds".into()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_and_keys() {
+        assert_eq!(origin("https://push.example.net/wpush/v2/abc").as_deref(), Some("https://push.example.net"));
+        assert_eq!(origin("http://127.0.0.1:4000/push/1").as_deref(), Some("http://127.0.0.1:4000"));
+        assert_eq!(origin("not a url"), None);
+        // A point from RFC 8291's example (section 5).
+        let ua_public = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+        assert_eq!(check_keys(ua_public, "BTBZMqHH6r4Tts7J_aSIgg"), Ok(()));
+        assert_eq!(check_keys(ua_public, "BTBZMqHH6r4Tts7J"), Err("auth is not 16 bytes"));
+        assert_eq!(check_keys("AAAA", "BTBZMqHH6r4Tts7J_aSIgg"), Err("p256dh is not a P-256 public key"));
+        assert_eq!(check_keys("*", "BTBZMqHH6r4Tts7J_aSIgg"), Err("p256dh is not base64url"));
+    }
+}

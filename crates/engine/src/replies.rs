@@ -1,0 +1,197 @@
+//! A patient's text, once opt-out keywords are dealt with: kept, read as an
+//! answer to the visit a reminder asked about, and settled (the answer, the
+//! acknowledgement sent back to the number that wrote, a staff task when a
+//! person must look). Rapport never guesses: a text that is no answer goes
+//! to staff; an answer that could be for several visits, or for patients
+//! sharing the phone, goes to staff and the patient is told so. A YES to
+//! a waitlist offer takes the slot (`store/waitlist.rs`).
+
+use jiff::{SignedDuration, Timestamp};
+use rapport_domain::answer::{Target, target};
+use rapport_domain::keywords;
+use rapport_domain::message::pace::Priority;
+use rapport_domain::message::template::TemplateKind;
+use rapport_domain::{
+    Answer, AppointmentId, Channel, ConversationId, MessageClass, MessagePlan, OrganizationId, PatientId, ReplyWords,
+};
+
+use rapport_store::{
+    Answered, InboundText, NewAnswer, NewTask, OfferTaken, ReceivedText, Settlement, Store, StoreError, TaskKind,
+    TextOutcome, unclear_kind,
+};
+
+/// How far back a reminder still counts as asking (a reply a week later to
+/// a reminder sent two weeks before a visit is still an answer).
+const ASKED_WITHIN: SignedDuration = SignedDuration::from_hours(24 * 21);
+
+/// How far back a waitlist offer may be answered (its round may have
+/// closed: a late YES is told the time is gone).
+const OFFERS_WITHIN: SignedDuration = SignedDuration::from_hours(24);
+
+/// How long an acknowledgement may wait for the patient's sending hours.
+const ACK_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
+
+/// What became of a text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextTaken {
+    pub text: ReceivedText,
+    /// Set when this call settled it (not a repeat of a settled text).
+    pub outcome: Option<TextOutcome>,
+    pub answered: Option<Answered>,
+    /// The conversation it joined, when this call settled it.
+    pub conversation_id: Option<ConversationId>,
+}
+
+/// Keeps and settles one text (a repeat of a settled one changes nothing).
+pub async fn take_text(
+    store: &Store,
+    org: OrganizationId,
+    text: &InboundText,
+    words: &ReplyWords,
+    now: Timestamp,
+) -> Result<TextTaken, StoreError> {
+    let received = store.receive_text(org, text).await?;
+    if received.outcome.is_some() {
+        return Ok(TextTaken { text: received, outcome: None, answered: None, conversation_id: None });
+    }
+    let asked = store.asked_visits(org, &text.from, now - ASKED_WITHIN).await?;
+    let answer = words.read(&text.body);
+    let revocation = answer.is_none() && keywords::reads_as_revocation(&text.body);
+    // A YES to a waitlist offer takes it, unless a reminder also waits for
+    // an answer, or several offers do (other slots, or patients sharing the
+    // phone): then it is unclear.
+    let offers = match answer {
+        Some(Answer::Confirm) => store.offers_sent_to(org, &text.from, now - OFFERS_WITHIN).await?,
+        _ => Vec::new(),
+    };
+    let ask_waits = matches!(target(&asked, now), Target::Visit(v) if v.answered.is_none());
+    if let ([offer], false) = (offers.as_slice(), ask_waits) {
+        let taken = store.take_offer(org, offer, received.id, &text.from).await?;
+        let answered = match taken {
+            OfferTaken::Booked(visit) => Some(Answered::Applied(*visit)),
+            OfferTaken::Gone => None,
+        };
+        let received = store.inbound_text(org, &text.provider_ref).await?.ok_or(StoreError::NotFound)?;
+        let conversation_id = received.conversation_id;
+        return Ok(TextTaken { text: received, outcome: Some(TextOutcome::Answered), answered, conversation_id });
+    }
+    let unclear_offer = !offers.is_empty();
+    let ack = |patient: PatientId, kind: TemplateKind, visit: Option<AppointmentId>| MessagePlan {
+        patient_id: patient,
+        class: MessageClass::Transactional,
+        idempotency_key: format!("reply:{}", received.id),
+        subject: None,
+        body: String::new(),
+        template: Some(kind),
+        appointment_id: visit,
+        priority: Priority::Reply,
+        media: Vec::new(),
+        channel: Some(Channel::Sms),
+        to: Some(text.from.clone()),
+        due_at: now,
+        expires_at: Some(now + ACK_LIFETIME),
+    };
+    let task = |kind: TaskKind, patient: Option<PatientId>| NewTask {
+        kind,
+        key: format!("text:{}", received.id),
+        patient_id: patient,
+        appointment_id: None,
+        inbound_id: Some(received.id),
+    };
+    let settlement = match (answer, target(&asked, now)) {
+        (Some(answer), Target::Visit(visit)) if !unclear_offer => {
+            let patient = visit.appointment.details.patient_id;
+            let kind = TemplateKind::parse(answer.acknowledgement()).expect("a shipped kind");
+            Settlement {
+                outcome: TextOutcome::Answered,
+                patient_id: Some(patient),
+                appointment_id: Some(visit.appointment.id),
+                answer: Some(NewAnswer {
+                    message_id: visit.message_id,
+                    answer,
+                    channel: Channel::Sms,
+                    inbound_id: Some(received.id),
+                }),
+                reply: Some(ack(patient, kind, Some(visit.appointment.id))),
+                task: None,
+                revocation: false,
+            }
+        }
+        (Some(_), target) if unclear_offer || target == Target::Unclear => {
+            // The newest reminder's (or offer's) patient gets the words; the phone is the same.
+            let patients = sole_patient(store, org, &text.from, &asked).await?;
+            let newest = asked.first().map_or_else(|| offers[0].patient_id, |a| a.appointment.details.patient_id);
+            Settlement {
+                outcome: TextOutcome::Unclear,
+                patient_id: patients,
+                appointment_id: None,
+                answer: None,
+                reply: Some(ack(patients.unwrap_or(newest), unclear_kind(), None)),
+                task: Some(task(TaskKind::ReplyUnclear, patients)),
+                revocation: false,
+            }
+        }
+        _ => {
+            let patients = sole_patient(store, org, &text.from, &asked).await?;
+            Settlement {
+                outcome: TextOutcome::ToRead,
+                patient_id: patients,
+                appointment_id: None,
+                answer: None,
+                reply: None,
+                task: Some(task(TaskKind::ReplyToRead, patients)),
+                revocation,
+            }
+        }
+    };
+    let outcome = settlement.outcome;
+    let settled = store.settle_text(org, &received, settlement).await?;
+    let conversation_id = Some(settled.conversation_id);
+    Ok(TextTaken { text: received, outcome: Some(outcome), answered: settled.answered, conversation_id })
+}
+
+/// The one patient a number belongs to: the only one asked, else the only
+/// one with that phone; `None` when several share it.
+async fn sole_patient(
+    store: &Store,
+    org: OrganizationId,
+    number: &str,
+    asked: &[rapport_domain::answer::Asked],
+) -> Result<Option<PatientId>, StoreError> {
+    let mut patients: Vec<PatientId> = asked.iter().map(|a| a.appointment.details.patient_id).collect();
+    patients.sort();
+    patients.dedup();
+    if patients.is_empty() {
+        patients = store.patients_with_phone(org, number).await?;
+    }
+    Ok(match patients.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    })
+}
+
+/// Records a keyword text (STOP, START, HELP) as settled, in its
+/// conversation and the patient's timeline; the conversation it joined
+/// when this call settled it.
+pub async fn keep_keyword(
+    store: &Store,
+    org: OrganizationId,
+    text: &InboundText,
+) -> Result<Option<ConversationId>, StoreError> {
+    let received = store.receive_text(org, text).await?;
+    if received.outcome.is_some() {
+        return Ok(None);
+    }
+    let patient = sole_patient(store, org, &text.from, &[]).await?;
+    let settlement = Settlement {
+        outcome: TextOutcome::Keyword,
+        patient_id: patient,
+        appointment_id: None,
+        answer: None,
+        reply: None,
+        task: None,
+        revocation: false,
+    };
+    let settled = store.settle_text(org, &received, settlement).await?;
+    Ok(Some(settled.conversation_id))
+}
