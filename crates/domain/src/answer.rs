@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use crate::appointment::Appointment;
 use crate::contact::UnknownWord;
 use crate::ids::MessageId;
+use crate::message::template::ShippedKind;
 use crate::reminder::answerable;
 
 /// What the patient answered.
@@ -49,18 +50,18 @@ impl Answer {
     }
 
     /// The template that acknowledges it by text.
-    pub fn acknowledgement(self) -> &'static str {
+    pub fn acknowledgement(self) -> ShippedKind {
         match self {
-            Answer::Confirm => "answer_confirmed",
-            Answer::Cancel => "appointment_cancelled",
-            Answer::Reschedule => "answer_reschedule",
+            Answer::Confirm => ShippedKind::AnswerConfirmed,
+            Answer::Cancel => ShippedKind::AppointmentCancelled,
+            Answer::Reschedule => ShippedKind::AnswerReschedule,
         }
     }
 }
 
 /// The template that tells a patient their answer could not be placed
 /// (staff will call).
-pub const UNCLEAR_ACKNOWLEDGEMENT: &str = "answer_unclear";
+pub const UNCLEAR_ACKNOWLEDGEMENT: ShippedKind = ShippedKind::AnswerUnclear;
 
 impl FromStr for Answer {
     type Err = UnknownWord;

@@ -19,7 +19,7 @@ use crate::appointment::{Appointment, AppointmentStatus};
 use crate::consent::Channel;
 use crate::ids::{AppointmentId, LocationId, OrganizationId, ReminderRuleId};
 use crate::message::MessageClass;
-use crate::message::template::TemplateKind;
+use crate::message::template::{ShippedKind, TemplateKind};
 
 /// How long before the visit a reminder goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,14 +171,14 @@ impl ReminderSchedule {
     /// when booked inside that time (RULES.md: two reminders cut no-shows
     /// the most, more add little); once confirmed, a plain "see you".
     pub fn standard() -> Self {
-        let reminder = TemplateKind::parse("appointment_reminder").expect("a shipped kind");
+        let reminder = TemplateKind::from(ShippedKind::AppointmentReminder);
         Self {
             offsets: vec![
                 ReminderOffset { before: Before::Days(3), template: reminder.clone(), channel: None },
                 ReminderOffset { before: Before::Days(1), template: reminder, channel: None },
             ],
-            confirmation: TemplateKind::parse("appointment_booked").expect("a shipped kind"),
-            after_confirmation: Some(TemplateKind::parse("appointment_see_you").expect("a shipped kind")),
+            confirmation: ShippedKind::AppointmentBooked.into(),
+            after_confirmation: Some(ShippedKind::AppointmentSeeYou.into()),
             preparation: Vec::new(),
             after_visit: None,
             after_no_show: Some(missed()),
@@ -187,7 +187,7 @@ impl ReminderSchedule {
 }
 
 fn missed() -> TemplateKind {
-    TemplateKind::parse("appointment_missed").expect("a shipped kind")
+    ShippedKind::AppointmentMissed.into()
 }
 
 /// Whether a no-show is recent enough to follow up (not an import of old

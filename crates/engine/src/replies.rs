@@ -101,7 +101,7 @@ pub async fn take_text(
     let settlement = match (answer, target(&asked, now)) {
         (Some(answer), Target::Visit(visit)) if !unclear_offer => {
             let patient = visit.appointment.details.patient_id;
-            let kind = TemplateKind::parse(answer.acknowledgement()).expect("a shipped kind");
+            let kind = TemplateKind::from(answer.acknowledgement());
             Settlement {
                 outcome: TextOutcome::Answered,
                 patient_id: Some(patient),

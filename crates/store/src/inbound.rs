@@ -22,8 +22,7 @@ use super::{Store, StoreError};
 
 /// The acknowledgement of an answer Rapport could not place.
 pub fn unclear_kind() -> rapport_domain::message::template::TemplateKind {
-    rapport_domain::message::template::TemplateKind::parse(rapport_domain::answer::UNCLEAR_ACKNOWLEDGEMENT)
-        .expect("a shipped kind")
+    rapport_domain::answer::UNCLEAR_ACKNOWLEDGEMENT.into()
 }
 
 /// A text as the provider delivered it.

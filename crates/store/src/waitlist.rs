@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use rapport_domain::contact::UnknownWord;
 use rapport_domain::message::pace::Priority;
-use rapport_domain::message::template::TemplateKind;
+use rapport_domain::message::template::{ShippedKind, TemplateKind};
 use rapport_domain::waitlist::{BATCH, Criteria, parse_day, round_closes};
 use rapport_domain::{
     Appointment, AppointmentDetails, AppointmentId, AppointmentStatus, Channel, InboundTextId, MessageClass, MessageId,
@@ -136,8 +136,8 @@ fn hhmm(t: Option<Time>) -> Arg {
     t.map(super::codec::hhmm).into()
 }
 
-fn kind(name: &str) -> TemplateKind {
-    TemplateKind::parse(name).expect("a shipped kind")
+fn kind(shipped: ShippedKind) -> TemplateKind {
+    shipped.into()
 }
 
 impl Store {
@@ -323,7 +323,7 @@ impl Store {
                 idempotency_key: format!("offer:{offer}:{}", entry.id),
                 subject: None,
                 body: String::new(),
-                template: Some(kind("waitlist_offer")),
+                template: Some(kind(ShippedKind::WaitlistOffer)),
                 appointment_id: Some(freed.id),
                 priority: Priority::Timely,
                 media: Vec::new(),
@@ -502,8 +502,8 @@ impl Store {
             }
         };
         let (outcome, ack, visit) = match &taken {
-            OfferTaken::Booked(visit) => ("taken", "waitlist_taken", Some(visit.id)),
-            OfferTaken::Gone => ("too_late", "waitlist_gone", None),
+            OfferTaken::Booked(visit) => ("taken", ShippedKind::WaitlistTaken, Some(visit.id)),
+            OfferTaken::Gone => ("too_late", ShippedKind::WaitlistGone, None),
         };
         tx.execute(
             "UPDATE offer_recipients SET outcome = $3 WHERE offer_id = $1 AND entry_id = $2",

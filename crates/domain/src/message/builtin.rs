@@ -7,14 +7,14 @@
 use std::sync::LazyLock;
 
 use super::MessageClass;
-use super::template::{TemplateContent, TemplateKind, TemplateText};
+use super::template::{ShippedKind, TemplateContent, TemplateKind, TemplateText};
 use crate::value::LanguageTag;
 
 /// One shipped template: its kind, language and class; the text (texts and
 /// push); the email's subject and, where an email needs more than the text
 /// (links instead of "reply 1"), its body; what a call says.
 struct Shipped {
-    kind: &'static str,
+    kind: ShippedKind,
     language: &'static str,
     class: MessageClass,
     text: &'static str,
@@ -45,7 +45,7 @@ Confirme su cita: {{links.confirm}}
 
 const SHIPPED: &[Shipped] = &[
     Shipped {
-        kind: "appointment_reminder",
+        kind: ShippedKind::AppointmentReminder,
         language: "en",
         class: MessageClass::Care,
         text: "{{organization.name}}: visit {{appointment.when}} at {{location.name}}. Reply 1 to confirm, 2 if you can't come, 3 to change it. STOP to opt out.",
@@ -54,7 +54,7 @@ const SHIPPED: &[Shipped] = &[
         voice: "Hello, this is {{organization.name}} with a reminder of your visit on {{appointment.when}} at {{location.name}}.",
     },
     Shipped {
-        kind: "appointment_reminder",
+        kind: ShippedKind::AppointmentReminder,
         language: "es",
         class: MessageClass::Care,
         text: "{{organization.name}}: cita {{appointment.when}} en {{location.name}}. Responda 1 confirmar, 2 si no viene, 3 cambiar. STOP para salir.",
@@ -63,7 +63,7 @@ const SHIPPED: &[Shipped] = &[
         voice: "Hola, le llama {{organization.name}} para recordarle su cita el {{appointment.when}} en {{location.name}}.",
     },
     Shipped {
-        kind: "appointment_booked",
+        kind: ShippedKind::AppointmentBooked,
         language: "en",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: {{patient.first_name}}, you are booked {{appointment.when}} with {{provider.name}} at {{location.address}}. Reply 1 to confirm. STOP to opt out.",
@@ -72,7 +72,7 @@ const SHIPPED: &[Shipped] = &[
         voice: "Hello, this is {{organization.name}}. Your visit is booked for {{appointment.when}} with {{provider.name}} at {{location.address}}.",
     },
     Shipped {
-        kind: "appointment_booked",
+        kind: ShippedKind::AppointmentBooked,
         language: "es",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: {{patient.first_name}}, su cita es el {{appointment.when}} con {{provider.name}} en {{location.address}}. Responda 1 para confirmar. STOP para salir.",
@@ -81,7 +81,7 @@ const SHIPPED: &[Shipped] = &[
         voice: "Hola, le llama {{organization.name}}. Su cita es el {{appointment.when}} con {{provider.name}} en {{location.address}}.",
     },
     Shipped {
-        kind: "appointment_see_you",
+        kind: ShippedKind::AppointmentSeeYou,
         language: "en",
         class: MessageClass::Care,
         text: "{{organization.name}}: see you {{appointment.when}} at {{location.name}}. Reply STOP to opt out.",
@@ -90,7 +90,7 @@ const SHIPPED: &[Shipped] = &[
         voice: "Hello, this is {{organization.name}}. We look forward to seeing you on {{appointment.when}} at {{location.name}}.",
     },
     Shipped {
-        kind: "appointment_see_you",
+        kind: ShippedKind::AppointmentSeeYou,
         language: "es",
         class: MessageClass::Care,
         text: "{{organization.name}}: le esperamos el {{appointment.when}} en {{location.name}}. Responda STOP para no recibir textos.",
@@ -99,7 +99,7 @@ const SHIPPED: &[Shipped] = &[
         voice: "Hola, le llama {{organization.name}}. Le esperamos el {{appointment.when}} en {{location.name}}.",
     },
     Shipped {
-        kind: "appointment_cancelled",
+        kind: ShippedKind::AppointmentCancelled,
         language: "en",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: your visit {{appointment.when}} is cancelled. To book again, call {{location.phone}}. Reply STOP to opt out.",
@@ -108,7 +108,7 @@ const SHIPPED: &[Shipped] = &[
         voice: "Hello, this is {{organization.name}}. Your visit on {{appointment.when}} is cancelled. To book again, please call {{location.phone}}.",
     },
     Shipped {
-        kind: "appointment_cancelled",
+        kind: ShippedKind::AppointmentCancelled,
         language: "es",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: su cita del {{appointment.when}} fue anulada. Para otra cita llame al {{location.phone}}. Responda STOP para no recibir textos.",
@@ -117,7 +117,7 @@ const SHIPPED: &[Shipped] = &[
         voice: "Hola, le llama {{organization.name}}. Su cita del {{appointment.when}} fue anulada. Para otra cita llame al {{location.phone}}.",
     },
     Shipped {
-        kind: "visit_preparation",
+        kind: ShippedKind::VisitPreparation,
         language: "en",
         class: MessageClass::Care,
         text: "{{organization.name}}: for your visit {{appointment.when}}, bring your ID, insurance card and medicines, and come 15 min early. Reply STOP to opt out.",
@@ -132,7 +132,7 @@ Please bring your photo ID, your insurance card and a list of the medicines you 
         voice: "Hello, this is {{organization.name}}. For your visit on {{appointment.when}}, please bring your ID, your insurance card and your medicines, and come 15 minutes early.",
     },
     Shipped {
-        kind: "visit_preparation",
+        kind: ShippedKind::VisitPreparation,
         language: "es",
         class: MessageClass::Care,
         text: "{{organization.name}}: para su cita {{appointment.when}}, traiga su ID, tarjeta de seguro y medicinas, y llegue 15 min antes. STOP para salir.",
@@ -147,7 +147,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hola, le llama {{organization.name}}. Para su cita el {{appointment.when}}, traiga su identificación, su tarjeta de seguro y sus medicinas, y llegue 15 minutos antes.",
     },
     Shipped {
-        kind: "visit_follow_up",
+        kind: ShippedKind::VisitFollowUp,
         language: "en",
         class: MessageClass::Care,
         text: "{{organization.name}}: thank you for your visit, {{patient.first_name}}. Questions about your care? Call {{location.phone}}. Reply STOP to opt out.",
@@ -156,7 +156,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hello, this is {{organization.name}}. Thank you for your visit. If you have questions about your care, please call {{location.phone}}.",
     },
     Shipped {
-        kind: "visit_follow_up",
+        kind: ShippedKind::VisitFollowUp,
         language: "es",
         class: MessageClass::Care,
         text: "{{organization.name}}: gracias por su visita, {{patient.first_name}}. ¿Preguntas sobre su cuidado? Llame al {{location.phone}}. STOP para salir.",
@@ -165,7 +165,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hola, le llama {{organization.name}}. Gracias por su visita. Si tiene preguntas sobre su cuidado, llame al {{location.phone}}.",
     },
     Shipped {
-        kind: "appointment_missed",
+        kind: ShippedKind::AppointmentMissed,
         language: "en",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: we missed you {{appointment.when}}. To book a new time, call {{location.phone}}. Reply STOP to opt out.",
@@ -174,7 +174,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hello, this is {{organization.name}}. We missed you at your visit on {{appointment.when}}. To book a new time, please call {{location.phone}}.",
     },
     Shipped {
-        kind: "appointment_missed",
+        kind: ShippedKind::AppointmentMissed,
         language: "es",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: le extrañamos el {{appointment.when}}. Para otra cita llame al {{location.phone}}. Responda STOP para no recibir textos.",
@@ -183,7 +183,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hola, le llama {{organization.name}}. Le extrañamos en su cita del {{appointment.when}}. Para otra cita, llame al {{location.phone}}.",
     },
     Shipped {
-        kind: "recall_due",
+        kind: ShippedKind::RecallDue,
         language: "en",
         class: MessageClass::Care,
         text: "{{organization.name}}: {{patient.first_name}}, it is time for your next visit. To book, call {{location.phone}}. Reply STOP to opt out.",
@@ -192,7 +192,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hello, this is {{organization.name}}. It is time for your next visit. To book, please call {{location.phone}}.",
     },
     Shipped {
-        kind: "recall_due",
+        kind: ShippedKind::RecallDue,
         language: "es",
         class: MessageClass::Care,
         text: "{{organization.name}}: {{patient.first_name}}, ya le toca su próxima cita. Para reservarla llame al {{location.phone}}. STOP para salir.",
@@ -201,7 +201,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hola, le llama {{organization.name}}. Ya le toca su próxima cita. Para reservarla, llame al {{location.phone}}.",
     },
     Shipped {
-        kind: "waitlist_offer",
+        kind: ShippedKind::WaitlistOffer,
         language: "en",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: a visit opened {{appointment.when}} with {{provider.name}}. Reply YES to take it. STOP to opt out.",
@@ -210,7 +210,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hello, this is {{organization.name}}. A visit opened on {{appointment.when}} with {{provider.name}}.",
     },
     Shipped {
-        kind: "waitlist_offer",
+        kind: ShippedKind::WaitlistOffer,
         language: "es",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: hay una cita libre el {{appointment.when}} con {{provider.name}}. Responda SI para tomarla. STOP para salir.",
@@ -219,7 +219,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hola, le llama {{organization.name}}. Hay una cita libre el {{appointment.when}} con {{provider.name}}.",
     },
     Shipped {
-        kind: "waitlist_taken",
+        kind: ShippedKind::WaitlistTaken,
         language: "en",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: it is yours. You are booked {{appointment.when}} with {{provider.name}} at {{location.name}}. Reply STOP to opt out.",
@@ -228,7 +228,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hello, this is {{organization.name}}. You are booked on {{appointment.when}} with {{provider.name}} at {{location.name}}.",
     },
     Shipped {
-        kind: "waitlist_taken",
+        kind: ShippedKind::WaitlistTaken,
         language: "es",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: es suya. Su cita es el {{appointment.when}} con {{provider.name}} en {{location.name}}. STOP para salir.",
@@ -237,7 +237,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hola, le llama {{organization.name}}. Su cita es el {{appointment.when}} con {{provider.name}} en {{location.name}}.",
     },
     Shipped {
-        kind: "waitlist_gone",
+        kind: ShippedKind::WaitlistGone,
         language: "en",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: sorry, that time was just taken. You stay on our waitlist. Reply STOP to opt out.",
@@ -246,7 +246,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hello, this is {{organization.name}}. Sorry, that time was just taken. You stay on our waitlist.",
     },
     Shipped {
-        kind: "waitlist_gone",
+        kind: ShippedKind::WaitlistGone,
         language: "es",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: lo sentimos, esa hora ya fue tomada. Sigue en nuestra lista de espera. STOP para salir.",
@@ -255,7 +255,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Hola, le llama {{organization.name}}. Lo sentimos, esa hora ya fue tomada. Sigue en nuestra lista de espera.",
     },
     Shipped {
-        kind: "answer_confirmed",
+        kind: ShippedKind::AnswerConfirmed,
         language: "en",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: thank you, your visit {{appointment.when}} is confirmed. Reply STOP to opt out.",
@@ -264,7 +264,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Thank you. Your visit on {{appointment.when}} is confirmed.",
     },
     Shipped {
-        kind: "answer_confirmed",
+        kind: ShippedKind::AnswerConfirmed,
         language: "es",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: gracias, su cita del {{appointment.when}} queda confirmada. Responda STOP para no recibir textos.",
@@ -273,7 +273,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Gracias. Su cita del {{appointment.when}} queda confirmada.",
     },
     Shipped {
-        kind: "answer_reschedule",
+        kind: ShippedKind::AnswerReschedule,
         language: "en",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: thank you, we will contact you to find a new time for your visit {{appointment.when}}, or call {{location.phone}}. Reply STOP to opt out.",
@@ -282,7 +282,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Thank you. We will contact you to find a new time for your visit on {{appointment.when}}.",
     },
     Shipped {
-        kind: "answer_reschedule",
+        kind: ShippedKind::AnswerReschedule,
         language: "es",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: gracias, le contactaremos para cambiar su cita del {{appointment.when}}, o llame al {{location.phone}}. Responda STOP para no recibir textos.",
@@ -291,7 +291,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Gracias. Le contactaremos para cambiar su cita del {{appointment.when}}.",
     },
     Shipped {
-        kind: "answer_unclear",
+        kind: ShippedKind::AnswerUnclear,
         language: "en",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: thank you, we could not tell which visit you mean. Our team will contact you. Reply STOP to opt out.",
@@ -300,7 +300,7 @@ Traiga su identificación con foto, su tarjeta de seguro y la lista de medicinas
         voice: "Thank you. Our team will contact you.",
     },
     Shipped {
-        kind: "answer_unclear",
+        kind: ShippedKind::AnswerUnclear,
         language: "es",
         class: MessageClass::Transactional,
         text: "{{organization.name}}: gracias, no sabemos a qué cita se refiere. Nuestro equipo le contactará. Responda STOP para no recibir textos.",
@@ -315,7 +315,7 @@ static TEMPLATES: LazyLock<Vec<TemplateContent>> = LazyLock::new(|| {
     SHIPPED
         .iter()
         .map(|s| TemplateContent {
-            kind: TemplateKind::parse(s.kind).expect("a shipped kind is a slug"),
+            kind: TemplateKind::from(s.kind),
             language: LanguageTag::parse(s.language).expect("a shipped language is a tag"),
             class: s.class,
             text: parse(s.text),

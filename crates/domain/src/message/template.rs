@@ -38,6 +38,70 @@ impl TemplateKind {
     }
 }
 
+/// The kinds of template Rapport ships words for (`builtin.rs`), named
+/// in code by this enum rather than by strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShippedKind {
+    AppointmentReminder,
+    AppointmentBooked,
+    AppointmentSeeYou,
+    AppointmentCancelled,
+    VisitPreparation,
+    VisitFollowUp,
+    AppointmentMissed,
+    RecallDue,
+    WaitlistOffer,
+    WaitlistTaken,
+    WaitlistGone,
+    AnswerConfirmed,
+    AnswerReschedule,
+    AnswerUnclear,
+}
+
+impl ShippedKind {
+    pub const ALL: [ShippedKind; 14] = [
+        ShippedKind::AppointmentReminder,
+        ShippedKind::AppointmentBooked,
+        ShippedKind::AppointmentSeeYou,
+        ShippedKind::AppointmentCancelled,
+        ShippedKind::VisitPreparation,
+        ShippedKind::VisitFollowUp,
+        ShippedKind::AppointmentMissed,
+        ShippedKind::RecallDue,
+        ShippedKind::WaitlistOffer,
+        ShippedKind::WaitlistTaken,
+        ShippedKind::WaitlistGone,
+        ShippedKind::AnswerConfirmed,
+        ShippedKind::AnswerReschedule,
+        ShippedKind::AnswerUnclear,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ShippedKind::AppointmentReminder => "appointment_reminder",
+            ShippedKind::AppointmentBooked => "appointment_booked",
+            ShippedKind::AppointmentSeeYou => "appointment_see_you",
+            ShippedKind::AppointmentCancelled => "appointment_cancelled",
+            ShippedKind::VisitPreparation => "visit_preparation",
+            ShippedKind::VisitFollowUp => "visit_follow_up",
+            ShippedKind::AppointmentMissed => "appointment_missed",
+            ShippedKind::RecallDue => "recall_due",
+            ShippedKind::WaitlistOffer => "waitlist_offer",
+            ShippedKind::WaitlistTaken => "waitlist_taken",
+            ShippedKind::WaitlistGone => "waitlist_gone",
+            ShippedKind::AnswerConfirmed => "answer_confirmed",
+            ShippedKind::AnswerReschedule => "answer_reschedule",
+            ShippedKind::AnswerUnclear => "answer_unclear",
+        }
+    }
+}
+
+impl From<ShippedKind> for TemplateKind {
+    fn from(kind: ShippedKind) -> Self {
+        Self(kind.as_str().to_owned())
+    }
+}
+
 impl std::str::FromStr for TemplateKind {
     type Err = TemplateKindError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -317,6 +381,9 @@ mod tests {
     #[test]
     fn kinds_are_slugs() {
         assert!(TemplateKind::parse("appointment_reminder").is_ok());
+        for shipped in ShippedKind::ALL {
+            assert_eq!(TemplateKind::parse(shipped.as_str()), Ok(TemplateKind::from(shipped)));
+        }
         assert_eq!(TemplateKind::parse("Appointment Reminder"), Err(TemplateKindError));
         assert_eq!(TemplateKind::parse(""), Err(TemplateKindError));
     }

@@ -2,13 +2,15 @@
 //! 6 digits), the secrets' base32 form (RFC 4648) and the `otpauth://` URI
 //! authenticator apps read.
 
+use std::sync::LazyLock;
+
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
 
 const STEP_SECONDS: i64 = 30;
 const DIGITS: u32 = 6;
-const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /// The 6-digit code of `secret` at time step `step`.
 pub fn code_at(secret: &[u8], step: i64) -> u32 {
@@ -42,36 +44,21 @@ pub fn verify(secret: &[u8], code: &str, now: Timestamp, last_used: Option<i64>)
 
 /// RFC 4648 base32 without padding, as authenticator apps take it.
 pub fn base32_encode(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for byte in bytes {
-        buffer = (buffer << 8) | u32::from(*byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(BASE32[((buffer >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(BASE32[((buffer << (5 - bits)) & 31) as usize] as char);
-    }
-    out
+    data_encoding::BASE32_NOPAD.encode(bytes)
 }
 
+/// Base32 as a person may type it: any case, padded or not, trailing bits
+/// ignored; `None` when it is not base32.
 pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for c in text.trim_end_matches('=').bytes() {
-        let value = BASE32.iter().position(|b| *b == c.to_ascii_uppercase())? as u32;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    static LENIENT: LazyLock<data_encoding::Encoding> = LazyLock::new(|| {
+        let mut spec = data_encoding::Specification::new();
+        spec.symbols.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+        spec.translate.from.push_str("abcdefghijklmnopqrstuvwxyz");
+        spec.translate.to.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        spec.check_trailing_bits = false;
+        spec.encoding().expect("a valid base32 specification")
+    });
+    LENIENT.decode(text.trim_end_matches('=').as_bytes()).ok()
 }
 
 /// The provisioning URI an authenticator app scans (Key Uri Format).
@@ -82,13 +69,11 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret_base32: &str) -> String {
     )
 }
 
+/// Everything but RFC 3986's unreserved characters and `@`, escaped.
+const LABEL: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@');
+
 fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(text, LABEL).to_string()
 }
 
 #[cfg(test)]
