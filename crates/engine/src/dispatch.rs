@@ -28,7 +28,9 @@ use crate::channels::{Found, Handoff, Outcome, Providers};
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
 use crate::links::PatientLinks;
 use rapport_domain::message::caps::FrequencyCap;
-use rapport_store::{Decided, DispatchFacts, Handed, Job, JobResult, SEND_JOB, SendRules, Store, StoreError, Taken};
+use rapport_store::{
+    Decided, DispatchFacts, Handed, Job, JobKind, JobResult, JobWork, SendRules, Store, StoreError, Taken,
+};
 
 /// The invitation an email about a visit carries (RFC 5545): the visit as
 /// it stands, its UID stable, its SEQUENCE the visit's version.
@@ -68,9 +70,10 @@ pub struct MessageSender {
 }
 
 fn message_id_of(job: &Job) -> Option<MessageId> {
-    serde_json::from_str::<serde_json::Value>(&job.payload)
-        .ok()
-        .and_then(|v| v["message_id"].as_str().and_then(|id| id.parse().ok()))
+    match job.work() {
+        Ok(JobWork::Send { message_id }) => Some(message_id),
+        _ => None,
+    }
 }
 
 /// A hand-over in flight: the message, its job, where it goes.
@@ -107,7 +110,7 @@ impl MessageSender {
     /// Leases one batch of due send jobs and carries them out.
     pub async fn dispatch_batch(&self, worker: &WorkerSettings) -> Result<BatchReport, StoreError> {
         let store = &self.store;
-        let jobs = store.lease_jobs(&worker.owner, SEND_JOB, worker.batch, worker.lease_for).await?;
+        let jobs = store.lease_jobs(&worker.owner, JobKind::Send.as_str(), worker.batch, worker.lease_for).await?;
         let mut report = BatchReport::default();
         if jobs.is_empty() {
             return Ok(report);

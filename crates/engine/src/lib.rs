@@ -19,6 +19,7 @@ pub mod media_fetch;
 pub mod reminders;
 pub mod replies;
 pub mod tls;
+pub mod waitlist;
 
 use std::time::Duration;
 

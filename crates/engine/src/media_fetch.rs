@@ -10,12 +10,11 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use rapport_domain::InboundTextId;
 use reqwest::Url;
 
 use crate::jobs::{BatchReport, JobFailure, JobHandler, WorkerSettings, work_batch};
 use rapport_secret::Secret;
-use rapport_store::{FetchedMedia, Job, MEDIA_JOB, Media, Store, StoreError};
+use rapport_store::{FetchedMedia, Job, JobKind, JobWork, Media, Store, StoreError};
 
 /// Where media may come from, with what credentials, and how much.
 #[derive(Debug, Clone)]
@@ -76,15 +75,14 @@ enum Missed {
 
 impl JobHandler for MediaHandler {
     fn kind(&self) -> &'static str {
-        MEDIA_JOB
+        JobKind::Media.as_str()
     }
 
     async fn run(&self, job: &Job) -> Result<(), JobFailure> {
         let org = job.organization_id.ok_or_else(|| JobFailure::Permanent("the job names no organization".into()))?;
-        let text = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|p| p["text_id"].as_str().and_then(|s| s.parse::<InboundTextId>().ok()))
-            .ok_or_else(|| JobFailure::Permanent("the payload names no text".into()))?;
+        let Ok(JobWork::Media { text_id: text }) = job.work() else {
+            return Err(JobFailure::Permanent("the payload names no text".into()));
+        };
         let store_error = |e: StoreError| JobFailure::Retry(format!("storage: {e}"));
         let links = self.store.media_to_fetch(org, text).await.map_err(store_error)?;
         let mut fetched = Vec::new();

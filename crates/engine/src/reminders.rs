@@ -12,7 +12,7 @@ use rapport_domain::reminder::ReminderSchedule;
 use rapport_domain::{AppointmentId, JobId, OrganizationId};
 
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
-use rapport_store::{Job, JobResult, REMINDER_SYNC_JOB, RecallScan, Store, StoreError};
+use rapport_store::{Job, JobKind, JobResult, JobWork, RecallScan, Store, StoreError};
 
 /// How often a process scans for patients due a recall.
 const RECALL_EVERY: SignedDuration = SignedDuration::from_mins(10);
@@ -33,7 +33,10 @@ impl ReminderPlanner {
     /// that fails, each runs on its own, so one bad visit holds up no
     /// other. Then the recall scan when due, and the waitlist rounds.
     pub async fn plan_batch(&self, worker: &WorkerSettings) -> Result<BatchReport, StoreError> {
-        let jobs = self.store.lease_jobs(&worker.owner, REMINDER_SYNC_JOB, worker.batch, worker.lease_for).await?;
+        let jobs = self
+            .store
+            .lease_jobs(&worker.owner, JobKind::ReminderSync.as_str(), worker.batch, worker.lease_for)
+            .await?;
         let mut results: Vec<(JobId, JobResult)> = Vec::with_capacity(jobs.len());
         let mut visits = Vec::with_capacity(jobs.len());
         for job in &jobs {
@@ -96,12 +99,9 @@ impl ReminderPlanner {
 
 /// The visit a sync job names.
 fn visit_of(job: &Job) -> Result<(OrganizationId, AppointmentId), JobFailure> {
-    let payload: serde_json::Value =
-        serde_json::from_str(&job.payload).map_err(|_| JobFailure::Permanent("the payload is not JSON".into()))?;
-    let id: AppointmentId = payload["appointment_id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| JobFailure::Permanent("the payload names no appointment".into()))?;
+    let Ok(JobWork::ReminderSync { appointment_id: id }) = job.work() else {
+        return Err(JobFailure::Permanent("the payload names no appointment".into()));
+    };
     let org = job.organization_id.ok_or_else(|| JobFailure::Permanent("the job names no organization".into()))?;
     Ok((org, id))
 }

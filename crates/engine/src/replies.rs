@@ -4,15 +4,14 @@
 //! person must look). Rapport never guesses: a text that is no answer goes
 //! to staff; an answer that could be for several visits, or for patients
 //! sharing the phone, goes to staff and the patient is told so. A YES to
-//! a waitlist offer takes the slot (`store/waitlist.rs`).
+//! a waitlist offer takes the slot (`waitlist.rs`).
 
 use jiff::{SignedDuration, Timestamp};
 use rapport_domain::answer::{Target, target};
 use rapport_domain::keywords;
-use rapport_domain::message::pace::Priority;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
-    Answer, AppointmentId, Channel, ConversationId, MessageClass, MessagePlan, OrganizationId, PatientId, ReplyWords,
+    Answer, AppointmentId, Channel, ConversationId, MessagePlan, OrganizationId, PatientId, ReplyWords,
 };
 
 use rapport_store::{
@@ -27,9 +26,6 @@ const ASKED_WITHIN: SignedDuration = SignedDuration::from_hours(24 * 21);
 /// How far back a waitlist offer may be answered (its round may have
 /// closed: a late YES is told the time is gone).
 const OFFERS_WITHIN: SignedDuration = SignedDuration::from_hours(24);
-
-/// How long an acknowledgement may wait for the patient's sending hours.
-const ACK_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 
 /// What became of a text.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +62,7 @@ pub async fn take_text(
     };
     let ask_waits = matches!(target(&asked, now), Target::Visit(v) if v.answered.is_none());
     if let ([offer], false) = (offers.as_slice(), ask_waits) {
-        let taken = store.take_offer(org, offer, received.id, &text.from).await?;
+        let taken = crate::waitlist::take_offer(store, org, offer, received.id, &text.from).await?;
         let answered = match taken {
             OfferTaken::Booked(visit) => Some(Answered::Applied(*visit)),
             OfferTaken::Gone => None,
@@ -76,20 +72,8 @@ pub async fn take_text(
         return Ok(TextTaken { text: received, outcome: Some(TextOutcome::Answered), answered, conversation_id });
     }
     let unclear_offer = !offers.is_empty();
-    let ack = |patient: PatientId, kind: TemplateKind, visit: Option<AppointmentId>| MessagePlan {
-        patient_id: patient,
-        class: MessageClass::Transactional,
-        idempotency_key: format!("reply:{}", received.id),
-        subject: None,
-        body: String::new(),
-        template: Some(kind),
-        appointment_id: visit,
-        priority: Priority::Reply,
-        media: Vec::new(),
-        channel: Some(Channel::Sms),
-        to: Some(text.from.clone()),
-        due_at: now,
-        expires_at: Some(now + ACK_LIFETIME),
+    let ack = |patient: PatientId, kind: TemplateKind, visit: Option<AppointmentId>| {
+        MessagePlan::acknowledgement(received.id, patient, &text.from, kind, visit, now)
     };
     let task = |kind: TaskKind, patient: Option<PatientId>| NewTask {
         kind,

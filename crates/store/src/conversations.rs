@@ -139,7 +139,7 @@ const UNREAD: &str = "(SELECT COUNT(*) FROM inbound_texts t WHERE t.conversation
 impl Store {
     /// Puts a settled text in its patient's (or its number's) conversation,
     /// creating that if it is the first.
-    pub(super) async fn join_conversation_in(
+    pub async fn join_conversation_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::answers::{Answered, LATEST_ANSWER, NewAnswer};
 use super::appointments::appointment_from_row;
 use super::conversations::Joining;
-use super::db::{Row, args};
+use super::db::{Row, Tx, args};
 use super::tasks::{NewTask, TaskKind};
 use super::{Store, StoreError};
 
@@ -140,6 +140,31 @@ pub struct Settled {
 }
 
 impl Store {
+    /// Settles a text as answered by `patient` (about `visit`), inside the
+    /// caller's transaction: for a flow that writes the answer's
+    /// consequences itself (a waitlist offer taken).
+    pub async fn settle_answered_text_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        text: InboundTextId,
+        patient: PatientId,
+        visit: Option<AppointmentId>,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "UPDATE inbound_texts SET outcome = 'answered', patient_id = $3, appointment_id = $4
+             WHERE organization_id = $1 AND id = $2",
+            args([
+                org.to_string().into(),
+                text.to_string().into(),
+                patient.to_string().into(),
+                visit.map(|v| v.to_string()).into(),
+            ]),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Keeps a text; the one kept before under the same provider reference
     /// if it came already.
     pub async fn receive_text(&self, org: OrganizationId, text: &InboundText) -> Result<ReceivedText, StoreError> {

@@ -24,6 +24,7 @@ mod fhir_records;
 mod hl7_log;
 mod inbound;
 mod inbox_events;
+mod job_kinds;
 mod jobs;
 mod messages;
 mod metrics;
@@ -63,9 +64,9 @@ pub use communications::Said;
 pub use composing::ComposeFacts;
 pub use conversation_thread::{ConversationNote, THREAD_LIMIT};
 pub use conversations::{
-    AssignedFilter, Conversation, ConversationChange, ConversationQuery, ConversationStatus, TeamFilter,
+    AssignedFilter, Conversation, ConversationChange, ConversationQuery, ConversationStatus, Joining, TeamFilter,
 };
-pub use db::{Backend, Db, DbOptions};
+pub use db::{Backend, Db, DbOptions, Tx};
 pub use delivery::{DeliveryReport, ReportOutcome};
 pub use dispatch::{Decided, DispatchFacts, Handed, Taken, Words};
 pub use error::StoreError;
@@ -74,8 +75,9 @@ pub use fhir_records::{FhirRecord, FhirRecordQuery};
 pub use hl7_log::{Hl7Entry, Hl7Status};
 pub use inbound::{InboundText, Media, ReceivedText, Settled, Settlement, TextOutcome, unclear_kind};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxSubscription};
+pub use job_kinds::{BadPayload, JobKind, JobWork};
 pub use jobs::{Job, JobResult, JobState, NewJob};
-pub use messages::{MessageQuery, OutboxEntry, SEND_JOB};
+pub use messages::{MessageQuery, OutboxEntry};
 pub use metrics::DayMetrics;
 pub use pacing::{SendRules, SenderLimit};
 pub use patient_names::PatientName;
@@ -85,7 +87,7 @@ pub use push::PushSubscription;
 pub use recalls::RecallScan;
 pub use registry_batch::Mapped;
 pub use reminder_rules::NewReminderRule;
-pub use reminders::{REMINDER_SYNC_JOB, ReminderSync};
+pub use reminders::ReminderSync;
 pub use reply_words::OwnReplyWords;
 pub use schedules::ScheduleQuery;
 pub use sessions::NewSession;
@@ -93,11 +95,10 @@ pub use smart_clients::{SmartClient, smart_token_name};
 pub use staff::{Credentials, NewStaffUser};
 pub use tasks::{NewTask, StaffTask, TaskKind, TaskQuery};
 pub use teams::Team;
-pub use text_media::{FetchedMedia, MEDIA_JOB};
+pub use text_media::FetchedMedia;
 pub use throttle::ThrottleRule;
 pub use tokens::NewApiToken;
-pub use waitlist::{EntryState, OfferSent, OfferTaken, SlotOffer, WaitlistEntry};
-pub use write_backs::WRITE_BACK_JOB;
+pub use waitlist::{EntryState, LockedOffer, OfferOutcome, OfferSent, OfferTaken, SlotOffer, WaitlistEntry};
 
 use std::collections::{HashMap, HashSet};
 
@@ -157,6 +158,12 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.db.backend()
+    }
+
+    /// A transaction for a flow the engine composes from the store's `…_in`
+    /// steps; it rolls back unless committed.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.db.begin().await
     }
 
     pub fn clock(&self) -> &Clock {

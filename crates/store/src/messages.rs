@@ -11,10 +11,7 @@ use rapport_domain::{
 };
 
 use super::db::{Row, Tx, args};
-use super::{NewJob, Page, PageRequest, Store, StoreError};
-
-/// The job kind that sends a message.
-pub const SEND_JOB: &str = "message.send";
+use super::{JobKind, JobWork, NewJob, Page, PageRequest, Store, StoreError};
 
 /// Runs of a send job before it gives up (a run cut short by a crash counts).
 pub const SEND_ATTEMPTS: i64 = 10;
@@ -171,7 +168,7 @@ impl Store {
     /// transaction; `true` when the message is new. With `any_visit`, the
     /// appointment may be another patient's (a freed slot offered from the
     /// waitlist: only its time, place and provider are worded).
-    pub(super) async fn plan_in(
+    pub async fn plan_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,
@@ -245,9 +242,9 @@ impl Store {
             note(tx, id, now, &format!("planned as {} for {}", plan.class, plan.due_at)).await?;
             let job = NewJob {
                 organization_id: Some(org),
-                kind: SEND_JOB.into(),
-                payload: format!(r#"{{"message_id":"{id}"}}"#),
-                idempotency_key: format!("{SEND_JOB}:{id}"),
+                kind: JobKind::Send.as_str().into(),
+                payload: JobWork::Send { message_id: id }.payload(),
+                idempotency_key: format!("{}:{id}", JobKind::Send.as_str()),
                 run_at: plan.due_at,
                 // Retries span about three hours (30 s doubling to a 1 h cap).
                 max_attempts: SEND_ATTEMPTS,

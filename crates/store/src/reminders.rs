@@ -17,18 +17,15 @@ use rapport_domain::{AppointmentId, AppointmentStatus, MessageId, MessagePlan, M
 use super::appointments::appointment_from_row;
 use super::db::{Tx, args};
 use super::tasks::{NewTask, TaskKind};
-use super::{NewJob, Store, StoreError};
-
-/// The job kind that syncs one visit's reminders.
-pub const REMINDER_SYNC_JOB: &str = "reminders.sync";
+use super::{JobKind, JobWork, NewJob, Store, StoreError};
 
 /// The sync job for a visit's state `tag` (its version, or `deleted`).
 pub(super) fn sync_job(org: OrganizationId, id: AppointmentId, tag: &str, now: jiff::Timestamp) -> NewJob {
     NewJob {
         organization_id: Some(org),
-        kind: REMINDER_SYNC_JOB.into(),
-        payload: format!(r#"{{"appointment_id":"{id}"}}"#),
-        idempotency_key: format!("{REMINDER_SYNC_JOB}:{id}:{tag}"),
+        kind: JobKind::ReminderSync.as_str().into(),
+        payload: JobWork::ReminderSync { appointment_id: id }.payload(),
+        idempotency_key: format!("{}:{id}:{tag}", JobKind::ReminderSync.as_str()),
         run_at: now,
         max_attempts: 10,
         rank: Priority::Timely.rank(),

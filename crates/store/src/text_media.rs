@@ -9,10 +9,7 @@ use rapport_domain::{InboundTextId, OrganizationId};
 use super::db::{Arg, args};
 use super::inbound::Media;
 use super::jobs::NewJob;
-use super::{Store, StoreError};
-
-/// The job kind that fetches one text's media.
-pub const MEDIA_JOB: &str = "text.media";
+use super::{JobKind, JobWork, Store, StoreError};
 
 /// One attachment as fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +25,7 @@ impl Store {
     /// organization: the provider's account is the deployment's).
     pub async fn queue_media_fetches(&self, limit: usize) -> Result<usize, StoreError> {
         let now = self.clock.now();
-        let prefix = format!("{MEDIA_JOB}:");
+        let prefix = format!("{}:", JobKind::Media.as_str());
         let mut tx = self.db.begin().await?;
         let rows = tx
             .fetch_all(
@@ -42,11 +39,11 @@ impl Store {
         let jobs = rows
             .iter()
             .map(|r| {
-                let id = r.text("id")?;
+                let id: InboundTextId = r.parsed("id")?;
                 Ok(NewJob {
                     organization_id: Some(r.parsed("organization_id")?),
-                    kind: MEDIA_JOB.into(),
-                    payload: format!(r#"{{"text_id":"{id}"}}"#),
+                    kind: JobKind::Media.as_str().into(),
+                    payload: JobWork::Media { text_id: id }.payload(),
                     idempotency_key: format!("{prefix}{id}"),
                     run_at: now,
                     max_attempts: 8,

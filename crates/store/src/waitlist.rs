@@ -4,9 +4,10 @@
 //! waiting patients it suits, oldest entry first, and closes after
 //! `ROUND` (`close_rounds`, from the planner), when the next round goes out
 //! or, with nobody left or no time, the offer closes. The first YES takes
-//! it (`take_offer`): the offer's row is locked, so of two YES at once one
-//! books and the other is told the time is gone; a slot whose provider was
-//! booked meanwhile by staff is not booked twice.
+//! it: the engine's `waitlist::take_offer` composes the steps here
+//! (`lock_offer_in`, `book_offer_in` …) in one transaction with the offer's
+//! row locked, so of two YES at once one books and the other is told the
+//! time is gone.
 
 use std::str::FromStr;
 
@@ -17,12 +18,11 @@ use rapport_domain::message::pace::Priority;
 use rapport_domain::message::template::{ShippedKind, TemplateKind};
 use rapport_domain::waitlist::{BATCH, Criteria, parse_day, round_closes};
 use rapport_domain::{
-    Appointment, AppointmentDetails, AppointmentId, AppointmentStatus, Channel, InboundTextId, MessageClass, MessageId,
-    MessagePlan, MessageState, OrganizationId, PatientId, SlotOfferId, WaitlistEntryId,
+    Appointment, AppointmentDetails, AppointmentId, Channel, MessageClass, MessageId, MessagePlan, MessageState,
+    OrganizationId, PatientId, SlotOfferId, TimeZoneName, WaitlistEntryId,
 };
 
 use super::appointments::appointment_from_row;
-use super::conversations::Joining;
 use super::db::{Arg, Row, Tx, args};
 use super::reminders::sync_job;
 use super::{Store, StoreError};
@@ -92,6 +92,32 @@ pub struct OfferSent {
     pub entry_id: WaitlistEntryId,
     pub patient_id: PatientId,
     pub sent_at: Timestamp,
+}
+
+/// An offer's row, locked for a YES, with the visit whose time it offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockedOffer {
+    /// open, taken or closed.
+    pub state: String,
+    pub start_at: Timestamp,
+    /// The cancelled visit (gone if it was deleted).
+    pub freed: Option<Appointment>,
+}
+
+/// What became of a recipient's YES.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferOutcome {
+    Taken,
+    TooLate,
+}
+
+impl OfferOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferOutcome::Taken => "taken",
+            OfferOutcome::TooLate => "too_late",
+        }
+    }
 }
 
 /// What a YES did.
@@ -426,24 +452,21 @@ impl Store {
             .collect()
     }
 
-    /// A YES to an offer, with everything it causes in one transaction:
-    /// the booking (or "gone"), the entry and offer updated, the text
-    /// settled and its acknowledgement planned back to `from`.
-    pub async fn take_offer(
+    /// Locks an offer's row for a YES (inside the caller's transaction, so
+    /// of two YES at once the second waits for the first) and reads the
+    /// cancelled visit whose time it offers.
+    pub async fn lock_offer_in(
         &self,
+        tx: &mut Tx,
         org: OrganizationId,
-        sent: &OfferSent,
-        text: InboundTextId,
-        from: &str,
-    ) -> Result<OfferTaken, StoreError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
+        offer: SlotOfferId,
+    ) -> Result<LockedOffer, StoreError> {
         let lock = format!("SELECT * FROM slot_offers WHERE organization_id = $1 AND id = $2 {}", tx.for_update());
-        let offer = tx
-            .fetch_optional(sqlx::AssertSqlSafe(lock), args([org.to_string().into(), sent.offer_id.to_string().into()]))
+        let row = tx
+            .fetch_optional(sqlx::AssertSqlSafe(lock), args([org.to_string().into(), offer.to_string().into()]))
             .await?
             .ok_or(StoreError::NotFound)?;
-        let freed_id: AppointmentId = offer.parsed("appointment_id")?;
+        let freed_id: AppointmentId = row.parsed("appointment_id")?;
         let freed = tx
             .fetch_optional(
                 "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2",
@@ -452,103 +475,79 @@ impl Store {
             .await?
             .map(|r| appointment_from_row(&r))
             .transpose()?;
-        let open = offer.text("state")? == "open" && offer.timestamp("start_at")? > now;
-        let slot = match (freed, open) {
-            (Some(freed), true) if !self.slot_taken_in(&mut tx, org, &freed).await? => Some(freed),
-            _ => None,
-        };
-        let taken = match slot {
-            Some(freed) => {
-                let id = AppointmentId::generate();
-                let details = AppointmentDetails {
-                    patient_id: sent.patient_id,
-                    status: AppointmentStatus::Booked,
-                    source: None,
-                    ..freed.details.clone()
-                };
-                super::appointments::insert(&mut tx, org, id, &details, &freed.time_zone, now).await?;
-                self.enqueue_jobs_in(&mut tx, &[sync_job(org, id, "v1", now)]).await?;
-                tx.execute(
-                    "UPDATE slot_offers SET state = 'taken', taken_by = $3, booked_id = $4, updated_at = $5
-                     WHERE organization_id = $1 AND id = $2",
-                    args([
-                        org.to_string().into(),
-                        sent.offer_id.to_string().into(),
-                        sent.entry_id.to_string().into(),
-                        id.to_string().into(),
-                        now.into(),
-                    ]),
-                )
-                .await?;
-                tx.execute(
-                    "UPDATE waitlist_entries SET state = 'booked', appointment_id = $3, updated_at = $4
-                     WHERE organization_id = $1 AND id = $2",
-                    args([org.to_string().into(), sent.entry_id.to_string().into(), id.to_string().into(), now.into()]),
-                )
-                .await?;
-                let row = tx
-                    .fetch_optional("SELECT * FROM appointments WHERE id = $1", args([id.to_string().into()]))
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                OfferTaken::Booked(Box::new(appointment_from_row(&row)?))
-            }
-            None => {
-                if open {
-                    // The provider was booked meanwhile: nobody can take it.
-                    let close = "UPDATE slot_offers SET state = 'closed', updated_at = $2 WHERE id = $1";
-                    tx.execute(close, args([sent.offer_id.to_string().into(), now.into()])).await?;
-                }
-                OfferTaken::Gone
-            }
-        };
-        let (outcome, ack, visit) = match &taken {
-            OfferTaken::Booked(visit) => ("taken", ShippedKind::WaitlistTaken, Some(visit.id)),
-            OfferTaken::Gone => ("too_late", ShippedKind::WaitlistGone, None),
-        };
+        Ok(LockedOffer { state: row.text("state")?, start_at: row.timestamp("start_at")?, freed })
+    }
+
+    /// Books `details` for the entry that took the offer: the visit (with
+    /// its reminder sync job), the offer taken by the entry, the entry
+    /// booked, all inside the caller's transaction. Returns the new visit.
+    pub async fn book_offer_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        sent: &OfferSent,
+        details: &AppointmentDetails,
+        time_zone: &TimeZoneName,
+    ) -> Result<Appointment, StoreError> {
+        let now = self.clock.now();
+        let id = AppointmentId::generate();
+        super::appointments::insert(tx, org, id, details, time_zone, now).await?;
+        self.enqueue_jobs_in(tx, &[sync_job(org, id, "v1", now)]).await?;
         tx.execute(
-            "UPDATE offer_recipients SET outcome = $3 WHERE offer_id = $1 AND entry_id = $2",
-            args([sent.offer_id.to_string().into(), sent.entry_id.to_string().into(), outcome.into()]),
-        )
-        .await?;
-        let reply = MessagePlan {
-            patient_id: sent.patient_id,
-            class: MessageClass::Transactional,
-            idempotency_key: format!("reply:{text}"),
-            subject: None,
-            body: String::new(),
-            template: Some(kind(ack)),
-            appointment_id: visit,
-            priority: Priority::Reply,
-            media: Vec::new(),
-            channel: Some(Channel::Sms),
-            to: Some(from.to_owned()),
-            due_at: now,
-            expires_at: Some(now + jiff::SignedDuration::from_hours(24)),
-        };
-        self.plan_in(&mut tx, org, &reply, false).await?;
-        tx.execute(
-            "UPDATE inbound_texts SET outcome = 'answered', patient_id = $3, appointment_id = $4
+            "UPDATE slot_offers SET state = 'taken', taken_by = $3, booked_id = $4, updated_at = $5
              WHERE organization_id = $1 AND id = $2",
             args([
                 org.to_string().into(),
-                text.to_string().into(),
-                sent.patient_id.to_string().into(),
-                visit.map(|v| v.to_string()).into(),
+                sent.offer_id.to_string().into(),
+                sent.entry_id.to_string().into(),
+                id.to_string().into(),
+                now.into(),
             ]),
         )
         .await?;
-        let joining = Joining { text, from, patient: Some(sent.patient_id), opens: false, revocation: false };
-        self.join_conversation_in(&mut tx, org, joining).await?;
-        tx.commit().await?;
-        if matches!(taken, OfferTaken::Booked(_)) {
-            self.cancel_offer_messages(org, sent.offer_id).await?;
-        }
-        Ok(taken)
+        tx.execute(
+            "UPDATE waitlist_entries SET state = 'booked', appointment_id = $3, updated_at = $4
+             WHERE organization_id = $1 AND id = $2",
+            args([org.to_string().into(), sent.entry_id.to_string().into(), id.to_string().into(), now.into()]),
+        )
+        .await?;
+        let row = tx
+            .fetch_optional("SELECT * FROM appointments WHERE id = $1", args([id.to_string().into()]))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        appointment_from_row(&row)
+    }
+
+    /// Closes an offer nobody can take any more, inside the caller's transaction.
+    pub async fn close_offer_in(&self, tx: &mut Tx, offer: SlotOfferId) -> Result<(), StoreError> {
+        let close = "UPDATE slot_offers SET state = 'closed', updated_at = $2 WHERE id = $1";
+        tx.execute(close, args([offer.to_string().into(), self.clock.now().into()])).await?;
+        Ok(())
+    }
+
+    /// What became of one recipient's YES, inside the caller's transaction.
+    pub async fn record_offer_outcome_in(
+        &self,
+        tx: &mut Tx,
+        sent: &OfferSent,
+        outcome: OfferOutcome,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "UPDATE offer_recipients SET outcome = $3 WHERE offer_id = $1 AND entry_id = $2",
+            args([sent.offer_id.to_string().into(), sent.entry_id.to_string().into(), outcome.as_str().into()]),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Whether a live visit with the freed slot's provider overlaps it
     /// (staff re-booked the time): then nobody takes it from the waitlist.
-    async fn slot_taken_in(&self, tx: &mut Tx, org: OrganizationId, freed: &Appointment) -> Result<bool, StoreError> {
+    pub async fn slot_taken_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        freed: &Appointment,
+    ) -> Result<bool, StoreError> {
         let Some(provider) = freed.details.provider_id else { return Ok(false) };
         let clash = tx
             .fetch_optional(
@@ -568,7 +567,7 @@ impl Store {
     }
 
     /// Cancels an offer's texts not yet sent: the slot is taken.
-    async fn cancel_offer_messages(&self, org: OrganizationId, offer: SlotOfferId) -> Result<(), StoreError> {
+    pub async fn cancel_offer_messages(&self, org: OrganizationId, offer: SlotOfferId) -> Result<(), StoreError> {
         let rows = self
             .db
             .fetch_all(

@@ -9,10 +9,7 @@ use rapport_domain::{ExternalId, OrganizationId, VisitAnswerId};
 use super::answers::{WriteBack, answer_from_row};
 use super::db::args;
 use super::jobs::NewJob;
-use super::{Store, StoreError};
-
-/// The job kind that writes one answer back.
-pub const WRITE_BACK_JOB: &str = "ehr.write_back";
+use super::{JobKind, JobWork, Store, StoreError};
 
 /// Sources whose visits are written back: the HL7 feeds (`hl7:{MSH-3}`).
 const HL7_SOURCES: &str = "hl7:%";
@@ -24,7 +21,7 @@ impl Store {
     pub async fn queue_write_backs(&self, org: OrganizationId, limit: usize) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        let prefix = format!("{WRITE_BACK_JOB}:");
+        let prefix = format!("{}:", JobKind::WriteBack.as_str());
         let rows = tx
             .fetch_all(
                 "SELECT v.id FROM visit_answers v
@@ -38,11 +35,11 @@ impl Store {
         let jobs = rows
             .iter()
             .map(|r| {
-                let id = r.text("id")?;
+                let id: VisitAnswerId = r.parsed("id")?;
                 Ok(NewJob {
                     organization_id: Some(org),
-                    kind: WRITE_BACK_JOB.into(),
-                    payload: format!(r#"{{"answer_id":"{id}"}}"#),
+                    kind: JobKind::WriteBack.as_str().into(),
+                    payload: JobWork::WriteBack { answer_id: id }.payload(),
                     idempotency_key: format!("{prefix}{id}"),
                     run_at: now,
                     max_attempts: 12,

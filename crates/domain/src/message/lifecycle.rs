@@ -21,7 +21,7 @@ use super::MessageClass;
 use super::pace::Priority;
 use super::template::TemplateKind;
 use crate::consent::Channel;
-use crate::ids::{AppointmentId, MessageId, OrganizationId, PatientId};
+use crate::ids::{AppointmentId, InboundTextId, MessageId, OrganizationId, PatientId};
 use crate::value::LanguageTag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +144,41 @@ pub struct MessagePlan {
     pub due_at: Timestamp,
     /// Not after: a message that could not go out by then is suppressed.
     pub expires_at: Option<Timestamp>,
+}
+
+impl MessagePlan {
+    /// How long an automatic answer to a text may wait for the patient's
+    /// sending hours.
+    pub const ACKNOWLEDGEMENT_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+    /// Rapport's automatic answer to a patient's text (an answer taken, a
+    /// waitlist offer won or gone, an unclear reply): the template's words,
+    /// by SMS to the number that wrote, ahead of other traffic, once per
+    /// text however often it is settled, for a day at most.
+    pub fn acknowledgement(
+        text: InboundTextId,
+        patient: PatientId,
+        to: &str,
+        template: TemplateKind,
+        visit: Option<AppointmentId>,
+        now: Timestamp,
+    ) -> Self {
+        MessagePlan {
+            patient_id: patient,
+            class: MessageClass::Transactional,
+            idempotency_key: format!("reply:{text}"),
+            subject: None,
+            body: String::new(),
+            template: Some(template),
+            appointment_id: visit,
+            priority: Priority::Reply,
+            media: Vec::new(),
+            channel: Some(Channel::Sms),
+            to: Some(to.to_owned()),
+            due_at: now,
+            expires_at: Some(now + Self::ACKNOWLEDGEMENT_LIFETIME),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use rapport_domain::VisitAnswerId;
 use rapport_hl7::mllp::{Decoder, Frame, frame};
 use rapport_hl7::parse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +17,7 @@ use tokio::net::TcpStream;
 
 use super::siu_out::{answer_message, control_id};
 use rapport_engine::jobs::{BatchReport, JobFailure, JobHandler, WorkerSettings, work_batch};
-use rapport_store::{Job, Store, StoreError, WRITE_BACK_JOB};
+use rapport_store::{Job, JobKind, JobWork, Store, StoreError};
 
 /// Where answers go back to, and how long to wait for an ACK.
 #[derive(Debug, Clone, Copy)]
@@ -71,15 +70,14 @@ enum Acknowledged {
 
 impl JobHandler for WriteBackHandler {
     fn kind(&self) -> &'static str {
-        WRITE_BACK_JOB
+        JobKind::WriteBack.as_str()
     }
 
     async fn run(&self, job: &Job) -> Result<(), JobFailure> {
         let org = job.organization_id.ok_or_else(|| JobFailure::Permanent("the job names no organization".into()))?;
-        let id = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|p| p["answer_id"].as_str().and_then(|s| s.parse::<VisitAnswerId>().ok()))
-            .ok_or_else(|| JobFailure::Permanent("the payload names no answer".into()))?;
+        let Ok(JobWork::WriteBack { answer_id: id }) = job.work() else {
+            return Err(JobFailure::Permanent("the payload names no answer".into()));
+        };
         let store_error = |e: StoreError| JobFailure::Retry(format!("storage: {e}"));
         let Some(write_back) = self.store.write_back(org, id).await.map_err(store_error)? else {
             return Ok(()); // written back already

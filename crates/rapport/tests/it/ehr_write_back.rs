@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use rapport::ehr::write_back::{WriteBackSettings, WriteBacks};
 use rapport::engine::dispatch::MessageSender;
 use rapport::engine::reminders::ReminderPlanner;
-use rapport::store::{JobState, MessageQuery, NewAnswer, PageRequest, WRITE_BACK_JOB};
+use rapport::store::{JobKind, JobState, MessageQuery, NewAnswer, PageRequest};
 use rapport_domain::{Answer, Channel, ExternalId, OrganizationId};
 use rapport_hl7::mllp::{Decoder, Frame, frame};
 use rapport_hl7::parse;
@@ -144,7 +144,7 @@ async fn a_confirmation_reaches_the_ehr_once_through_a_dropped_connection_and_an
         let (event, _, filler, reason) = &headers[0];
         assert_eq!((event.as_str(), filler.as_str(), reason.as_str()), ("S14", "F77", "CONFIRMED"));
         assert!(app.store.answers_to_write_back(org, 10).await.expect("hook").is_empty(), "marked written back");
-        assert_eq!(app.store.count_jobs(WRITE_BACK_JOB, JobState::Done).await.expect("count"), 1);
+        assert_eq!(app.store.count_jobs(JobKind::WriteBack.as_str(), JobState::Done).await.expect("count"), 1);
     })
     .await;
 }
@@ -169,7 +169,7 @@ async fn a_cancellation_the_ehr_refuses_is_not_sent_again() {
         assert_eq!(received.len(), 1, "an AR is final: {received:?}");
         let (event, _, filler, reason) = header(&received[0]);
         assert_eq!((event.as_str(), filler.as_str(), reason.as_str()), ("S15", "F77", "PATIENT_CANCELLED"));
-        assert_eq!(app.store.count_jobs(WRITE_BACK_JOB, JobState::Dead).await.expect("count"), 1);
+        assert_eq!(app.store.count_jobs(JobKind::WriteBack.as_str(), JobState::Dead).await.expect("count"), 1);
         assert_eq!(app.store.answers_to_write_back(org, 10).await.expect("hook").len(), 1, "not written back");
     })
     .await;

@@ -16,7 +16,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use rapport::simulators::twilio::{Fault, SimMessage};
 use rapport::store::Store;
-use rapport::store::{JobState, SEND_JOB};
+use rapport::store::{JobKind, JobState};
 use rapport_domain::{Email, PatientDetails, PatientEmail, PatientPhone, PhoneE164, PhoneKind, TimeZoneName};
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId, PatientId};
 
@@ -191,7 +191,7 @@ pub async fn check(
             }
         }
     }
-    let dead = store.count_jobs(SEND_JOB, JobState::Dead).await.expect("count");
+    let dead = store.count_jobs(JobKind::Send.as_str(), JobState::Dead).await.expect("count");
     if dead > 0 {
         problems.push(format!("{dead} send jobs gave up"));
     }
