@@ -12,6 +12,7 @@ pub mod auth;
 pub mod channels;
 pub mod decide;
 pub mod dispatch;
+pub mod inbound;
 pub mod jobs;
 pub mod keyword_replies;
 pub mod links;

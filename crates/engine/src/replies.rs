@@ -62,14 +62,24 @@ pub async fn take_text(
     };
     let ask_waits = matches!(target(&asked, now), Target::Visit(v) if v.answered.is_none());
     if let ([offer], false) = (offers.as_slice(), ask_waits) {
-        let taken = crate::waitlist::take_offer(store, org, offer, received.id, &text.from).await?;
+        let (taken, conversation) = crate::waitlist::take_offer(store, org, offer, received.id, &text.from).await?;
         let answered = match taken {
             OfferTaken::Booked(visit) => Some(Answered::Applied(*visit)),
             OfferTaken::Gone => None,
         };
-        let received = store.inbound_text(org, &text.provider_ref).await?.ok_or(StoreError::NotFound)?;
-        let conversation_id = received.conversation_id;
-        return Ok(TextTaken { text: received, outcome: Some(TextOutcome::Answered), answered, conversation_id });
+        let visit = match &answered {
+            Some(Answered::Applied(visit)) => Some(visit.id),
+            _ => None,
+        };
+        let text = ReceivedText {
+            outcome: Some(TextOutcome::Answered),
+            patient_id: Some(offer.patient_id),
+            appointment_id: visit,
+            conversation_id: Some(conversation),
+            ..received
+        };
+        let conversation_id = Some(conversation);
+        return Ok(TextTaken { text, outcome: Some(TextOutcome::Answered), answered, conversation_id });
     }
     let unclear_offer = !offers.is_empty();
     let ack = |patient: PatientId, kind: TemplateKind, visit: Option<AppointmentId>| {

@@ -7,17 +7,20 @@
 //! `close_rounds`): pure queue work.
 
 use rapport_domain::message::template::{ShippedKind, TemplateKind};
-use rapport_domain::{Appointment, AppointmentDetails, AppointmentStatus, InboundTextId, MessagePlan, OrganizationId};
+use rapport_domain::{
+    Appointment, AppointmentDetails, AppointmentStatus, ConversationId, InboundTextId, MessagePlan, OrganizationId,
+};
 use rapport_store::{Joining, LockedOffer, OfferOutcome, OfferSent, OfferTaken, Store, StoreError, Tx};
 
-/// Takes the offer `sent` for the patient whose text `text` came from `from`.
+/// Takes the offer `sent` for the patient whose text `text` came from
+/// `from`; what it did, and the conversation the text joined.
 pub async fn take_offer(
     store: &Store,
     org: OrganizationId,
     sent: &OfferSent,
     text: InboundTextId,
     from: &str,
-) -> Result<OfferTaken, StoreError> {
+) -> Result<(OfferTaken, ConversationId), StoreError> {
     let now = store.clock().now();
     let mut tx = store.begin().await?;
     let offer = store.lock_offer_in(&mut tx, org, sent.offer_id).await?;
@@ -45,12 +48,12 @@ pub async fn take_offer(
     store.plan_in(&mut tx, org, &reply, false).await?;
     store.settle_answered_text_in(&mut tx, org, text, sent.patient_id, visit).await?;
     let joining = Joining { text, from, patient: Some(sent.patient_id), opens: false, revocation: false };
-    store.join_conversation_in(&mut tx, org, joining).await?;
+    let conversation = store.join_conversation_in(&mut tx, org, joining).await?;
     tx.commit().await?;
     if matches!(taken, OfferTaken::Booked(_)) {
         store.cancel_offer_messages(org, sent.offer_id).await?;
     }
-    Ok(taken)
+    Ok((taken, conversation))
 }
 
 /// The freed visit, when its time can still be taken: the offer open and

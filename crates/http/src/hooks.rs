@@ -11,11 +11,12 @@
 //!   compliance keywords come first (`rapport_domain::keywords`, or the
 //!   carrier's own `OptOutType`): an opt-out puts the number on the
 //!   sender's suppression list at once, START lifts it, HELP is answered;
-//!   any other text is kept and read as an answer to a reminder
-//!   (`engine::replies`). Every text joins its conversation and tells the
-//!   open consoles. A text delivered twice (same MessageSid) is taken once.
-//!   With `answer_keywords`, the keyword's one answer is the webhook's
-//!   TwiML `<Message>`.
+//!   any other text is kept and read as an answer to a reminder. Every
+//!   text joins its conversation and tells the open consoles; all of it is
+//!   `rapport_engine::inbound::receive`, which this handler only feeds. A
+//!   text delivered twice (same MessageSid) is taken once. With
+//!   `answer_keywords`, the keyword's one answer is the webhook's TwiML
+//!   `<Message>`.
 //!
 //! A request whose `X-Twilio-Signature` does not match, computed over
 //! `public_url` and the path, is refused with 403 and changes nothing.
@@ -28,15 +29,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rapport_domain::{MessageId, MessageState, OrganizationId};
 
-use rapport_domain::keywords::{self, Keyword};
+use rapport_domain::keywords::Keyword;
 
 use super::AppState;
 use super::error::ApiError;
 use rapport_engine::channels::twilio::signature_matches;
-use rapport_engine::keyword_replies::{after_hours_reply, keyword_reply};
-use rapport_engine::replies;
+use rapport_engine::inbound::{self, Answering, Incoming};
 use rapport_secret::Secret;
-use rapport_store::{DeliveryReport, InboundText, InboxEvent, InboxEventKind, Media, ReportOutcome, TextOutcome};
+use rapport_store::{DeliveryReport, InboundText, InboxEvent, InboxEventKind, Media, ReportOutcome};
 
 /// What verifying Twilio's webhooks takes.
 #[derive(Debug, Clone)]
@@ -181,72 +181,20 @@ pub async fn twilio_inbound(
         media: media_of(&params),
     };
     // The carrier's own reading (Twilio's Advanced Opt-Out) comes before ours.
-    let keyword = match field(&params, "OptOutType").map(str::to_ascii_uppercase).as_deref() {
+    let carrier_keyword = match field(&params, "OptOutType").map(str::to_ascii_uppercase).as_deref() {
         Some("STOP") => Some(Keyword::OptOut),
         Some("START") => Some(Keyword::OptIn),
         Some("HELP") => Some(Keyword::Help),
-        _ => keywords::keyword(body),
-    };
-    // Only an opt-out (one confirmation, the first time) and a YES (which
-    // re-subscribes) ask whether the number was suppressed: other texts save the read.
-    let was_suppressed = match keyword {
-        Some(Keyword::OptOut | Keyword::Yes) => state.store.is_sms_suppressed(org, sender, from).await?,
-        _ => false,
-    };
-    let mut to_read = false;
-    let (conversation, answered_keyword) = match keyword {
-        Some(Keyword::OptOut) => {
-            let patients = state.store.opt_out_by_keyword(org, sender, from, sid).await?;
-            tracing::info!(organization = %org, patients, "an opt-out suppressed a number and revoked its texts");
-            let kept = replies::keep_keyword(&state.store, org, &text).await?;
-            // One confirmation, the first time only.
-            (kept, kept.is_some() && !was_suppressed)
-        }
-        Some(Keyword::OptIn) => {
-            let patients = state.store.opt_in_by_keyword(org, sender, from, sid).await?;
-            tracing::info!(organization = %org, patients, "an opt-in lifted a suppression and granted texts again");
-            let kept = replies::keep_keyword(&state.store, org, &text).await?;
-            (kept, kept.is_some())
-        }
-        Some(Keyword::Help) => {
-            let kept = replies::keep_keyword(&state.store, org, &text).await?;
-            (kept, kept.is_some())
-        }
-        Some(Keyword::Yes) | None => {
-            // YES re-subscribes an opted-out number, and is read as an answer too.
-            let resubscribed = keyword == Some(Keyword::Yes) && was_suppressed;
-            if resubscribed {
-                let patients = state.store.opt_in_by_keyword(org, sender, from, sid).await?;
-                tracing::info!(organization = %org, patients, "an opt-in lifted a suppression and granted texts again");
-            }
-            let words = state.store.reply_words(org).await?;
-            let now = state.store.clock().now();
-            let taken = replies::take_text(&state.store, org, &text, &words, now).await?;
-            tracing::info!(organization = %org, "an inbound text was taken");
-            to_read = taken.outcome == Some(TextOutcome::ToRead);
-            (taken.conversation_id, resubscribed && taken.outcome.is_some())
-        }
-    };
-    if let Some(conversation_id) = conversation {
-        let event = InboxEvent { organization_id: org, conversation_id, kind: InboxEventKind::Text };
-        state.store.publish(event).await;
-    }
-    let answer = match keyword {
-        Some(keyword) if answered_keyword && state.twilio_hooks.as_ref().is_some_and(|h| h.answer_keywords) => {
-            let spanish = body.trim().eq_ignore_ascii_case("ayuda");
-            Some(keyword_reply(&state.store, org, keyword, spanish).await?)
-        }
         _ => None,
     };
-    // Staff must read it, and nobody is there: say so, once per closed stretch.
-    let after_hours = state.twilio_hooks.as_ref().is_some_and(|h| h.after_hours_reply);
-    let answer = match (answer, conversation) {
-        (None, Some(id)) if to_read && after_hours && state.store.claim_after_hours_reply(org, id).await? => {
-            Some(after_hours_reply(&state.store, org).await?)
-        }
-        (answer, _) => answer,
-    };
-    Ok(([(header::CONTENT_TYPE, "text/xml")], twiml(answer.as_deref())).into_response())
+    let incoming = Incoming { text, sender: sender.to_owned(), carrier_keyword };
+    let answering = state
+        .twilio_hooks
+        .as_ref()
+        .map(|h| Answering { keywords: h.answer_keywords, after_hours: h.after_hours_reply })
+        .unwrap_or_default();
+    let received = inbound::receive(&state.store, org, &incoming, answering).await?;
+    Ok(([(header::CONTENT_TYPE, "text/xml")], twiml(received.reply.as_deref())).into_response())
 }
 
 /// The webhook's answer: empty, or one message back to the sender.

@@ -3,10 +3,9 @@
 //! to read, one from a number a family shares (staff pick who wrote), one
 //! from a number nobody has, and one that reads as "stop texting me".
 
-use rapport_domain::answer::ReplyWords;
 use rapport_domain::{OrganizationId, PatientId};
 
-use crate::engine::replies::take_text;
+use crate::engine::inbound::{Answering, Incoming, receive};
 use crate::store::{InboundText, Store, StoreError};
 
 /// The number the demo's patients text (the demo's Twilio sender).
@@ -30,8 +29,6 @@ pub(super) async fn seed(
         ("+15185559999".to_owned(), "Hi, are you taking new patients?"),
         (number_of(5).await?, "Please stop texting me, I moved away."),
     ];
-    let words = ReplyWords::standard();
-    let now = store.clock().now();
     for (i, (from, body)) in texts.iter().enumerate() {
         let text = InboundText {
             provider_ref: format!("SMdemo{i}"),
@@ -40,7 +37,8 @@ pub(super) async fn seed(
             body: (*body).into(),
             media: Vec::new(),
         };
-        take_text(store, org, &text, &words, now).await?;
+        let incoming = Incoming { text, sender: PRACTICE_NUMBER.into(), carrier_keyword: None };
+        receive(store, org, &incoming, Answering::default()).await?;
     }
     Ok(texts.len())
 }
