@@ -91,7 +91,11 @@ impl MessageSender {
     }
 
     pub fn with_providers(store: Store, providers: Providers) -> Self {
-        let rules = SendRules { care_cap: FrequencyCap::CARE_TEXTS, senders: providers.sender_limits() };
+        let rules = SendRules {
+            care_cap: FrequencyCap::CARE_TEXTS,
+            senders: providers.sender_limits(),
+            sms_sender: providers.sms.sender().map(str::to_owned),
+        };
         Self { store, providers, rules, links: None, reconcile_after: SignedDuration::from_mins(1) }
     }
 

@@ -112,6 +112,47 @@ async fn moved(tx: &mut Tx, sql: String, now: Timestamp, values: Vec<Arg>) -> Re
     rows.iter().map(|r| r.parsed("id")).collect()
 }
 
+/// Why a text decided on is closed at commit instead of handed over.
+const STOPPED_SINCE: &str = "the number opted out (STOP) after the decision";
+
+/// The texts among the hand-overs whose number a STOP suppressed since their
+/// facts were read: read again inside the commit's transaction, so a STOP
+/// recorded while the batch was being decided still wins.
+async fn stopped_since(
+    tx: &mut Tx,
+    decisions: &[(&Message, JobId, Decided, Vec<String>)],
+    sms_sender: Option<&str>,
+) -> Result<HashSet<MessageId>, StoreError> {
+    let texts: Vec<(&Message, &str)> = decisions
+        .iter()
+        .filter_map(|(m, _, d, _)| match d {
+            Decided::Begin { channel: Channel::Sms, address, .. } => Some((*m, address.as_str())),
+            _ => None,
+        })
+        .collect();
+    let mut stopped = HashSet::new();
+    if texts.is_empty() {
+        return Ok(stopped);
+    }
+    let sql = format!(
+        "SELECT organization_id, address FROM sms_suppressions WHERE ($1 IS NULL OR sender = $1)
+           AND address IN ({})",
+        placeholders(2, texts.len())
+    );
+    let mut values = vec![Arg::from(sms_sender.map(str::to_owned))];
+    values.extend(text_args(texts.iter().map(|(_, number)| (*number).to_owned())));
+    let mut suppressed: HashSet<(OrganizationId, String)> = HashSet::new();
+    for row in tx.fetch_all(AssertSqlSafe(sql), values).await? {
+        suppressed.insert((row.parsed("organization_id")?, row.text("address")?));
+    }
+    for (message, number) in texts {
+        if suppressed.contains(&(message.organization_id, number.to_owned())) {
+            stopped.insert(message.id);
+        }
+    }
+    Ok(stopped)
+}
+
 fn text_args(values: impl IntoIterator<Item = String>) -> Vec<Arg> {
     values.into_iter().map(Arg::from).collect()
 }
@@ -264,9 +305,10 @@ impl Store {
         let care = "at most 1 care text a day and 3 a week";
         let mut put_off: HashMap<MessageId, (Timestamp, String)> =
             capped.into_iter().map(|(id, until)| (id, (until, care.to_owned()))).collect();
+        let stopped = stopped_since(&mut tx, decisions, rules.sms_sender.as_deref()).await?;
         let placing: Vec<(&Message, Channel)> = decisions
             .iter()
-            .filter(|(m, _, _, _)| !put_off.contains_key(&m.id))
+            .filter(|(m, _, _, _)| !put_off.contains_key(&m.id) && !stopped.contains(&m.id))
             .filter_map(|(m, _, d, _)| match d {
                 Decided::Begin { channel, .. } => Some((*m, *channel)),
                 _ => None,
@@ -283,6 +325,9 @@ impl Store {
             }
             let (id, org) = (message.id.to_string(), message.organization_id.to_string());
             match decided {
+                Decided::Begin { .. } if stopped.contains(&message.id) => {
+                    closes.extend([id.into(), org.into(), STOPPED_SINCE.into()]);
+                }
                 Decided::Begin { channel, address, words } => {
                     begins.extend([
                         id.into(),
@@ -327,6 +372,7 @@ impl Store {
             .iter()
             .map(|(m, _, d, _)| match (d, put_off.get(&m.id)) {
                 (_, Some((until, why))) => format!("deferred to {until}: {why}"),
+                (Decided::Begin { .. }, None) if stopped.contains(&m.id) => format!("suppressed: {STOPPED_SINCE}"),
                 (Decided::Close { reason }, None) => format!("suppressed: {reason}"),
                 _ => String::new(),
             })
@@ -334,6 +380,8 @@ impl Store {
         for ((message, _, decided, trace), extra) in decisions.iter().zip(&extra) {
             let taken = match (decided, put_off.get(&message.id)) {
                 (_, Some((until, _))) => Taken::Deferred(*until),
+                // Closed instead of handed over: nothing to send.
+                (Decided::Begin { .. }, None) if stopped.contains(&message.id) => Taken::Lost,
                 (Decided::Defer { .. }, None) => Taken::Yes,
                 _ if took.contains(&message.id) => Taken::Yes,
                 _ => Taken::Lost,
@@ -343,7 +391,7 @@ impl Store {
                 Taken::Deferred(_) => {}
                 Taken::Lost => {}
             }
-            if taken != Taken::Lost && !extra.is_empty() {
+            if (taken != Taken::Lost || took.contains(&message.id)) && !extra.is_empty() {
                 lines.push((message.id, extra.as_str()));
             }
             flags.push(taken);

@@ -31,11 +31,14 @@ pub struct SendRules {
     pub care_cap: FrequencyCap,
     /// The limited senders, by the channel they carry.
     pub senders: Vec<SenderLimit>,
+    /// The SMS sender whose suppression list a text is checked against
+    /// again at commit (any sender's when `None`, as when deciding).
+    pub sms_sender: Option<String>,
 }
 
 impl Default for SendRules {
     fn default() -> Self {
-        Self { care_cap: FrequencyCap::CARE_TEXTS, senders: Vec::new() }
+        Self { care_cap: FrequencyCap::CARE_TEXTS, senders: Vec::new(), sms_sender: None }
     }
 }
 

@@ -200,6 +200,37 @@ async fn begin_sending(app: &TestApp, message: &rapport_domain::Message) -> bool
 }
 
 #[tokio::test]
+async fn a_stop_recorded_while_a_batch_is_decided_wins_at_commit() {
+    on_each_backend_app(|app| async move {
+        let s = setup(&app).await;
+        let id = plan(&app, &s, "decided-before-stop").await;
+        // The dispatcher read its facts and decided to send; then the STOP came.
+        let message = app.store.message(s.org, id).await.expect("message");
+        app.store.suppress_sms(s.org, SENDER, MOBILE).await.expect("stop");
+        let words = Words { subject: None, body: message.plan.body.clone(), language: None };
+        let decided = Decided::Begin { channel: rapport_domain::Channel::Sms, address: MOBILE.into(), words };
+        let decisions = [(&message, rapport_domain::JobId::generate(), decided, Vec::new())];
+        let rules = SendRules { sms_sender: Some(SENDER.into()), ..SendRules::default() };
+        let (taken, _) = app.store.commit_decisions("worker", &decisions, &[], &rules).await.expect("commit");
+        assert_eq!(taken, [Taken::Lost], "nothing to hand over");
+        let closed = app.store.message(s.org, id).await.expect("message");
+        assert_eq!(closed.state, MessageState::Suppressed);
+        let trace = app.store.message_events(s.org, id).await.expect("trace");
+        assert!(trace.iter().any(|e| e.note.contains("opted out (STOP) after the decision")), "{trace:?}");
+        // A STOP texted to one sender does not stop another sender's texts.
+        let id = plan(&app, &s, "another-sender").await;
+        let message = app.store.message(s.org, id).await.expect("message");
+        let words = Words { subject: None, body: message.plan.body.clone(), language: None };
+        let decided = Decided::Begin { channel: rapport_domain::Channel::Sms, address: MOBILE.into(), words };
+        let decisions = [(&message, rapport_domain::JobId::generate(), decided, Vec::new())];
+        let other = SendRules { sms_sender: Some("+19995550000".into()), ..SendRules::default() };
+        let (taken, _) = app.store.commit_decisions("worker", &decisions, &[], &other).await.expect("commit");
+        assert_eq!(taken, [Taken::Yes]);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() {
     on_each_backend_app(|app| async move {
         let s = setup(&app).await;
