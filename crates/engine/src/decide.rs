@@ -17,7 +17,8 @@ use rapport_domain::reminder::key_prefix;
 use rapport_domain::{Answer, Channel, Message, MessageClass, Patient, PatientId};
 
 use crate::links::PatientLinks;
-use rapport_store::{Decided, DispatchFacts, Words};
+use rapport_domain::message::handoff::{Decided, Words};
+use rapport_store::DispatchFacts;
 
 /// A decision and its trace.
 #[derive(Debug, Clone)]

@@ -28,9 +28,8 @@ use crate::channels::{Found, Handoff, Outcome, Providers};
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
 use crate::links::PatientLinks;
 use rapport_domain::message::caps::FrequencyCap;
-use rapport_store::{
-    Decided, DispatchFacts, Handed, Job, JobKind, JobResult, JobWork, SendRules, Store, StoreError, Taken,
-};
+use rapport_domain::message::handoff::{Decided, Handed, Taken};
+use rapport_store::{DispatchFacts, Job, JobKind, JobResult, JobWork, SendRules, Store, StoreError};
 
 /// The invitation an email about a visit carries (RFC 5545): the visit as
 /// it stands, its UID stable, its SEQUENCE the visit's version.

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod keyword_replies;
 pub mod links;
 pub mod media_fetch;
+pub mod reminder_sync;
 pub mod reminders;
 pub mod replies;
 pub mod tls;

@@ -1,5 +1,5 @@
 //! The reminder planner: runs the sync jobs that every appointment write
-//! enqueues (`store/reminders.rs`), with the standard schedule (3 days and
+//! enqueues (`reminder_sync.rs`), with the standard schedule (3 days and
 //! 1 day before; a confirmation when booked inside that time); and, every
 //! few minutes, the recall scan (`store/recalls.rs`), which plans nothing
 //! twice however many processes run it; and the waitlist offers' rounds
@@ -12,6 +12,7 @@ use rapport_domain::reminder::ReminderSchedule;
 use rapport_domain::{AppointmentId, JobId, OrganizationId};
 
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
+use crate::reminder_sync::sync_visits;
 use rapport_store::{Job, JobKind, JobResult, JobWork, RecallScan, Store, StoreError};
 
 /// How often a process scans for patients due a recall.
@@ -48,12 +49,12 @@ impl ReminderPlanner {
             }
         }
         let together: Vec<(OrganizationId, AppointmentId)> = visits.iter().map(|(_, v)| *v).collect();
-        match self.store.sync_reminders_many(&together, &self.schedule).await {
+        match sync_visits(&self.store, &together, &self.schedule).await {
             Ok(_) => results.extend(visits.iter().map(|(job, _)| (job.id, JobResult::Done))),
             Err(error) => {
                 tracing::warn!(%error, jobs = visits.len(), "a batch of reminder syncs failed; running them one by one");
                 for (job, (org, id)) in &visits {
-                    let result = match self.store.sync_reminders(*org, *id, &self.schedule).await {
+                    let result = match sync_visits(&self.store, &[(*org, *id)], &self.schedule).await {
                         Ok(_) => JobResult::Done,
                         Err(e) => JobFailure::Retry(e.to_string()).result(
                             job.attempts,

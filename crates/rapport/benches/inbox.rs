@@ -22,13 +22,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
+use rapport::app::App;
 use rapport::auth::{password, secret};
+use rapport::channels::twilio::TwilioSettings;
 use rapport::channels::twilio::signature;
 use rapport::clock::Clock;
-use rapport::config::Secret;
-use rapport::http::hooks::TwilioHooks;
-use rapport::http::rate_limit::RateLimiter;
-use rapport::http::{AppState, HttpSettings};
+use rapport::config::{Config, Secret, SmsProvider};
 use rapport::store::{ConversationQuery, DbOptions, NewSession, NewStaffUser, PageRequest, Store};
 use rapport_domain::{Email, OrganizationId, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,16 +42,26 @@ const TOKEN: &str = "bench-twilio-token";
 async fn server(store: &Store, public_url: Option<String>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let mut state = AppState::new(store.clone());
-    state.rate_limiter = Arc::new(RateLimiter::new(10_000_000));
-    state.twilio_hooks = Some(Arc::new(TwilioHooks {
+    let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
+    let twilio = TwilioSettings {
+        base_url: "http://127.0.0.1:9".into(),
+        account_sid: "AC-bench".into(),
         auth_token: Secret::new(TOKEN),
-        public_url: public_url.unwrap_or_else(|| format!("http://{address}")),
-        answer_keywords: true,
-        after_hours_reply: false,
-    }));
-    let settings = HttpSettings { max_body_bytes: 64 * 1024, hsts: false };
-    tokio::spawn(rapport::server::serve(listener, None, state, settings, std::future::pending()));
+        from: Some("+13125550000".into()),
+        messaging_service_sid: None,
+        callback_base: Some(public_url.clone()),
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let config = Config {
+        requests_per_minute: 10_000_000,
+        max_body_bytes: 64 * 1024,
+        public_url: Some(public_url),
+        sms: SmsProvider::Twilio(twilio),
+        sms_answer_keywords: true,
+        ..Config::default()
+    };
+    let app = App::build(&config, store.clone()).await.expect("the app");
+    tokio::spawn(rapport::server::serve(listener, None, app.state, app.http, std::future::pending()));
     address
 }
 

@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use rapport::app::App;
 use rapport::auth::{TOKEN_PREFIX, secret};
 use rapport::clock::Clock;
-use rapport::http::{AppState, HttpSettings, build_app};
+use rapport::config::Config;
 use rapport::import::{ImportOptions, import_patients};
 use rapport::store::{DbOptions, NewApiToken, PageRequest, PatientQuery, Store};
 use rapport_domain::{OrganizationId, PhoneE164, Role};
@@ -161,7 +162,7 @@ async fn fhir_latencies(store: &Store, org: OrganizationId, total: u64, queries:
         created_by: None,
     };
     store.create_api_token(&new).await.expect("token");
-    let app = build_app(AppState::new(store.clone()), &HttpSettings::default());
+    let app = App::build(&Config::default(), store.clone()).await.expect("the app").router();
     let bearer = format!("Bearer {token}");
     let mut results = Vec::new();
     for kind in ["phone", "external id", "name prefix"] {

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use rapport::app::App;
 use rapport::auth::{TOKEN_PREFIX, password, secret};
 use rapport::clock::Clock;
-use rapport::http::{AppState, HttpSettings, build_app};
+use rapport::config::Config;
 use rapport::store::{DbOptions, NewApiToken, NewStaffUser, Store};
 use rapport_domain::{Email, OrganizationId, PatientDetails, PatientId, Role};
 use tower::ServiceExt;
@@ -82,7 +83,7 @@ async fn run_backend(name: &str, url: &str) -> Vec<String> {
     let seconds = env_u64("BENCH_SECONDS", 5);
     let store = Store::open(url, &DbOptions::default(), Clock::system()).await.expect("open");
     let (org, patients, token) = setup(&store).await;
-    let app = build_app(AppState::new(store.clone()), &HttpSettings::default());
+    let app = App::build(&Config::default(), store.clone()).await.expect("the app").router();
     let mut lines = Vec::new();
     let mut report = |line: String| {
         eprintln!("{line}");

@@ -3,6 +3,7 @@
 //! tests and the benches use. `main.rs` only parses the command line and
 //! calls in here.
 
+pub mod app;
 pub mod backup;
 pub mod config;
 pub mod demo;

@@ -22,7 +22,7 @@ use rapport_domain::{
 
 use super::appointments::appointment_from_row;
 use super::db::{Row, Tx, args};
-use super::reminders::sync_job;
+use super::job_kinds::sync_job;
 use super::tasks::{NewTask, TaskKind};
 use super::versioned::{self, Target, Versioned};
 use super::{Store, StoreError};
@@ -216,7 +216,7 @@ impl Store {
 
     /// Whether the patient's latest answer to the visit as it stands is a
     /// confirmation, within the caller's transaction.
-    pub(super) async fn confirmed_in(
+    pub async fn confirmed_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,

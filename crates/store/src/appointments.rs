@@ -12,7 +12,7 @@ use sqlx::AssertSqlSafe;
 
 use super::NewJob;
 use super::db::{Arg, Row, Tx, args, insert_rows, page_filters};
-use super::reminders::sync_job;
+use super::job_kinds::sync_job;
 use super::versioned::{self, Target, Versioned};
 use super::{Page, PageRequest, Store, StoreError, paginate};
 

@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use jiff::Timestamp;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
-    AppointmentId, Channel, Consent, LanguageTag, Message, MessageClass, MessageId, MessageState, Organization,
-    OrganizationId, Patient, PatientId, PushSubscriptionId,
+    AppointmentId, Channel, Consent, Message, MessageClass, MessageId, MessageState, Organization, OrganizationId,
+    Patient, PatientId, PushSubscriptionId,
 };
 use sqlx::AssertSqlSafe;
 
@@ -22,6 +22,7 @@ use super::pacing::SendRules;
 use super::{JobResult, JobState, Store, StoreError};
 use rapport_domain::JobId;
 use rapport_domain::message::caps::FrequencyCap;
+use rapport_domain::message::handoff::{Decided, Handed, Taken};
 use rapport_domain::message::routing::address_for;
 
 /// What deciding on a batch of messages needs besides the messages.
@@ -44,63 +45,6 @@ pub struct DispatchFacts {
     pub organizations: HashMap<OrganizationId, Organization>,
     /// What composing the templated messages needs.
     pub compose: ComposeFacts,
-}
-
-/// What the dispatcher decided for one planned message.
-#[derive(Debug, Clone)]
-pub enum Decided {
-    /// Not to be sent: suppressed with the reason.
-    Close { reason: String },
-    /// To wait until then: only the trace is written (the job is put back).
-    Defer { until: Timestamp },
-    /// To hand over now to `address` by `channel`, in these words:
-    /// `planned → sending`, the words (composed, if templated) kept.
-    Begin { channel: Channel, address: String, words: Words },
-}
-
-/// What a message says, as handed over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Words {
-    pub subject: Option<String>,
-    pub body: String,
-    /// Set when composed from a template: the language it was composed in.
-    pub language: Option<LanguageTag>,
-}
-
-/// What became of a decision at commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Taken {
-    /// Committed (a hand-over: the message is now `sending`, ours to send).
-    Yes,
-    /// The message was no longer planned (cancelled, or another dispatcher has it).
-    Lost,
-    /// A care text that the cap, checked again under lock, puts off until then.
-    Deferred(Timestamp),
-}
-
-/// What a provider's answer does to a message in `sending`.
-#[derive(Debug, Clone)]
-pub enum Handed {
-    Sent {
-        provider_ref: String,
-        line: String,
-    },
-    InDoubt {
-        reason: String,
-    },
-    BackToPlanned {
-        why: String,
-    },
-    Refused {
-        state: MessageState,
-        reason: String,
-    },
-    /// The provider holds the STOP that `address` texted to `sender`.
-    OptedOut {
-        sender: Option<String>,
-        address: String,
-        reason: String,
-    },
 }
 
 /// Runs a batch `UPDATE … RETURNING id` whose `$1` is `now` and whose

@@ -9,7 +9,10 @@ use std::str::FromStr;
 use rapport_domain::{AppointmentId, InboundTextId, MessageId, VisitAnswerId};
 use serde::{Deserialize, Serialize};
 
-use super::Job;
+use rapport_domain::OrganizationId;
+use rapport_domain::message::pace::Priority;
+
+use super::{Job, NewJob};
 
 /// The kinds of job, by the name the queue keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,6 +92,21 @@ impl Job {
         let bad = || BadPayload { kind: self.kind.clone() };
         let work: JobWork = serde_json::from_str(&self.payload).map_err(|_| bad())?;
         if work.kind().as_str() == self.kind { Ok(work) } else { Err(bad()) }
+    }
+}
+
+/// The reminder sync job for a visit's state `tag` (its version, or
+/// `deleted`): every write of an appointment enqueues one in its own
+/// transaction, so no change is missed even if the process dies.
+pub(super) fn sync_job(org: OrganizationId, id: AppointmentId, tag: &str, now: jiff::Timestamp) -> NewJob {
+    NewJob {
+        organization_id: Some(org),
+        kind: JobKind::ReminderSync.as_str().into(),
+        payload: JobWork::ReminderSync { appointment_id: id }.payload(),
+        idempotency_key: format!("{}:{id}:{tag}", JobKind::ReminderSync.as_str()),
+        run_at: now,
+        max_attempts: 10,
+        rank: Priority::Timely.rank(),
     }
 }
 

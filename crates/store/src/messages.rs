@@ -334,7 +334,7 @@ impl Store {
     }
 
     /// [`close_message`](Store::close_message) within the caller's transaction.
-    pub(super) async fn close_in(
+    pub async fn close_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,

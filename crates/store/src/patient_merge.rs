@@ -14,7 +14,7 @@ use rapport_domain::{ActorKind, AppointmentId, NewAuditEvent, OrganizationId, Ou
 use sqlx::AssertSqlSafe;
 
 use super::db::{Tx, args};
-use super::reminders::sync_job;
+use super::job_kinds::sync_job;
 use super::{Store, StoreError};
 
 /// Tables whose rows simply move to the survivor.

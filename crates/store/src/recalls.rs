@@ -176,7 +176,7 @@ impl Store {
     }
 
     /// Cancels the patient's recall attempts still planned: they booked.
-    pub(super) async fn cancel_recalls_in(
+    pub async fn cancel_recalls_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,

@@ -8,7 +8,7 @@ use rapport_domain::reminder::{Before, ReminderOffset, ReminderRule, ReminderSch
 use rapport_domain::{LocationId, OrganizationId, ReminderRuleId};
 
 use super::db::{Row, Tx, args};
-use super::reminders::sync_job;
+use super::job_kinds::sync_job;
 use super::versioned::{self, Target, Versioned};
 use super::{Store, StoreError};
 
@@ -131,11 +131,7 @@ impl Store {
     }
 
     /// [`reminder_rules`](Store::reminder_rules) within the caller's transaction.
-    pub(super) async fn reminder_rules_in(
-        &self,
-        tx: &mut Tx,
-        org: OrganizationId,
-    ) -> Result<Vec<ReminderRule>, StoreError> {
+    pub async fn reminder_rules_in(&self, tx: &mut Tx, org: OrganizationId) -> Result<Vec<ReminderRule>, StoreError> {
         let rows = tx.fetch_all(RULES, args([org.to_string().into()])).await?;
         rows.iter().map(rule_from_row).collect()
     }

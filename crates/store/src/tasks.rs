@@ -104,7 +104,7 @@ pub struct TaskQuery {
 
 impl Store {
     /// Raises `task` unless its key was raised before.
-    pub(super) async fn add_task_in(&self, tx: &mut Tx, org: OrganizationId, task: &NewTask) -> Result<(), StoreError> {
+    pub async fn add_task_in(&self, tx: &mut Tx, org: OrganizationId, task: &NewTask) -> Result<(), StoreError> {
         tx.execute(
             "INSERT INTO staff_tasks (id, organization_id, kind, idempotency_key, patient_id, appointment_id,
                  inbound_id, state, created_at)

@@ -24,7 +24,7 @@ use rapport_domain::{
 
 use super::appointments::appointment_from_row;
 use super::db::{Arg, Row, Tx, args};
-use super::reminders::sync_job;
+use super::job_kinds::sync_job;
 use super::{Store, StoreError};
 
 /// Where an entry stands.
@@ -264,7 +264,7 @@ impl Store {
     /// Offers the slot of `freed` (a cancelled visit still far enough
     /// ahead) to the waitlist, within the reminder sync's transaction: once
     /// per visit; the first round goes now.
-    pub(super) async fn open_offer_in(
+    pub async fn open_offer_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,

@@ -14,6 +14,7 @@ pub mod builtin;
 pub mod canned;
 pub mod caps;
 pub mod compose;
+pub mod handoff;
 pub mod lifecycle;
 pub mod lint;
 pub mod pace;

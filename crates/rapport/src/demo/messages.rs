@@ -9,6 +9,7 @@ use jiff::SignedDuration;
 use rapport_domain::reminder::ReminderSchedule;
 use rapport_domain::{AppointmentId, AppointmentStatus, Organization};
 
+use crate::engine::reminder_sync::sync_visits;
 use crate::store::{AppointmentUpsert, Store, StoreError};
 
 pub(super) async fn seed(
@@ -25,7 +26,7 @@ pub(super) async fn seed(
         if v.status != AppointmentStatus::Booked || v.start <= now || v.start > horizon {
             continue;
         }
-        planned += store.sync_reminders(org.id, *id, &schedule).await?.planned;
+        planned += sync_visits(store, &[(org.id, *id)], &schedule).await?.planned;
     }
     Ok(planned)
 }

@@ -13,9 +13,9 @@ use rapport::store::{AuditQuery, MessageQuery, PageRequest};
 use rapport_domain::{Answer, OrganizationId, Role};
 use serde_json::{Value, json};
 
-use crate::api::{PUBLIC_URL, TWILIO_TOKEN, TestApp, on_each_backend_app};
 use crate::sms::signed_form;
-use crate::trust_api::{Browser, staff};
+use crate::support::app::{PUBLIC_URL, TWILIO_TOKEN, TestApp, on_each_backend_app};
+use crate::support::browser::{Browser, staff};
 
 const SENDER: &str = "+13125550000";
 const SHARED: &str = "+13125550101";

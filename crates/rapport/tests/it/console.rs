@@ -16,10 +16,10 @@ use rapport::store::{ConversationQuery, ConversationStatus, MessageQuery, NewSta
 use rapport_domain::{Email, MessageState, Role};
 use serde_json::json;
 
-use crate::api::{TestApp, serve_hooks};
 use crate::sms::{SENDER, sender_for};
-use crate::trust_api::{Browser, staff};
-use crate::webdriver::{Driver, browser_or_skip};
+use crate::support::app::{TestApp, serve_hooks};
+use crate::support::browser::{Browser, staff};
+use crate::support::webdriver::{Driver, browser_or_skip};
 
 const MOBILE: &str = "+13125550101";
 const PASSWORD: &str = "a long enough passphrase";

@@ -16,7 +16,7 @@ use rapport_hl7::parse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::api::{TestApp, on_each_backend_app};
+use crate::support::app::{TestApp, on_each_backend_app};
 
 fn sample(name: &str) -> Vec<u8> {
     let path =

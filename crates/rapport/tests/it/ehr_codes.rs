@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use rapport_domain::{ExternalId, OrganizationId};
 use serde_json::json;
 
-use crate::api::on_each_backend_app;
 use crate::ehr::Feed;
+use crate::support::app::on_each_backend_app;
 
 fn booking(control: &str, visit: &str, provider: &str) -> String {
     format!(

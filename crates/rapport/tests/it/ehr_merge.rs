@@ -8,8 +8,8 @@ use rapport::store::{PageRequest, PatientQuery};
 use rapport_domain::{ExternalId, OrganizationId};
 use serde_json::json;
 
-use crate::api::on_each_backend_app;
 use crate::ehr::Feed;
+use crate::support::app::on_each_backend_app;
 
 fn registration(control: &str, mrn: &str, family: &str, phone: &str) -> String {
     format!(

@@ -14,7 +14,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::api::on_each_backend_app;
+use crate::support::app::on_each_backend_app;
 
 const REGISTRATION: &[u8] = b"MSH|^~\\&|EPIC|RIVER|RAPPORT|RIVER|20261122090000||ADT^A04^ADT_A01|T1|P|2.5.1\r\
 PID|1||M1^^^RIVER^MR||Diaz^Rosa||19800402|F\r";

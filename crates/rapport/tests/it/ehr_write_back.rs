@@ -18,8 +18,8 @@ use rapport_hl7::segments::{Msh, Sch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::api::{TestApp, on_each_backend_app};
 use crate::ehr::Feed;
+use crate::support::app::{TestApp, on_each_backend_app};
 
 /// How the harness answers one message.
 #[derive(Debug, Clone, Copy)]

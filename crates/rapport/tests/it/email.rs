@@ -19,7 +19,7 @@ use rapport::simulators::smtp::{PASSWORD, SmtpFault, SmtpSimulator, SmtpTls, USE
 use rapport_domain::{Channel, ConsentStatus, MessageClass, MessageId, MessagePlan, MessageState, OrganizationId};
 use serde_json::json;
 
-use crate::api::{PUBLIC_URL, TestApp, on_each_backend_app};
+use crate::support::app::{PUBLIC_URL, TestApp, on_each_backend_app};
 
 const ADDRESS: &str = "ann@example.org";
 

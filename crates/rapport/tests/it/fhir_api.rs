@@ -11,7 +11,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::api::{Reply, TestApp, on_each_backend_app};
+use crate::support::app::{Reply, TestApp, on_each_backend_app};
 
 pub(crate) fn outcome_code(reply: &Reply) -> &str {
     assert_eq!(reply.content_type.as_deref(), Some("application/fhir+json; charset=utf-8"), "{}", reply.body);
@@ -419,7 +419,7 @@ async fn the_consent_ledger_is_fhir_consent_and_a_contact_consent_it_cannot_read
 
 #[tokio::test]
 async fn everything_rapport_holds_about_a_patient_comes_in_one_bundle_for_an_administrator() {
-    use crate::trust_api::{Browser, staff};
+    use crate::support::browser::{Browser, staff};
     on_each_backend_app(|app| async move {
         let (org, location) = app.organization("Riverbend Health").await;
         let base = format!("/api/v1/organizations/{org}");
@@ -473,7 +473,7 @@ async fn everything_rapport_holds_about_a_patient_comes_in_one_bundle_for_an_adm
 
 #[tokio::test]
 async fn a_bulk_export_runs_in_the_background_and_serves_ndjson_files() {
-    use crate::trust_api::{Browser, staff};
+    use crate::support::browser::{Browser, staff};
     on_each_backend_app(|app| async move {
         let (org, location) = app.organization("Riverbend Health").await;
         let base = format!("/api/v1/organizations/{org}");

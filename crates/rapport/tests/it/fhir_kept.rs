@@ -10,8 +10,8 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::api::on_each_backend_app;
 use crate::fhir_api::{created, examples, ids};
+use crate::support::app::on_each_backend_app;
 
 /// Every `Patient/…` reference in `value` made `Patient/{patient}`.
 fn ours(value: &mut Value, patient: &str) {

@@ -8,8 +8,8 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::api::{TestApp, on_each_backend_app};
 use crate::fhir_api::{created, examples, ids, local, outcome_code};
+use crate::support::app::{TestApp, on_each_backend_app};
 
 /// Monday 2027-03-01 in Chicago (UTC−6): 09:00 to 12:00 local.
 const MONDAY: &str = "start=ge2027-03-01T15:00:00Z&start=lt2027-03-01T18:00:00Z";

@@ -9,8 +9,8 @@ use rapport::auth::{recovery, totp};
 use rapport_domain::Role;
 use serde_json::json;
 
-use crate::api::TestApp;
-use crate::trust_api::staff;
+use crate::support::app::TestApp;
+use crate::support::browser::staff;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")

@@ -20,8 +20,8 @@ use rapport::store::{JobKind, JobState};
 use rapport_domain::{Email, PatientDetails, PatientEmail, PatientPhone, PhoneE164, PhoneKind, TimeZoneName};
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId, PatientId};
 
-use crate::api::{TestApp, on_each_backend_app};
 use crate::sms::{SENDER, sender_for};
+use crate::support::app::{TestApp, on_each_backend_app};
 
 /// A small, seedable generator (SplitMix64): the history is replayable.
 pub struct Rng(u64);

@@ -16,10 +16,10 @@ use rapport::store::{DbOptions, InboxEvent, InboxEventKind, Store};
 use rapport_domain::{OrganizationId, Role};
 use serde_json::{Value, json};
 
-use crate::api::{Reply, TWILIO_TOKEN, TestApp, on_each_backend_app};
 use crate::sms::{SENDER, sender_for, signed_form};
+use crate::support::app::{Reply, TWILIO_TOKEN, TestApp, on_each_backend_app};
+use crate::support::browser::{Browser, staff};
 use crate::support::on_each_backend_url;
-use crate::trust_api::{Browser, staff};
 
 const MOBILE: &str = "+13125550101";
 const UNKNOWN: &str = "+13125550199";
@@ -39,7 +39,8 @@ pub(crate) async fn text(app: &TestApp, org: &str, from: &str, body: &str, sid: 
 async fn answering(keywords: bool, after_hours: bool) -> TestApp {
     let settings = rapport::http::HttpSettings { max_body_bytes: 16 * 1024, hsts: false };
     TestApp::with_state(settings, |mut state| {
-        state.twilio_hooks = Some(crate::api::twilio_hooks(crate::api::PUBLIC_URL, keywords, after_hours));
+        state.twilio_hooks =
+            Some(crate::support::app::twilio_hooks(crate::support::app::PUBLIC_URL, keywords, after_hours));
         state
     })
     .await

@@ -39,4 +39,3 @@ mod trust_api;
 mod trust_storage;
 mod voice;
 mod waitlist;
-mod webdriver;

@@ -12,8 +12,8 @@ use rapport_domain::message::template::{TemplateContent, TemplateKind, TemplateT
 use rapport_domain::{Capability, OrganizationId, Role, StaffUser};
 use serde_json::json;
 
-use crate::api::{Reply, TestApp, on_each_backend_app};
-use crate::trust_api::{Browser, staff};
+use crate::support::app::{Reply, TestApp, on_each_backend_app};
+use crate::support::browser::{Browser, staff};
 
 /// The roles' capabilities as docs/security.md documents them, written
 /// out here independently of the code's table, which must agree.
@@ -185,7 +185,7 @@ async fn every_route_answers_every_caller_as_its_policy_says() {
             "duration_minutes": 30, "visit_type": "annual"});
         let appointment = app.post(&format!("{base}/appointments"), visit).await;
         let target = staff(&app, &org, "target@ours.example", Role::FrontDesk).await;
-        let target_token = crate::api::integration_token(&app.store, org_id).await;
+        let target_token = crate::support::app::integration_token(&app.store, org_id).await;
         let target_token =
             app.store.api_token_by_digest(&secret::digest(&target_token)).await.expect("q").expect("token");
         let text = |reply: &Reply| reply.body["id"].as_str().expect("fixture id").to_owned();

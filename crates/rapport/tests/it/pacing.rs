@@ -11,7 +11,7 @@ use rapport_domain::message::pace::{Priority, RateLimit};
 use rapport_domain::{Channel, MessageClass, MessageId, MessagePlan, MessageState, OrganizationId, PatientId};
 use serde_json::json;
 
-use crate::api::{TestApp, on_each_backend_app};
+use crate::support::app::{TestApp, on_each_backend_app};
 
 struct Setup {
     org: OrganizationId,

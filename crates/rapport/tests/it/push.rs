@@ -18,8 +18,8 @@ use rapport_domain::message::pace::Priority;
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId, Role};
 use serde_json::{Value, json};
 
-use crate::api::{TestApp, on_each_backend_app};
-use crate::trust_api::{Browser, staff};
+use crate::support::app::{TestApp, on_each_backend_app};
+use crate::support::browser::{Browser, staff};
 
 struct Setup {
     org: OrganizationId,

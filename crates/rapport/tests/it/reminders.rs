@@ -11,8 +11,8 @@ use rapport::jobs::BatchReport;
 use rapport_domain::Role;
 use serde_json::{Value, json};
 
-use crate::api::{TestApp, on_each_backend_app};
-use crate::trust_api::{Browser, staff};
+use crate::support::app::{TestApp, on_each_backend_app};
+use crate::support::browser::{Browser, staff};
 
 struct Practice {
     org: String,

@@ -27,9 +27,9 @@ use rapport_domain::{
 };
 use serde_json::json;
 
-use crate::api::{TWILIO_TOKEN, TestApp, on_each_backend_app};
 use crate::history::Rng;
 use crate::sms::signed_form;
+use crate::support::app::{TWILIO_TOKEN, TestApp, on_each_backend_app};
 
 const ZONES: [&str; 2] = ["America/New_York", "America/Chicago"];
 

@@ -13,8 +13,8 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 
-use crate::api::{Reply, TestApp, on_each_backend_app};
-use crate::trust_api::{Browser, staff};
+use crate::support::app::{Reply, TestApp, on_each_backend_app};
+use crate::support::browser::{Browser, staff};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

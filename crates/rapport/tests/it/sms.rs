@@ -16,11 +16,12 @@ use rapport::config::Secret;
 use rapport::engine::dispatch::MessageSender;
 use rapport::jobs::BatchReport;
 use rapport::simulators::twilio::{Fault, TwilioSimulator};
-use rapport::store::{Decided, SendRules, Store, Taken, Words};
+use rapport::store::{SendRules, Store};
+use rapport_domain::message::handoff::{Decided, Taken, Words};
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId};
 use serde_json::json;
 
-use crate::api::{PUBLIC_URL, TWILIO_TOKEN, TestApp, on_each_backend_app};
+use crate::support::app::{PUBLIC_URL, TWILIO_TOKEN, TestApp, on_each_backend_app};
 use crate::support::test_now;
 
 pub const SENDER: &str = "+13125550000";
@@ -120,8 +121,9 @@ async fn media_planned_through_the_api_goes_as_an_mms() {
         let s = setup(&app).await;
         let path = format!("/api/v1/organizations/{}/messages", s.org);
         let org = s.org.to_string();
-        let user = crate::trust_api::staff(&app, &org, "desk@practice.example", rapport_domain::Role::FrontDesk).await;
-        let desk = crate::trust_api::Browser::open(&app, &user).await;
+        let user =
+            crate::support::browser::staff(&app, &org, "desk@practice.example", rapport_domain::Role::FrontDesk).await;
+        let desk = crate::support::browser::Browser::open(&app, &user).await;
         let map = "https://riverbend.example/maps/lakeshore.png";
         let plan = json!({"patient_id": s.patient, "class": "transactional", "idempotency_key": "with-map",
             "body": "Parking is behind the building.", "media_urls": [map]});
@@ -447,7 +449,7 @@ async fn status_callbacks_are_verified_idempotent_and_only_move_forward_to_read(
 #[tokio::test]
 async fn the_simulators_callbacks_reach_a_running_server_and_mark_unknown_numbers() {
     on_each_backend_app(|app| async move {
-        let (public_url, stop) = crate::api::serve_hooks(&app).await;
+        let (public_url, stop) = crate::support::app::serve_hooks(&app).await;
         let mut s = setup(&app).await;
         s.sim = TwilioSimulator::start(app.store.clock().clone()).await.expect("simulator");
         s.sender = sender_for(&app.store, &s.sim, Some(public_url));

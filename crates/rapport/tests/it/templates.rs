@@ -10,9 +10,9 @@ use rapport::jobs::BatchReport;
 use rapport_domain::Role;
 use serde_json::{Value, json};
 
-use crate::api::{TestApp, on_each_backend_app};
+use crate::support::app::{TestApp, on_each_backend_app};
+use crate::support::browser::{Browser, staff};
 use crate::support::test_now;
-use crate::trust_api::{Browser, staff};
 
 async fn dispatch(app: &TestApp) -> BatchReport {
     let worker = crate::support::worker("test-dispatcher", 20);

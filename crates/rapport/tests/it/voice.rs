@@ -18,8 +18,8 @@ use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId};
 use serde_json::json;
 
-use crate::api::{TestApp, on_each_backend_app};
 use crate::sms::{SENDER, twilio_settings};
+use crate::support::app::{TestApp, on_each_backend_app};
 
 const HOME: &str = "+13125550177";
 
@@ -86,7 +86,7 @@ async fn finished(app: &TestApp, s: &Setup, id: MessageId) -> (SimCall, MessageS
 #[tokio::test]
 async fn a_call_speaks_the_reminder_in_spanish_and_hears_the_keypad() {
     on_each_backend_app(|app| async move {
-        let (public_url, stop) = crate::api::serve_hooks(&app).await;
+        let (public_url, stop) = crate::support::app::serve_hooks(&app).await;
         let s = setup(&app, &public_url).await;
         s.sim.press_on_answer(HOME, "1");
         let id = plan_reminder(&app, &s, "call").await;
@@ -122,7 +122,7 @@ async fn a_call_speaks_the_reminder_in_spanish_and_hears_the_keypad() {
 #[tokio::test]
 async fn a_reminder_call_takes_the_answer_from_the_keypad() {
     on_each_backend_app(|app| async move {
-        let (public_url, stop) = crate::api::serve_hooks(&app).await;
+        let (public_url, stop) = crate::support::app::serve_hooks(&app).await;
         let s = setup(&app, &public_url).await;
         s.sim.press_on_answer(HOME, "2");
         // Keyed as the planner keys a visit's reminder: the call asks for an answer.

@@ -11,8 +11,8 @@ use rapport::store::PageRequest;
 use rapport_domain::OrganizationId;
 use serde_json::{Value, json};
 
-use crate::api::{TWILIO_TOKEN, TestApp, on_each_backend_app};
 use crate::sms::signed_form;
+use crate::support::app::{TWILIO_TOKEN, TestApp, on_each_backend_app};
 
 struct Clinic {
     org: String,

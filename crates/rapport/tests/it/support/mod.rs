@@ -1,4 +1,11 @@
-//! Shared test scaffolding: fresh stores on each backend.
+//! The test harness, in one place: fresh stores on each backend (here),
+//! the app under test in-process or on a port (`app`), a staff member's
+//! browser session (`browser`), and a real Chromium over WebDriver
+//! (`webdriver`).
+
+pub mod app;
+pub mod browser;
+pub mod webdriver;
 
 use std::future::Future;
 
