@@ -837,6 +837,19 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_configuration_loads_and_keeps_data_in_var_lib() {
+        let shipped = include_str!("../packaging/rapport.toml");
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("rapport.toml");
+        std::fs::write(&file, shipped).expect("write");
+        let overrides = Overrides { config_file: Some(file), ..Default::default() };
+        let (config, _) = Config::load(&overrides, env(&[])).expect("the shipped file loads");
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/rapport"));
+        assert!(config.listen.ip().is_loopback(), "it listens on loopback until told otherwise");
+        assert_eq!(config.sms, SmsProvider::Log);
+    }
+
+    #[test]
     fn web_push_is_configured_in_its_own_table() {
         let dir = tempfile::tempdir().expect("dir");
         let file = dir.path().join("rapport.toml");
