@@ -8,6 +8,7 @@
 //! text and `keyword_replies` answers STOP, START and HELP (both called by
 //! the inbound webhook).
 
+pub mod answers;
 pub mod auth;
 pub mod channels;
 pub mod decide;

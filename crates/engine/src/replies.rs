@@ -7,15 +7,16 @@
 //! a waitlist offer takes the slot (`waitlist.rs`).
 
 use jiff::{SignedDuration, Timestamp};
-use rapport_domain::answer::{Target, target};
+use rapport_domain::answer::{Asked, Target, target};
 use rapport_domain::keywords;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
     Answer, AppointmentId, Channel, ConversationId, MessagePlan, OrganizationId, PatientId, ReplyWords,
 };
 
+use crate::answers::Settlement;
 use rapport_store::{
-    Answered, InboundText, NewAnswer, NewTask, OfferTaken, ReceivedText, Settlement, Store, StoreError, TaskKind,
+    Answered, InboundText, NewAnswer, NewTask, OfferSent, OfferTaken, ReceivedText, Store, StoreError, TaskKind,
     TextOutcome, unclear_kind,
 };
 
@@ -50,40 +51,86 @@ pub async fn take_text(
     if received.outcome.is_some() {
         return Ok(TextTaken { text: received, outcome: None, answered: None, conversation_id: None });
     }
-    let asked = store.asked_visits(org, &text.from, now - ASKED_WITHIN).await?;
-    let answer = words.read(&text.body);
-    let revocation = answer.is_none() && keywords::reads_as_revocation(&text.body);
+    let reading = read(store, org, text, words, now).await?;
     // A YES to a waitlist offer takes it, unless a reminder also waits for
     // an answer, or several offers do (other slots, or patients sharing the
     // phone): then it is unclear.
+    let ask_waits = matches!(target(&reading.asked, now), Target::Visit(v) if v.answered.is_none());
+    if let ([offer], false) = (reading.offers.as_slice(), ask_waits) {
+        return take_offer_text(store, org, offer, received).await;
+    }
+    let settlement = settlement_for(store, org, &received, &reading, now).await?;
+    let outcome = settlement.outcome;
+    let settled = crate::answers::settle_text(store, org, &received, settlement).await?;
+    let conversation_id = Some(settled.conversation_id);
+    Ok(TextTaken { text: received, outcome: Some(outcome), answered: settled.answered, conversation_id })
+}
+
+/// What a text says, against what was asked of its number lately.
+struct Reading {
+    answer: Option<Answer>,
+    /// The visits reminders asked about, newest first.
+    asked: Vec<Asked>,
+    /// The waitlist offers a YES could take.
+    offers: Vec<OfferSent>,
+    /// It reads as "stop texting me".
+    revocation: bool,
+}
+
+async fn read(
+    store: &Store,
+    org: OrganizationId,
+    text: &InboundText,
+    words: &ReplyWords,
+    now: Timestamp,
+) -> Result<Reading, StoreError> {
+    let asked = store.asked_visits(org, &text.from, now - ASKED_WITHIN).await?;
+    let answer = words.read(&text.body);
+    let revocation = answer.is_none() && keywords::reads_as_revocation(&text.body);
     let offers = match answer {
         Some(Answer::Confirm) => store.offers_sent_to(org, &text.from, now - OFFERS_WITHIN).await?,
         _ => Vec::new(),
     };
-    let ask_waits = matches!(target(&asked, now), Target::Visit(v) if v.answered.is_none());
-    if let ([offer], false) = (offers.as_slice(), ask_waits) {
-        let (taken, conversation) = crate::waitlist::take_offer(store, org, offer, received.id, &text.from).await?;
-        let answered = match taken {
-            OfferTaken::Booked(visit) => Some(Answered::Applied(*visit)),
-            OfferTaken::Gone => None,
-        };
-        let visit = match &answered {
-            Some(Answered::Applied(visit)) => Some(visit.id),
-            _ => None,
-        };
-        let text = ReceivedText {
-            outcome: Some(TextOutcome::Answered),
-            patient_id: Some(offer.patient_id),
-            appointment_id: visit,
-            conversation_id: Some(conversation),
-            ..received
-        };
-        let conversation_id = Some(conversation);
-        return Ok(TextTaken { text, outcome: Some(TextOutcome::Answered), answered, conversation_id });
-    }
-    let unclear_offer = !offers.is_empty();
+    Ok(Reading { answer, asked, offers, revocation })
+}
+
+/// A YES that takes (or is too late for) a waitlist offer.
+async fn take_offer_text(
+    store: &Store,
+    org: OrganizationId,
+    offer: &OfferSent,
+    received: ReceivedText,
+) -> Result<TextTaken, StoreError> {
+    let (taken, conversation) = crate::waitlist::take_offer(store, org, offer, received.id, &received.from).await?;
+    let (answered, visit) = match taken {
+        OfferTaken::Booked(visit) => {
+            let id = visit.id;
+            (Some(Answered::Applied(*visit)), Some(id))
+        }
+        OfferTaken::Gone => (None, None),
+    };
+    let text = ReceivedText {
+        outcome: Some(TextOutcome::Answered),
+        patient_id: Some(offer.patient_id),
+        appointment_id: visit,
+        conversation_id: Some(conversation),
+        ..received
+    };
+    Ok(TextTaken { text, outcome: Some(TextOutcome::Answered), answered, conversation_id: Some(conversation) })
+}
+
+/// How a text that takes no offer is settled: an answer to the one visit
+/// asked about, unclear (staff and the patient told so), or one to read.
+async fn settlement_for(
+    store: &Store,
+    org: OrganizationId,
+    received: &ReceivedText,
+    reading: &Reading,
+    now: Timestamp,
+) -> Result<Settlement, StoreError> {
+    let from = &received.from;
     let ack = |patient: PatientId, kind: TemplateKind, visit: Option<AppointmentId>| {
-        MessagePlan::acknowledgement(received.id, patient, &text.from, kind, visit, now)
+        MessagePlan::acknowledgement(received.id, patient, from, kind, visit, now)
     };
     let task = |kind: TaskKind, patient: Option<PatientId>| NewTask {
         kind,
@@ -92,29 +139,33 @@ pub async fn take_text(
         appointment_id: None,
         inbound_id: Some(received.id),
     };
-    let settlement = match (answer, target(&asked, now)) {
+    let unclear_offer = !reading.offers.is_empty();
+    Ok(match (reading.answer, target(&reading.asked, now)) {
         (Some(answer), Target::Visit(visit)) if !unclear_offer => {
-            let patient = visit.appointment.details.patient_id;
-            let kind = TemplateKind::from(answer.acknowledgement());
+            let (patient, visit_id) = (visit.appointment.details.patient_id, visit.appointment.id);
+            let given = NewAnswer {
+                message_id: visit.message_id,
+                answer,
+                channel: Channel::Sms,
+                inbound_id: Some(received.id),
+            };
             Settlement {
                 outcome: TextOutcome::Answered,
                 patient_id: Some(patient),
-                appointment_id: Some(visit.appointment.id),
-                answer: Some(NewAnswer {
-                    message_id: visit.message_id,
-                    answer,
-                    channel: Channel::Sms,
-                    inbound_id: Some(received.id),
-                }),
-                reply: Some(ack(patient, kind, Some(visit.appointment.id))),
+                appointment_id: Some(visit_id),
+                answer: Some(given),
+                reply: Some(ack(patient, TemplateKind::from(answer.acknowledgement()), Some(visit_id))),
                 task: None,
                 revocation: false,
             }
         }
         (Some(_), target) if unclear_offer || target == Target::Unclear => {
             // The newest reminder's (or offer's) patient gets the words; the phone is the same.
-            let patients = sole_patient(store, org, &text.from, &asked).await?;
-            let newest = asked.first().map_or_else(|| offers[0].patient_id, |a| a.appointment.details.patient_id);
+            let patients = sole_patient(store, org, from, &reading.asked).await?;
+            let newest = reading
+                .asked
+                .first()
+                .map_or_else(|| reading.offers[0].patient_id, |a| a.appointment.details.patient_id);
             Settlement {
                 outcome: TextOutcome::Unclear,
                 patient_id: patients,
@@ -126,7 +177,7 @@ pub async fn take_text(
             }
         }
         _ => {
-            let patients = sole_patient(store, org, &text.from, &asked).await?;
+            let patients = sole_patient(store, org, from, &reading.asked).await?;
             Settlement {
                 outcome: TextOutcome::ToRead,
                 patient_id: patients,
@@ -134,14 +185,10 @@ pub async fn take_text(
                 answer: None,
                 reply: None,
                 task: Some(task(TaskKind::ReplyToRead, patients)),
-                revocation,
+                revocation: reading.revocation,
             }
         }
-    };
-    let outcome = settlement.outcome;
-    let settled = store.settle_text(org, &received, settlement).await?;
-    let conversation_id = Some(settled.conversation_id);
-    Ok(TextTaken { text: received, outcome: Some(outcome), answered: settled.answered, conversation_id })
+    })
 }
 
 /// The one patient a number belongs to: the only one asked, else the only
@@ -186,6 +233,6 @@ pub async fn keep_keyword(
         task: None,
         revocation: false,
     };
-    let settled = store.settle_text(org, &received, settlement).await?;
+    let settled = crate::answers::settle_text(store, org, &received, settlement).await?;
     Ok(Some(settled.conversation_id))
 }

@@ -10,7 +10,7 @@ use rapport_domain::message::template::{ShippedKind, TemplateKind};
 use rapport_domain::{
     Appointment, AppointmentDetails, AppointmentStatus, ConversationId, InboundTextId, MessagePlan, OrganizationId,
 };
-use rapport_store::{Joining, LockedOffer, OfferOutcome, OfferSent, OfferTaken, Store, StoreError, Tx};
+use rapport_store::{Joining, LockedOffer, OfferOutcome, OfferSent, OfferTaken, Store, StoreError, TextOutcome, Tx};
 
 /// Takes the offer `sent` for the patient whose text `text` came from
 /// `from`; what it did, and the conversation the text joined.
@@ -46,7 +46,7 @@ pub async fn take_offer(
     store.record_offer_outcome_in(&mut tx, sent, outcome).await?;
     let reply = MessagePlan::acknowledgement(text, sent.patient_id, from, TemplateKind::from(ack), visit, now);
     store.plan_in(&mut tx, org, &reply, false).await?;
-    store.settle_answered_text_in(&mut tx, org, text, sent.patient_id, visit).await?;
+    store.settle_text_in(&mut tx, org, text, TextOutcome::Answered, Some(sent.patient_id), visit).await?;
     let joining = Joining { text, from, patient: Some(sent.patient_id), opens: false, revocation: false };
     let conversation = store.join_conversation_in(&mut tx, org, joining).await?;
     tx.commit().await?;

@@ -145,7 +145,7 @@ pub async fn answer(State(state): State<AppState>, Path(token): Path<String>) ->
     }
     let given = NewAnswer { message_id: message.id, answer: named.answer, channel: Channel::Email, inbound_id: None };
     let org = message.organization_id;
-    let said = match state.store.answer_visit(org, &given).await? {
+    let said = match rapport_engine::answers::answer_visit(&state.store, org, &given).await? {
         Answered::Closed => w.closed,
         Answered::Applied(_) | Answered::Already(_) => w.done[index(named.answer)],
     };

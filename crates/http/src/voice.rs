@@ -100,7 +100,7 @@ pub async fn twilio_keypad(
                 .note_message(org, id, &format!("keypad: {}, answered {}", answer.digit(), answer.as_str()))
                 .await?;
             let given = NewAnswer { message_id: id, answer, channel: Channel::Voice, inbound_id: None };
-            let spoken = match (state.store.answer_visit(org, &given).await?, answer) {
+            let spoken = match (rapport_engine::answers::answer_visit(&state.store, org, &given).await?, answer) {
                 (Answered::Closed, _) => Spoken::Closed,
                 (_, Answer::Confirm) => Spoken::Confirmed,
                 (_, Answer::Cancel) => Spoken::Cancelled,

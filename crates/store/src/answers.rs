@@ -1,29 +1,20 @@
-//! Patients' answers to their visits' reminders. An answer is recorded with
-//! everything it causes in one transaction: the visit cancelled (a new
-//! version) on "cancel", a staff task for a cancellation or a wish to
-//! reschedule, the audit event (actor: the patient), and the visit's
-//! reminder sync (a confirmation stops the asks). Confirming does not
-//! change the visit's version: the visit itself did not change.
-//!
-//! An answer applies only to the visit as the message described it
-//! (`reminder::answerable`): a reminder of an earlier time, or of a visit
-//! since cancelled or begun, answers nothing. Giving the same answer twice
-//! changes nothing the second time.
+//! Patients' answers to their visits' reminders: the store's steps (the
+//! message answered, the visit locked, the answer recorded, the visit
+//! cancelled, its sync enqueued), which the engine's `answers.rs` composes
+//! with the answer's consequences in one transaction.
 //!
 //! The EHR integration's hook: answers to visits that came from a source
 //! system wait in `answers_to_write_back` until marked written back.
 
 use jiff::Timestamp;
-use rapport_domain::reminder::answerable;
 use rapport_domain::{
-    ActorKind, Answer, Appointment, AppointmentId, AppointmentStatus, Channel, InboundTextId, MessageId, NewAuditEvent,
-    OrganizationId, Outcome, PatientId, VisitAnswerId,
+    Answer, Appointment, AppointmentId, AppointmentStatus, Channel, InboundTextId, MessageId, OrganizationId,
+    PatientId, VisitAnswerId,
 };
 
 use super::appointments::appointment_from_row;
 use super::db::{Row, Tx, args};
 use super::job_kinds::sync_job;
-use super::tasks::{NewTask, TaskKind};
 use super::versioned::{self, Target, Versioned};
 use super::{Store, StoreError};
 
@@ -104,49 +95,58 @@ fn latest_of(row: Option<Row>) -> Result<Option<Answer>, StoreError> {
 }
 
 impl Store {
-    /// Gives `answer` to the visit its message is about (see the module).
-    pub async fn answer_visit(&self, org: OrganizationId, answer: &NewAnswer) -> Result<Answered, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let answered = self.answer_in(&mut tx, org, answer).await?;
-        tx.commit().await?;
-        Ok(answered)
-    }
-
-    /// [`answer_visit`](Store::answer_visit) within the caller's transaction.
-    pub(super) async fn answer_in(
+    /// The visit the answered message is about and the message's key
+    /// (which names the visit's version it asked about), inside the
+    /// caller's transaction; `None` for a message about no visit.
+    pub async fn answered_message_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,
-        given: &NewAnswer,
-    ) -> Result<Answered, StoreError> {
-        let now = self.clock.now();
-        let message = tx
+        message: MessageId,
+    ) -> Result<Option<(String, AppointmentId)>, StoreError> {
+        let row = tx
             .fetch_optional(
                 "SELECT idempotency_key, appointment_id FROM messages WHERE organization_id = $1 AND id = $2",
-                args([org.to_string().into(), given.message_id.to_string().into()]),
+                args([org.to_string().into(), message.to_string().into()]),
             )
             .await?
             .ok_or(StoreError::NotFound)?;
-        let Some(visit_id) = message.opt_parsed::<AppointmentId>("appointment_id")? else {
-            return Ok(Answered::Closed);
-        };
-        let key = message.text("idempotency_key")?;
-        // The visit's row is locked: two answers at once are taken in turn.
+        let Some(visit) = row.opt_parsed::<AppointmentId>("appointment_id")? else { return Ok(None) };
+        Ok(Some((row.text("idempotency_key")?, visit)))
+    }
+
+    /// Visit `id`, its row locked until the caller's transaction ends (two
+    /// answers at once are taken in turn); `None` once deleted.
+    pub async fn lock_appointment_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        id: AppointmentId,
+    ) -> Result<Option<Appointment>, StoreError> {
         let lock = format!("SELECT * FROM appointments WHERE organization_id = $1 AND id = $2 {}", tx.for_update());
-        let Some(row) = tx
-            .fetch_optional(sqlx::AssertSqlSafe(lock), args([org.to_string().into(), visit_id.to_string().into()]))
-            .await?
-        else {
-            return Ok(Answered::Closed);
-        };
-        let visit = appointment_from_row(&row)?;
-        if !answerable(&key, &visit, now) {
-            return Ok(Answered::Closed);
-        }
-        if latest_of(tx.fetch_optional(latest_sql(), latest_args(org, &visit)).await?)? == Some(given.answer) {
-            return Ok(Answered::Already(visit));
-        }
-        let patient = visit.details.patient_id;
+        let row =
+            tx.fetch_optional(sqlx::AssertSqlSafe(lock), args([org.to_string().into(), id.to_string().into()])).await?;
+        row.as_ref().map(appointment_from_row).transpose()
+    }
+
+    /// The patient's latest answer to `visit` as it stands (its version).
+    pub async fn latest_answer_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        visit: &Appointment,
+    ) -> Result<Option<Answer>, StoreError> {
+        latest_of(tx.fetch_optional(latest_sql(), latest_args(org, visit)).await?)
+    }
+
+    /// Records `given` as the patient's answer to `visit` as it stands.
+    pub async fn record_answer_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        visit: &Appointment,
+        given: &NewAnswer,
+    ) -> Result<(), StoreError> {
         tx.execute(
             "INSERT INTO visit_answers (id, organization_id, appointment_id, appointment_version, patient_id, answer,
                  channel, message_id, inbound_id, answered_at)
@@ -156,62 +156,46 @@ impl Store {
                 org.to_string().into(),
                 visit.id.to_string().into(),
                 visit.version.into(),
-                patient.to_string().into(),
+                visit.details.patient_id.to_string().into(),
                 given.answer.as_str().into(),
                 given.channel.as_str().into(),
                 given.message_id.to_string().into(),
                 given.inbound_id.map(|i| i.to_string()).into(),
-                now.into(),
+                self.clock.now().into(),
             ]),
         )
         .await?;
-        let tag = match given.answer {
-            Answer::Cancel => {
-                let target = Target {
-                    table: Versioned::Appointments,
-                    tenant: org.to_string(),
-                    id: visit.id.to_string(),
-                    expected: visit.version,
-                };
-                let status = args([AppointmentStatus::Cancelled.as_str().into()]);
-                format!("v{}", versioned::update(tx, target, "status = $1", status, now).await?)
-            }
-            other => format!("v{}:{}:{}", visit.version, other.as_str(), now.as_microsecond()),
+        Ok(())
+    }
+
+    /// Cancels `visit` under its version, inside the caller's transaction;
+    /// the new version.
+    pub async fn cancel_appointment_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        visit: &Appointment,
+    ) -> Result<i64, StoreError> {
+        let target = Target {
+            table: Versioned::Appointments,
+            tenant: org.to_string(),
+            id: visit.id.to_string(),
+            expected: visit.version,
         };
-        self.enqueue_jobs_in(tx, &[sync_job(org, visit.id, &tag, now)]).await?;
-        let task = match given.answer {
-            Answer::Confirm => None,
-            Answer::Cancel => Some((TaskKind::VisitCancelled, format!("cancelled:{}", visit.id))),
-            Answer::Reschedule => {
-                Some((TaskKind::RescheduleRequested, format!("reschedule:{}:v{}", visit.id, visit.version)))
-            }
-        };
-        if let Some((kind, key)) = task {
-            let task = NewTask {
-                kind,
-                key,
-                patient_id: Some(patient),
-                appointment_id: Some(visit.id),
-                inbound_id: given.inbound_id,
-            };
-            self.add_task_in(tx, org, &task).await?;
-        }
-        let mut event = NewAuditEvent::new(
-            Some(org),
-            ActorKind::Patient,
-            &format!("appointment.{}", given.answer.as_str()),
-            Outcome::Success,
-        );
-        event.actor_id = Some(patient.to_string());
-        event.resource_type = Some("appointment".into());
-        event.resource_id = Some(visit.id.to_string());
-        event.patient_id = Some(patient);
-        event.reason = Some(format!("answered by {} to message {}", given.channel.as_str(), given.message_id));
-        self.append_in(tx, &event).await?;
-        // The visit as the answer left it (a new version after "cancel").
-        let fresh = "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2";
-        let row = tx.fetch_optional(fresh, args([org.to_string().into(), visit.id.to_string().into()])).await?;
-        Ok(Answered::Applied(appointment_from_row(&row.ok_or(StoreError::NotFound)?)?))
+        let status = args([AppointmentStatus::Cancelled.as_str().into()]);
+        versioned::update(tx, target, "status = $1", status, self.clock.now()).await
+    }
+
+    /// Enqueues visit `id`'s reminder sync for its state `tag`, inside the
+    /// caller's transaction (a tag already queued is a no-op).
+    pub async fn enqueue_sync_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        id: AppointmentId,
+        tag: &str,
+    ) -> Result<(), StoreError> {
+        self.enqueue_jobs_in(tx, &[sync_job(org, id, tag, self.clock.now())]).await
     }
 
     /// Whether the patient's latest answer to the visit as it stands is a

@@ -112,7 +112,7 @@ impl Store {
     }
 
     /// [`append_audit`](Store::append_audit) within the caller's transaction.
-    pub(super) async fn append_in(&self, tx: &mut Tx, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
+    pub async fn append_in(&self, tx: &mut Tx, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
         let chain = chain_of(event.organization_id);
         let advance = "UPDATE audit_heads SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash";
         let mut head = tx.fetch_optional(advance, args([chain.as_str().into()])).await?;

@@ -1,23 +1,21 @@
 //! Texts patients send in. Each is kept once (its provider reference is
-//! unique, so a webhook delivered twice is one text) and then settled in
-//! one transaction with everything it causes: the answer to a visit, the
-//! reply that acknowledges it, a staff task. Until settled its outcome is
-//! empty, so a webhook retried after a failure finishes the work. Settling
-//! also puts it in its conversation (`conversations.rs`).
+//! unique, so a webhook delivered twice is one text) and then settled: the
+//! engine (`answers::settle_text`) records its outcome here
+//! (`settle_text_in`) in one transaction with everything it causes. Until
+//! settled its outcome is empty, so a webhook retried after a failure
+//! finishes the work.
 
 use std::str::FromStr;
 
 use jiff::Timestamp;
 use rapport_domain::answer::Asked;
 use rapport_domain::contact::UnknownWord;
-use rapport_domain::{Answer, AppointmentId, ConversationId, InboundTextId, MessagePlan, OrganizationId, PatientId};
+use rapport_domain::{Answer, AppointmentId, ConversationId, InboundTextId, OrganizationId, PatientId};
 use serde::{Deserialize, Serialize};
 
-use super::answers::{Answered, LATEST_ANSWER, NewAnswer};
+use super::answers::LATEST_ANSWER;
 use super::appointments::appointment_from_row;
-use super::conversations::Joining;
 use super::db::{Row, Tx, args};
-use super::tasks::{NewTask, TaskKind};
 use super::{Store, StoreError};
 
 /// The acknowledgement of an answer Rapport could not place.
@@ -118,46 +116,26 @@ pub(super) fn text_from_row(r: &Row) -> Result<ReceivedText, StoreError> {
     })
 }
 
-/// How a text is settled, all at once.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settlement {
-    pub outcome: TextOutcome,
-    pub patient_id: Option<PatientId>,
-    pub appointment_id: Option<AppointmentId>,
-    pub answer: Option<NewAnswer>,
-    /// The acknowledgement to send back.
-    pub reply: Option<MessagePlan>,
-    pub task: Option<NewTask>,
-    /// It reads as "stop texting me": its conversation is flagged for a person.
-    pub revocation: bool,
-}
-
-/// What settling a text did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settled {
-    pub answered: Option<Answered>,
-    pub conversation_id: ConversationId,
-}
-
 impl Store {
-    /// Settles a text as answered by `patient` (about `visit`), inside the
-    /// caller's transaction: for a flow that writes the answer's
-    /// consequences itself (a waitlist offer taken).
-    pub async fn settle_answered_text_in(
+    /// Records what became of a text (its outcome, the patient who wrote,
+    /// the visit it answered), inside the caller's transaction.
+    pub async fn settle_text_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,
         text: InboundTextId,
-        patient: PatientId,
+        outcome: TextOutcome,
+        patient: Option<PatientId>,
         visit: Option<AppointmentId>,
     ) -> Result<(), StoreError> {
         tx.execute(
-            "UPDATE inbound_texts SET outcome = 'answered', patient_id = $3, appointment_id = $4
+            "UPDATE inbound_texts SET outcome = $3, patient_id = $4, appointment_id = $5
              WHERE organization_id = $1 AND id = $2",
             args([
                 org.to_string().into(),
                 text.to_string().into(),
-                patient.to_string().into(),
+                outcome.as_str().into(),
+                patient.map(|p| p.to_string()).into(),
                 visit.map(|v| v.to_string()).into(),
             ]),
         )
@@ -246,69 +224,6 @@ impl Store {
             )
             .await?;
         rows.iter().map(|r| r.parsed("patient_id")).collect()
-    }
-
-    /// Settles a text with everything it causes, in one transaction, and
-    /// puts it in its conversation (opened when staff must read it). An
-    /// answer the visit no longer takes (it changed in the meantime) is
-    /// settled as unclear: staff see it, and the patient is told so.
-    pub async fn settle_text(
-        &self,
-        org: OrganizationId,
-        text: &ReceivedText,
-        settlement: Settlement,
-    ) -> Result<Settled, StoreError> {
-        let id = text.id;
-        let Settlement { mut outcome, patient_id, mut appointment_id, answer, mut reply, mut task, revocation } =
-            settlement;
-        let mut tx = self.db.begin().await?;
-        let answered = match &answer {
-            Some(given) => Some(self.answer_in(&mut tx, org, given).await?),
-            None => None,
-        };
-        if answered == Some(Answered::Closed) {
-            outcome = TextOutcome::Unclear;
-            appointment_id = None;
-            task = Some(NewTask {
-                kind: TaskKind::ReplyUnclear,
-                key: format!("text:{id}"),
-                patient_id,
-                appointment_id: None,
-                inbound_id: Some(id),
-            });
-            if let Some(plan) = reply.as_mut() {
-                plan.template = Some(unclear_kind());
-                plan.appointment_id = None;
-            }
-        }
-        if let Some(task) = &task {
-            self.add_task_in(&mut tx, org, task).await?;
-        }
-        if let Some(plan) = &reply {
-            self.plan_in(&mut tx, org, plan, false).await?;
-        }
-        tx.execute(
-            "UPDATE inbound_texts SET outcome = $3, patient_id = $4, appointment_id = $5
-             WHERE organization_id = $1 AND id = $2",
-            args([
-                org.to_string().into(),
-                id.to_string().into(),
-                outcome.as_str().into(),
-                patient_id.map(|p| p.to_string()).into(),
-                appointment_id.map(|a| a.to_string()).into(),
-            ]),
-        )
-        .await?;
-        let joining = Joining {
-            text: id,
-            from: &text.from,
-            patient: patient_id,
-            opens: matches!(outcome, TextOutcome::Unclear | TextOutcome::ToRead),
-            revocation,
-        };
-        let conversation_id = self.join_conversation_in(&mut tx, org, joining).await?;
-        tx.commit().await?;
-        Ok(Settled { answered, conversation_id })
     }
 
     /// The text the provider delivered under `provider_ref`, if it came.

@@ -129,7 +129,7 @@ async fn a_confirmation_reaches_the_ehr_once_through_a_dropped_connection_and_an
         let settings = WriteBackSettings { endpoint: ehr.address, timeout: std::time::Duration::from_secs(5) };
         let write_backs = WriteBacks::new(app.store.clone(), org, settings);
         let answer = NewAnswer { message_id, answer: Answer::Confirm, channel: Channel::Sms, inbound_id: None };
-        app.store.answer_visit(org, &answer).await.expect("answer");
+        rapport::engine::answers::answer_visit(&app.store, org, &answer).await.expect("answer");
         let worker = crate::support::worker("write-back", 20);
         let mut now: jiff::Timestamp = "2026-11-24T16:10:00Z".parse().expect("time");
         for _ in 0..5 {
@@ -157,7 +157,7 @@ async fn a_cancellation_the_ehr_refuses_is_not_sent_again() {
         let settings = WriteBackSettings { endpoint: ehr.address, timeout: std::time::Duration::from_secs(5) };
         let write_backs = WriteBacks::new(app.store.clone(), org, settings);
         let answer = NewAnswer { message_id, answer: Answer::Cancel, channel: Channel::Sms, inbound_id: None };
-        app.store.answer_visit(org, &answer).await.expect("answer");
+        rapport::engine::answers::answer_visit(&app.store, org, &answer).await.expect("answer");
         let worker = crate::support::worker("write-back", 20);
         let mut now: jiff::Timestamp = "2026-11-24T16:10:00Z".parse().expect("time");
         for _ in 0..3 {
