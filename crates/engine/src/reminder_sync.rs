@@ -96,7 +96,7 @@ async fn follow_change(
         store.cancel_recalls_in(tx, org, appointment.details.patient_id).await?;
     }
     if appointment.details.status == AppointmentStatus::Cancelled && ahead {
-        store.open_offer_in(tx, org, appointment).await?;
+        crate::waitlist::open_offer_in(store, tx, org, appointment).await?;
     }
     if recent_no_show(appointment, now) {
         let task = NewTask {

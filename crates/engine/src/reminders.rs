@@ -72,7 +72,7 @@ impl ReminderPlanner {
             report.count(result, state);
         }
         self.scan_recalls_if_due().await?;
-        self.store.close_rounds().await?;
+        crate::waitlist::close_rounds(&self.store).await?;
         Ok(report)
     }
 

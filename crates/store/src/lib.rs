@@ -98,7 +98,7 @@ pub use teams::Team;
 pub use text_media::FetchedMedia;
 pub use throttle::ThrottleRule;
 pub use tokens::NewApiToken;
-pub use waitlist::{EntryState, LockedOffer, OfferOutcome, OfferSent, OfferTaken, SlotOffer, WaitlistEntry};
+pub use waitlist::{DueOffer, EntryState, LockedOffer, OfferOutcome, OfferSent, OfferTaken, SlotOffer, WaitlistEntry};
 
 use std::collections::{HashMap, HashSet};
 

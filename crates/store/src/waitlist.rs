@@ -1,25 +1,18 @@
-//! The waitlist (domain `waitlist`): entries, a freed slot's offer and its
-//! rounds, and taking it. A slot is offered once per cancelled visit
-//! (`open_offer_in`, from the reminder sync); each round texts up to `BATCH`
-//! waiting patients it suits, oldest entry first, and closes after
-//! `ROUND` (`close_rounds`, from the planner), when the next round goes out
-//! or, with nobody left or no time, the offer closes. The first YES takes
-//! it: the engine's `waitlist::take_offer` composes the steps here
-//! (`lock_offer_in`, `book_offer_in` …) in one transaction with the offer's
-//! row locked, so of two YES at once one books and the other is told the
-//! time is gone.
+//! The waitlist's tables (domain `waitlist`): entries, a freed slot's
+//! offer, its rounds and recipients, and the steps of taking it. The
+//! engine's `waitlist.rs` composes them: it opens an offer, sends its
+//! rounds and takes a YES, each in one transaction, the offer's row locked
+//! where two processes or two patients could meet.
 
 use std::str::FromStr;
 
 use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use rapport_domain::contact::UnknownWord;
-use rapport_domain::message::pace::Priority;
-use rapport_domain::message::template::{ShippedKind, TemplateKind};
-use rapport_domain::waitlist::{BATCH, Criteria, parse_day, round_closes};
+use rapport_domain::waitlist::{Criteria, parse_day};
 use rapport_domain::{
-    Appointment, AppointmentDetails, AppointmentId, Channel, MessageClass, MessageId, MessagePlan, MessageState,
-    OrganizationId, PatientId, SlotOfferId, TimeZoneName, WaitlistEntryId,
+    Appointment, AppointmentDetails, AppointmentId, MessageId, MessageState, OrganizationId, PatientId, SlotOfferId,
+    TimeZoneName, WaitlistEntryId,
 };
 
 use super::appointments::appointment_from_row;
@@ -120,6 +113,17 @@ impl OfferOutcome {
     }
 }
 
+/// A due offer, as its lock found it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DueOffer {
+    /// Another process moved it first: nothing to do.
+    Moved,
+    /// The visit whose time it offers is gone: it closes.
+    VisitGone,
+    /// Its round is up; the cancelled visit whose time it offers.
+    Due(Box<Appointment>),
+}
+
 /// What a YES did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OfferTaken {
@@ -160,10 +164,6 @@ fn entry_from_row(r: &Row) -> Result<WaitlistEntry, StoreError> {
 
 fn hhmm(t: Option<Time>) -> Arg {
     t.map(super::codec::hhmm).into()
-}
-
-fn kind(shipped: ShippedKind) -> TemplateKind {
-    shipped.into()
 }
 
 impl Store {
@@ -261,17 +261,16 @@ impl Store {
         self.waitlist_entry(org, id).await.map(drop)
     }
 
-    /// Offers the slot of `freed` (a cancelled visit still far enough
-    /// ahead) to the waitlist, within the reminder sync's transaction: once
-    /// per visit; the first round goes now.
-    pub async fn open_offer_in(
+    /// Creates the offer of `freed`'s time, its first round closing at
+    /// `closes`, inside the caller's transaction: once per visit (`None`
+    /// when it was offered before).
+    pub async fn create_offer_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,
         freed: &Appointment,
+        closes: Timestamp,
     ) -> Result<Option<SlotOfferId>, StoreError> {
-        let now = self.clock.now();
-        let Some(closes) = round_closes(freed.details.start, now) else { return Ok(None) };
         let id = SlotOfferId::generate();
         let created = tx
             .execute(
@@ -285,139 +284,115 @@ impl Store {
                     freed.id.to_string().into(),
                     freed.details.start.into(),
                     closes.into(),
-                    now.into(),
+                    self.clock.now().into(),
                 ]),
             )
             .await?;
-        if created == 0 {
-            return Ok(None);
-        }
-        self.next_round_in(tx, org, id, freed, now).await?;
-        Ok(Some(id))
+        Ok((created == 1).then_some(id))
     }
 
-    /// Texts the next batch the slot suits, or closes the offer when
-    /// nobody is left or it is too late.
-    async fn next_round_in(
+    /// The waiting entries of live patients other than `except` that
+    /// `offer` has not gone to yet, oldest first.
+    pub async fn entries_not_offered_in(
         &self,
         tx: &mut Tx,
         org: OrganizationId,
         offer: SlotOfferId,
-        freed: &Appointment,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
+        except: PatientId,
+    ) -> Result<Vec<WaitlistEntry>, StoreError> {
         let rows = tx
             .fetch_all(
                 "SELECT w.* FROM waitlist_entries w JOIN patients p ON p.id = w.patient_id AND p.deleted_at IS NULL
                  WHERE w.organization_id = $1 AND w.state = 'waiting' AND w.patient_id <> $2
                    AND NOT EXISTS (SELECT 1 FROM offer_recipients r WHERE r.offer_id = $3 AND r.entry_id = w.id)
                  ORDER BY w.created_at, w.id",
-                args([org.to_string().into(), freed.details.patient_id.to_string().into(), offer.to_string().into()]),
+                args([org.to_string().into(), except.to_string().into(), offer.to_string().into()]),
             )
             .await?;
-        let mut batch: Vec<WaitlistEntry> = Vec::new();
-        for row in &rows {
-            let entry = entry_from_row(row)?;
-            // One offer per patient per slot, whatever their entries.
-            if entry.criteria.suits(freed) && !batch.iter().any(|b| b.patient_id == entry.patient_id) {
-                batch.push(entry);
-            }
-            if batch.len() == BATCH {
-                break;
-            }
-        }
-        let closes = round_closes(freed.details.start, now);
-        let (Some(closes), false) = (closes, batch.is_empty()) else {
-            let close =
-                "UPDATE slot_offers SET state = 'closed', updated_at = $3 WHERE organization_id = $1 AND id = $2";
-            tx.execute(close, args([org.to_string().into(), offer.to_string().into(), now.into()])).await?;
-            return Ok(());
-        };
-        let round = tx
-            .fetch_optional(
-                "UPDATE slot_offers SET round = round + 1, closes_at = $3, updated_at = $4
-                 WHERE organization_id = $1 AND id = $2 RETURNING round",
-                args([org.to_string().into(), offer.to_string().into(), closes.into(), now.into()]),
-            )
-            .await?
-            .ok_or(StoreError::NotFound)?
-            .int("round")?;
-        for entry in batch {
-            let plan = MessagePlan {
-                patient_id: entry.patient_id,
-                class: MessageClass::Transactional,
-                idempotency_key: format!("offer:{offer}:{}", entry.id),
-                subject: None,
-                body: String::new(),
-                template: Some(kind(ShippedKind::WaitlistOffer)),
-                appointment_id: Some(freed.id),
-                priority: Priority::Timely,
-                media: Vec::new(),
-                channel: Some(Channel::Sms),
-                to: None,
-                due_at: now,
-                expires_at: Some(closes),
-            };
-            self.plan_in(tx, org, &plan, true).await?;
-            tx.execute(
-                "INSERT INTO offer_recipients (offer_id, entry_id, patient_id, message_id, round)
-                 SELECT $1, $2, $3, id, $4 FROM messages WHERE organization_id = $5 AND idempotency_key = $6",
-                args([
-                    offer.to_string().into(),
-                    entry.id.to_string().into(),
-                    entry.patient_id.to_string().into(),
-                    round.into(),
-                    org.to_string().into(),
-                    plan.idempotency_key.as_str().into(),
-                ]),
-            )
-            .await?;
-        }
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Starts `offer`'s next round, closing at `closes`; its number.
+    pub async fn next_round_number_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        offer: SlotOfferId,
+        closes: Timestamp,
+    ) -> Result<i64, StoreError> {
+        tx.fetch_optional(
+            "UPDATE slot_offers SET round = round + 1, closes_at = $3, updated_at = $4
+             WHERE organization_id = $1 AND id = $2 RETURNING round",
+            args([org.to_string().into(), offer.to_string().into(), closes.into(), self.clock.now().into()]),
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .int("round")
+    }
+
+    /// Records that round `round` of `offer` went to `entry` by the
+    /// message planned under `key`.
+    pub async fn add_recipient_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        offer: SlotOfferId,
+        entry: &WaitlistEntry,
+        round: i64,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO offer_recipients (offer_id, entry_id, patient_id, message_id, round)
+             SELECT $1, $2, $3, id, $4 FROM messages WHERE organization_id = $5 AND idempotency_key = $6",
+            args([
+                offer.to_string().into(),
+                entry.id.to_string().into(),
+                entry.patient_id.to_string().into(),
+                round.into(),
+                org.to_string().into(),
+                key.into(),
+            ]),
+        )
+        .await?;
         Ok(())
     }
 
-    /// Rounds whose time is up: the next batch, or the offer closes.
-    /// Returns how many offers moved.
-    pub async fn close_rounds(&self) -> Result<usize, StoreError> {
-        let now = self.clock.now();
+    /// The open offers whose round's time is up, oldest first (100 at most).
+    pub async fn due_rounds(&self) -> Result<Vec<(SlotOfferId, OrganizationId)>, StoreError> {
         let due = self
             .db
             .fetch_all(
-                "SELECT id, organization_id, appointment_id FROM slot_offers WHERE state = 'open' AND closes_at <= $1
+                "SELECT id, organization_id FROM slot_offers WHERE state = 'open' AND closes_at <= $1
                  ORDER BY closes_at LIMIT 100",
-                args([now.into()]),
+                args([self.clock.now().into()]),
             )
             .await?;
-        let mut moved = 0;
-        for row in due {
-            let (offer, org): (SlotOfferId, OrganizationId) = (row.parsed("id")?, row.parsed("organization_id")?);
-            let mut tx = self.db.begin().await?;
-            let lock = format!("SELECT state, closes_at FROM slot_offers WHERE id = $1 {}", tx.for_update());
-            let current = tx.fetch_optional(sqlx::AssertSqlSafe(lock), args([offer.to_string().into()])).await?;
-            // Another process moved it first.
-            if current.is_none_or(|c| {
-                c.text("state").is_ok_and(|s| s != "open") || c.timestamp("closes_at").is_ok_and(|t| t > now)
-            }) {
-                continue;
-            }
-            let freed_id: AppointmentId = row.parsed("appointment_id")?;
-            let freed = tx
-                .fetch_optional(
-                    "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2",
-                    args([org.to_string().into(), freed_id.to_string().into()]),
-                )
-                .await?;
-            match freed {
-                Some(freed) => self.next_round_in(&mut tx, org, offer, &appointment_from_row(&freed)?, now).await?,
-                None => {
-                    let close = "UPDATE slot_offers SET state = 'closed', updated_at = $2 WHERE id = $1";
-                    tx.execute(close, args([offer.to_string().into(), now.into()])).await?;
-                }
-            }
-            tx.commit().await?;
-            moved += 1;
+        due.iter().map(|row| Ok((row.parsed("id")?, row.parsed("organization_id")?))).collect()
+    }
+
+    /// Locks a due offer for its next round, inside the caller's
+    /// transaction: what stands (another process may have moved it first).
+    pub async fn lock_due_offer_in(&self, tx: &mut Tx, offer: SlotOfferId) -> Result<DueOffer, StoreError> {
+        let now = self.clock.now();
+        let lock = format!("SELECT * FROM slot_offers WHERE id = $1 {}", tx.for_update());
+        let Some(row) = tx.fetch_optional(sqlx::AssertSqlSafe(lock), args([offer.to_string().into()])).await? else {
+            return Ok(DueOffer::Moved);
+        };
+        if row.text("state")? != "open" || row.timestamp("closes_at")? > now {
+            return Ok(DueOffer::Moved);
         }
-        Ok(moved)
+        let org: OrganizationId = row.parsed("organization_id")?;
+        let freed: AppointmentId = row.parsed("appointment_id")?;
+        let visit = tx
+            .fetch_optional(
+                "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2",
+                args([org.to_string().into(), freed.to_string().into()]),
+            )
+            .await?;
+        Ok(match visit {
+            Some(visit) => DueOffer::Due(Box::new(appointment_from_row(&visit)?)),
+            None => DueOffer::VisitGone,
+        })
     }
 
     /// The offers texted to `number` that are still open or were taken
