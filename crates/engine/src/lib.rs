@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod keyword_replies;
 pub mod links;
 pub mod media_fetch;
+pub mod recall;
 pub mod reminder_sync;
 pub mod reminders;
 pub mod replies;

@@ -12,8 +12,9 @@ use rapport_domain::reminder::ReminderSchedule;
 use rapport_domain::{AppointmentId, JobId, OrganizationId};
 
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
+use crate::recall::{RecallScan, scan_recalls};
 use crate::reminder_sync::sync_visits;
-use rapport_store::{Job, JobKind, JobResult, JobWork, RecallScan, Store, StoreError};
+use rapport_store::{Job, JobKind, JobResult, JobWork, Store, StoreError};
 
 /// How often a process scans for patients due a recall.
 const RECALL_EVERY: SignedDuration = SignedDuration::from_mins(10);
@@ -90,7 +91,7 @@ impl ReminderPlanner {
         if !due {
             return Ok(None);
         }
-        let scan = self.store.scan_recalls().await?;
+        let scan = scan_recalls(&self.store).await?;
         if scan.planned > 0 {
             tracing::info!(due = scan.due, planned = scan.planned, "the recall scan planned attempts");
         }

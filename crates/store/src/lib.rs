@@ -84,7 +84,6 @@ pub use patient_names::PatientName;
 pub use patient_search::PatientQuery;
 pub use patients::PatientUpsert;
 pub use push::PushSubscription;
-pub use recalls::RecallScan;
 pub use registry_batch::Mapped;
 pub use reminder_rules::NewReminderRule;
 pub use reminders::ReminderSync;

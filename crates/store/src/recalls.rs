@@ -1,20 +1,14 @@
-//! Recall rules and the scan that finds patients due (domain `recall`). The
-//! scan plans each due patient's attempts as bulk care messages keyed per
-//! rule, patient, last visit and attempt, so scanning again (in any
-//! process) plans nothing twice; booking a visit cancels the attempts still
-//! planned (`cancel_recalls`, from the reminder sync).
+//! Recall rules, the patients a rule finds due (`recall_candidates`), and
+//! cancelling a patient's planned attempts once they book. The scan that
+//! plans the attempts is the engine's (`recall.rs`).
 
-use jiff::{SignedDuration, Timestamp};
-use rapport_domain::message::pace::Priority;
+use jiff::Timestamp;
 use rapport_domain::message::template::TemplateKind;
-use rapport_domain::recall::{RecallCandidate, RecallPlan, RecallRule, attempts, due_cutoff, patient_prefix};
-use rapport_domain::{MessageClass, MessageId, MessagePlan, MessageState, OrganizationId, PatientId, RecallRuleId};
+use rapport_domain::recall::{RecallCandidate, RecallPlan, RecallRule, patient_prefix};
+use rapport_domain::{MessageId, MessageState, OrganizationId, PatientId, RecallRuleId};
 
 use super::db::{Row, Tx, args};
 use super::{Store, StoreError};
-
-/// How long an attempt may wait (for the patient's hours, the care cap).
-const ATTEMPT_LIFETIME: SignedDuration = SignedDuration::from_hours(24 * 7);
 
 fn rule_from_row(r: &Row) -> Result<RecallRule, StoreError> {
     let corrupt = || StoreError::Corrupt("bad recall rule");
@@ -31,15 +25,6 @@ fn rule_from_row(r: &Row) -> Result<RecallRule, StoreError> {
             .map_err(|_| corrupt())?,
         created_at: r.timestamp("created_at")?,
     })
-}
-
-/// What a scan did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RecallScan {
-    /// Patients found due.
-    pub due: usize,
-    /// Attempts newly planned.
-    pub planned: usize,
 }
 
 impl Store {
@@ -94,46 +79,9 @@ impl Store {
         if gone == 1 { Ok(()) } else { Err(StoreError::NotFound) }
     }
 
-    /// Finds the patients due under every rule and plans their attempts.
-    pub async fn scan_recalls(&self) -> Result<RecallScan, StoreError> {
-        let now = self.clock.now();
-        let mut scan = RecallScan::default();
-        for rule in self.recall_rules(None).await? {
-            let org = rule.organization_id;
-            let zone = self.get_organization(org).await?.time_zone;
-            let Some(cutoff) = due_cutoff(&rule.plan, &zone, now) else { continue };
-            for candidate in self.recall_candidates(&rule, cutoff, now).await? {
-                scan.due += 1;
-                for attempt in attempts(&rule, &candidate, &zone, now) {
-                    let plan = MessagePlan {
-                        patient_id: candidate.patient_id,
-                        class: MessageClass::Care,
-                        idempotency_key: attempt.key,
-                        subject: None,
-                        body: String::new(),
-                        template: Some(rule.plan.template.clone()),
-                        appointment_id: Some(candidate.last_visit),
-                        priority: Priority::Bulk,
-                        media: Vec::new(),
-                        channel: None,
-                        to: None,
-                        due_at: attempt.due_at,
-                        expires_at: Some(attempt.due_at + ATTEMPT_LIFETIME),
-                    };
-                    match self.plan_message(org, &plan).await {
-                        Ok((_, true)) => scan.planned += 1,
-                        Ok((_, false)) | Err(StoreError::UnknownReference { .. }) => {}
-                        Err(other) => return Err(other),
-                    }
-                }
-            }
-        }
-        Ok(scan)
-    }
-
     /// Live patients whose last fulfilled visit of the rule's type ended at
     /// or before `cutoff`, with no visit ahead of `now`.
-    async fn recall_candidates(
+    pub async fn recall_candidates(
         &self,
         rule: &RecallRule,
         cutoff: Timestamp,
