@@ -60,6 +60,7 @@ pub mod kind {
     pub enum WaitlistEntry {}
     #[derive(Debug)]
     pub enum SlotOffer {}
+    pub enum Hl7Message {}
     #[derive(Debug)]
     pub enum Conversation {}
     #[derive(Debug)]
@@ -93,6 +94,8 @@ pub type StaffTaskId = Id<kind::StaffTask>;
 pub type RecallRuleId = Id<kind::RecallRule>;
 pub type WaitlistEntryId = Id<kind::WaitlistEntry>;
 pub type SlotOfferId = Id<kind::SlotOffer>;
+/// An HL7 v2 message kept in the integration log.
+pub type Hl7MessageId = Id<kind::Hl7Message>;
 pub type ConversationId = Id<kind::Conversation>;
 pub type ConversationNoteId = Id<kind::ConversationNote>;
 pub type CannedReplyId = Id<kind::CannedReply>;

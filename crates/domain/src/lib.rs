@@ -32,9 +32,9 @@ pub use consent::{Channel, Consent, ConsentStatus, Purpose};
 pub use contact::{Email, PhoneE164, PhoneKind};
 pub use ids::{
     ApiTokenId, AppointmentId, AuditEventId, CannedReplyId, ConsentId, ConversationId, ConversationNoteId,
-    InboundTextId, JobId, LocationId, MessageId, OrganizationId, PatientId, ProviderId, PushSubscriptionId,
-    RecallRuleId, ReminderRuleId, ScheduleId, SessionId, SlotOfferId, StaffTaskId, StaffUserId, TeamId, TemplateId,
-    VisitAnswerId, WaitlistEntryId,
+    Hl7MessageId, InboundTextId, JobId, LocationId, MessageId, OrganizationId, PatientId, ProviderId,
+    PushSubscriptionId, RecallRuleId, ReminderRuleId, ScheduleId, SessionId, SlotOfferId, StaffTaskId, StaffUserId,
+    TeamId, TemplateId, VisitAnswerId, WaitlistEntryId,
 };
 pub use message::{Message, MessageClass, MessagePlan, MessageState};
 pub use organization::{Location, OpeningHours, Organization, Provider};

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use rapport_domain::contact::UnknownWord;
-use rapport_domain::{AppointmentId, OrganizationId, PatientId};
+use rapport_domain::{AppointmentId, Hl7MessageId, OrganizationId, PatientId};
 
 use super::db::{Row, args};
 use super::{Page, PageRequest, Store, StoreError, paginate};
@@ -48,7 +48,7 @@ impl FromStr for Hl7Status {
 /// A message as the log keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hl7Entry {
-    pub id: String,
+    pub id: Hl7MessageId,
     pub sender: String,
     pub control_id: String,
     pub message_type: String,
@@ -61,7 +61,7 @@ pub struct Hl7Entry {
 
 fn entry_from_row(r: &Row) -> Result<Hl7Entry, StoreError> {
     Ok(Hl7Entry {
-        id: r.text("id")?,
+        id: r.parsed("id")?,
         sender: r.text("sender")?,
         control_id: r.text("control_id")?,
         message_type: r.text("message_type")?,
@@ -84,7 +84,7 @@ impl Store {
         message_type: &str,
         raw: &str,
     ) -> Result<(Hl7Entry, bool), StoreError> {
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = Hl7MessageId::generate();
         let created = self
             .db
             .execute(
@@ -92,7 +92,7 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'received')
                  ON CONFLICT (organization_id, sender, control_id) DO NOTHING",
                 args([
-                    id.as_str().into(),
+                    id.to_string().into(),
                     org.to_string().into(),
                     sender.into(),
                     control_id.into(),
@@ -117,7 +117,7 @@ impl Store {
     pub async fn settle_hl7(
         &self,
         org: OrganizationId,
-        id: &str,
+        id: Hl7MessageId,
         status: Hl7Status,
         reason: Option<&str>,
         patient: Option<PatientId>,
@@ -129,7 +129,7 @@ impl Store {
                  WHERE organization_id = $1 AND id = $2",
                 args([
                     org.to_string().into(),
-                    id.into(),
+                    id.to_string().into(),
                     status.as_str().into(),
                     reason.into(),
                     patient.map(|p| p.to_string()).into(),
@@ -141,12 +141,12 @@ impl Store {
     }
 
     /// One kept message with its raw text.
-    pub async fn hl7_message(&self, org: OrganizationId, id: &str) -> Result<(Hl7Entry, String), StoreError> {
+    pub async fn hl7_message(&self, org: OrganizationId, id: Hl7MessageId) -> Result<(Hl7Entry, String), StoreError> {
         let row = self
             .db
             .fetch_optional(
                 "SELECT * FROM hl7_messages WHERE organization_id = $1 AND id = $2",
-                args([org.to_string().into(), id.into()]),
+                args([org.to_string().into(), id.to_string().into()]),
             )
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -163,6 +163,6 @@ impl Store {
             )
             .await?;
         let items = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(paginate(items, page.limit(), |e| e.id.clone()))
+        Ok(paginate(items, page.limit(), |e| e.id.to_string()))
     }
 }

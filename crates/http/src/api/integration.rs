@@ -6,6 +6,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use rapport_domain::Hl7MessageId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -39,7 +40,7 @@ pub struct Hl7EntryView {
 impl From<&Hl7Entry> for Hl7EntryView {
     fn from(e: &Hl7Entry) -> Self {
         Self {
-            id: e.id.clone(),
+            id: e.id.to_string(),
             sender: e.sender.clone(),
             control_id: e.control_id.clone(),
             message_type: e.message_type.clone(),
@@ -77,7 +78,8 @@ pub async fn replay(
     access: Allowed<need::WriteOrganization>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let entry = match intake::replay(&state.store, access.org(), &id).await {
+    let id: Hl7MessageId = id.parse().map_err(|_| ApiError::NotFound)?;
+    let entry = match intake::replay(&state.store, access.org(), id).await {
         Ok(entry) => entry,
         Err(ReplayError::Applied) => return Err(ApiError::Conflict(ReplayError::Applied.to_string())),
         Err(ReplayError::Store(error)) => return Err(error.into()),

@@ -5,7 +5,7 @@
 //! sender's retry applies anew. Staff replay a failed or held message once
 //! the cause is fixed (a code mapped); an applied one never runs twice.
 
-use rapport_domain::OrganizationId;
+use rapport_domain::{Hl7MessageId, OrganizationId};
 use rapport_hl7::segments::Msh;
 use rapport_hl7::{Message, Severity, parse};
 
@@ -42,7 +42,7 @@ pub async fn receive(store: &Store, org: OrganizationId, bytes: &[u8]) -> String
         tracing::info!(organization = %org, message_type = %kind, "an HL7 message sent again was acknowledged as before");
         return ack(Some(message), code, entry.reason.as_deref(), now);
     }
-    let (code, reason) = apply_and_settle(store, org, &entry.id, message).await;
+    let (code, reason) = apply_and_settle(store, org, entry.id, message).await;
     ack(Some(message), code, reason.as_deref(), now)
 }
 
@@ -57,7 +57,7 @@ pub enum ReplayError {
 
 /// Applies a kept message again (one that failed, was refused, or was
 /// kept and never settled) and returns its entry as it now stands.
-pub async fn replay(store: &Store, org: OrganizationId, id: &str) -> Result<Hl7Entry, ReplayError> {
+pub async fn replay(store: &Store, org: OrganizationId, id: Hl7MessageId) -> Result<Hl7Entry, ReplayError> {
     let (entry, raw) = store.hl7_message(org, id).await?;
     if entry.status == Hl7Status::Applied {
         return Err(ReplayError::Applied);
@@ -80,7 +80,7 @@ fn kind_of(msh: &Msh<'_>) -> String {
 async fn apply_and_settle(
     store: &Store,
     org: OrganizationId,
-    id: &str,
+    id: Hl7MessageId,
     message: &Message,
 ) -> (AckCode, Option<String>) {
     let (status, code, reason, patient, visit) = match apply(store, org, message).await {
