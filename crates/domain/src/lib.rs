@@ -36,7 +36,7 @@ pub use ids::{
     PushSubscriptionId, RecallRuleId, ReminderRuleId, ScheduleId, SessionId, SlotOfferId, StaffTaskId, StaffUserId,
     TeamId, TemplateId, VisitAnswerId, WaitlistEntryId,
 };
-pub use message::{Message, MessageClass, MessagePlan, MessageState};
+pub use message::{Message, MessageClass, MessagePlan, MessageState, ProviderRef};
 pub use organization::{Location, OpeningHours, Organization, Provider};
 pub use patient::{
     Address, Caregiver, ExternalId, Patient, PatientDetails, PatientEmail, PatientPhone, QuietHours, Sex,

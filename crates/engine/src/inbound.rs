@@ -103,7 +103,8 @@ async fn heed_keyword(
     incoming: &Incoming,
     keyword: Keyword,
 ) -> Result<bool, StoreError> {
-    let (sender, from, sid) = (incoming.sender.as_str(), incoming.text.from.as_str(), &incoming.text.provider_ref);
+    let (sender, from, sid) =
+        (incoming.sender.as_str(), incoming.text.from.as_str(), incoming.text.provider_ref.as_str());
     match keyword {
         Keyword::OptOut => {
             let was_suppressed = store.is_sms_suppressed(org, sender, from).await?;

@@ -130,7 +130,7 @@ pub async fn twilio_status(
     let Some(reported) = reported else { return Ok(StatusCode::NO_CONTENT) };
     let report = DeliveryReport {
         message_id,
-        provider_ref: sid.to_owned(),
+        provider_ref: sid.into(),
         state: reported,
         reason: error_code.map(|c| format!("provider error {c}")),
     };
@@ -174,7 +174,7 @@ pub async fn twilio_inbound(
         return Err(ApiError::InvalidQuery("an inbound message needs MessageSid".into()));
     };
     let text = InboundText {
-        provider_ref: sid.to_owned(),
+        provider_ref: sid.into(),
         from: from.to_owned(),
         to: to.to_owned(),
         body: body.to_owned(),

@@ -139,7 +139,7 @@ async fn run_backend(name: &'static str, url: String) -> Vec<String> {
     let mut answered = 0;
     for i in 0..answers {
         let text = InboundText {
-            provider_ref: format!("SM{i}"),
+            provider_ref: format!("SM{i}").into(),
             from: number(i),
             to: "+13125550000".into(),
             body: "1".into(),

@@ -6,7 +6,7 @@
 //! Also here: addresses that cannot receive, and each SMS sender's
 //! suppression list (STOP).
 
-use rapport_domain::{Channel, MessageId, MessageState, OrganizationId};
+use rapport_domain::{Channel, MessageId, MessageState, OrganizationId, ProviderRef};
 
 use super::db::{Tx, args};
 use super::messages::note;
@@ -100,9 +100,15 @@ const HANDING: &[MessageState] = &[MessageState::Sending, MessageState::InDoubt]
 
 impl Move {
     /// `sending | in_doubt → sent`: the provider took it, under `provider_ref`.
-    pub(super) fn sent(provider_ref: &str, line: &str) -> Self {
+    pub(super) fn sent(provider_ref: &ProviderRef, line: &str) -> Self {
         let set = ", provider_ref = $5, sent_at = $4, reason = NULL";
-        Move { from: HANDING, to: MessageState::Sent, set, extra: Some(provider_ref.into()), line: line.into() }
+        Move {
+            from: HANDING,
+            to: MessageState::Sent,
+            set,
+            extra: Some(provider_ref.as_str().into()),
+            line: line.into(),
+        }
     }
 
     /// `sending → in_doubt`, with why we cannot tell.
@@ -134,7 +140,7 @@ impl Move {
 #[derive(Debug, Clone)]
 pub struct DeliveryReport {
     pub message_id: MessageId,
-    pub provider_ref: String,
+    pub provider_ref: ProviderRef,
     /// `Sent`, `Delivered`, `Read`, `Failed` or `Undeliverable`.
     pub state: MessageState,
     /// The provider's reason (an error code), for failures.
@@ -154,7 +160,7 @@ impl Store {
         &self,
         org: OrganizationId,
         id: MessageId,
-        provider_ref: &str,
+        provider_ref: &ProviderRef,
         line: &str,
     ) -> Result<bool, StoreError> {
         self.move_message(org, id, Move::sent(provider_ref, line)).await
@@ -183,7 +189,7 @@ impl Store {
             Err(StoreError::NotFound) => return Ok(ReportOutcome::Unknown),
             Err(error) => return Err(error),
         };
-        if message.provider_ref.as_deref().is_some_and(|r| r != report.provider_ref) {
+        if message.provider_ref.as_ref().is_some_and(|r| *r != report.provider_ref) {
             return Ok(ReportOutcome::Unknown);
         }
         if !message.state.reached_provider() || message.state.delivery_rank() >= report.state.delivery_rank() {

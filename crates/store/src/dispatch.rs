@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
     AppointmentId, Channel, Consent, Message, MessageClass, MessageId, MessageState, Organization, OrganizationId,
-    Patient, PatientId, PushSubscriptionId,
+    Patient, PatientId, ProviderRef, PushSubscriptionId,
 };
 use sqlx::AssertSqlSafe;
 
@@ -410,7 +410,7 @@ impl Store {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         // The common answer, "sent", in one statement for the batch.
-        let sent: Vec<(&Message, &String, &String)> = answers
+        let sent: Vec<(&Message, &ProviderRef, &String)> = answers
             .iter()
             .filter_map(|(m, h)| match h {
                 Handed::Sent { provider_ref, line } => Some((*m, provider_ref, line)),

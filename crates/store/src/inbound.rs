@@ -10,7 +10,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use rapport_domain::answer::Asked;
 use rapport_domain::contact::UnknownWord;
-use rapport_domain::{Answer, AppointmentId, ConversationId, InboundTextId, OrganizationId, PatientId};
+use rapport_domain::{Answer, AppointmentId, ConversationId, InboundTextId, OrganizationId, PatientId, ProviderRef};
 use serde::{Deserialize, Serialize};
 
 use super::answers::LATEST_ANSWER;
@@ -27,7 +27,7 @@ pub fn unclear_kind() -> rapport_domain::message::template::TemplateKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundText {
     /// The provider's id for it (a Twilio MessageSid).
-    pub provider_ref: String,
+    pub provider_ref: ProviderRef,
     pub from: String,
     pub to: String,
     pub body: String,
@@ -230,13 +230,13 @@ impl Store {
     pub async fn inbound_text(
         &self,
         org: OrganizationId,
-        provider_ref: &str,
+        provider_ref: &ProviderRef,
     ) -> Result<Option<ReceivedText>, StoreError> {
         let row = self
             .db
             .fetch_optional(
                 "SELECT * FROM inbound_texts WHERE organization_id = $1 AND provider_ref = $2",
-                args([org.to_string().into(), provider_ref.into()]),
+                args([org.to_string().into(), provider_ref.as_str().into()]),
             )
             .await?;
         row.as_ref().map(text_from_row).transpose()

@@ -73,7 +73,7 @@ pub(super) fn message_from_row(r: &Row) -> Result<Message, StoreError> {
             .map(|l| LanguageTag::parse(&l))
             .transpose()
             .map_err(|_| StoreError::Corrupt("bad language"))?,
-        provider_ref: r.opt_text("provider_ref")?,
+        provider_ref: r.opt_text("provider_ref")?.map(rapport_domain::ProviderRef::from),
         sending_at: r.opt_int("sending_at")?.map(super::db::from_micros).transpose()?,
         reason: r.opt_text("reason")?,
         sent_at: r.opt_int("sent_at")?.map(super::db::from_micros).transpose()?,

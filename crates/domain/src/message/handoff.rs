@@ -6,7 +6,7 @@
 
 use jiff::Timestamp;
 
-use super::lifecycle::MessageState;
+use super::lifecycle::{MessageState, ProviderRef};
 use crate::consent::Channel;
 use crate::value::LanguageTag;
 
@@ -46,7 +46,7 @@ pub enum Taken {
 #[derive(Debug, Clone)]
 pub enum Handed {
     Sent {
-        provider_ref: String,
+        provider_ref: ProviderRef,
         line: String,
     },
     InDoubt {

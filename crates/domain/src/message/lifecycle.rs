@@ -13,6 +13,7 @@
 //! the call leaves a trace: the next run finds `sending` and reconciles
 //! (asks the provider) instead of sending again.
 
+use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
@@ -181,6 +182,45 @@ impl MessagePlan {
     }
 }
 
+/// A provider's own name for a message or a text: a Twilio SID, an email's
+/// Message-ID, a push service's location. Opaque: compared, never parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderRef(String);
+
+impl ProviderRef {
+    pub fn new(reference: impl Into<String>) -> Self {
+        Self(reference.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProviderRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for ProviderRef {
+    fn from(reference: String) -> Self {
+        Self(reference)
+    }
+}
+
+impl From<&str> for ProviderRef {
+    fn from(reference: &str) -> Self {
+        Self(reference.to_owned())
+    }
+}
+
+impl PartialEq<str> for ProviderRef {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: MessageId,
@@ -191,7 +231,7 @@ pub struct Message {
     /// Where it was sent (from `sending` on).
     pub address: Option<String>,
     /// The provider's id for it (a Twilio message SID), once known.
-    pub provider_ref: Option<String>,
+    pub provider_ref: Option<ProviderRef>,
     /// The language its words are in, once composed from a template.
     pub language: Option<LanguageTag>,
     /// When its (latest) hand-off began.

@@ -29,7 +29,7 @@ use std::str::FromStr;
 
 use crate::consent::Purpose;
 
-pub use lifecycle::{Message, MessageEvent, MessagePlan, MessageState};
+pub use lifecycle::{Message, MessageEvent, MessagePlan, MessageState, ProviderRef};
 
 /// What kind of message it is, which decides the consents that apply and
 /// the caps and hours that limit it.

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::{BoxFuture, Found, Handoff, Outcome, Provider};
+use super::{BoxFuture, Found, Handoff, Outcome, Provider, ProviderRef};
 use rapport_store::{OutboxEntry, Store};
 
 pub struct LogProvider {
@@ -18,8 +18,8 @@ impl LogProvider {
     }
 }
 
-fn reference(handoff: &Handoff) -> String {
-    format!("log-{}", handoff.message_id)
+fn reference(handoff: &Handoff) -> ProviderRef {
+    format!("log-{}", handoff.message_id).into()
 }
 
 impl Provider for LogProvider {

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use rapport_domain::message::pace::RateLimit;
-use rapport_domain::{Channel, MessageClass, MessageId, OrganizationId};
+use rapport_domain::{Channel, MessageClass, MessageId, OrganizationId, ProviderRef};
 
 use rapport_store::{SenderLimit, Store};
 
@@ -55,7 +55,7 @@ pub struct Handoff {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The provider took it, under its reference.
-    Accepted { provider_ref: String },
+    Accepted { provider_ref: ProviderRef },
     /// Refused before it was taken (overloaded, rate-limited, unreachable):
     /// may be sent again, after `after` when the provider said so.
     Retry { reason: String, after: Option<SignedDuration> },
@@ -74,7 +74,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
     /// The provider has it.
-    Yes { provider_ref: String },
+    Yes { provider_ref: ProviderRef },
     /// The provider does not have it: it may be sent again.
     No,
     /// The lookup itself failed; ask again later.

@@ -251,7 +251,7 @@ impl SmtpEmail {
             return before(error, "DATA");
         }
         match connection.message(&email.formatted()).await {
-            Ok(_) => Outcome::Accepted { provider_ref: message_id },
+            Ok(_) => Outcome::Accepted { provider_ref: message_id.into() },
             Err(error) if error.is_permanent() => Outcome::Refused {
                 reason: format!(
                     "refused by the mail server ({})",

@@ -126,7 +126,7 @@ impl TwilioSms {
                 && m.date_created.as_deref().and_then(parse_date).is_some_and(|at| at >= since)
         });
         match found {
-            Some(m) => Found::Yes { provider_ref: m.sid },
+            Some(m) => Found::Yes { provider_ref: m.sid.into() },
             None => Found::No,
         }
     }
@@ -193,7 +193,7 @@ pub(super) fn parse_date(text: &str) -> Option<jiff::Timestamp> {
 pub(super) fn read_answer(status: u16, retry_after: Option<SignedDuration>, text: &str) -> Outcome {
     match status {
         200 | 201 => match serde_json::from_str::<MessageResource>(text) {
-            Ok(m) => Outcome::Accepted { provider_ref: m.sid },
+            Ok(m) => Outcome::Accepted { provider_ref: m.sid.into() },
             Err(_) => Outcome::InDoubt { reason: format!("the provider accepted ({status}) without a readable id") },
         },
         429 => Outcome::Retry { reason: "the provider is rate-limiting (429)".into(), after: retry_after },

@@ -190,7 +190,7 @@ impl TwilioVoice {
             .into_iter()
             .find(|c| c.date_created.as_deref().and_then(parse_date).is_some_and(|at| at >= since));
         match found {
-            Some(call) => Found::Yes { provider_ref: call.sid },
+            Some(call) => Found::Yes { provider_ref: call.sid.into() },
             None => Found::No,
         }
     }

@@ -167,9 +167,9 @@ impl WebPush {
         let retry_after = super::retry_after(response.headers());
         let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
         match status {
-            200..=299 => {
-                Outcome::Accepted { provider_ref: location.unwrap_or_else(|| format!("push-{}", handoff.message_id)) }
-            }
+            200..=299 => Outcome::Accepted {
+                provider_ref: location.unwrap_or_else(|| format!("push-{}", handoff.message_id)).into(),
+            },
             404 | 410 => {
                 Outcome::Refused { reason: format!("the subscription is gone ({status})"), undeliverable: true }
             }

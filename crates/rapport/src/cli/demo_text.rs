@@ -48,7 +48,7 @@ pub(super) async fn demo_text(config: &Config, url: &str, from: &str, body: &str
     if !response.status().is_success() {
         anyhow::bail!("Rapport answered {}", response.status());
     }
-    match store.inbound_text(org, &sid).await? {
+    match store.inbound_text(org, &rapport_domain::ProviderRef::new(sid.clone())).await? {
         Some(text) => {
             let outcome = text.outcome.map_or("not settled", |o| o.as_str());
             let visit = text.appointment_id.map_or_else(String::new, |v| format!(", visit {v}"));

@@ -31,7 +31,7 @@ pub(super) async fn seed(
     ];
     for (i, (from, body)) in texts.iter().enumerate() {
         let text = InboundText {
-            provider_ref: format!("SMdemo{i}"),
+            provider_ref: format!("SMdemo{i}").into(),
             from: from.clone(),
             to: PRACTICE_NUMBER.into(),
             body: (*body).into(),

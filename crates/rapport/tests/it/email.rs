@@ -115,7 +115,7 @@ async fn an_email_goes_once_as_multipart_with_its_message_id_and_one_click_unsub
         assert_eq!(reminder.header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
         let message = app.store.message(s.org, care).await.expect("message");
         assert_eq!(message.state, MessageState::Sent);
-        assert_eq!(message.provider_ref, Some(format!("<{care}@riverbend.example>")));
+        assert_eq!(message.provider_ref, Some(format!("<{care}@riverbend.example>").into()));
         let other = emails.iter().find(|e| e.data.contains("(receipt)")).expect("the receipt");
         assert_eq!(other.header("List-Unsubscribe"), None, "strictly transactional: no unsubscribe");
         assert_eq!(state_of(&app, &s, receipt).await, MessageState::Sent);
