@@ -11,7 +11,7 @@ use rapport_domain::answer::{Asked, Target, target};
 use rapport_domain::keywords;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
-    Answer, AppointmentId, Channel, ConversationId, MessagePlan, OrganizationId, PatientId, ReplyWords,
+    Answer, AppointmentId, Channel, ConversationId, MessagePlan, OrganizationId, PatientId, PhoneE164, ReplyWords,
 };
 
 use crate::answers::Settlement;
@@ -68,6 +68,8 @@ pub async fn take_text(
 
 /// What a text says, against what was asked of its number lately.
 struct Reading {
+    /// The number that wrote, when it is a phone number.
+    phone: Option<PhoneE164>,
     answer: Option<Answer>,
     /// The visits reminders asked about, newest first.
     asked: Vec<Asked>,
@@ -84,14 +86,20 @@ async fn read(
     words: &ReplyWords,
     now: Timestamp,
 ) -> Result<Reading, StoreError> {
-    let asked = store.asked_visits(org, &text.from, now - ASKED_WITHIN).await?;
+    // Rapport texts patients' phones, which are E.164: a sender that is
+    // not (a short code, a name) was asked nothing and is nobody's phone.
+    let phone = PhoneE164::parse(&text.from).ok();
+    let asked = match &phone {
+        Some(phone) => store.asked_visits(org, phone, now - ASKED_WITHIN).await?,
+        None => Vec::new(),
+    };
     let answer = words.read(&text.body);
     let revocation = answer.is_none() && keywords::reads_as_revocation(&text.body);
-    let offers = match answer {
-        Some(Answer::Confirm) => store.offers_sent_to(org, &text.from, now - OFFERS_WITHIN).await?,
+    let offers = match (answer, &phone) {
+        (Some(Answer::Confirm), Some(phone)) => store.offers_sent_to(org, phone, now - OFFERS_WITHIN).await?,
         _ => Vec::new(),
     };
-    Ok(Reading { answer, asked, offers, revocation })
+    Ok(Reading { phone, answer, asked, offers, revocation })
 }
 
 /// A YES that takes (or is too late for) a waitlist offer.
@@ -161,7 +169,7 @@ async fn settlement_for(
         }
         (Some(_), target) if unclear_offer || target == Target::Unclear => {
             // The newest reminder's (or offer's) patient gets the words; the phone is the same.
-            let patients = sole_patient(store, org, from, &reading.asked).await?;
+            let patients = sole_patient(store, org, reading.phone.as_ref(), &reading.asked).await?;
             let newest = reading
                 .asked
                 .first()
@@ -177,7 +185,7 @@ async fn settlement_for(
             }
         }
         _ => {
-            let patients = sole_patient(store, org, from, &reading.asked).await?;
+            let patients = sole_patient(store, org, reading.phone.as_ref(), &reading.asked).await?;
             Settlement {
                 outcome: TextOutcome::ToRead,
                 patient_id: patients,
@@ -192,18 +200,18 @@ async fn settlement_for(
 }
 
 /// The one patient a number belongs to: the only one asked, else the only
-/// one with that phone; `None` when several share it.
+/// one with that phone; `None` when several (or none) do.
 async fn sole_patient(
     store: &Store,
     org: OrganizationId,
-    number: &str,
+    phone: Option<&PhoneE164>,
     asked: &[rapport_domain::answer::Asked],
 ) -> Result<Option<PatientId>, StoreError> {
     let mut patients: Vec<PatientId> = asked.iter().map(|a| a.appointment.details.patient_id).collect();
     patients.sort();
     patients.dedup();
-    if patients.is_empty() {
-        patients = store.patients_with_phone(org, number).await?;
+    if let (true, Some(phone)) = (patients.is_empty(), phone) {
+        patients = store.patients_with_phone(org, phone).await?;
     }
     Ok(match patients.as_slice() {
         [only] => Some(*only),
@@ -223,7 +231,8 @@ pub async fn keep_keyword(
     if received.outcome.is_some() {
         return Ok(None);
     }
-    let patient = sole_patient(store, org, &text.from, &[]).await?;
+    let phone = PhoneE164::parse(&text.from).ok();
+    let patient = sole_patient(store, org, phone.as_ref(), &[]).await?;
     let settlement = Settlement {
         outcome: TextOutcome::Keyword,
         patient_id: patient,

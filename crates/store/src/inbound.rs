@@ -10,7 +10,9 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use rapport_domain::answer::Asked;
 use rapport_domain::contact::UnknownWord;
-use rapport_domain::{Answer, AppointmentId, ConversationId, InboundTextId, OrganizationId, PatientId, ProviderRef};
+use rapport_domain::{
+    Answer, AppointmentId, ConversationId, InboundTextId, OrganizationId, PatientId, PhoneE164, ProviderRef,
+};
 use serde::{Deserialize, Serialize};
 
 use super::answers::LATEST_ANSWER;
@@ -183,7 +185,7 @@ impl Store {
     pub async fn asked_visits(
         &self,
         org: OrganizationId,
-        number: &str,
+        number: &PhoneE164,
         since: Timestamp,
     ) -> Result<Vec<Asked>, StoreError> {
         let rows = self
@@ -198,7 +200,7 @@ impl Store {
                        AND m.idempotency_key LIKE 'visit:%' AND m.sent_at >= $3 AND a.start_at > $4
                      ORDER BY m.sent_at DESC, m.id DESC"
                 )),
-                args([org.to_string().into(), number.into(), since.into(), self.clock.now().into()]),
+                args([org.to_string().into(), number.as_str().into(), since.into(), self.clock.now().into()]),
             )
             .await?;
         rows.iter()
@@ -214,13 +216,17 @@ impl Store {
     }
 
     /// The live patients with `number` among their phones.
-    pub async fn patients_with_phone(&self, org: OrganizationId, number: &str) -> Result<Vec<PatientId>, StoreError> {
+    pub async fn patients_with_phone(
+        &self,
+        org: OrganizationId,
+        number: &PhoneE164,
+    ) -> Result<Vec<PatientId>, StoreError> {
         let rows = self
             .db
             .fetch_all(
                 "SELECT DISTINCT c.patient_id FROM patient_contacts c JOIN patients p ON p.id = c.patient_id
                  WHERE c.organization_id = $1 AND c.value = $2 AND p.deleted_at IS NULL ORDER BY c.patient_id",
-                args([org.to_string().into(), number.into()]),
+                args([org.to_string().into(), number.as_str().into()]),
             )
             .await?;
         rows.iter().map(|r| r.parsed("patient_id")).collect()

@@ -11,8 +11,8 @@ use jiff::civil::{Date, Time};
 use rapport_domain::contact::UnknownWord;
 use rapport_domain::waitlist::{Criteria, parse_day};
 use rapport_domain::{
-    Appointment, AppointmentDetails, AppointmentId, MessageId, MessageState, OrganizationId, PatientId, SlotOfferId,
-    TimeZoneName, WaitlistEntryId,
+    Appointment, AppointmentDetails, AppointmentId, MessageId, MessageState, OrganizationId, PatientId, PhoneE164,
+    SlotOfferId, TimeZoneName, WaitlistEntryId,
 };
 
 use super::appointments::appointment_from_row;
@@ -400,7 +400,7 @@ impl Store {
     pub async fn offers_sent_to(
         &self,
         org: OrganizationId,
-        number: &str,
+        number: &PhoneE164,
         since: Timestamp,
     ) -> Result<Vec<OfferSent>, StoreError> {
         let rows = self
@@ -412,7 +412,7 @@ impl Store {
                  WHERE o.organization_id = $1 AND m.address = $2 AND m.channel = 'sms'
                    AND m.state IN ('sent', 'delivered', 'read') AND m.sent_at >= $3 AND r.outcome IS NULL
                  ORDER BY m.sent_at DESC, m.id DESC",
-                args([org.to_string().into(), number.into(), since.into()]),
+                args([org.to_string().into(), number.as_str().into(), since.into()]),
             )
             .await?;
         rows.iter()

@@ -11,7 +11,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rapport_domain::message::pace::Priority;
 use rapport_domain::{
-    Channel, ConversationId, MessageClass, MessagePlan, OrganizationId, PatientId, StaffUserId, ValidationErrors,
+    Channel, ConversationId, MessageClass, MessagePlan, OrganizationId, PatientId, PhoneE164, StaffUserId,
+    ValidationErrors,
 };
 
 use super::conversation_dto::{
@@ -165,11 +166,13 @@ pub async fn thread(state: &AppState, org: OrganizationId, conversation: Convers
         ));
     }
     entries.sort_by_key(|(at, _)| *at);
-    let candidates = match conversation.patient_id {
-        Some(_) => Vec::new(),
-        None => {
-            state.store.patients_with_phone(org, &conversation.number).await?.iter().map(|p| p.to_string()).collect()
+    // An unmatched number's candidates: the patients with that phone (none
+    // for a sender that is not a phone number).
+    let candidates = match (conversation.patient_id, PhoneE164::parse(&conversation.number)) {
+        (None, Ok(phone)) => {
+            state.store.patients_with_phone(org, &phone).await?.iter().map(|p| p.to_string()).collect()
         }
+        _ => Vec::new(),
     };
     Ok(ThreadView {
         conversation: ConversationView::from(&conversation),

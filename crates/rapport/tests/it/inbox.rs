@@ -153,6 +153,29 @@ async fn an_unknown_number_waits_unmatched_until_staff_link_it_then_a_reply_reac
 }
 
 #[tokio::test]
+async fn a_sender_that_is_no_phone_number_waits_unmatched_with_no_candidates() {
+    on_each_backend_app(|app| async move {
+        let (org, _) = app.organization("Practice").await;
+        let desk = desk(&app, &org).await;
+        patient(&app, &org, "Ann", MOBILE).await;
+        // A short code and an alphanumeric sender: kept, matched to nobody, left for staff.
+        for (sid, from) in [("SM1", "72345"), ("SM2", "RIVERBEND")] {
+            let reply = text(&app, &org, from, "YES", sid, &[]).await;
+            assert_eq!(answered(&reply), None, "{from}: no answer is taken from it");
+        }
+        let unmatched = conversations(&app, &desk, &org, "unmatched=true").await;
+        let mut numbers: Vec<&str> = unmatched.iter().filter_map(|c| c["number"].as_str()).collect();
+        numbers.sort();
+        assert_eq!(numbers, ["72345", "RIVERBEND"]);
+        for conversation in &unmatched {
+            let path = format!("/api/v1/organizations/{org}/conversations/{}", id_of(conversation));
+            assert_eq!(get(&app, &desk, &path).await.body["candidates"], json!([]));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_number_two_patients_share_lists_both_for_staff_to_pick() {
     on_each_backend_app(|app| async move {
         let (org, _) = app.organization("Practice").await;
