@@ -10,6 +10,7 @@
 
 pub mod answers;
 pub mod auth;
+pub mod channel_store;
 pub mod channels;
 pub mod decide;
 pub mod dispatch;

@@ -79,7 +79,7 @@ pub use job_kinds::{BadPayload, JobKind, JobWork};
 pub use jobs::{Job, JobResult, JobState, NewJob};
 pub use messages::{MessageQuery, OutboxEntry};
 pub use metrics::DayMetrics;
-pub use pacing::{SendRules, SenderLimit};
+pub use pacing::SendRules;
 pub use patient_names::PatientName;
 pub use patient_search::PatientQuery;
 pub use patients::PatientUpsert;

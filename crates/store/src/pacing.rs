@@ -9,20 +9,12 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use rapport_domain::message::caps::FrequencyCap;
-use rapport_domain::message::pace::{Bucket, RateLimit, Wait, admit};
+use rapport_domain::message::pace::{Bucket, SenderLimit, Wait, admit};
 use rapport_domain::{Channel, Message, MessageId};
 use sqlx::AssertSqlSafe;
 
 use super::db::{Arg, Tx, args, placeholders};
 use super::{Store, StoreError};
-
-/// A sender's limit: `bucket` names the sender (`sms:+13125550100`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SenderLimit {
-    pub channel: Channel,
-    pub bucket: String,
-    pub limit: RateLimit,
-}
 
 /// What commit re-checks under lock before a hand-over is taken.
 #[derive(Debug, Clone, PartialEq)]

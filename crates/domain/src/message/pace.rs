@@ -18,6 +18,7 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
 use super::MessageClass;
+use crate::consent::Channel;
 
 /// Who goes first when senders are busy. Ordered: `Reply` < `Timely` < `Bulk`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -83,6 +84,14 @@ impl FromStr for Priority {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Priority::ALL.into_iter().find(|p| p.as_str() == s).ok_or(UnknownPriority)
     }
+}
+
+/// A sender's limit: `bucket` names the sender (`sms:+13125550100`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SenderLimit {
+    pub channel: Channel,
+    pub bucket: String,
+    pub limit: RateLimit,
 }
 
 /// A sender's limits.

@@ -5,16 +5,28 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
+use rapport_domain::{MessageId, OrganizationId};
+
 use super::{BoxFuture, Found, Handoff, Outcome, Provider, ProviderRef};
-use rapport_store::{OutboxEntry, Store};
+
+/// Where the log channel writes, passed in by the engine (the store's
+/// outbox, `crate::channel_store`): the channel itself keeps nothing.
+pub trait Outbox: Send + Sync {
+    /// Keeps what each hand-off would have sent, all or none.
+    fn write<'a>(&'a self, handoffs: &'a [Handoff]) -> BoxFuture<'a, Result<(), String>>;
+    /// Whether the outbox holds `message`.
+    fn holds(&self, org: OrganizationId, message: MessageId) -> BoxFuture<'_, Result<bool, String>>;
+}
 
 pub struct LogProvider {
-    store: Store,
+    outbox: Arc<dyn Outbox>,
 }
 
 impl LogProvider {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(outbox: Arc<dyn Outbox>) -> Self {
+        Self { outbox }
     }
 }
 
@@ -37,22 +49,7 @@ impl Provider for LogProvider {
     /// One transaction for the whole share of a batch (quick: the deadline never bites).
     fn send_many<'a>(&'a self, handoffs: &'a [Handoff], _deadline: Instant) -> BoxFuture<'a, Vec<Outcome>> {
         Box::pin(async move {
-            let now = self.store.clock().now();
-            let entries: Vec<(rapport_domain::OrganizationId, OutboxEntry)> = handoffs
-                .iter()
-                .map(|h| {
-                    let entry = OutboxEntry {
-                        message_id: h.message_id,
-                        channel: h.channel,
-                        address: h.to.clone(),
-                        subject: h.subject.clone(),
-                        body: h.body.clone(),
-                        created_at: now,
-                    };
-                    (h.organization_id, entry)
-                })
-                .collect();
-            match self.store.write_outbox_many(&entries).await {
+            match self.outbox.write(handoffs).await {
                 Ok(()) => handoffs.iter().map(|h| Outcome::Accepted { provider_ref: reference(h) }).collect(),
                 // The write may have committed before the error reached us.
                 Err(error) => {
@@ -65,10 +62,10 @@ impl Provider for LogProvider {
 
     fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found> {
         Box::pin(async move {
-            match self.store.in_outbox(handoff.organization_id, handoff.message_id).await {
+            match self.outbox.holds(handoff.organization_id, handoff.message_id).await {
                 Ok(true) => Found::Yes { provider_ref: reference(handoff) },
                 Ok(false) => Found::No,
-                Err(error) => Found::Unknown(error.to_string()),
+                Err(error) => Found::Unknown(error),
             }
         })
     }

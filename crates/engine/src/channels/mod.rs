@@ -23,10 +23,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
-use rapport_domain::message::pace::RateLimit;
+use rapport_domain::message::pace::{RateLimit, SenderLimit};
 use rapport_domain::{Channel, MessageClass, MessageId, OrganizationId, ProviderRef};
-
-use rapport_store::{SenderLimit, Store};
 
 /// A boxed future, so providers can sit behind `dyn Provider`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -122,9 +120,9 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// Every channel to the log channel's outbox.
-    pub fn log_only(store: &Store) -> Self {
-        let log: Arc<dyn Provider> = Arc::new(log::LogProvider::new(store.clone()));
+    /// Every channel to the log channel, writing to `outbox`.
+    pub fn log_only_to(outbox: Arc<dyn log::Outbox>) -> Self {
+        let log: Arc<dyn Provider> = Arc::new(log::LogProvider::new(outbox));
         Self { sms: log.clone(), email: log.clone(), voice: log.clone(), push: log, limits: Vec::new() }
     }
 

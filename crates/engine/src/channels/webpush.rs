@@ -18,13 +18,32 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
-use rapport_domain::PushSubscriptionId;
+use std::sync::Arc;
+
+use rapport_domain::{OrganizationId, PushSubscriptionId};
 
 use super::{BoxFuture, Found, Handoff, Outcome, Provider};
-use rapport_store::{PushSubscription, Store, StoreError};
 
-/// The VAPID key's name in `deployment_keys`.
-const KEY_NAME: &str = "vapid-p256";
+/// A subscription as a push needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscriber {
+    pub id: PushSubscriptionId,
+    pub organization_id: OrganizationId,
+    /// The push service's URL for this subscription (https).
+    pub endpoint: String,
+    /// The subscriber's P-256 public key and 16-byte secret, base64url.
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// What web push reads, passed in by the engine (the store's
+/// subscriptions and clock, `crate::channel_store`): the channel keeps
+/// nothing.
+pub trait Subscribers: Send + Sync {
+    fn now(&self) -> Timestamp;
+    /// The live subscriptions among `ids` (a gone one is absent).
+    fn by_ids<'a>(&'a self, ids: &'a [PushSubscriptionId]) -> BoxFuture<'a, Result<Vec<Subscriber>, String>>;
+}
 
 /// How the push channel is set up.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,10 +69,9 @@ impl std::fmt::Debug for Vapid {
 }
 
 impl Vapid {
-    pub async fn load(store: &Store) -> Result<Self, StoreError> {
-        let secret = store.deployment_key(KEY_NAME).await?;
-        let key =
-            SigningKey::from_slice(&secret).map_err(|_| StoreError::Corrupt("the VAPID key is not a P-256 key"))?;
+    /// The key from its secret bytes (a P-256 scalar), kept by the deployment.
+    pub fn from_secret(secret: &[u8]) -> Result<Self, &'static str> {
+        let key = SigningKey::from_slice(secret).map_err(|_| "the VAPID key is not a P-256 key")?;
         let point = key.verifying_key().to_encoded_point(false);
         Ok(Self { key, public: URL_SAFE_NO_PAD.encode(point.as_bytes()) })
     }
@@ -102,24 +120,28 @@ fn decode_keys(p256dh: &str, auth: &str) -> Result<(p256::PublicKey, web_push_na
 }
 
 pub struct WebPush {
-    store: Store,
+    subscribers: Arc<dyn Subscribers>,
     settings: WebPushSettings,
     vapid: Vapid,
     client: reqwest::Client,
 }
 
 impl WebPush {
-    pub fn new(store: Store, settings: WebPushSettings, vapid: Vapid) -> anyhow::Result<Self> {
+    pub fn with_subscribers(
+        subscribers: Arc<dyn Subscribers>,
+        settings: WebPushSettings,
+        vapid: Vapid,
+    ) -> anyhow::Result<Self> {
         crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder().timeout(settings.timeout).build()?;
-        Ok(Self { store, settings, vapid, client })
+        Ok(Self { subscribers, settings, vapid, client })
     }
 
     /// Pushes `handoff` unless `deadline` passed.
     async fn push_before(
         &self,
         handoff: &Handoff,
-        subscriptions: &HashMap<String, PushSubscription>,
+        subscriptions: &HashMap<String, Subscriber>,
         deadline: Instant,
     ) -> Outcome {
         if Instant::now() >= deadline {
@@ -128,7 +150,7 @@ impl WebPush {
         self.push(handoff, subscriptions.get(&handoff.to)).await
     }
 
-    async fn push(&self, handoff: &Handoff, subscription: Option<&PushSubscription>) -> Outcome {
+    async fn push(&self, handoff: &Handoff, subscription: Option<&Subscriber>) -> Outcome {
         let Some(subscription) = subscription.filter(|s| s.organization_id == handoff.organization_id) else {
             return Outcome::Refused { reason: "the push subscription is gone".into(), undeliverable: true };
         };
@@ -143,7 +165,7 @@ impl WebPush {
         let Ok(body) = web_push_native::encrypt(payload.to_string().into_bytes(), &public, &auth) else {
             return Outcome::Refused { reason: "the payload could not be encrypted".into(), undeliverable: false };
         };
-        let now = self.store.clock().now();
+        let now = self.subscribers.now();
         let Some(authorization) = self.vapid.authorization(&subscription.endpoint, &self.settings.subject, now) else {
             return Outcome::Refused { reason: "the endpoint is not a URL".into(), undeliverable: true };
         };
@@ -198,11 +220,7 @@ impl Provider for WebPush {
     fn send_many<'a>(&'a self, handoffs: &'a [Handoff], deadline: Instant) -> BoxFuture<'a, Vec<Outcome>> {
         Box::pin(async move {
             let ids: Vec<PushSubscriptionId> = handoffs.iter().filter_map(|h| h.to.parse().ok()).collect();
-            let subscriptions: HashMap<String, PushSubscription> = match self
-                .store
-                .push_subscriptions_by_ids(&ids)
-                .await
-            {
+            let subscriptions: HashMap<String, Subscriber> = match self.subscribers.by_ids(&ids).await {
                 Ok(found) => found.into_iter().map(|s| (s.id.to_string(), s)).collect(),
                 Err(error) => {
                     let reason = format!("the subscriptions could not be read: {error}");

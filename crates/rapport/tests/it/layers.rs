@@ -1,7 +1,8 @@
 //! The crates' layering, read from their manifests: each of ours depends
 //! only on crates below it, the store on no HTTP, provider or mail crate,
-//! the engine on no HTTP server. The compiler refuses an upward `use`; this
-//! refuses the manifest line that would allow one.
+//! the engine on no HTTP server; and the channels never name the store.
+//! The compiler refuses an upward `use`; this refuses the manifest line
+//! that would allow one.
 
 use std::path::Path;
 
@@ -68,4 +69,21 @@ fn the_store_and_the_engine_stay_off_the_wire() {
     let engine = dependencies(&manifest("engine"));
     assert!(!engine.iter().any(|d| d == "axum"), "rapport-engine depends on axum");
     assert!(engine.iter().any(|d| d == "rapport-store"), "the manifest reader sees the engine's dependencies");
+}
+
+#[test]
+fn the_channels_send_and_keep_nothing() {
+    // What the log channel and web push need comes in through their traits
+    // (`Outbox`, `Subscribers`), implemented by the engine over the store.
+    let channels = Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/src/channels");
+    let mut read = 0;
+    for entry in std::fs::read_dir(&channels).expect("the channels") {
+        let path = entry.expect("a channel").path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).expect("a channel's source");
+            assert!(!text.contains("rapport_store"), "{} names the store", path.display());
+            read += 1;
+        }
+    }
+    assert!(read >= 6, "the channels were read: {read}");
 }
