@@ -16,8 +16,9 @@
 //!
 //! A text delivered twice (same provider id) is taken once.
 
+use rapport_domain::ConsentStatus::{Granted, Revoked};
 use rapport_domain::keywords::{self, Keyword};
-use rapport_domain::{ConversationId, OrganizationId};
+use rapport_domain::{ConversationId, OrganizationId, Purpose};
 use rapport_store::{InboundText, InboxEvent, InboxEventKind, Store, StoreError, TextOutcome};
 
 use crate::keyword_replies::{after_hours_reply, keyword_reply};
@@ -108,12 +109,23 @@ async fn heed_keyword(
     match keyword {
         Keyword::OptOut => {
             let was_suppressed = store.is_sms_suppressed(org, sender, from).await?;
-            let patients = store.opt_out_by_keyword(org, sender, from, sid).await?;
+            // The number is suppressed for the sender and texts revoked for
+            // every purpose in the ledger of every patient with it, together.
+            let mut tx = store.begin().await?;
+            store.suppress_sms_in(&mut tx, org, sender, from).await?;
+            let patients = store.keyword_consents_in(&mut tx, org, from, Revoked, &Purpose::ALL, sid).await?;
+            tx.commit().await?;
             tracing::info!(organization = %org, patients, "an opt-out suppressed a number and revoked its texts");
             Ok(!was_suppressed)
         }
         Keyword::OptIn | Keyword::Yes => {
-            let patients = store.opt_in_by_keyword(org, sender, from, sid).await?;
+            // Texts about care are granted again; marketing and research
+            // wait until the patient consents to them again.
+            let mut tx = store.begin().await?;
+            store.lift_sms_suppression_in(&mut tx, org, sender, from).await?;
+            let care = [Purpose::Transactional];
+            let patients = store.keyword_consents_in(&mut tx, org, from, Granted, &care, sid).await?;
+            tx.commit().await?;
             tracing::info!(organization = %org, patients, "an opt-in lifted a suppression and granted texts again");
             Ok(true)
         }

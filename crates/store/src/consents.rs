@@ -93,47 +93,46 @@ impl Store {
         Ok(rapport_domain::consent::current(&history).into_iter().cloned().collect())
     }
 
-    /// A number texted STOP (or the carrier said it opted out) to `sender`:
-    /// the number is suppressed for that sender and, for every live patient
-    /// who has it, texts are revoked for every purpose in the ledger
-    /// (`sms-keyword`, the provider's message id as evidence), together.
-    pub async fn opt_out_by_keyword(
+    /// Puts `number` on `sender`'s suppression list, inside the caller's transaction.
+    pub async fn suppress_sms_in(
         &self,
+        tx: &mut Tx,
         org: OrganizationId,
         sender: &str,
         number: &str,
-        evidence: &str,
-    ) -> Result<usize, StoreError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
-        suppress_in(&mut tx, org, sender, number, now).await?;
-        let recorded = keyword_in(&mut tx, org, number, ConsentStatus::Revoked, &Purpose::ALL, evidence, now).await?;
-        tx.commit().await?;
-        Ok(recorded)
+    ) -> Result<(), StoreError> {
+        suppress_in(tx, org, sender, number, self.clock.now()).await
     }
 
-    /// A number texted START (or YES while opted out) to `sender`: the
-    /// suppression is lifted and texts about care are granted again for
-    /// every live patient who has it. Marketing and research stay revoked
-    /// until the patient consents to them again.
-    pub async fn opt_in_by_keyword(
+    /// Takes `number` off `sender`'s suppression list, inside the caller's transaction.
+    pub async fn lift_sms_suppression_in(
         &self,
+        tx: &mut Tx,
         org: OrganizationId,
         sender: &str,
         number: &str,
-        evidence: &str,
-    ) -> Result<usize, StoreError> {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await?;
+    ) -> Result<(), StoreError> {
         tx.execute(
             "DELETE FROM sms_suppressions WHERE organization_id = $1 AND sender = $2 AND address = $3",
             args([org.to_string().into(), sender.into(), number.into()]),
         )
-        .await?;
-        let purposes = [Purpose::Transactional];
-        let recorded = keyword_in(&mut tx, org, number, ConsentStatus::Granted, &purposes, evidence, now).await?;
-        tx.commit().await?;
-        Ok(recorded)
+        .await
+        .map(drop)
+    }
+
+    /// Appends a keyword's entries (`sms-keyword`, the provider's message
+    /// id as evidence) to the ledger of every live patient with `number`:
+    /// texts `status` for each of `purposes`. How many patients it reached.
+    pub async fn keyword_consents_in(
+        &self,
+        tx: &mut Tx,
+        org: OrganizationId,
+        number: &str,
+        status: ConsentStatus,
+        purposes: &[Purpose],
+        evidence: &str,
+    ) -> Result<usize, StoreError> {
+        keyword_in(tx, org, number, status, purposes, evidence, self.clock.now()).await
     }
 }
 
