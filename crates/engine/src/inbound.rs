@@ -29,7 +29,7 @@ use crate::replies;
 pub struct Incoming {
     pub text: InboundText,
     /// What the patient texted: the messaging service, else the number;
-    /// the sender an opt-out is from.
+    /// the sender an opt-out applies to.
     pub sender: String,
     /// The carrier's own reading of a keyword, which comes before ours.
     pub carrier_keyword: Option<Keyword>,
