@@ -383,14 +383,8 @@ impl Store {
         }
         let org: OrganizationId = row.parsed("organization_id")?;
         let freed: AppointmentId = row.parsed("appointment_id")?;
-        let visit = tx
-            .fetch_optional(
-                "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2",
-                args([org.to_string().into(), freed.to_string().into()]),
-            )
-            .await?;
-        Ok(match visit {
-            Some(visit) => DueOffer::Due(Box::new(appointment_from_row(&visit)?)),
+        Ok(match self.appointment_in(tx, org, freed).await? {
+            Some(visit) => DueOffer::Due(Box::new(visit)),
             None => DueOffer::VisitGone,
         })
     }
@@ -442,14 +436,7 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         let freed_id: AppointmentId = row.parsed("appointment_id")?;
-        let freed = tx
-            .fetch_optional(
-                "SELECT * FROM appointments WHERE organization_id = $1 AND id = $2",
-                args([org.to_string().into(), freed_id.to_string().into()]),
-            )
-            .await?
-            .map(|r| appointment_from_row(&r))
-            .transpose()?;
+        let freed = self.appointment_in(tx, org, freed_id).await?;
         Ok(LockedOffer { state: row.text("state")?, start_at: row.timestamp("start_at")?, freed })
     }
 
