@@ -25,8 +25,11 @@ fn paths_named(text: &str) -> Vec<String> {
     found
 }
 
-/// Prose paragraphs: blocks between blank lines, outside code fences and tables.
-fn paragraphs(text: &str) -> Vec<String> {
+/// Prose paragraphs: blocks between blank lines, outside code fences and
+/// tables. With `items_apart`, each list item counts on its own; without,
+/// a list with no blank lines between its items is read as one block, as
+/// a newcomer meets it.
+fn paragraphs(text: &str, items_apart: bool) -> Vec<String> {
     let (mut out, mut current, mut fenced) = (Vec::new(), String::new(), false);
     for line in text.lines() {
         if line.trim_start().starts_with("```") {
@@ -34,8 +37,8 @@ fn paragraphs(text: &str) -> Vec<String> {
             continue;
         }
         let prose = !fenced && !line.trim_start().starts_with('|') && !line.starts_with('#');
-        let item = line.trim_start().starts_with("- ")
-            || line.trim_start().split_once(". ").is_some_and(|(n, _)| n.parse::<u32>().is_ok());
+        let numbered = line.trim_start().split_once(". ").is_some_and(|(n, _)| n.parse::<u32>().is_ok());
+        let item = items_apart && (line.trim_start().starts_with("- ") || numbered);
         if line.trim().is_empty() || !prose || item {
             out.push(std::mem::take(&mut current));
         }
@@ -67,17 +70,18 @@ fn the_path_check_sees_a_missing_path() {
 
 #[test]
 fn no_paragraph_runs_past_120_words() {
-    let mut docs = vec![root().join("README.md"), root().join("ARCHITECTURE.md")];
+    // The front doors read block by block; the reference in docs/ item by item.
+    let mut docs = vec![(root().join("README.md"), false), (root().join("ARCHITECTURE.md"), false)];
     for entry in std::fs::read_dir(root().join("docs")).expect("docs/") {
         let path = entry.expect("a docs entry").path();
         if path.extension().is_some_and(|e| e == "md") {
-            docs.push(path);
+            docs.push((path, true));
         }
     }
     let mut long = Vec::new();
-    for doc in &docs {
+    for (doc, items_apart) in &docs {
         let text = std::fs::read_to_string(doc).expect("a doc");
-        for paragraph in paragraphs(&text) {
+        for paragraph in paragraphs(&text, *items_apart) {
             let words = paragraph.split_whitespace().count();
             if words > 120 {
                 let start: String = paragraph.split_whitespace().take(8).collect::<Vec<_>>().join(" ");
