@@ -11,13 +11,14 @@
 //! since cancelled or begun, answers nothing. Giving the same answer twice
 //! changes nothing the second time.
 
+use rapport_domain::answer::UNCLEAR_ACKNOWLEDGEMENT;
 use rapport_domain::reminder::answerable;
 use rapport_domain::{
     ActorKind, Answer, Appointment, AppointmentId, ConversationId, MessagePlan, NewAuditEvent, OrganizationId, Outcome,
     PatientId,
 };
 use rapport_store::{
-    Answered, Joining, NewAnswer, NewTask, ReceivedText, Store, StoreError, TaskKind, TextOutcome, Tx, unclear_kind,
+    Answered, Joining, NewAnswer, NewTask, ReceivedText, Store, StoreError, TaskKind, TextOutcome, Tx,
 };
 
 /// Gives `given` to the visit its message is about, in one transaction.
@@ -160,7 +161,10 @@ fn unclear(text: &ReceivedText, settlement: Settlement) -> Settlement {
         appointment_id: None,
         inbound_id: Some(text.id),
     };
-    let reply =
-        settlement.reply.map(|plan| MessagePlan { template: Some(unclear_kind()), appointment_id: None, ..plan });
+    let reply = settlement.reply.map(|plan| MessagePlan {
+        template: Some(UNCLEAR_ACKNOWLEDGEMENT.into()),
+        appointment_id: None,
+        ..plan
+    });
     Settlement { outcome: TextOutcome::Unclear, appointment_id: None, task: Some(task), reply, ..settlement }
 }

@@ -7,7 +7,7 @@
 //! a waitlist offer takes the slot (`waitlist.rs`).
 
 use jiff::{SignedDuration, Timestamp};
-use rapport_domain::answer::{Asked, Target, target};
+use rapport_domain::answer::{Asked, Target, UNCLEAR_ACKNOWLEDGEMENT, target};
 use rapport_domain::keywords;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
@@ -17,7 +17,7 @@ use rapport_domain::{
 use crate::answers::Settlement;
 use rapport_store::{
     Answered, InboundText, NewAnswer, NewTask, OfferSent, OfferTaken, ReceivedText, Store, StoreError, TaskKind,
-    TextOutcome, unclear_kind,
+    TextOutcome,
 };
 
 /// How far back a reminder still counts as asking (a reply a week later to
@@ -179,7 +179,7 @@ async fn settlement_for(
                 patient_id: patients,
                 appointment_id: None,
                 answer: None,
-                reply: Some(ack(patients.unwrap_or(newest), unclear_kind(), None)),
+                reply: Some(ack(patients.unwrap_or(newest), UNCLEAR_ACKNOWLEDGEMENT.into(), None)),
                 task: Some(task(TaskKind::ReplyUnclear, patients)),
                 revocation: false,
             }

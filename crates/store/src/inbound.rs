@@ -20,11 +20,6 @@ use super::appointments::appointment_from_row;
 use super::db::{Row, Tx, args};
 use super::{Store, StoreError};
 
-/// The acknowledgement of an answer Rapport could not place.
-pub fn unclear_kind() -> rapport_domain::message::template::TemplateKind {
-    rapport_domain::answer::UNCLEAR_ACKNOWLEDGEMENT.into()
-}
-
 /// A text as the provider delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundText {

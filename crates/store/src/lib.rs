@@ -73,7 +73,7 @@ pub use error::StoreError;
 pub use fhir_exports::{ExportStatus, FhirExport};
 pub use fhir_records::{FhirRecord, FhirRecordQuery};
 pub use hl7_log::{Hl7Entry, Hl7Status};
-pub use inbound::{InboundText, Media, ReceivedText, TextOutcome, unclear_kind};
+pub use inbound::{InboundText, Media, ReceivedText, TextOutcome};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxSubscription};
 pub use job_kinds::{BadPayload, JobKind, JobWork};
 pub use jobs::{Job, JobResult, JobState, NewJob};
