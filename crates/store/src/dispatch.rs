@@ -14,7 +14,7 @@ use rapport_domain::{
 use sqlx::AssertSqlSafe;
 
 use super::ComposeFacts;
-use super::db::{Arg, Tx, placeholders, tuples};
+use super::db::{Arg, Row, Tx, placeholders, tuples};
 use super::delivery::{Move, mark_undeliverable_in, move_in, suppress_in};
 use super::messages::{message_from_row, notes_in};
 use super::organizations::organization_from_row;
@@ -78,23 +78,33 @@ async fn stopped_since(
     if texts.is_empty() {
         return Ok(stopped);
     }
-    let sql = format!(
-        "SELECT organization_id, address FROM sms_suppressions WHERE ($1 IS NULL OR sender = $1)
-           AND address IN ({})",
-        placeholders(2, texts.len())
-    );
-    let mut values = vec![Arg::from(sms_sender.map(str::to_owned))];
-    values.extend(text_args(texts.iter().map(|(_, number)| (*number).to_owned())));
-    let mut suppressed: HashSet<(OrganizationId, String)> = HashSet::new();
-    for row in tx.fetch_all(AssertSqlSafe(sql), values).await? {
-        suppressed.insert((row.parsed("organization_id")?, row.text("address")?));
-    }
+    let numbers: Vec<String> = texts.iter().map(|(_, number)| (*number).to_owned()).collect();
+    let (sql, values) = suppressed_query(sms_sender, numbers);
+    let suppressed = suppressed_of(&tx.fetch_all(sql, values).await?)?;
     for (message, number) in texts {
         if suppressed.contains(&(message.organization_id, number.to_owned())) {
             stopped.insert(message.id);
         }
     }
     Ok(stopped)
+}
+
+/// Which of `numbers` are on `sms_sender`'s suppression list (any sender's
+/// when `None`): the query, read by the facts and again at commit.
+fn suppressed_query(sms_sender: Option<&str>, numbers: Vec<String>) -> (AssertSqlSafe<String>, Vec<Arg>) {
+    let sql = format!(
+        "SELECT organization_id, address FROM sms_suppressions WHERE ($1 IS NULL OR sender = $1)
+           AND address IN ({})",
+        placeholders(2, numbers.len())
+    );
+    let mut values = vec![Arg::from(sms_sender.map(str::to_owned))];
+    values.extend(text_args(numbers));
+    (AssertSqlSafe(sql), values)
+}
+
+/// The `(organization, number)` pairs a `suppressed_query` found.
+fn suppressed_of(rows: &[Row]) -> Result<HashSet<(OrganizationId, String)>, StoreError> {
+    rows.iter().map(|row| Ok((row.parsed("organization_id")?, row.text("address")?))).collect()
 }
 
 fn text_args(values: impl IntoIterator<Item = String>) -> Vec<Arg> {
@@ -200,16 +210,8 @@ impl Store {
             }
             // A provider that names no sender (the log channel) honours a
             // STOP sent to any of the organization's numbers.
-            let list = placeholders(2, addresses.len());
-            let sql = format!(
-                "SELECT organization_id, address FROM sms_suppressions WHERE ($1 IS NULL OR sender = $1)
-                   AND address IN ({list})"
-            );
-            let mut values = vec![Arg::from(sms_sender.map(str::to_owned))];
-            values.extend(text_args(addresses));
-            for row in self.db.fetch_all(AssertSqlSafe(sql), values).await? {
-                facts.suppressed.insert((row.parsed("organization_id")?, row.text("address")?));
-            }
+            let (sql, values) = suppressed_query(sms_sender, addresses);
+            facts.suppressed = suppressed_of(&self.db.fetch_all(sql, values).await?)?;
         }
         let orgs: HashSet<OrganizationId> = messages.iter().map(|m| m.organization_id).collect();
         let sql = format!("SELECT * FROM organizations WHERE id IN ({})", placeholders(1, orgs.len()));
