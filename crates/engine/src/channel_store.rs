@@ -1,6 +1,6 @@
 //! What the channels need from the store, passed in by the engine: the log
-//! channel's outbox, web push's subscriptions and the deployment's VAPID
-//! key. The channels themselves keep nothing (`channels/` never names the
+//! channel's outbox, web push's
+//! subscriptions and the deployment's VAPID key. The channels themselves keep nothing (`channels/` never names the
 //! store); these implementations are the seam.
 
 use std::sync::Arc;

@@ -9,27 +9,31 @@
 //!    taken by another dispatcher, is left alone), the trace, and the jobs
 //!    that end here;
 //! 4. call the providers, outside any transaction, each with its whole share
-//!    of the batch;
+//!    of the batch; each records a few hand-offs at a time as started, in a
+//!    short commit, just before they may reach it (`channels::Starts`);
 //! 5. commit their answers with the jobs' ends in one transaction.
 //!
-//! A message found `sending` (its dispatcher died mid-hand-off) or
-//! `in_doubt` (an answer that could not be read) is never handed over
-//! blindly: the provider is asked first (`reconcile`). Nothing here logs a
-//! message's content or the patient's data.
+//! A message found `sending` whose start was never recorded had not left:
+//! it is planned again and decided afresh (so STOP, a cancellation, its
+//! expiry and the sending hours still win). One found `sending` after its
+//! start, or `in_doubt` (an answer that could not be read), is never handed
+//! over blindly: the provider is asked first (`reconcile`). Nothing here
+//! logs a message's content or the patient's data.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jiff::SignedDuration;
 use rapport_domain::calendar;
-use rapport_domain::{Channel, JobId, Message, MessageId, MessageState};
+use rapport_domain::{Channel, JobId, Message, MessageId, MessageState, ProviderRef};
 
 use super::decide::{BatchSends, decide};
-use crate::channels::{Found, Handoff, Outcome, Providers};
+use crate::channels::{BoxFuture, Found, Handoff, Outcome, Providers, Starts};
 use crate::jobs::{BatchReport, JobFailure, WorkerSettings};
 use crate::links::PatientLinks;
 use rapport_domain::message::caps::FrequencyCap;
 use rapport_domain::message::handoff::{Decided, Handed, Taken};
-use rapport_store::{DispatchFacts, Job, JobKind, JobResult, JobWork, SendRules, Store, StoreError};
+use rapport_store::{DispatchFacts, Job, JobKind, JobResult, JobWork, Progress, SendRules, Store, StoreError};
 
 /// The invitation an email about a visit carries (RFC 5545): the visit as
 /// it stands, its UID stable, its SEQUENCE the visit's version.
@@ -64,8 +68,57 @@ pub struct MessageSender {
     /// Makes the links templates may carry (none without a public URL).
     links: Option<PatientLinks>,
     /// How long after an in-doubt outcome the provider is asked (a status
-    /// report may settle it first).
+    /// report may settle it first); also how long after a hand-off's start
+    /// a lookup that finds nothing is believed (a request may still be on
+    /// its way).
     reconcile_after: SignedDuration,
+    /// Where the providers' progress is recorded: the store, by [`Recorder`].
+    starts: Arc<dyn Starts>,
+}
+
+/// Records the providers' progress in the store: the next hand-offs'
+/// start, the earlier ones taken (sent) or not taken (not started after
+/// all, so a crash now sends them again).
+struct Recorder {
+    store: Store,
+    providers: Providers,
+}
+
+impl Starts for Recorder {
+    fn started<'a>(
+        &'a self,
+        next: &'a [Handoff],
+        answered: &'a [(&'a Handoff, Outcome)],
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let lines: Vec<String> = answered
+                .iter()
+                .map(|(h, outcome)| match outcome {
+                    Outcome::Accepted { provider_ref } => sent_line(&self.providers, h.channel, provider_ref),
+                    _ => String::new(),
+                })
+                .collect();
+            let mut progress = Progress::default();
+            for ((handoff, outcome), line) in answered.iter().zip(&lines) {
+                let message = (handoff.organization_id, handoff.message_id);
+                match outcome {
+                    Outcome::Accepted { provider_ref } => {
+                        progress.sent.push((message.0, message.1, provider_ref, line))
+                    }
+                    Outcome::InDoubt { .. } => {}
+                    _ => progress.not_taken.push(message),
+                }
+            }
+            progress.started = next.iter().map(|h| (h.organization_id, h.message_id)).collect();
+            self.store.record_progress(&progress).await.map_err(|error| error.to_string())
+        })
+    }
+}
+
+/// The trace line of a hand-off the provider took.
+fn sent_line(providers: &Providers, channel: Channel, provider_ref: &ProviderRef) -> String {
+    let provider = providers.for_channel(channel).map_or("none", |p| p.name());
+    format!("sent by {} through {provider} ({provider_ref})", channel.as_str())
 }
 
 fn message_id_of(job: &Job) -> Option<MessageId> {
@@ -95,7 +148,15 @@ impl MessageSender {
             senders: providers.sender_limits(),
             sms_sender: providers.sms.sender().map(str::to_owned),
         };
-        Self { store, providers, rules, links: None, reconcile_after: SignedDuration::from_mins(1) }
+        let starts = Arc::new(Recorder { store: store.clone(), providers: providers.clone() });
+        Self { store, providers, rules, links: None, reconcile_after: SignedDuration::from_mins(1), starts }
+    }
+
+    /// Records hand-offs' starts with `starts` instead of the store (a test
+    /// proves what is lost without them).
+    pub fn recording_starts_with(mut self, starts: Arc<dyn Starts>) -> Self {
+        self.starts = starts;
+        self
     }
 
     /// Lets templates carry links (`{{links.unsubscribe}}`) made under the public URL.
@@ -142,8 +203,7 @@ impl MessageSender {
         let deadline = std::time::Instant::now() + budget;
         let mut answers = Vec::new();
         for (handover, outcome) in self.hand_over(handovers, deadline).await {
-            let provider = self.providers.for_channel(handover.handoff.channel).map_or("none", |p| p.name());
-            let (handed, result) = self.read_outcome(&handover, provider, outcome, &worker.retry);
+            let (handed, result) = self.read_outcome(&handover, outcome, &worker.retry);
             answers.push((handover.message, handed));
             results.push((handover.job.id, result));
         }
@@ -255,7 +315,7 @@ impl MessageSender {
                 continue;
             };
             let handoffs: Vec<Handoff> = mine.iter().map(|h| h.handoff.clone()).collect();
-            let outcomes = provider.send_many(&handoffs, deadline).await;
+            let outcomes = provider.send_many(&handoffs, deadline, self.starts.as_ref()).await;
             done.extend(mine.into_iter().zip(outcomes));
         }
         done
@@ -265,15 +325,13 @@ impl MessageSender {
     fn read_outcome(
         &self,
         handover: &Handover<'_>,
-        provider: &str,
         outcome: Outcome,
         retry: &crate::jobs::RetryPolicy,
     ) -> (Handed, JobResult) {
         let now = self.store.clock().now();
-        let channel = handover.handoff.channel.as_str();
         match outcome {
             Outcome::Accepted { provider_ref } => {
-                let line = format!("sent by {channel} through {provider} ({provider_ref})");
+                let line = sent_line(&self.providers, handover.handoff.channel, &provider_ref);
                 (Handed::Sent { provider_ref, line }, JobResult::Done)
             }
             Outcome::Retry { reason, after } => {
@@ -304,23 +362,22 @@ impl MessageSender {
     }
 
     /// A message found `sending` (its dispatcher stopped mid-hand-off) or
-    /// `in_doubt`: the provider is asked whether it has it. Found: sent.
-    /// Not found: planned again, to be decided afresh at once. The lookup
-    /// failed: try again later.
+    /// `in_doubt`. Its start never recorded: it had not left, and is planned
+    /// again at once. Otherwise the provider is asked whether it has it.
+    /// Found: sent. Not found, once the hand-off is old enough to believe
+    /// it: planned again, to be decided afresh at once. The lookup failed
+    /// or is too early to believe: in doubt, asked again later.
     async fn reconcile(&self, message: &Message) -> Result<JobResult, JobFailure> {
         let (store, org, id) = (&self.store, message.organization_id, message.id);
         let retry = |error: StoreError| JobFailure::Retry(error.to_string());
         let now = store.clock().now();
-        let (Some(channel), Some(to), Some(sending_at)) =
-            (message.channel, message.address.clone(), message.sending_at)
+        let (Some(channel), Some(to), Some(sending_at), Some(handed_at)) =
+            (message.channel, message.address.clone(), message.sending_at, message.handed_at)
         else {
-            store.return_to_planned(org, id, "the hand-off had not chosen an address").await.map_err(retry)?;
+            let why = "the previous attempt stopped before the hand-off began";
+            store.return_to_planned(org, id, why).await.map_err(retry)?;
             return Ok(JobResult::Later { until: now });
         };
-        if message.state == MessageState::Sending {
-            let reason = "the previous attempt stopped during the hand-off";
-            store.record_in_doubt(org, id, reason).await.map_err(retry)?;
-        }
         let Some(provider) = self.providers.for_channel(channel) else {
             return Err(JobFailure::Permanent("no provider carries this channel any more".into()));
         };
@@ -336,18 +393,49 @@ impl MessageSender {
             calendar: None,
             sending_at,
         };
-        match provider.lookup(&handoff).await {
-            Found::Yes { provider_ref } => {
-                let line = format!("reconciled: {} has it ({provider_ref})", provider.name());
-                store.record_sent(org, id, &provider_ref, &line).await.map_err(retry)?;
+        let believed_from = handed_at + self.reconcile_after;
+        let mut found = provider.lookup(&handoff).await;
+        if let Found::Yes { provider_refs } = &found {
+            found = match store.unclaimed_ref(org, id, provider_refs).await.map_err(retry)? {
+                Some(provider_ref) => Found::Yes { provider_refs: vec![provider_ref] },
+                // Each match is another message's: this one never arrived.
+                None => Found::No,
+            };
+        }
+        let in_doubt = async |why: &str| -> Result<(), JobFailure> {
+            if message.state == MessageState::Sending {
+                store.record_in_doubt(org, id, why).await.map_err(retry)?;
+            }
+            Ok(())
+        };
+        let stopped = "the previous attempt stopped during the hand-off";
+        match found {
+            Found::Yes { provider_refs } => {
+                for provider_ref in provider_refs.into_iter().take(1) {
+                    let line = format!("reconciled: {} has it ({provider_ref})", provider.name());
+                    store.record_sent(org, id, &provider_ref, &line).await.map_err(retry)?;
+                }
                 Ok(JobResult::Done)
+            }
+            // A request may still be on its way: asked again once it would have arrived.
+            Found::No if now < believed_from => {
+                in_doubt(stopped).await?;
+                Ok(JobResult::Later { until: believed_from })
             }
             Found::No => {
                 let why = format!("reconciled: {} never received it", provider.name());
                 store.return_to_planned(org, id, &why).await.map_err(retry)?;
                 Ok(JobResult::Later { until: now })
             }
-            Found::Unknown(reason) => Err(JobFailure::Retry(format!("the lookup failed: {reason}"))),
+            Found::Unknown(reason) => {
+                in_doubt(stopped).await?;
+                Err(JobFailure::Retry(format!("the lookup failed: {reason}")))
+            }
+            // Nothing to ask: in doubt until staff settle it.
+            Found::Unknowable => {
+                in_doubt(stopped).await?;
+                Ok(JobResult::Done)
+            }
         }
     }
 }

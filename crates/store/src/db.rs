@@ -84,6 +84,12 @@ impl From<Timestamp> for Arg {
     }
 }
 
+impl From<Option<Timestamp>> for Arg {
+    fn from(v: Option<Timestamp>) -> Self {
+        Arg::Int(v.map(micros))
+    }
+}
+
 /// Appends each filter that has a value (`("status =", value)`) as
 /// ` AND status = $n`, then a page's order and limit: by `id`, one row more
 /// than `limit` (which tells whether another page follows).

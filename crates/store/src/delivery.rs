@@ -60,6 +60,29 @@ pub(super) async fn suppress_in(
     .map(drop)
 }
 
+/// Records, in the caller's transaction, that the hand-offs of `messages`
+/// (still `sending`) are crossing their point of no return at `at`; or,
+/// with `None`, that they did not start after all.
+pub(super) async fn record_started_in(
+    tx: &mut Tx,
+    messages: &[(OrganizationId, MessageId)],
+    at: Option<jiff::Timestamp>,
+) -> Result<(), StoreError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let mut values = vec![at.into()];
+    for (org, id) in messages {
+        values.extend([id.to_string().into(), org.to_string().into()]);
+    }
+    let sql = format!(
+        "UPDATE messages SET handed_at = $1 FROM (VALUES {}) AS v
+         WHERE messages.id = v.column1 AND messages.organization_id = v.column2 AND messages.state = 'sending'",
+        super::db::tuples(2, messages.len(), 2)
+    );
+    tx.execute(sqlx::AssertSqlSafe(sql), values).await.map(drop)
+}
+
 /// One move of a message between states, with its trace line, in the
 /// caller's transaction; false if the message was in none of `change.from`.
 pub(super) async fn move_in(
@@ -125,7 +148,7 @@ impl Move {
 
     /// `sending | in_doubt → planned`: it may be sent again.
     pub(super) fn back_to_planned(why: &str) -> Self {
-        let set = ", channel = NULL, address = NULL, sending_at = NULL, reason = NULL";
+        let set = ", channel = NULL, address = NULL, sending_at = NULL, handed_at = NULL, reason = NULL";
         Move { from: HANDING, to: MessageState::Planned, set, extra: None, line: format!("back to planned: {why}") }
     }
 
@@ -148,6 +171,28 @@ pub struct DeliveryReport {
 }
 
 impl Store {
+    /// The first of `refs` (a lookup's matches) that no other message of
+    /// `org` is recorded under: the one that is message `id`'s.
+    pub async fn unclaimed_ref(
+        &self,
+        org: OrganizationId,
+        id: MessageId,
+        refs: &[ProviderRef],
+    ) -> Result<Option<ProviderRef>, StoreError> {
+        if refs.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT provider_ref FROM messages WHERE organization_id = $1 AND id <> $2 AND provider_ref IN ({})",
+            super::db::placeholders(3, refs.len())
+        );
+        let mut values = args([org.to_string().into(), id.to_string().into()]);
+        values.extend(refs.iter().map(|r| r.as_str().into()));
+        let rows = self.db.fetch_all(sqlx::AssertSqlSafe(sql), values).await?;
+        let claimed: Vec<String> = rows.iter().map(|r| r.text("provider_ref")).collect::<Result<_, _>>()?;
+        Ok(refs.iter().find(|r| !claimed.iter().any(|c| c == r.as_str())).cloned())
+    }
+
     async fn move_message(&self, org: OrganizationId, id: MessageId, change: Move) -> Result<bool, StoreError> {
         let mut tx = self.db.begin().await?;
         let moved = move_in(&mut tx, org, id, change, self.clock.now()).await?;

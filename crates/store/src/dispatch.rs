@@ -111,7 +111,56 @@ fn text_args(values: impl IntoIterator<Item = String>) -> Vec<Arg> {
     values.into_iter().map(Arg::from).collect()
 }
 
+/// `sending | in_doubt → sent` for each of `sent` (organization, message,
+/// the provider's reference, the trace line), in one statement.
+async fn sent_in(
+    tx: &mut Tx,
+    sent: &[(OrganizationId, MessageId, &ProviderRef, &str)],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let mut values = Vec::with_capacity(sent.len() * 3);
+    for (org, id, provider_ref, _) in sent {
+        values.extend([id.to_string().into(), org.to_string().into(), provider_ref.as_str().into()]);
+    }
+    let sql = format!(
+        "UPDATE messages SET state = 'sent', provider_ref = v.column3, sent_at = $1, updated_at = $1, reason = NULL
+         FROM (VALUES {}) AS v
+         WHERE messages.id = v.column1 AND messages.organization_id = v.column2
+           AND messages.state IN ('sending', 'in_doubt')
+         RETURNING messages.id AS id",
+        tuples(2, sent.len(), 3)
+    );
+    let moved = moved(tx, sql, now, values).await?;
+    let lines: Vec<(MessageId, &str)> =
+        sent.iter().filter(|(_, id, _, _)| moved.contains(id)).map(|(_, id, _, line)| (*id, *line)).collect();
+    notes_in(tx, &lines, now).await
+}
+
+/// Hand-offs on their way, as a provider reports them: the next few
+/// crossing their point of no return, those the provider took since its
+/// last report, and those it did not take (not started after all).
+#[derive(Debug, Default)]
+pub struct Progress<'a> {
+    pub started: Vec<(OrganizationId, MessageId)>,
+    pub sent: Vec<(OrganizationId, MessageId, &'a ProviderRef, &'a str)>,
+    pub not_taken: Vec<(OrganizationId, MessageId)>,
+}
+
 impl Store {
+    /// Records a provider's progress in one short commit, so that a crash
+    /// leaves in doubt only what was in flight at that instant.
+    pub async fn record_progress(&self, progress: &Progress<'_>) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        sent_in(&mut tx, &progress.sent, now).await?;
+        super::delivery::record_started_in(&mut tx, &progress.not_taken, None).await?;
+        super::delivery::record_started_in(&mut tx, &progress.started, Some(now)).await?;
+        tx.commit().await
+    }
+
     /// The messages of `ids` (any organization: the caller checks its jobs').
     pub async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>, StoreError> {
         if ids.is_empty() {
@@ -412,38 +461,14 @@ impl Store {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         // The common answer, "sent", in one statement for the batch.
-        let sent: Vec<(&Message, &ProviderRef, &String)> = answers
+        let sent: Vec<(OrganizationId, MessageId, &ProviderRef, &str)> = answers
             .iter()
             .filter_map(|(m, h)| match h {
-                Handed::Sent { provider_ref, line } => Some((*m, provider_ref, line)),
+                Handed::Sent { provider_ref, line } => Some((m.organization_id, m.id, provider_ref, line.as_str())),
                 _ => None,
             })
             .collect();
-        if !sent.is_empty() {
-            let mut values = Vec::with_capacity(sent.len() * 3);
-            for (message, provider_ref, _) in &sent {
-                values.extend([
-                    message.id.to_string().into(),
-                    message.organization_id.to_string().into(),
-                    provider_ref.as_str().into(),
-                ]);
-            }
-            let sql = format!(
-                "UPDATE messages SET state = 'sent', provider_ref = v.column3, sent_at = $1, updated_at = $1, reason = NULL
-                 FROM (VALUES {}) AS v
-                 WHERE messages.id = v.column1 AND messages.organization_id = v.column2
-                   AND messages.state IN ('sending', 'in_doubt')
-                 RETURNING messages.id AS id",
-                tuples(2, sent.len(), 3)
-            );
-            let moved = moved(&mut tx, sql, now, values).await?;
-            let lines: Vec<(MessageId, &str)> = sent
-                .iter()
-                .filter(|(m, _, _)| moved.contains(&m.id))
-                .map(|(m, _, line)| (m.id, line.as_str()))
-                .collect();
-            notes_in(&mut tx, &lines, now).await?;
-        }
+        sent_in(&mut tx, &sent, now).await?;
         for (message, handed) in answers {
             let (org, id) = (message.organization_id, message.id);
             match handed {

@@ -68,7 +68,7 @@ pub use conversations::{
 };
 pub use db::{Backend, Db, DbOptions, Tx};
 pub use delivery::{DeliveryReport, ReportOutcome};
-pub use dispatch::DispatchFacts;
+pub use dispatch::{DispatchFacts, Progress};
 pub use error::StoreError;
 pub use fhir_exports::{ExportStatus, FhirExport};
 pub use fhir_records::{FhirRecord, FhirRecordQuery};

@@ -75,6 +75,7 @@ pub(super) fn message_from_row(r: &Row) -> Result<Message, StoreError> {
             .map_err(|_| StoreError::Corrupt("bad language"))?,
         provider_ref: r.opt_text("provider_ref")?.map(rapport_domain::ProviderRef::from),
         sending_at: r.opt_int("sending_at")?.map(super::db::from_micros).transpose()?,
+        handed_at: r.opt_int("handed_at")?.map(super::db::from_micros).transpose()?,
         reason: r.opt_text("reason")?,
         sent_at: r.opt_int("sent_at")?.map(super::db::from_micros).transpose()?,
         created_at: r.timestamp("created_at")?,
@@ -359,11 +360,15 @@ impl Store {
     /// The log channel's hand-off: writes the outbox entries, in one
     /// statement. A message already there is left as it is, as a
     /// provider's duplicate detection would.
+    /// Their start is recorded in the same transaction: written means
+    /// started, so a log hand-off is never in doubt.
     pub async fn write_outbox_many(&self, entries: &[(OrganizationId, OutboxEntry)]) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
         let rows = entries.iter().map(|(org, entry)| outbox_args(*org, entry)).collect();
         let into = "outbox (id, organization_id, message_id, channel, address, subject, body, created_at)";
         super::db::insert_rows_then(&mut tx, into, rows, "ON CONFLICT (message_id) DO NOTHING").await?;
+        let started: Vec<(OrganizationId, MessageId)> = entries.iter().map(|(org, e)| (*org, e.message_id)).collect();
+        super::delivery::record_started_in(&mut tx, &started, Some(self.clock.now())).await?;
         tx.commit().await
     }
 

@@ -165,6 +165,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0025_smart.sql"),
         postgres: include_str!("migrations/postgres/0025_smart.sql"),
     },
+    Migration {
+        version: 26,
+        name: "handoff_start",
+        sqlite: include_str!("migrations/sqlite/0026_handoff_start.sql"),
+        postgres: include_str!("migrations/postgres/0026_handoff_start.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

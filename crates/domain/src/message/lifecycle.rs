@@ -236,6 +236,9 @@ pub struct Message {
     pub language: Option<LanguageTag>,
     /// When its (latest) hand-off began.
     pub sending_at: Option<Timestamp>,
+    /// When that hand-off crossed its point of no return (it may have
+    /// reached the provider): unset, a `sending` message had not left.
+    pub handed_at: Option<Timestamp>,
     /// Why it was cancelled, suppressed, failed or is in doubt.
     pub reason: Option<String>,
     pub sent_at: Option<Timestamp>,

@@ -9,6 +9,13 @@
 //!   callbacks and inbound webhooks signed by `X-Twilio-Signature`.
 //! - `smtp`: email through an SMTP server, with one-click unsubscribe.
 //!
+//! Before a hand-off crosses its point of no return (the request that may
+//! reach the provider), its start is made durable through [`Starts`]: after
+//! a crash, a message whose start was never recorded is sent again, and
+//! only those recorded as started are in doubt. A provider marks as few as
+//! it can before each crossing (16 HTTP requests in flight; one email just
+//! before its content), so a crash leaves at most that many in doubt.
+//!
 //! A provider never logs a message's body or address: ids only.
 
 pub mod log;
@@ -71,12 +78,66 @@ pub enum Outcome {
 /// What a lookup after an in-doubt outcome found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
-    /// The provider has it.
-    Yes { provider_ref: ProviderRef },
+    /// The provider holds what matches it (two identical texts to one
+    /// number match each other): it is the first of these not already
+    /// recorded as another message's.
+    Yes { provider_refs: Vec<ProviderRef> },
     /// The provider does not have it: it may be sent again.
     No,
     /// The lookup itself failed; ask again later.
     Unknown(String),
+    /// The provider cannot be asked (a mail server): the message stays in
+    /// doubt until staff settle it.
+    Unknowable,
+}
+
+/// How many hand-offs a provider has in flight at once, by default: also
+/// how many a crash can leave in doubt.
+pub const IN_FLIGHT: usize = 16;
+
+/// Records a provider's progress durably, in one short commit a call (the
+/// engine's, over the store): `next`, about to cross their point of no
+/// return, and `answered`, the outcomes since the previous call. An error:
+/// `next` must not go.
+pub trait Starts: Send + Sync {
+    fn started<'a>(
+        &'a self,
+        next: &'a [Handoff],
+        answered: &'a [(&'a Handoff, Outcome)],
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// A provider's side of [`Starts`]: collects the outcomes, and hands them
+/// over with the next start.
+pub struct Progress<'a> {
+    starts: &'a dyn Starts,
+    answered: Vec<(&'a Handoff, Outcome)>,
+}
+
+impl<'a> Progress<'a> {
+    pub fn new(starts: &'a dyn Starts) -> Self {
+        Self { starts, answered: Vec::new() }
+    }
+
+    /// Records `next` as started, with the outcomes seen since the last call.
+    pub async fn start(&mut self, next: &'a [Handoff]) -> Result<(), String> {
+        self.starts.started(next, &self.answered).await?;
+        self.answered.clear();
+        Ok(())
+    }
+
+    pub fn answered(&mut self, handoff: &'a Handoff, outcome: &Outcome) {
+        self.answered.push((handoff, outcome.clone()));
+    }
+}
+
+/// Records no start: for a hand-off no message's state rides on.
+pub struct NoRecord;
+
+impl Starts for NoRecord {
+    fn started<'a>(&'a self, _: &'a [Handoff], _: &'a [(&'a Handoff, Outcome)]) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A provider of one channel.
@@ -88,18 +149,49 @@ pub trait Provider: Send + Sync {
         None
     }
     fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome>;
-    /// Hands over several messages: by default up to 16 at a time, each on
-    /// its own; a provider with a batch form overrides it. A hand-off not
-    /// started by `deadline` is [`Outcome::NotAttempted`]. One outcome per
-    /// hand-off, in order.
-    fn send_many<'a>(&'a self, handoffs: &'a [Handoff], deadline: Instant) -> BoxFuture<'a, Vec<Outcome>> {
-        use futures_util::StreamExt;
-        let send = move |h: &'a Handoff| -> BoxFuture<'a, Outcome> {
-            if Instant::now() >= deadline { Box::pin(async { Outcome::NotAttempted }) } else { self.send(h) }
-        };
-        Box::pin(futures_util::stream::iter(handoffs).map(send).buffered(16).collect())
+    /// Hands over several messages: by default [`IN_FLIGHT`] at a time,
+    /// each group's starts recorded through `starts` before it goes; a
+    /// provider with a batch form overrides it. A hand-off not started by
+    /// `deadline` is [`Outcome::NotAttempted`]. One outcome per hand-off,
+    /// in order.
+    fn send_many<'a>(
+        &'a self,
+        handoffs: &'a [Handoff],
+        deadline: Instant,
+        starts: &'a dyn Starts,
+    ) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(async move {
+            let mut progress = Progress::new(starts);
+            let mut outcomes = Vec::with_capacity(handoffs.len());
+            for group in handoffs.chunks(IN_FLIGHT) {
+                outcomes.extend(start_then(group, deadline, &mut progress, |h| self.send(h)).await);
+            }
+            outcomes
+        })
     }
     fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found>;
+}
+
+/// Records `group`'s start, then sends it all at once with `send`; none
+/// goes if the deadline passed or its start could not be recorded.
+pub async fn start_then<'h, F: Future<Output = Outcome>>(
+    group: &'h [Handoff],
+    deadline: Instant,
+    progress: &mut Progress<'h>,
+    send: impl Fn(&'h Handoff) -> F,
+) -> Vec<Outcome> {
+    if Instant::now() >= deadline {
+        return group.iter().map(|_| Outcome::NotAttempted).collect();
+    }
+    if let Err(error) = progress.start(group).await {
+        let reason = format!("the hand-offs' start could not be recorded: {error}");
+        return group.iter().map(|_| Outcome::Retry { reason: reason.clone(), after: None }).collect();
+    }
+    let outcomes = futures_util::future::join_all(group.iter().map(send)).await;
+    for (handoff, outcome) in group.iter().zip(&outcomes) {
+        progress.answered(handoff, outcome);
+    }
+    outcomes
 }
 
 /// A `Retry-After` header's seconds, if the answer carries one.

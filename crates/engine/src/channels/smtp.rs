@@ -15,8 +15,12 @@
 //!   failed; no answer at all (a timeout, a dropped connection): in doubt;
 //! - emails go one after another: those not started by the batch's
 //!   deadline are not attempted (planned again at once).
-//!   SMTP has no lookup, so an email in doubt stays in doubt, reported,
-//!   never resent blindly.
+//!
+//! An email's start is recorded after the server's `354` and before its
+//! content: a session cut before the final `.` delivers nothing, so a crash
+//! leaves at most the one email in doubt whose content was on its way.
+//! SMTP has no lookup: an email in doubt stays in doubt, reported to staff,
+//! never resent blindly.
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +34,7 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
 use rapport_domain::MessageClass;
 
-use super::{BoxFuture, Found, Handoff, Outcome, Provider};
+use super::{BoxFuture, Found, Handoff, Outcome, Progress, Provider, Starts};
 use crate::links::PatientLinks;
 use rapport_secret::Secret;
 
@@ -214,11 +218,18 @@ impl SmtpEmail {
         Ok((email, message_id))
     }
 
-    /// Sends one email on an open connection.
-    async fn deliver(&self, connection: &mut AsyncSmtpConnection, handoff: &Handoff) -> Outcome {
+    /// Sends one email on an open connection, its start recorded by `starts`
+    /// just before its content. `None`: the start could not be recorded and
+    /// the session must be dropped (the server is waiting for content).
+    async fn deliver<'h>(
+        &self,
+        connection: &mut AsyncSmtpConnection,
+        handoff: &'h Handoff,
+        progress: &mut Progress<'h>,
+    ) -> Option<Outcome> {
         let (email, message_id) = match self.compose(handoff) {
             Ok(built) => built,
-            Err(outcome) => return outcome,
+            Err(outcome) => return Some(outcome),
         };
         let envelope = email.envelope();
         let before = |error: lettre::transport::smtp::Error, at: &str| -> Outcome {
@@ -240,17 +251,18 @@ impl SmtpEmail {
             }
         };
         if let Err(error) = connection.command(Mail::new(envelope.from().cloned(), vec![])).await {
-            return before(error, "MAIL");
+            return Some(before(error, "MAIL"));
         }
         for recipient in envelope.to() {
             if let Err(error) = connection.command(Rcpt::new(recipient.clone(), vec![])).await {
-                return before(error, "RCPT");
+                return Some(before(error, "RCPT"));
             }
         }
         if let Err(error) = connection.command(Data).await {
-            return before(error, "DATA");
+            return Some(before(error, "DATA"));
         }
-        match connection.message(&email.formatted()).await {
+        progress.start(std::slice::from_ref(handoff)).await.ok()?;
+        Some(match connection.message(&email.formatted()).await {
             Ok(_) => Outcome::Accepted { provider_ref: message_id.into() },
             Err(error) if error.is_permanent() => Outcome::Refused {
                 reason: format!(
@@ -263,10 +275,11 @@ impl SmtpEmail {
                 Outcome::Retry { reason: "the mail server asked to retry the message".into(), after: None }
             }
             Err(_) => Outcome::InDoubt { reason: "the mail server did not confirm the message".into() },
-        }
+        })
     }
 
-    async fn send_all(&self, handoffs: &[Handoff], deadline: Instant) -> Vec<Outcome> {
+    async fn send_all(&self, handoffs: &[Handoff], deadline: Instant, starts: &dyn Starts) -> Vec<Outcome> {
+        let mut progress = Progress::new(starts);
         let mut outcomes = Vec::with_capacity(handoffs.len());
         let mut connection: Option<AsyncSmtpConnection> = None;
         for handoff in handoffs {
@@ -284,10 +297,17 @@ impl SmtpEmail {
                 };
             }
             let Some(open) = connection.as_mut() else { continue };
-            let outcome = self.deliver(open, handoff).await;
+            let Some(outcome) = self.deliver(open, handoff, &mut progress).await else {
+                // Dropped before the final dot: the server discards the email.
+                connection = None;
+                let reason = "the email's start could not be recorded".into();
+                outcomes.push(Outcome::Retry { reason, after: None });
+                continue;
+            };
             if !matches!(outcome, Outcome::Accepted { .. }) && open.command(Rset).await.is_err() {
                 connection = None;
             }
+            progress.answered(handoff, &outcome);
             outcomes.push(outcome);
         }
         if let Some(mut open) = connection {
@@ -311,22 +331,28 @@ impl Provider for SmtpEmail {
         "smtp"
     }
 
+    /// One email alone, always attempted, its start recorded nowhere (a
+    /// test email from the console).
     fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            // One email alone is always attempted.
             let deadline = Instant::now() + self.settings.timeout;
-            self.send_all(std::slice::from_ref(handoff), deadline)
+            self.send_all(std::slice::from_ref(handoff), deadline, &super::NoRecord)
                 .await
                 .pop()
                 .unwrap_or(Outcome::InDoubt { reason: "no outcome".into() })
         })
     }
 
-    fn send_many<'a>(&'a self, handoffs: &'a [Handoff], deadline: Instant) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(self.send_all(handoffs, deadline))
+    fn send_many<'a>(
+        &'a self,
+        handoffs: &'a [Handoff],
+        deadline: Instant,
+        starts: &'a dyn Starts,
+    ) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(self.send_all(handoffs, deadline, starts))
     }
 
     fn lookup<'a>(&'a self, _handoff: &'a Handoff) -> BoxFuture<'a, Found> {
-        Box::pin(async { Found::Unknown("a mail server cannot be asked what it received".into()) })
+        Box::pin(async { Found::Unknowable })
     }
 }

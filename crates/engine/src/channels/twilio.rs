@@ -14,7 +14,8 @@
 //!   fix them) until the job gives up.
 //! - No connection: retry. A timeout or a connection cut after the request
 //!   left: in doubt, then a lookup (the list of messages to that number,
-//!   matched on body and time) decides.
+//!   matched on body and time) decides; a match already recorded as another
+//!   of our messages' (two identical texts within a minute) is not this one.
 
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 use sha1::Sha1;
 
-use super::{BoxFuture, Found, Handoff, Outcome, Provider};
+use super::{BoxFuture, Found, Handoff, Outcome, Provider, ProviderRef};
 use rapport_secret::Secret;
 
 /// Where and as whom to send.
@@ -121,14 +122,16 @@ impl TwilioSms {
         };
         // Created at or after the hand-off began (a minute's slack for clocks).
         let since = handoff.sending_at - SignedDuration::from_mins(1);
-        let found = list.messages.into_iter().find(|m| {
-            m.body.as_deref() == Some(handoff.body.as_str())
-                && m.date_created.as_deref().and_then(parse_date).is_some_and(|at| at >= since)
-        });
-        match found {
-            Some(m) => Found::Yes { provider_ref: m.sid.into() },
-            None => Found::No,
-        }
+        let provider_refs: Vec<ProviderRef> = list
+            .messages
+            .into_iter()
+            .filter(|m| {
+                m.body.as_deref() == Some(handoff.body.as_str())
+                    && m.date_created.as_deref().and_then(parse_date).is_some_and(|at| at >= since)
+            })
+            .map(|m| m.sid.into())
+            .collect();
+        if provider_refs.is_empty() { Found::No } else { Found::Yes { provider_refs } }
     }
 }
 

@@ -16,7 +16,7 @@ use rapport_domain::{LanguageTag, MessageId, OrganizationId};
 use serde::Deserialize;
 
 use super::twilio::{TwilioSettings, create, list_to, parse_date};
-use super::{BoxFuture, Found, Handoff, Outcome, Provider};
+use super::{BoxFuture, Found, Handoff, Outcome, Provider, ProviderRef};
 
 pub struct TwilioVoice {
     settings: TwilioSettings,
@@ -185,14 +185,13 @@ impl TwilioVoice {
             Err(unknown) => return unknown,
         };
         let since = handoff.sending_at - SignedDuration::from_mins(1);
-        let found = list
+        let provider_refs: Vec<ProviderRef> = list
             .calls
             .into_iter()
-            .find(|c| c.date_created.as_deref().and_then(parse_date).is_some_and(|at| at >= since));
-        match found {
-            Some(call) => Found::Yes { provider_ref: call.sid.into() },
-            None => Found::No,
-        }
+            .filter(|c| c.date_created.as_deref().and_then(parse_date).is_some_and(|at| at >= since))
+            .map(|c| c.sid.into())
+            .collect();
+        if provider_refs.is_empty() { Found::No } else { Found::Yes { provider_refs } }
     }
 }
 

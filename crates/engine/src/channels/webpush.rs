@@ -20,9 +20,9 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use std::sync::Arc;
 
-use rapport_domain::{OrganizationId, PushSubscriptionId};
+use rapport_domain::{MessageId, OrganizationId, PushSubscriptionId};
 
-use super::{BoxFuture, Found, Handoff, Outcome, Provider};
+use super::{BoxFuture, Found, Handoff, IN_FLIGHT, Outcome, Progress, Provider, Starts, start_then};
 
 /// A subscription as a push needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +95,12 @@ impl Vapid {
     }
 }
 
+/// A push's `Topic` (at most 32 characters of the URL-safe Base64
+/// alphabet): its message's id without the hyphens.
+fn topic(id: MessageId) -> String {
+    id.to_string().replace('-', "")
+}
+
 /// `https://push.example.net` of `https://push.example.net/wpush/abc`.
 pub fn origin(endpoint: &str) -> Option<String> {
     let (scheme, rest) = endpoint.split_once("://")?;
@@ -137,19 +143,6 @@ impl WebPush {
         Ok(Self { subscribers, settings, vapid, client })
     }
 
-    /// Pushes `handoff` unless `deadline` passed.
-    async fn push_before(
-        &self,
-        handoff: &Handoff,
-        subscriptions: &HashMap<String, Subscriber>,
-        deadline: Instant,
-    ) -> Outcome {
-        if Instant::now() >= deadline {
-            return Outcome::NotAttempted;
-        }
-        self.push(handoff, subscriptions.get(&handoff.to)).await
-    }
-
     async fn push(&self, handoff: &Handoff, subscription: Option<&Subscriber>) -> Outcome {
         let Some(subscription) = subscription.filter(|s| s.organization_id == handoff.organization_id) else {
             return Outcome::Refused { reason: "the push subscription is gone".into(), undeliverable: true };
@@ -161,6 +154,8 @@ impl WebPush {
             "title": handoff.subject.clone().unwrap_or_else(|| "New message".into()),
             "body": handoff.body,
             "message_id": handoff.message_id.to_string(),
+            // The service worker shows it under this tag: a device that got a resend shows one.
+            "tag": handoff.message_id.to_string(),
         });
         let Ok(body) = web_push_native::encrypt(payload.to_string().into_bytes(), &public, &auth) else {
             return Outcome::Refused { reason: "the payload could not be encrypted".into(), undeliverable: false };
@@ -174,6 +169,8 @@ impl WebPush {
             .post(&subscription.endpoint)
             .header("TTL", self.settings.ttl.as_secs().to_string())
             .header("Urgency", "normal")
+            // A resend replaces a copy still pending at the push service (RFC 8030 §5.4).
+            .header("Topic", topic(handoff.message_id))
             .header("Content-Encoding", "aes128gcm")
             .header("Content-Type", "application/octet-stream")
             .header("Authorization", authorization)
@@ -210,14 +207,20 @@ impl Provider for WebPush {
 
     fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let mut outcomes =
-                self.send_many(std::slice::from_ref(handoff), Instant::now() + self.settings.timeout).await;
+            let deadline = Instant::now() + self.settings.timeout;
+            let mut outcomes = self.send_many(std::slice::from_ref(handoff), deadline, &super::NoRecord).await;
             outcomes.pop().unwrap_or(Outcome::NotAttempted)
         })
     }
 
-    /// The subscriptions in one read, then 16 pushes at a time.
-    fn send_many<'a>(&'a self, handoffs: &'a [Handoff], deadline: Instant) -> BoxFuture<'a, Vec<Outcome>> {
+    /// The subscriptions in one read, then 16 pushes at a time, each
+    /// group's starts recorded first.
+    fn send_many<'a>(
+        &'a self,
+        handoffs: &'a [Handoff],
+        deadline: Instant,
+        starts: &'a dyn Starts,
+    ) -> BoxFuture<'a, Vec<Outcome>> {
         Box::pin(async move {
             let ids: Vec<PushSubscriptionId> = handoffs.iter().filter_map(|h| h.to.parse().ok()).collect();
             let subscriptions: HashMap<String, Subscriber> = match self.subscribers.by_ids(&ids).await {
@@ -227,21 +230,21 @@ impl Provider for WebPush {
                     return handoffs.iter().map(|_| Outcome::Retry { reason: reason.clone(), after: None }).collect();
                 }
             };
+            let mut progress = Progress::new(starts);
             let mut outcomes = Vec::with_capacity(handoffs.len());
-            for chunk in handoffs.chunks(16) {
-                let mut pushes = Vec::with_capacity(chunk.len());
-                for handoff in chunk {
-                    pushes.push(self.push_before(handoff, &subscriptions, deadline));
-                }
-                outcomes.extend(futures_util::future::join_all(pushes).await);
+            for group in handoffs.chunks(IN_FLIGHT) {
+                let push = |h: &'a Handoff| self.push(h, subscriptions.get(&h.to));
+                outcomes.extend(start_then(group, deadline, &mut progress, push).await);
             }
             outcomes
         })
     }
 
-    /// Push services keep no list to ask.
+    /// Push services keep no list to ask, but a resend is harmless: it
+    /// replaces a pending copy (`Topic`), and a device that got both shows
+    /// one (`tag`). So a push whose answer was lost is sent again.
     fn lookup<'a>(&'a self, _handoff: &'a Handoff) -> BoxFuture<'a, Found> {
-        Box::pin(async { Found::Unknown("a push service cannot be asked what it holds".into()) })
+        Box::pin(async { Found::No })
     }
 }
 

@@ -310,3 +310,48 @@ async fn no_duplicate_no_text_after_cancel_or_stop_none_at_night_none_lost() {
     })
     .await;
 }
+
+/// One text whose request reached the provider, then its dispatcher died
+/// before the answer: the whole history afterwards, checked.
+async fn crash_after_the_request_left(app: &TestApp, record_starts: bool) -> Vec<String> {
+    let org = crate::support::seed_organization(&app.store, "Mutation").await.id;
+    let people = people(&app.store, org, 1).await;
+    let sim = rapport::simulators::twilio::TwilioSimulator::start(app.store.clock().clone()).await.expect("sim");
+    sim.stop_reporting();
+    let mut sender = sender_for(&app.store, &sim, None);
+    if !record_starts {
+        sender = sender.recording_starts_with(std::sync::Arc::new(rapport::channels::NoRecord));
+    }
+    let mut planned = Vec::new();
+    let mut rng = Rng::new(1);
+    let noon = "2026-11-03T18:00:00Z".parse().expect("time");
+    app.clock.set(noon);
+    plan_random(&app.store, org, &people, &mut planned, &mut rng, 0, noon).await;
+    sim.push_fault(Fault::Slow(Duration::from_secs(30)));
+    let crashed = settings("crashed");
+    let run = sender.dispatch_batch(&crashed);
+    let arrived = async {
+        while sim.messages().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::select! {
+        _ = run => panic!("the batch ended before the simulator answered"),
+        () = arrived => {}
+    }
+    sim.clear_faults();
+    // The lease lapses and the reconcile window passes; another dispatcher drains.
+    app.clock.set(noon + SignedDuration::from_mins(10));
+    while sender.dispatch_batch(&settings("drain")).await.expect("batch") != Default::default() {}
+    check(&app.store, org, &people, &planned, &HashMap::new(), &sim.messages()).await
+}
+
+#[tokio::test]
+async fn the_checker_catches_a_dispatcher_that_records_no_hand_off_starts() {
+    on_each_backend_app(|app| async move {
+        assert_eq!(crash_after_the_request_left(&app, true).await, Vec::<String>::new());
+        let problems = crash_after_the_request_left(&app, false).await;
+        assert!(problems.iter().any(|p| p.contains("reached the provider 2 times")), "{problems:?}");
+    })
+    .await;
+}

@@ -23,11 +23,11 @@ use crate::support::{TestDb, postgres_url};
 const BIN: &str = env!("CARGO_BIN_EXE_rapport");
 
 /// The dispatcher processes; all killed when dropped.
-struct Dispatchers {
-    config: std::path::PathBuf,
-    logs: std::path::PathBuf,
-    children: Vec<Child>,
-    started: usize,
+pub struct Dispatchers {
+    pub config: std::path::PathBuf,
+    pub logs: std::path::PathBuf,
+    pub children: Vec<Child>,
+    pub started: usize,
 }
 
 impl Dispatchers {
@@ -45,7 +45,7 @@ impl Dispatchers {
             .expect("start rapport dispatch")
     }
 
-    fn start(&mut self, count: usize) {
+    pub fn start(&mut self, count: usize) {
         for _ in 0..count {
             let child = self.spawn();
             self.children.push(child);
@@ -53,7 +53,7 @@ impl Dispatchers {
     }
 
     /// SIGKILL one, and start another in its place.
-    fn kill_and_restart(&mut self, which: usize) {
+    pub fn kill_and_restart(&mut self, which: usize) {
         let mut victim = self.children.swap_remove(which);
         let _ = victim.kill();
         let _ = victim.wait();
@@ -61,7 +61,7 @@ impl Dispatchers {
         self.children.push(child);
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         for child in &mut self.children {
             let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         }
@@ -182,17 +182,22 @@ async fn run(url: String, processes: usize, seed: u64) {
     assert!(!sim.messages().is_empty(), "the history sent something");
     assert!(dispatchers.started > processes, "dispatchers were killed and restarted");
     let numbers: Vec<&str> = people.iter().map(|p| p.number.as_str()).collect();
-    for entry in std::fs::read_dir(dir.path()).expect("logs") {
+    assert_logs_clean(dir.path(), &numbers);
+    store.close().await;
+}
+
+/// Fails on a message body or a patient's number in a process's log in `dir`.
+pub fn assert_logs_clean(dir: &std::path::Path, numbers: &[&str]) {
+    for entry in std::fs::read_dir(dir).expect("logs") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "log") {
             let text = std::fs::read_to_string(&path).expect("log");
-            assert!(!text.contains("Reminder"), "a message body in {}", path.display());
-            for number in &numbers {
+            assert!(!text.contains("Reminder") && !text.contains("Crash c"), "a message body in {}", path.display());
+            for number in numbers {
                 assert!(!text.contains(number), "a patient's number in {}", path.display());
             }
         }
     }
-    store.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@ mod answers;
 mod api;
 mod cli;
 mod console;
+mod crash_delivery;
 mod docs;
 mod ehr;
 mod ehr_codes;

@@ -66,12 +66,16 @@ async fn setup(app: &TestApp) -> Setup {
 }
 
 async fn plan(app: &TestApp, s: &Setup, key: &str) -> MessageId {
+    plan_saying(app, s, key, &format!("Your results are ready ({key}).")).await
+}
+
+async fn plan_saying(app: &TestApp, s: &Setup, key: &str, body: &str) -> MessageId {
     let plan = MessagePlan {
         patient_id: s.patient.parse().expect("patient"),
         class: MessageClass::Transactional,
         idempotency_key: key.into(),
         subject: None,
-        body: format!("Your results are ready ({key})."),
+        body: body.into(),
         template: None,
         appointment_id: None,
         priority: rapport_domain::message::pace::Priority::Timely,
@@ -239,28 +243,67 @@ async fn a_stop_recorded_while_a_batch_is_decided_wins_at_commit() {
     .await;
 }
 
+/// The notes of a message's trace.
+async fn notes(app: &TestApp, s: &Setup, id: MessageId) -> Vec<String> {
+    app.store.message_events(s.org, id).await.expect("trace").into_iter().map(|e| e.note).collect()
+}
+
+/// Plans a text and makes it `sending` as a worker would that then died,
+/// its hand-off's start recorded or not.
+async fn crashed(app: &TestApp, s: &Setup, key: &str, body: &str, started: bool) -> MessageId {
+    let id = plan_saying(app, s, key, body).await;
+    let message = app.store.message(s.org, id).await.expect("message");
+    assert!(begin_sending(app, &message).await);
+    if started {
+        let progress = rapport::store::Progress { started: vec![(s.org, id)], ..Default::default() };
+        app.store.record_progress(&progress).await.expect("started");
+    }
+    id
+}
+
+#[tokio::test]
+async fn a_worker_that_died_before_its_hand_off_began_loses_nothing() {
+    on_each_backend_app(|app| async move {
+        let s = setup(&app).await;
+        let id = crashed(&app, &s, "crashed-before", "Your results are ready.", false).await;
+        assert_eq!(dispatch(&s).await.deferred, 1, "it had not left: planned again, due at once");
+        assert_eq!(state_of(&app, &s, id).await, MessageState::Planned, "never in doubt");
+        assert_eq!(dispatch(&s).await.done, 1);
+        assert_eq!(s.sim.messages().len(), 1, "then sent, once");
+        let notes = notes(&app, &s, id).await;
+        assert!(notes.iter().any(|n| n.contains("stopped before the hand-off began")), "{notes:?}");
+        assert!(!notes.iter().any(|n| n.contains("in doubt") || n.contains("reconciled")), "{notes:?}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() {
     on_each_backend_app(|app| async move {
         let s = setup(&app).await;
-        let id = plan(&app, &s, "crashed").await;
-        // A worker marked it `sending`, then died before its request left.
-        let message = app.store.message(s.org, id).await.expect("message");
-        assert!(begin_sending(&app, &message).await);
+        // Its start recorded, its request lost on the way: in doubt until a
+        // lookup's "not there" can be believed, then sent again, once.
+        let body = "Your results are ready.";
+        let lost = crashed(&app, &s, "lost", body, true).await;
+        assert_eq!(dispatch(&s).await.deferred, 1);
+        assert_eq!(state_of(&app, &s, lost).await, MessageState::InDoubt, "too soon to believe the lookup");
+        advance(&app, SignedDuration::from_mins(2));
         assert_eq!(dispatch(&s).await.deferred, 1, "the lookup found nothing: planned again, due at once");
-        assert!(s.sim.messages().is_empty());
         assert_eq!(dispatch(&s).await.done, 1);
         assert_eq!(s.sim.messages().len(), 1, "then sent, once");
-        let trace = app.store.message_events(s.org, id).await.expect("trace");
-        let notes: Vec<&str> = trace.iter().map(|e| e.note.as_str()).collect();
-        assert!(notes.iter().any(|n| n.contains("never received it")), "{notes:?}");
-        // A second worker dying the same way after the request left: found, not resent.
-        let id = plan(&app, &s, "crashed-after").await;
+        assert!(notes(&app, &s, lost).await.iter().any(|n| n.contains("never received it")));
+        // An identical text dying the same way: the provider's copy is the
+        // first one's, so this one never arrived, and goes once.
+        let twin = crashed(&app, &s, "twin", body, true).await;
+        advance(&app, SignedDuration::from_mins(2));
+        assert_eq!(dispatch(&s).await.deferred, 1);
+        assert_eq!(dispatch(&s).await.done, 1);
+        assert_eq!(s.sim.messages().len(), 2, "the twin went too");
+        assert_eq!(state_of(&app, &s, twin).await, MessageState::Sent);
+        // Dying after the request left: found, not resent.
+        let id = crashed(&app, &s, "crashed-after", "Your visit is confirmed.", true).await;
         let message = app.store.message(s.org, id).await.expect("message");
-        assert!(begin_sending(&app, &message).await);
-        let sim_client = s.sim.clone();
-        // The provider got it (the request had left before the crash).
-        let planted = TwilioSms::new(twilio_settings(&sim_client, None)).expect("client");
+        let planted = TwilioSms::new(twilio_settings(&s.sim, None)).expect("client");
         let handoff = rapport::channels::Handoff {
             organization_id: s.org,
             message_id: id,
@@ -276,7 +319,7 @@ async fn a_worker_that_died_mid_hand_off_is_reconciled_and_the_text_sent_once() 
         use rapport::channels::Provider;
         assert!(matches!(planted.send(&handoff).await, rapport::channels::Outcome::Accepted { .. }));
         assert_eq!(dispatch(&s).await.done, 1);
-        assert_eq!(s.sim.messages().len(), 2, "reconciled, not resent");
+        assert_eq!(s.sim.messages().len(), 3, "reconciled, not resent");
         assert_eq!(state_of(&app, &s, id).await, MessageState::Sent);
     })
     .await;
