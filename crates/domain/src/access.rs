@@ -27,8 +27,10 @@ pub enum Capability {
     AppointmentWrite,
     /// Read messages sent or planned to patients, with their decision trace.
     MessageRead,
-    /// Plan and cancel messages to patients.
+    /// Plan and cancel messages to patients; mark one in doubt as sent.
     MessageWrite,
+    /// Send a message in doubt again, knowing the patient may get it twice.
+    MessageResend,
     /// Write the organization's message templates.
     TemplateWrite,
     /// Export all of one patient's data (the right of access).
@@ -40,7 +42,7 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 14] = [
+    pub const ALL: [Capability; 15] = [
         Capability::OrganizationRead,
         Capability::OrganizationWrite,
         Capability::PatientRead,
@@ -51,6 +53,7 @@ impl Capability {
         Capability::AppointmentWrite,
         Capability::MessageRead,
         Capability::MessageWrite,
+        Capability::MessageResend,
         Capability::TemplateWrite,
         Capability::PatientExport,
         Capability::AuditRead,
@@ -69,6 +72,7 @@ impl Capability {
             Capability::AppointmentWrite => "appointments:write",
             Capability::MessageRead => "messages:read",
             Capability::MessageWrite => "messages:write",
+            Capability::MessageResend => "messages:resend",
             Capability::TemplateWrite => "templates:write",
             Capability::PatientExport => "patients:export",
             Capability::AuditRead => "audit:read",

@@ -315,6 +315,20 @@ pub const POLICIES: &[RoutePolicy] = &[
     on("DELETE", "/api/v1/organizations/{org}/templates/{id}", Needs(C::TemplateWrite), "template.delete", "template"),
     on("GET", "/api/v1/organizations/{org}/messages/{id}", Needs(C::MessageRead), "message.read", "message"),
     on("POST", "/api/v1/organizations/{org}/messages/{id}/cancel", Needs(C::MessageWrite), "message.cancel", "message"),
+    on(
+        "POST",
+        "/api/v1/organizations/{org}/messages/{id}/mark-sent",
+        Needs(C::MessageWrite),
+        "message.mark_sent",
+        "message",
+    ),
+    on(
+        "POST",
+        "/api/v1/organizations/{org}/messages/{id}/resend",
+        Needs(C::MessageResend),
+        "message.resend",
+        "message",
+    ),
     route("GET", "/api/v1/organizations/{org}/outbox", Needs(C::MessageRead), "outbox.list"),
     route("GET", "/api/v1/organizations/{org}/conversations", Needs(C::MessageRead), "conversation.list"),
     route("GET", "/api/v1/organizations/{org}/inbox/events", Needs(C::MessageRead), "inbox.listen"),
@@ -489,6 +503,7 @@ pub mod need {
     pub struct WriteAppointments;
     pub struct ReadMessages;
     pub struct WriteMessages;
+    pub struct ResendMessages;
     pub struct WriteTemplates;
     pub struct ExportPatients;
     pub struct ReadAudit;
@@ -523,6 +538,9 @@ pub mod need {
     }
     impl Need for WriteMessages {
         const CAPABILITY: Capability = Capability::MessageWrite;
+    }
+    impl Need for ResendMessages {
+        const CAPABILITY: Capability = Capability::MessageResend;
     }
     impl Need for WriteTemplates {
         const CAPABILITY: Capability = Capability::TemplateWrite;

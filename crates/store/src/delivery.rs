@@ -152,6 +152,25 @@ impl Move {
         Move { from: HANDING, to: MessageState::Planned, set, extra: None, line: format!("back to planned: {why}") }
     }
 
+    /// `in_doubt → sent`: staff know it arrived.
+    fn settled_sent() -> Self {
+        let line = "marked sent by staff: they know it arrived".to_owned();
+        Move {
+            from: &[MessageState::InDoubt],
+            to: MessageState::Sent,
+            set: ", sent_at = $4, reason = NULL",
+            extra: None,
+            line,
+        }
+    }
+
+    /// `in_doubt → planned`: staff chose to send it again.
+    fn resent() -> Self {
+        let set = ", channel = NULL, address = NULL, sending_at = NULL, handed_at = NULL, reason = NULL";
+        let line = "back to planned: staff chose to send it again (it may arrive twice)".to_owned();
+        Move { from: &[MessageState::InDoubt], to: MessageState::Planned, set, extra: None, line }
+    }
+
     /// `sending | in_doubt → failed | undeliverable | suppressed`, for good.
     pub(super) fn ended(state: MessageState, reason: &str) -> Self {
         let line = format!("{}: {reason}", state.as_str());
@@ -168,6 +187,15 @@ pub struct DeliveryReport {
     pub state: MessageState,
     /// The provider's reason (an error code), for failures.
     pub reason: Option<String>,
+}
+
+/// What staff decide about a message in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// They know it arrived (the mail log, the patient): `sent`.
+    Sent,
+    /// Send it again, knowing it may arrive twice: `planned`, its job due now.
+    Resend,
 }
 
 impl Store {
@@ -191,6 +219,37 @@ impl Store {
         let rows = self.db.fetch_all(sqlx::AssertSqlSafe(sql), values).await?;
         let claimed: Vec<String> = rows.iter().map(|r| r.text("provider_ref")).collect::<Result<_, _>>()?;
         Ok(refs.iter().find(|r| !claimed.iter().any(|c| c == r.as_str())).cloned())
+    }
+
+    /// Settles message `id` of `org` if it is in doubt; false if it is not.
+    pub async fn settle_in_doubt(
+        &self,
+        org: OrganizationId,
+        id: MessageId,
+        settle: Settle,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        let change = match settle {
+            Settle::Sent => Move::settled_sent(),
+            Settle::Resend => Move::resent(),
+        };
+        let moved = move_in(&mut tx, org, id, change, now).await?;
+        if moved && settle == Settle::Resend {
+            let work = super::JobWork::Send { message_id: id };
+            let job = super::NewJob {
+                organization_id: Some(org),
+                kind: work.kind().as_str().into(),
+                idempotency_key: format!("{}:{id}", work.kind().as_str()),
+                payload: work.payload(),
+                run_at: now,
+                max_attempts: super::messages::SEND_ATTEMPTS,
+                rank: 0,
+            };
+            self.requeue_job_in(&mut tx, &job).await?;
+        }
+        tx.commit().await?;
+        Ok(moved)
     }
 
     async fn move_message(&self, org: OrganizationId, id: MessageId, change: Move) -> Result<bool, StoreError> {

@@ -165,13 +165,28 @@ impl Store {
     /// [`enqueue_job`](Store::enqueue_job) inside the caller's transaction,
     /// so the job commits with the record it works on; true if created.
     pub(super) async fn enqueue_job_in(&self, tx: &mut Tx, new: &NewJob) -> Result<bool, StoreError> {
+        self.insert_job_in(tx, new, "DO NOTHING").await
+    }
+
+    /// Queues `new` afresh: a job of its idempotency key that ended (done
+    /// or dead) runs again, its attempts from zero.
+    pub(super) async fn requeue_job_in(&self, tx: &mut Tx, new: &NewJob) -> Result<bool, StoreError> {
+        let again = "DO UPDATE SET state = 'queued', run_at = excluded.run_at, attempts = 0, lease_owner = NULL,
+            lease_until = NULL, last_error = NULL, updated_at = excluded.updated_at";
+        self.insert_job_in(tx, new, again).await
+    }
+
+    async fn insert_job_in(&self, tx: &mut Tx, new: &NewJob, on_conflict: &'static str) -> Result<bool, StoreError> {
         let now = self.clock.now();
+        let sql = format!(
+            "INSERT INTO jobs (id, organization_id, kind, payload, idempotency_key, state, run_at, attempts,
+                 max_attempts, created_at, updated_at, priority)
+             VALUES ($1, $2, $3, $4, $5, 'queued', $6, 0, $7, $8, $8, $9)
+             ON CONFLICT (idempotency_key) {on_conflict}"
+        );
         let created = tx
             .execute(
-                "INSERT INTO jobs (id, organization_id, kind, payload, idempotency_key, state, run_at, attempts,
-                     max_attempts, created_at, updated_at, priority)
-                 VALUES ($1, $2, $3, $4, $5, 'queued', $6, 0, $7, $8, $8, $9)
-                 ON CONFLICT (idempotency_key) DO NOTHING",
+                sqlx::AssertSqlSafe(sql),
                 args([
                     JobId::generate().to_string().into(),
                     new.organization_id.map(|o| o.to_string()).into(),

@@ -67,7 +67,7 @@ pub use conversations::{
     AssignedFilter, Conversation, ConversationChange, ConversationQuery, ConversationStatus, Joining, TeamFilter,
 };
 pub use db::{Backend, Db, DbOptions, Tx};
-pub use delivery::{DeliveryReport, ReportOutcome};
+pub use delivery::{DeliveryReport, ReportOutcome, Settle};
 pub use dispatch::{DispatchFacts, Progress};
 pub use error::StoreError;
 pub use fhir_exports::{ExportStatus, FhirExport};

@@ -372,6 +372,18 @@ impl Store {
         tx.commit().await
     }
 
+    /// How many of `org`'s messages are in `state`.
+    pub async fn count_messages_in(&self, org: OrganizationId, state: MessageState) -> Result<i64, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT COUNT(*) AS n FROM messages WHERE organization_id = $1 AND state = $2",
+                args([org.to_string().into(), state.as_str().into()]),
+            )
+            .await?;
+        row.map_or(Ok(0), |r| r.int("n"))
+    }
+
     /// Whether the log channel's outbox holds the message (its lookup).
     pub async fn in_outbox(&self, org: OrganizationId, id: MessageId) -> Result<bool, StoreError> {
         let row = self

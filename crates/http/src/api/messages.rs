@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use rapport_domain::message::pace::Priority;
 use rapport_domain::message::template::TemplateKind;
 use rapport_domain::{
-    AppointmentId, Message, MessageClass, MessageId, MessagePlan, MessageState, PatientId, ValidationErrors,
+    AppointmentId, Message, MessageClass, MessageId, MessagePlan, MessageState, OrganizationId, PatientId,
+    ValidationErrors,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,7 +19,7 @@ use crate::access::{Allowed, need};
 use crate::error::{ApiError, Problem};
 use crate::extract::{JsonBody, path_id};
 use crate::query::QueryParams;
-use rapport_store::{MessageQuery, OutboxEntry};
+use rapport_store::{MessageQuery, OutboxEntry, Settle};
 
 /// A message to plan.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -276,6 +277,43 @@ pub async fn cancel(
         return Err(ApiError::Conflict("a message that is no longer planned".into()));
     }
     let message = store.message(access.org(), id).await?;
+    Ok(about_patient(axum::Json(MessageView::from(&message)).into_response(), message.plan.patient_id))
+}
+
+/// Mark a message in doubt as sent: staff know it arrived (the mail
+/// server's log, the patient). 409 unless it is in doubt.
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/messages/{id}/mark-sent", tag = "messages",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = MessageView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn mark_sent(
+    State(state): State<AppState>,
+    access: Allowed<need::WriteMessages>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    settle(&state, access.org(), &id, Settle::Sent).await
+}
+
+/// Send a message in doubt again, knowing the patient may get it twice:
+/// planned again, decided afresh at once (STOP, the sending hours and its
+/// expiry still apply). 409 unless it is in doubt.
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/messages/{id}/resend", tag = "messages",
+    params(("org" = String, Path, description = "Organization id"), ("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = MessageView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn resend(
+    State(state): State<AppState>,
+    access: Allowed<need::ResendMessages>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    settle(&state, access.org(), &id, Settle::Resend).await
+}
+
+async fn settle(state: &AppState, org: OrganizationId, id: &str, settle: Settle) -> Result<Response, ApiError> {
+    let id: MessageId = path_id(id)?;
+    if !state.store.settle_in_doubt(org, id, settle).await? {
+        state.store.message(org, id).await?;
+        return Err(ApiError::Conflict("a message that is not in doubt".into()));
+    }
+    let message = state.store.message(org, id).await?;
     Ok(about_patient(axum::Json(MessageView::from(&message)).into_response(), message.plan.patient_id))
 }
 

@@ -110,6 +110,8 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/messages/lint", post(message_lint::check))
         .route("/organizations/{org}/messages/{id}", get(messages::read))
         .route("/organizations/{org}/messages/{id}/cancel", post(messages::cancel))
+        .route("/organizations/{org}/messages/{id}/mark-sent", post(messages::mark_sent))
+        .route("/organizations/{org}/messages/{id}/resend", post(messages::resend))
         .route("/organizations/{org}/outbox", get(messages::outbox))
         .route("/organizations/{org}/conversations", get(conversations::list))
         .route("/organizations/{org}/inbox/events", get(inbox_stream::events))
@@ -216,6 +218,8 @@ mod openapi_paths {
         super::messages::list,
         super::messages::read,
         super::messages::cancel,
+        super::messages::mark_sent,
+        super::messages::resend,
         super::messages::outbox,
         super::conversations::list,
         super::conversations::read,

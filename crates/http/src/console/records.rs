@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use rapport_domain::{Capability, PatientId, PhoneE164};
+use rapport_domain::{Capability, MessageState, PatientId, PhoneE164};
 use serde::Serialize;
 
 use super::{frame, render, v};
@@ -136,15 +136,19 @@ pub(super) async fn patient(
     )
 }
 
+/// The outbox: every message, or (`?state=in_doubt`) those whose hand-off
+/// may or may not have reached the provider, with why and what staff may do.
 pub(super) async fn outbox(
     State(state): State<AppState>,
     access: Allowed<need::ReadMessages>,
     params: QueryParams,
 ) -> Result<Response, ApiError> {
-    let params = params.only(&[])?;
+    let params = params.only(&["state"])?;
     let org = access.org();
     let store = &state.store;
-    let page = store.messages(org, &MessageQuery::default(), &params.page()?).await?;
+    let in_doubt = params.get("state") == Some("in_doubt");
+    let query = MessageQuery { state: in_doubt.then_some(MessageState::InDoubt), ..MessageQuery::default() };
+    let page = store.messages(org, &query, &params.page()?).await?;
     let mut names: HashMap<String, String> = HashMap::new();
     for m in &page.items {
         if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(m.plan.patient_id.to_string()) {
@@ -157,11 +161,17 @@ pub(super) async fn outbox(
         }
     }
     let messages: Vec<MessageView> = page.items.iter().map(MessageView::from).collect();
+    let doubts = store.count_messages_in(org, MessageState::InDoubt).await?;
+    let role = access.grant.principal.role();
+    let can = minijinja::context! {
+        settle => role.has(Capability::MessageWrite), resend => role.has(Capability::MessageResend),
+    };
     let frame = frame(store, &access.grant, org, "outbox").await?;
     render(
         "outbox.html",
         minijinja::context! {
-            title => "Outbox", frame => v(&frame), messages => v(&messages), names => v(&names), next => page.next_cursor,
+            title => "Outbox", frame => v(&frame), messages => v(&messages), names => v(&names),
+            next => page.next_cursor, in_doubt => in_doubt, doubts => doubts, can => can,
         },
     )
 }

@@ -218,10 +218,44 @@ async fn staff_answer_a_text_live_in_the_console_and_stop_suppresses_the_next_re
     assert!(page.contains("+13125550101") && page.contains("Open conversation"), "{page}");
     browser.screenshot("07-patient").await;
     browser.assert_accessible("the patient's page").await;
+    // Two emails in doubt (the mail server's answer was lost): the outbox
+    // says so; front desk marks one sent, and may not send one again.
+    let mut doubtful = Vec::new();
+    for key in ["doubt-1", "doubt-2"] {
+        let plan = json!({"patient_id": patient_id, "class": "transactional", "body": "Your results are in.",
+            "idempotency_key": key});
+        let planned = app.post(&format!("/api/v1/organizations/{org}/messages"), plan).await;
+        let id: rapport_domain::MessageId = planned.body["id"].as_str().expect("id").parse().expect("id");
+        let message = app.store.message(org_id, id).await.expect("message");
+        let email = rapport_domain::Channel::Email;
+        assert!(crate::sms::begin_handoff(&app, &message, email, "ann@example.org").await);
+        assert!(
+            app.store.record_in_doubt(org_id, id, "the connection broke after the message left").await.expect("doubt")
+        );
+        doubtful.push(id);
+    }
     browser.goto(&format!("{server}/console/{org}/outbox")).await;
     browser.wait_for("the outbox", "document.querySelector('table').textContent.includes('suppressed')").await;
+    let notice = browser.run("return document.querySelector('.notice').textContent").await;
+    assert!(notice.as_str().is_some_and(|n| n.contains("2 messages in doubt")), "{notice}");
     browser.screenshot("08-outbox").await;
     browser.assert_accessible("the outbox").await;
+    browser.click(".notice a").await;
+    browser
+        .wait_for("the messages in doubt", "document.querySelectorAll('form[data-api$=\"/mark-sent\"]').length === 2")
+        .await;
+    assert_eq!(browser.run("return document.querySelectorAll('form[data-api$=\"/resend\"]').length").await, 0);
+    let why = browser.run("return document.querySelector('tbody').textContent").await;
+    assert!(why.as_str().is_some_and(|t| t.contains("the connection broke after the message left")), "{why}");
+    browser.assert_accessible("the messages in doubt").await;
+    browser.click("form[data-api$=\"/mark-sent\"] button").await;
+    browser.wait_for("one settled", "document.querySelectorAll('form[data-api$=\"/mark-sent\"]').length === 1").await;
+    browser.screenshot("08b-in-doubt").await;
+    let states = [
+        app.store.message(org_id, doubtful[0]).await.expect("m").state,
+        app.store.message(org_id, doubtful[1]).await.expect("m").state,
+    ];
+    assert!(states.contains(&MessageState::Sent) && states.contains(&MessageState::InDoubt), "{states:?}");
 
     // A tablet held upright: the inbox fits its width, nothing scrolls sideways.
     browser.resize(820, 1180).await;

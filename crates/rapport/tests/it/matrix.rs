@@ -31,6 +31,7 @@ const DOCUMENTED: &[(Role, &[&str])] = &[
             "appointments:write",
             "messages:read",
             "messages:write",
+            "messages:resend",
             "templates:write",
             "patients:export",
             "audit:read",

@@ -229,3 +229,68 @@ async fn an_organizations_narrower_hours_hold_its_messages_until_they_open() {
     })
     .await;
 }
+
+/// Plans a message through the API and puts it in doubt, as a hand-off
+/// whose answer was lost would.
+async fn in_doubt(app: &TestApp, desk: &Browser, org: &str, patient: &str, key: &str) -> String {
+    let path = format!("/api/v1/organizations/{org}/messages");
+    let planned = desk.send(app, "POST", &path, Some(&plan(patient, key, "transactional"))).await;
+    let id = planned.body["id"].as_str().expect("id").to_owned();
+    let org_id: rapport_domain::OrganizationId = org.parse().expect("org");
+    let message = app.store.message(org_id, id.parse().expect("id")).await.expect("message");
+    assert!(crate::sms::begin_sending(app, &message).await);
+    assert!(app.store.record_in_doubt(org_id, message.id, "the connection broke").await.expect("doubt"));
+    id
+}
+
+#[tokio::test]
+async fn staff_settle_a_message_in_doubt_and_only_an_administrator_sends_one_again() {
+    on_each_backend_app(|app| async move {
+        let (org, patient, desk) = setup(&app).await;
+        let administrator = staff(&app, &org, "admin@practice.example", Role::Administrator).await;
+        let admin = Browser::open(&app, &administrator).await;
+        let path = format!("/api/v1/organizations/{org}/messages");
+        let listed = desk.send(&app, "GET", &format!("{path}?state=in_doubt"), None).await;
+        assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(0));
+        let known = in_doubt(&app, &desk, &org, &patient, "known").await;
+        let again = in_doubt(&app, &desk, &org, &patient, "again").await;
+        let listed = desk.send(&app, "GET", &format!("{path}?state=in_doubt"), None).await;
+        assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(2), "{}", listed.body);
+        assert_eq!(listed.body["items"][0]["reason"], "the connection broke");
+
+        let marked = desk.send(&app, "POST", &format!("{path}/{known}/mark-sent"), None).await;
+        assert_eq!((marked.status, marked.body["state"].as_str()), (StatusCode::OK, Some("sent")), "{}", marked.body);
+        let twice = desk.send(&app, "POST", &format!("{path}/{known}/mark-sent"), None).await;
+        assert_eq!(twice.status, StatusCode::CONFLICT, "no longer in doubt");
+        let refused = desk.send(&app, "POST", &format!("{path}/{again}/resend"), None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "front desk may not risk a duplicate");
+        let resent = admin.send(&app, "POST", &format!("{path}/{again}/resend"), None).await;
+        assert_eq!(
+            (resent.status, resent.body["state"].as_str()),
+            (StatusCode::OK, Some("planned")),
+            "{}",
+            resent.body
+        );
+        dispatch(&app).await;
+        let sent = outbox(&app, &desk, &org).await;
+        assert_eq!(sent.len(), 1, "its job ran again at once, and only its: {sent:?}");
+        assert_eq!(sent[0]["message_id"].as_str(), Some(again.as_str()));
+        let read = desk.send(&app, "GET", &format!("{path}/{again}"), None).await;
+        assert_eq!(read.body["state"], "sent");
+        let trace = read.body["trace"].to_string();
+        assert!(trace.contains("staff chose to send it again") && trace.contains("sent by sms through log"), "{trace}");
+        let gone = admin.send(&app, "POST", &format!("{path}/01a25338-4976-76f4-8518-bd3c29f5986f/resend"), None).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+
+        let by_admin = administrator.id.to_string();
+        for (action, admin_did_it) in [("message.mark_sent", false), ("message.resend", true)] {
+            let events = admin
+                .send(&app, "GET", &format!("/api/v1/organizations/{org}/audit-events?action={action}"), None)
+                .await;
+            let items = events.body["items"].as_array().expect("items").clone();
+            let by_whom: Vec<bool> = items.iter().map(|e| e["actor_id"] == by_admin.as_str()).collect();
+            assert!(by_whom.contains(&admin_did_it), "{action} is audited with who did it: {items:?}");
+        }
+    })
+    .await;
+}

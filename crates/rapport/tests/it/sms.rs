@@ -203,9 +203,19 @@ async fn refusals_are_retried_and_in_doubt_outcomes_reconciled_never_duplicated(
 
 /// What a dispatcher commits before it calls the provider: the message
 /// `sending`, by text to the mobile. True if it took.
-async fn begin_sending(app: &TestApp, message: &rapport_domain::Message) -> bool {
+pub async fn begin_sending(app: &TestApp, message: &rapport_domain::Message) -> bool {
+    begin_handoff(app, message, rapport_domain::Channel::Sms, MOBILE).await
+}
+
+/// Commits `message`'s hand-off by `channel` to `address`, as a dispatcher does.
+pub async fn begin_handoff(
+    app: &TestApp,
+    message: &rapport_domain::Message,
+    channel: rapport_domain::Channel,
+    address: &str,
+) -> bool {
     let words = Words { subject: None, body: message.plan.body.clone(), language: None };
-    let decided = Decided::Begin { channel: rapport_domain::Channel::Sms, address: MOBILE.into(), words };
+    let decided = Decided::Begin { channel, address: address.into(), words };
     let decisions = [(message, rapport_domain::JobId::generate(), decided, Vec::new())];
     let (taken, _) =
         app.store.commit_decisions("crashed-worker", &decisions, &[], &SendRules::default()).await.expect("commit");

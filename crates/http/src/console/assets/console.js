@@ -95,6 +95,11 @@
     if (error) error.textContent = "";
     try {
       const answer = await api("POST", form.dataset.api, bodyOf(form));
+      // A page without live parts shows the change by loading again.
+      if (form.dataset.reload !== undefined) {
+        window.location.reload();
+        return;
+      }
       if (form.dataset.reset !== undefined) form.reset();
       updateSegments();
       // Linking may fold the conversation into the patient's: follow it.
