@@ -115,6 +115,26 @@ impl Starts for Recorder {
     }
 }
 
+/// Counts a provider call (one batch's share) and its outcomes, by provider
+/// and channel: `rapport_provider_call_seconds`, `rapport_handoffs_total`.
+fn count_outcomes(provider: &'static str, channel: Channel, took: std::time::Duration, outcomes: &[Outcome]) {
+    let channel = channel.as_str();
+    metrics::histogram!("rapport_provider_call_seconds", "provider" => provider, "channel" => channel)
+        .record(took.as_secs_f64());
+    for outcome in outcomes {
+        let name = match outcome {
+            Outcome::Accepted { .. } => "accepted",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Refused { .. } => "refused",
+            Outcome::OptedOut => "opted_out",
+            Outcome::InDoubt { .. } => "in_doubt",
+            Outcome::NotAttempted => "not_attempted",
+        };
+        metrics::counter!("rapport_handoffs_total", "provider" => provider, "channel" => channel, "outcome" => name)
+            .increment(1);
+    }
+}
+
 /// The trace line of a hand-off the provider took.
 fn sent_line(providers: &Providers, channel: Channel, provider_ref: &ProviderRef) -> String {
     let provider = providers.for_channel(channel).map_or("none", |p| p.name());
@@ -315,7 +335,9 @@ impl MessageSender {
                 continue;
             };
             let handoffs: Vec<Handoff> = mine.iter().map(|h| h.handoff.clone()).collect();
+            let started = std::time::Instant::now();
             let outcomes = provider.send_many(&handoffs, deadline, self.starts.as_ref()).await;
+            count_outcomes(provider.name(), channel, started.elapsed(), &outcomes);
             done.extend(mine.into_iter().zip(outcomes));
         }
         done

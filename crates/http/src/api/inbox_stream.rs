@@ -38,7 +38,12 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let subscription = state.store.subscribe().await?;
     let ready = futures_util::stream::once(async { Ok(Event::default().event("ready").data("{}")) });
-    let listener = Listener { state: state.clone(), principal: access.grant.principal.clone(), org: access.org() };
+    let listener = Listener {
+        state: state.clone(),
+        principal: access.grant.principal.clone(),
+        org: access.org(),
+        _live: Live::counted(),
+    };
     let every = state.auth.stream_recheck.unsigned_abs().max(Duration::from_millis(10));
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -51,6 +56,23 @@ struct Listener {
     state: AppState,
     principal: Principal,
     org: OrganizationId,
+    _live: Live,
+}
+
+/// One live connection, counted in `rapport_inbox_live_connections` while it lasts.
+struct Live;
+
+impl Live {
+    fn counted() -> Self {
+        metrics::gauge!("rapport_inbox_live_connections").increment(1.0);
+        Live
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        metrics::gauge!("rapport_inbox_live_connections").decrement(1.0);
+    }
 }
 
 impl Listener {

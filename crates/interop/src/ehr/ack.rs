@@ -24,6 +24,19 @@ impl AckCode {
     }
 }
 
+/// Counts an acknowledged message by its type (`ADT^A04`; a type that is
+/// not three letters or digits each counts as `other`: a label never
+/// carries what a sender wrote) and the ACK's code.
+fn count(kind: Option<(&str, &str)>, code: AckCode) {
+    let plain = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let kind = match kind {
+        Some((message, event)) if plain(message) && plain(event) => format!("{message}^{event}"),
+        Some((message, "")) if plain(message) => message.to_owned(),
+        _ => "other".to_owned(),
+    };
+    metrics::counter!("rapport_mllp_messages_total", "type" => kind, "ack" => code.as_str()).increment(1);
+}
+
 /// The acknowledgement of `message` (or of an unreadable one, `None`).
 pub fn ack(message: Option<&Message>, code: AckCode, reason: Option<&str>, now: Timestamp) -> String {
     let d = Delimiters::default();
@@ -32,6 +45,7 @@ pub fn ack(message: Option<&Message>, code: AckCode, reason: Option<&str>, now: 
     let field = |n: usize, c: usize| msh.as_ref().map_or(String::new(), |m| e(m.0.text(n, c)));
     // MSH-10 the control id, MSH-3 and MSH-4 the sender, MSH-9.2 the event.
     let (control, app, facility, event) = (field(10, 1), field(3, 1), field(4, 1), field(9, 2));
+    count(msh.as_ref().map(|m| (m.0.text(9, 1), m.0.text(9, 2))), code);
     let version = msh.as_ref().map_or("2.5.1", |m| if m.version().is_empty() { "2.5.1" } else { m.version() });
     let stamp = now.strftime("%Y%m%d%H%M%S+0000");
     let own_id = format!("ACK{}", now.as_microsecond());

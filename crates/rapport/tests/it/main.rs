@@ -25,6 +25,7 @@ mod jobs;
 mod layers;
 mod matrix;
 mod messages;
+mod metrics;
 mod pacing;
 mod push;
 mod reminders;
