@@ -5,6 +5,7 @@ pub mod access;
 pub mod answers;
 pub mod api;
 mod console;
+mod contract;
 pub mod error;
 pub mod extract;
 pub mod fhir;

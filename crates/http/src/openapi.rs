@@ -95,6 +95,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
     document
 }
 
+/// The document as served: with the errors every operation can answer.
+pub fn served() -> serde_json::Value {
+    let mut document = serde_json::to_value(document()).expect("the document serializes");
+    super::contract::declare_errors(&mut document);
+    document
+}
+
 pub async fn serve() -> impl IntoResponse {
-    Json(document())
+    Json(served())
 }

@@ -64,8 +64,23 @@ fn bad_request(code: &'static str, reason: &str) -> Response {
     oauth_error(StatusCode::BAD_REQUEST, &Refused { code, reason: reason.to_owned() })
 }
 
+/// The token request's form (RFC 6749 §4.4, RFC 7523), as documented; the
+/// handler reads the form itself, to answer OAuth's errors.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForm {
+    /// `client_credentials`.
+    grant_type: String,
+    /// The system scopes asked for, space-separated.
+    scope: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    client_assertion_type: String,
+    /// The client's signed JWT.
+    client_assertion: String,
+}
+
 #[utoipa::path(post, path = "/oauth/token", tag = "fhir", security(()),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded",
         description = "grant_type=client_credentials, scope, client_assertion_type (jwt-bearer), client_assertion"),
     responses((status = 200, description = "An access token (bearer, 5 minutes) and the scopes granted"),
         (status = 400, description = "OAuth error: invalid_request, unsupported_grant_type, invalid_scope"),

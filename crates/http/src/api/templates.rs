@@ -33,10 +33,7 @@ pub async fn list(
     params: QueryParams,
 ) -> Result<Response, ApiError> {
     let params = params.only(&["kind"])?;
-    let kind = match params.get("kind") {
-        Some(raw) => Some(TemplateKind::parse(raw).map_err(|e| ApiError::field("kind", e.to_string()))?),
-        None => None,
-    };
+    let kind = params.parse::<TemplateKind>("kind", "a template kind")?;
     let organization = state.store.get_organization(access.org()).await?;
     let page = state.store.templates(access.org(), kind.as_ref(), &params.page()?).await?;
     let items = page.items.iter().map(|t| TemplateView::stored(t, &organization)).collect();
