@@ -4,7 +4,7 @@
 //! (`reminders`), which keeps each visit's reminders in line with it. The
 //! server runs both beside HTTP, in one loop, with the EHR write-back
 //! (`rapport_interop::ehr::write_back`) and the MMS media fetcher (`media_fetch`)
-//! when configured. `replies` reads a patient's
+//! when configured, and the pruner of done jobs (`job_pruner`). `replies` reads a patient's
 //! text and `keyword_replies` answers STOP, START and HELP (both called by
 //! the inbound webhook).
 
@@ -15,6 +15,7 @@ pub mod channels;
 pub mod decide;
 pub mod dispatch;
 pub mod inbound;
+pub mod job_pruner;
 pub mod jobs;
 pub mod keyword_replies;
 pub mod links;

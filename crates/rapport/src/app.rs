@@ -15,6 +15,7 @@ use rapport_engine::channels::twilio::TwilioSms;
 use rapport_engine::channels::voice::TwilioVoice;
 use rapport_engine::channels::webpush::{Vapid, WebPush};
 use rapport_engine::dispatch::MessageSender;
+use rapport_engine::job_pruner::JobPruner;
 use rapport_engine::jobs::{RetryPolicy, WorkerSettings};
 use rapport_engine::links::PatientLinks;
 use rapport_engine::media_fetch::{MediaFetcher, MediaSettings};
@@ -107,6 +108,8 @@ impl App {
             _ => None,
         };
         let mut side = SideWork::default();
+        let keep = jiff::SignedDuration::from_hours(24 * settings.keep_done_jobs_days.max(1) as i64);
+        side.workers.push(Box::new(JobPruner::new(store.clone(), keep)));
         if let Some(write_backs) = write_backs {
             side.workers.push(Box::new(write_backs));
         }

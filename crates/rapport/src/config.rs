@@ -120,11 +120,13 @@ pub struct DispatcherSettings {
     pub reconcile_seconds: u64,
     /// The wait after a first failed attempt; it doubles with each failure, up to an hour.
     pub retry_base_seconds: u64,
+    /// How long a done job is kept before it is pruned.
+    pub keep_done_jobs_days: u64,
 }
 
 impl Default for DispatcherSettings {
     fn default() -> Self {
-        Self { batch: 50, lease_seconds: 120, reconcile_seconds: 60, retry_base_seconds: 30 }
+        Self { batch: 50, lease_seconds: 120, reconcile_seconds: 60, retry_base_seconds: 30, keep_done_jobs_days: 7 }
     }
 }
 

@@ -354,6 +354,18 @@ impl Store {
     }
 
     /// How many jobs of `kind` are in `state`.
+    /// Deletes up to `limit` jobs that finished (`done`) before `before`,
+    /// the oldest first; how many it deleted. Dead jobs are kept.
+    pub async fn prune_done_jobs(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM jobs WHERE id IN (
+                     SELECT id FROM jobs WHERE state = 'done' AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
+                args([before.into(), (limit as i64).into()]),
+            )
+            .await
+    }
+
     pub async fn count_jobs(&self, kind: &str, state: JobState) -> Result<i64, StoreError> {
         let row = self
             .db

@@ -171,6 +171,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0026_handoff_start.sql"),
         postgres: include_str!("migrations/postgres/0026_handoff_start.sql"),
     },
+    Migration {
+        version: 27,
+        name: "done_jobs",
+        sqlite: include_str!("migrations/sqlite/0027_done_jobs.sql"),
+        postgres: include_str!("migrations/postgres/0027_done_jobs.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

@@ -177,3 +177,32 @@ async fn concurrent_workers_run_each_job_exactly_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn done_jobs_are_pruned_after_their_keeping_time_and_dead_ones_stay() {
+    use rapport::engine::SideWorker;
+    on_each_backend_full(|store, _, clock| async move {
+        let (old, _) = store.enqueue_job(&job("old")).await.expect("enqueue");
+        let (doomed, _) = store.enqueue_job(&job("doomed")).await.expect("enqueue");
+        let refuses = Recorder { failures: 99, permanent: true, ..Recorder::default() };
+        let fine = Recorder::default();
+        let worker = settings("worker-a");
+        assert_eq!(work_batch(&store, &refuses, &worker).await.expect("batch").dead, 2);
+        let (done, _) = store.enqueue_job(&job("done")).await.expect("enqueue");
+        assert_eq!(work_batch(&store, &fine, &worker).await.expect("batch").done, 1);
+        let pruner = rapport::engine::job_pruner::JobPruner::new(store.clone(), SignedDuration::from_hours(24));
+        assert_eq!(pruner.batch(&worker).await.expect("prune").done, 0, "kept for a day");
+        clock.set(test_now() + SignedDuration::from_hours(25));
+        let (recent, _) = store.enqueue_job(&job("recent")).await.expect("enqueue");
+        assert_eq!(work_batch(&store, &fine, &worker).await.expect("batch").done, 1);
+        assert_eq!(pruner.batch(&worker).await.expect("prune").done, 0, "it rests a minute after an empty batch");
+        let pruner = rapport::engine::job_pruner::JobPruner::new(store.clone(), SignedDuration::from_hours(24));
+        assert_eq!(pruner.batch(&worker).await.expect("prune").done, 1);
+        assert!(matches!(store.job(done.id).await, Err(rapport::store::StoreError::NotFound)), "pruned");
+        for kept in [old.id, doomed.id, recent.id] {
+            assert!(store.job(kept).await.is_ok(), "dead and recent jobs stay");
+        }
+        assert_eq!(store.enqueue_job(&job("old")).await.expect("enqueue").1, false, "a dead job still guards its key");
+    })
+    .await;
+}
