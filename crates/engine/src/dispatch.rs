@@ -7,7 +7,8 @@
 //! 3. commit the decisions in one transaction: `planned → sending` for the
 //!    hand-overs (only from `planned`: a message cancelled meanwhile, or
 //!    taken by another dispatcher, is left alone), the trace, and the jobs
-//!    that end here;
+//!    that end here; a hand-off to the log channel is its outbox row,
+//!    written here, the message `sent` and its job done;
 //! 4. call the providers, outside any transaction, each with its whole share
 //!    of the batch; each records a few hand-offs at a time as started, in a
 //!    short commit, just before they may reach it (`channels::Starts`);
@@ -167,6 +168,10 @@ impl MessageSender {
             care_cap: FrequencyCap::CARE_TEXTS,
             senders: providers.sender_limits(),
             sms_sender: providers.sms.sender().map(str::to_owned),
+            outboxed: Channel::ALL
+                .into_iter()
+                .filter(|&c| providers.for_channel(c).is_some_and(|p| p.transactional()))
+                .collect(),
         };
         let starts = Arc::new(Recorder { store: store.clone(), providers: providers.clone() });
         Self { store, providers, rules, links: None, reconcile_after: SignedDuration::from_mins(1), starts }
@@ -277,7 +282,12 @@ impl MessageSender {
             Taken::Deferred(until) => Some((*job, JobResult::Later { until: *until })),
             _ => None,
         });
-        let ended: Vec<(JobId, JobResult)> = ends.into_iter().chain(put_off).collect();
+        // The log channel's hand-offs ended in the commit: their jobs are done.
+        let outboxed = decisions.iter().zip(&took).filter_map(|((_, job, _, _), taken)| match taken {
+            Taken::Sent => Some((*job, JobResult::Done)),
+            _ => None,
+        });
+        let ended: Vec<(JobId, JobResult)> = ends.into_iter().chain(put_off).chain(outboxed).collect();
         for ((_, result), state) in ended.iter().zip(recorded) {
             report.count(result, state);
         }
@@ -292,7 +302,7 @@ impl MessageSender {
                     lost.push((job.id, JobResult::Done));
                     continue;
                 }
-                Taken::Deferred(_) => continue,
+                Taken::Deferred(_) | Taken::Sent => continue,
             }
             let calendar = (*channel == Channel::Email)
                 .then(|| invitation(message, words.language.as_ref(), &facts, now))

@@ -1,7 +1,9 @@
 //! The dispatcher's batch reads and writes: everything it needs to decide
 //! on a batch of messages is read in a handful of queries, its decisions
 //! commit in one transaction, and the providers' answers with the jobs'
-//! ends in another. A batch costs three commits, whatever its size.
+//! ends in another. A batch costs three commits, whatever its size, plus
+//! the providers' short progress commits; hand-offs to the log channel's
+//! outbox are written, sent and done in the decisions' own commit.
 
 use std::collections::{HashMap, HashSet};
 
@@ -105,6 +107,71 @@ fn suppressed_query(sms_sender: Option<&str>, numbers: Vec<String>) -> (AssertSq
 /// The `(organization, number)` pairs a `suppressed_query` found.
 fn suppressed_of(rows: &[Row]) -> Result<HashSet<(OrganizationId, String)>, StoreError> {
     rows.iter().map(|row| Ok((row.parsed("organization_id")?, row.text("address")?))).collect()
+}
+
+/// Where a hand-over's commit leaves its message.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Begin {
+    /// `sending`: a provider is called after the commit.
+    Sending,
+    /// `sent`: its hand-off is the log channel's outbox row, written in this
+    /// transaction, so it is started and taken at once.
+    Outboxed,
+}
+
+/// `planned → sending` (or `sent`) for each row of `values` (id,
+/// organization, channel, address, subject, body, language), in one
+/// statement; the ids it moved (those still planned).
+async fn begin_in(tx: &mut Tx, values: Vec<Arg>, now: Timestamp, to: Begin) -> Result<HashSet<MessageId>, StoreError> {
+    if values.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let set = match to {
+        Begin::Sending => "state = 'sending'",
+        Begin::Outboxed => "state = 'sent', handed_at = $1, sent_at = $1, provider_ref = 'log-' || messages.id",
+    };
+    let sql = format!(
+        "UPDATE messages SET {set}, channel = v.column3, address = v.column4, subject = v.column5,
+             body = v.column6, language = v.column7, sending_at = $1, updated_at = $1
+         FROM (VALUES {}) AS v
+         WHERE messages.id = v.column1 AND messages.organization_id = v.column2 AND messages.state = 'planned'
+         RETURNING messages.id AS id",
+        tuples(2, values.len() / 7, 7)
+    );
+    moved(tx, sql, now, values).await
+}
+
+/// The log channel's outbox rows of the hand-overs in `sent`, in the
+/// caller's transaction.
+async fn outbox_in(
+    tx: &mut Tx,
+    decisions: &[(&Message, JobId, Decided, Vec<String>)],
+    sent: &HashSet<MessageId>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let rows: Vec<Vec<Arg>> = decisions
+        .iter()
+        .filter(|(m, _, _, _)| sent.contains(&m.id))
+        .filter_map(|(m, _, d, _)| match d {
+            Decided::Begin { channel, address, words } => {
+                let entry = super::OutboxEntry {
+                    message_id: m.id,
+                    channel: *channel,
+                    address: address.clone(),
+                    subject: words.subject.clone(),
+                    body: words.body.clone(),
+                    created_at: now,
+                };
+                Some(super::messages::outbox_args(m.organization_id, &entry))
+            }
+            _ => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let into = super::messages::OUTBOX_COLUMNS;
+    super::db::insert_rows_then(tx, into, rows, "ON CONFLICT (message_id) DO NOTHING").await
 }
 
 fn text_args(values: impl IntoIterator<Item = String>) -> Vec<Arg> {
@@ -311,8 +378,7 @@ impl Store {
             .collect();
         put_off.extend(self.take_places(&mut tx, &placing, &rules.senders, now).await?);
         let mut jobs = jobs.to_vec();
-        let mut begins = Vec::new();
-        let mut closes = Vec::new();
+        let (mut begins, mut outboxed, mut closes) = (Vec::new(), Vec::new(), Vec::new());
         for (message, job, decided, _) in decisions {
             if let Some((until, _)) = put_off.get(&message.id) {
                 jobs.push((*job, JobResult::Later { until: *until }));
@@ -324,7 +390,8 @@ impl Store {
                     closes.extend([id.into(), org.into(), STOPPED_SINCE.into()]);
                 }
                 Decided::Begin { channel, address, words } => {
-                    begins.extend([
+                    let into = if rules.outboxed.contains(channel) { &mut outboxed } else { &mut begins };
+                    into.extend([
                         id.into(),
                         org.into(),
                         channel.as_str().into(),
@@ -339,18 +406,10 @@ impl Store {
             }
         }
         // Each move only from `planned`: one statement for all the hand-overs, one for all the closes.
-        let mut took = HashSet::new();
-        if !begins.is_empty() {
-            let sql = format!(
-                "UPDATE messages SET state = 'sending', channel = v.column3, address = v.column4, subject = v.column5,
-                     body = v.column6, language = v.column7, sending_at = $1, updated_at = $1
-                 FROM (VALUES {}) AS v
-                 WHERE messages.id = v.column1 AND messages.organization_id = v.column2 AND messages.state = 'planned'
-                 RETURNING messages.id AS id",
-                tuples(2, begins.len() / 7, 7)
-            );
-            took.extend(moved(&mut tx, sql, now, begins).await?);
-        }
+        let mut took = begin_in(&mut tx, begins, now, Begin::Sending).await?;
+        let sent = begin_in(&mut tx, outboxed, now, Begin::Outboxed).await?;
+        outbox_in(&mut tx, decisions, &sent, now).await?;
+        took.extend(sent.iter().copied());
         if !closes.is_empty() {
             let sql = format!(
                 "UPDATE messages SET state = 'suppressed', reason = v.column3, updated_at = $1
@@ -369,22 +428,29 @@ impl Store {
                 (_, Some((until, why))) => format!("deferred to {until}: {why}"),
                 (Decided::Begin { .. }, None) if stopped.contains(&m.id) => format!("suppressed: {STOPPED_SINCE}"),
                 (Decided::Close { reason }, None) => format!("suppressed: {reason}"),
+                (Decided::Begin { channel, .. }, None) if sent.contains(&m.id) => {
+                    format!("sent by {} through log (log-{})", channel.as_str(), m.id)
+                }
                 _ => String::new(),
             })
             .collect();
-        for ((message, _, decided, trace), extra) in decisions.iter().zip(&extra) {
+        for ((message, job, decided, trace), extra) in decisions.iter().zip(&extra) {
             let taken = match (decided, put_off.get(&message.id)) {
                 (_, Some((until, _))) => Taken::Deferred(*until),
                 // Closed instead of handed over: nothing to send.
                 (Decided::Begin { .. }, None) if stopped.contains(&message.id) => Taken::Lost,
                 (Decided::Defer { .. }, None) => Taken::Yes,
+                _ if sent.contains(&message.id) => Taken::Sent,
                 _ if took.contains(&message.id) => Taken::Yes,
                 _ => Taken::Lost,
             };
             match taken {
                 Taken::Yes => lines.extend(trace.iter().map(|l| (message.id, l.as_str()))),
-                Taken::Deferred(_) => {}
-                Taken::Lost => {}
+                Taken::Sent => {
+                    lines.extend(trace.iter().map(|l| (message.id, l.as_str())));
+                    jobs.push((*job, JobResult::Done));
+                }
+                Taken::Deferred(_) | Taken::Lost => {}
             }
             if (taken != Taken::Lost || took.contains(&message.id)) && !extra.is_empty() {
                 lines.push((message.id, extra.as_str()));

@@ -82,7 +82,11 @@ pub(super) fn message_from_row(r: &Row) -> Result<Message, StoreError> {
     })
 }
 
-fn outbox_args(org: OrganizationId, entry: &OutboxEntry) -> Vec<super::db::Arg> {
+/// The outbox's columns, in the order of [`outbox_args`].
+pub(super) const OUTBOX_COLUMNS: &str =
+    "outbox (id, organization_id, message_id, channel, address, subject, body, created_at)";
+
+pub(super) fn outbox_args(org: OrganizationId, entry: &OutboxEntry) -> Vec<super::db::Arg> {
     args([
         MessageId::generate().to_string().into(),
         org.to_string().into(),
@@ -365,8 +369,7 @@ impl Store {
     pub async fn write_outbox_many(&self, entries: &[(OrganizationId, OutboxEntry)]) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
         let rows = entries.iter().map(|(org, entry)| outbox_args(*org, entry)).collect();
-        let into = "outbox (id, organization_id, message_id, channel, address, subject, body, created_at)";
-        super::db::insert_rows_then(&mut tx, into, rows, "ON CONFLICT (message_id) DO NOTHING").await?;
+        super::db::insert_rows_then(&mut tx, OUTBOX_COLUMNS, rows, "ON CONFLICT (message_id) DO NOTHING").await?;
         let started: Vec<(OrganizationId, MessageId)> = entries.iter().map(|(org, e)| (*org, e.message_id)).collect();
         super::delivery::record_started_in(&mut tx, &started, Some(self.clock.now())).await?;
         tx.commit().await

@@ -26,11 +26,14 @@ pub struct SendRules {
     /// The SMS sender whose suppression list a text is checked against
     /// again at commit (any sender's when `None`, as when deciding).
     pub sms_sender: Option<String>,
+    /// The channels whose hand-off is the log channel's outbox row: written
+    /// in the commit itself, the message `sent` at once.
+    pub outboxed: Vec<Channel>,
 }
 
 impl Default for SendRules {
     fn default() -> Self {
-        Self { care_cap: FrequencyCap::CARE_TEXTS, senders: Vec::new(), sms_sender: None }
+        Self { care_cap: FrequencyCap::CARE_TEXTS, senders: Vec::new(), sms_sender: None, outboxed: Vec::new() }
     }
 }
 

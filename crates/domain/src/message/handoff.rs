@@ -36,6 +36,9 @@ pub struct Words {
 pub enum Taken {
     /// Committed (a hand-over: the message is now `sending`, ours to send).
     Yes,
+    /// Committed and handed over in the same transaction (the log channel's
+    /// outbox row): the message is `sent`, its job done.
+    Sent,
     /// The message was no longer planned (cancelled, or another dispatcher has it).
     Lost,
     /// A care text that the cap, checked again under lock, puts off until then.

@@ -56,6 +56,11 @@ impl Provider for LogProvider {
         "log"
     }
 
+    /// The dispatcher writes its outbox rows in the decisions' commit.
+    fn transactional(&self) -> bool {
+        true
+    }
+
     fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let outcome = self.outbox.write(std::slice::from_ref(handoff)).await;

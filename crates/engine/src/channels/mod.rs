@@ -148,6 +148,11 @@ pub trait Provider: Send + Sync {
     fn sender(&self) -> Option<&str> {
         None
     }
+    /// Whether its hand-off is the store's outbox row, written in the
+    /// dispatcher's decision transaction (the log channel): never in doubt.
+    fn transactional(&self) -> bool {
+        false
+    }
     fn send<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Outcome>;
     /// Hands over several messages: by default [`IN_FLIGHT`] at a time,
     /// each group's starts recorded through `starts` before it goes; a
