@@ -1,8 +1,10 @@
-//! Keeps the job queue from growing forever: done jobs are deleted once
-//! they are older than the keeping time (`[dispatcher] keep_done_jobs_days`),
-//! a bounded batch at a time, at most once a minute while there is nothing
-//! left to delete. Dead jobs stay: they are evidence, and the guard that
-//! keeps a write-back or a media fetch from being queued again.
+//! Keeps the job queue in order, at most once a minute while there is
+//! nothing left to do: jobs whose worker died holding them on every attempt
+//! go dead (the lease never takes them again), and done jobs are deleted
+//! once they are older than the keeping time (`[dispatcher]
+//! keep_done_jobs_days`), a bounded batch at a time. Dead jobs stay: they
+//! are evidence, and the guard that keeps a write-back or a media fetch
+//! from being queued again.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ const BATCH: usize = 1_000;
 /// How long the pruner rests after a batch that left nothing to delete.
 const REST: Duration = Duration::from_secs(60);
 
+/// The queue's keeper: sweeps exhausted leases, prunes done jobs.
 pub struct JobPruner {
     store: Store,
     keep: SignedDuration,
@@ -37,6 +40,7 @@ impl JobPruner {
         if resting {
             return Ok(BatchReport::default());
         }
+        let died = self.store.sweep_exhausted_leases().await? as usize;
         let before = self.store.clock().now() - self.keep;
         let deleted = self.store.prune_done_jobs(before, BATCH).await? as usize;
         if deleted < BATCH
@@ -44,7 +48,7 @@ impl JobPruner {
         {
             *next = Some(now + REST);
         }
-        Ok(BatchReport { done: deleted, ..BatchReport::default() })
+        Ok(BatchReport { done: deleted, dead: died, ..BatchReport::default() })
     }
 }
 

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use rapport_domain::{JobId, OrganizationId};
 use sqlx::AssertSqlSafe;
 
-use super::db::{Row, Tx, args};
+use super::db::{Backend, Row, Tx, args};
 use super::{Store, StoreError};
 
 /// The highest (last served) rank a job may have.
@@ -226,27 +226,25 @@ impl Store {
         lease_for: SignedDuration,
     ) -> Result<Vec<Job>, StoreError> {
         let now = self.clock.now();
-        // The candidates are picked once (MATERIALIZED): PostgreSQL may
-        // otherwise run a `LIMIT … SKIP LOCKED` subquery more than once and
-        // lease more jobs than asked.
-        // Written to use the due-jobs index (a leased job was due when taken):
-        // a sweep must not read the whole history of done jobs.
-        self.db
-            .execute(
-                "UPDATE jobs SET state = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = $1,
-                     last_error = 'the worker stopped before finishing, on every attempt'
-                 WHERE state IN ('queued', 'running') AND run_at <= $1 AND state = 'running'
-                   AND lease_until <= $1 AND attempts >= max_attempts AND kind = $2",
-                args([now.into(), kind.into()]),
-            )
-            .await?;
-        let runnable = "state IN ('queued', 'running') AND run_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)";
+        // Each rank's claim is one range of `jobs_due_by_priority`. The
+        // candidates are picked once (MATERIALIZED): PostgreSQL may otherwise
+        // run a `LIMIT … SKIP LOCKED` subquery more than once and lease more
+        // jobs than asked; and they are updated by primary key (an array on
+        // PostgreSQL, whose generic plan would otherwise scan the table).
+        // A lease that expired is taken again while attempts remain; one
+        // with none left waits for `sweep_exhausted_leases`.
+        let runnable = "state IN ('queued', 'running') AND run_at <= $3
+             AND (lease_until IS NULL OR (lease_until <= $3 AND attempts < max_attempts))";
+        let picked = match self.db.backend() {
+            Backend::Postgres => "id = ANY(ARRAY(SELECT id FROM picked))",
+            Backend::Sqlite => "id IN (SELECT id FROM picked)",
+        };
         let sql = format!(
             "WITH picked AS MATERIALIZED (
                  SELECT id FROM jobs WHERE {runnable} AND kind = $4 AND priority = $6 ORDER BY run_at, id LIMIT $5 {})
              UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1,
                  updated_at = $3
-             WHERE id IN (SELECT id FROM picked) AND {runnable}
+             WHERE {picked} AND {runnable}
              RETURNING *",
             self.db.skip_locked()
         );
@@ -354,6 +352,21 @@ impl Store {
     }
 
     /// How many jobs of `kind` are in `state`.
+    /// Jobs whose worker died holding them on every attempt (their last
+    /// lease expired with no attempt left) go `dead`; how many. Found by
+    /// the expired leases' index, `jobs_leased`.
+    pub async fn sweep_exhausted_leases(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        self.db
+            .execute(
+                "UPDATE jobs SET state = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = $1,
+                     last_error = 'the worker stopped before finishing, on every attempt'
+                 WHERE state = 'running' AND lease_until <= $1 AND attempts >= max_attempts",
+                args([now.into()]),
+            )
+            .await
+    }
+
     /// Deletes up to `limit` jobs that finished (`done`) before `before`,
     /// the oldest first; how many it deleted. Dead jobs are kept.
     pub async fn prune_done_jobs(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError> {

@@ -110,19 +110,18 @@ pub(super) async fn notes_in(tx: &mut Tx, lines: &[(MessageId, &str)], at: Times
     let mut ids: Vec<String> =
         lines.iter().map(|(id, _)| id.to_string()).collect::<std::collections::HashSet<_>>().into_iter().collect();
     ids.sort();
-    let lock = format!(
-        "SELECT id FROM messages WHERE id IN ({}) ORDER BY id {}",
+    // Each message locked, and where its trace ends read by its own index
+    // probe (a correlated MAX, never a scan of every trace).
+    let sql = format!(
+        "SELECT id, (SELECT MAX(e.seq) FROM message_events e WHERE e.message_id = messages.id) AS top
+         FROM messages WHERE id IN ({}) ORDER BY id {}",
         super::db::placeholders(1, ids.len()),
         tx.for_update()
     );
-    tx.fetch_all(sqlx::AssertSqlSafe(lock), ids.iter().map(|i| super::db::Arg::from(i.as_str())).collect()).await?;
-    let sql = format!(
-        "SELECT message_id, MAX(seq) AS top FROM message_events WHERE message_id IN ({}) GROUP BY message_id",
-        super::db::placeholders(1, ids.len())
-    );
     let mut top: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-    for row in tx.fetch_all(sqlx::AssertSqlSafe(sql), ids.into_iter().map(super::db::Arg::from).collect()).await? {
-        top.insert(row.text("message_id")?, row.int("top")?);
+    let found = tx.fetch_all(sqlx::AssertSqlSafe(sql), ids.into_iter().map(super::db::Arg::from).collect()).await?;
+    for row in found {
+        top.insert(row.text("id")?, row.opt_int("top")?.unwrap_or(0));
     }
     let rows = lines
         .iter()

@@ -177,6 +177,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0027_done_jobs.sql"),
         postgres: include_str!("migrations/postgres/0027_done_jobs.sql"),
     },
+    Migration {
+        version: 28,
+        name: "lease_indexes",
+        sqlite: include_str!("migrations/sqlite/0028_lease_indexes.sql"),
+        postgres: include_str!("migrations/postgres/0028_lease_indexes.sql"),
+    },
 ];
 
 /// Any advisory lock key will do, as long as it is always this one.

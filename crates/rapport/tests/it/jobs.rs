@@ -133,8 +133,11 @@ async fn a_job_whose_worker_keeps_dying_goes_dead_after_its_attempts() {
             clock.set(clock.now() + SignedDuration::from_mins(6)); // the worker died holding it
         }
         assert!(
-            store.lease_jobs("next", "test.echo", 1, SignedDuration::from_mins(5)).await.expect("lease").is_empty()
+            store.lease_jobs("next", "test.echo", 1, SignedDuration::from_mins(5)).await.expect("lease").is_empty(),
+            "no attempt left: never leased again"
         );
+        assert_eq!(store.job(queued.id).await.expect("job").state, JobState::Running, "until the sweep");
+        assert_eq!(store.sweep_exhausted_leases().await.expect("sweep"), 1);
         let dead = store.job(queued.id).await.expect("job");
         assert_eq!((dead.state, dead.lease_owner), (JobState::Dead, None));
     })
