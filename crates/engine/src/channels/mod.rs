@@ -119,8 +119,12 @@ impl<'a> Progress<'a> {
         Self { starts, answered: Vec::new() }
     }
 
-    /// Records `next` as started, with the outcomes seen since the last call.
+    /// Records `next` as started, with the outcomes seen since the last
+    /// call (nothing to record: no commit).
     pub async fn start(&mut self, next: &'a [Handoff]) -> Result<(), String> {
+        if next.is_empty() && self.answered.is_empty() {
+            return Ok(());
+        }
         self.starts.started(next, &self.answered).await?;
         self.answered.clear();
         Ok(())

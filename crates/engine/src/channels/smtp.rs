@@ -17,8 +17,9 @@
 //!   deadline are not attempted (planned again at once).
 //!
 //! An email's start is recorded after the server's `354` and before its
-//! content: a session cut before the final `.` delivers nothing, so a crash
-//! leaves at most the one email in doubt whose content was on its way.
+//! content, and its answer as soon as it comes: a session cut before the
+//! final `.` delivers nothing, so a crash leaves in doubt at most the one
+//! email between its final `.` and its recorded answer.
 //! SMTP has no lookup: an email in doubt stays in doubt, reported to staff,
 //! never resent blindly.
 
@@ -308,6 +309,8 @@ impl SmtpEmail {
                 connection = None;
             }
             progress.answered(handoff, &outcome);
+            // Its answer recorded at once: a crash after the 250 leaves nothing in doubt.
+            let _ = progress.start(&[]).await;
             outcomes.push(outcome);
         }
         if let Some(mut open) = connection {
