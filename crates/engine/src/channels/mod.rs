@@ -169,21 +169,30 @@ pub trait Provider: Send + Sync {
         deadline: Instant,
         starts: &'a dyn Starts,
     ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(async move {
-            let mut progress = Progress::new(starts);
-            let mut outcomes = Vec::with_capacity(handoffs.len());
-            for group in handoffs.chunks(IN_FLIGHT) {
-                outcomes.extend(start_then(group, deadline, &mut progress, |h| self.send(h)).await);
-            }
-            outcomes
-        })
+        Box::pin(in_groups(handoffs, deadline, starts, |h| self.send(h)))
     }
     fn lookup<'a>(&'a self, handoff: &'a Handoff) -> BoxFuture<'a, Found>;
 }
 
+/// Sends `handoffs` with `send`, [`IN_FLIGHT`] at a time, each group's
+/// start recorded through `starts` first (with the answers so far).
+pub async fn in_groups<'h, F: Future<Output = Outcome>>(
+    handoffs: &'h [Handoff],
+    deadline: Instant,
+    starts: &'h dyn Starts,
+    send: impl Fn(&'h Handoff) -> F,
+) -> Vec<Outcome> {
+    let mut progress = Progress::new(starts);
+    let mut outcomes = Vec::with_capacity(handoffs.len());
+    for group in handoffs.chunks(IN_FLIGHT) {
+        outcomes.extend(start_then(group, deadline, &mut progress, &send).await);
+    }
+    outcomes
+}
+
 /// Records `group`'s start, then sends it all at once with `send`; none
 /// goes if the deadline passed or its start could not be recorded.
-pub async fn start_then<'h, F: Future<Output = Outcome>>(
+async fn start_then<'h, F: Future<Output = Outcome>>(
     group: &'h [Handoff],
     deadline: Instant,
     progress: &mut Progress<'h>,

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use rapport_domain::{MessageId, OrganizationId, PushSubscriptionId};
 
-use super::{BoxFuture, Found, Handoff, IN_FLIGHT, Outcome, Progress, Provider, Starts, start_then};
+use super::{BoxFuture, Found, Handoff, Outcome, Provider, Starts, in_groups};
 
 /// A subscription as a push needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,13 +230,7 @@ impl Provider for WebPush {
                     return handoffs.iter().map(|_| Outcome::Retry { reason: reason.clone(), after: None }).collect();
                 }
             };
-            let mut progress = Progress::new(starts);
-            let mut outcomes = Vec::with_capacity(handoffs.len());
-            for group in handoffs.chunks(IN_FLIGHT) {
-                let push = |h: &'a Handoff| self.push(h, subscriptions.get(&h.to));
-                outcomes.extend(start_then(group, deadline, &mut progress, push).await);
-            }
-            outcomes
+            in_groups(handoffs, deadline, starts, |h: &'a Handoff| self.push(h, subscriptions.get(&h.to))).await
         })
     }
 
