@@ -136,6 +136,11 @@ fn count_outcomes(provider: &'static str, channel: Channel, took: std::time::Dur
     }
 }
 
+/// A store error while reconciling: the job is tried again.
+fn retry(error: StoreError) -> JobFailure {
+    JobFailure::Retry(error.to_string())
+}
+
 /// The trace line of a hand-off the provider took.
 fn sent_line(providers: &Providers, channel: Channel, provider_ref: &ProviderRef) -> String {
     let provider = providers.for_channel(channel).map_or("none", |p| p.name());
@@ -401,7 +406,6 @@ impl MessageSender {
     /// or is too early to believe: in doubt, asked again later.
     async fn reconcile(&self, message: &Message) -> Result<JobResult, JobFailure> {
         let (store, org, id) = (&self.store, message.organization_id, message.id);
-        let retry = |error: StoreError| JobFailure::Retry(error.to_string());
         let now = store.clock().now();
         let (Some(channel), Some(to), Some(sending_at), Some(handed_at)) =
             (message.channel, message.address.clone(), message.sending_at, message.handed_at)
@@ -426,48 +430,55 @@ impl MessageSender {
             sending_at,
         };
         let believed_from = handed_at + self.reconcile_after;
-        let mut found = provider.lookup(&handoff).await;
-        if let Found::Yes { provider_refs } = &found {
-            found = match store.unclaimed_ref(org, id, provider_refs).await.map_err(retry)? {
-                Some(provider_ref) => Found::Yes { provider_refs: vec![provider_ref] },
-                // Each match is another message's: this one never arrived.
-                None => Found::No,
-            };
-        }
-        let in_doubt = async |why: &str| -> Result<(), JobFailure> {
-            if message.state == MessageState::Sending {
-                store.record_in_doubt(org, id, why).await.map_err(retry)?;
-            }
-            Ok(())
-        };
-        let stopped = "the previous attempt stopped during the hand-off";
-        match found {
-            Found::Yes { provider_refs } => {
-                for provider_ref in provider_refs.into_iter().take(1) {
+        match provider.lookup(&handoff).await {
+            Found::Yes { provider_refs } => match store.unclaimed_ref(org, id, &provider_refs).await.map_err(retry)? {
+                Some(provider_ref) => {
                     let line = format!("reconciled: {} has it ({provider_ref})", provider.name());
                     store.record_sent(org, id, &provider_ref, &line).await.map_err(retry)?;
+                    Ok(JobResult::Done)
                 }
-                Ok(JobResult::Done)
-            }
-            // A request may still be on its way: asked again once it would have arrived.
-            Found::No if now < believed_from => {
-                in_doubt(stopped).await?;
-                Ok(JobResult::Later { until: believed_from })
-            }
-            Found::No => {
-                let why = format!("reconciled: {} never received it", provider.name());
-                store.return_to_planned(org, id, &why).await.map_err(retry)?;
-                Ok(JobResult::Later { until: now })
-            }
+                // Each match is another message's: this one never arrived.
+                None => self.not_found(message, provider.name(), believed_from).await,
+            },
+            Found::No => self.not_found(message, provider.name(), believed_from).await,
             Found::Unknown(reason) => {
-                in_doubt(stopped).await?;
+                self.in_doubt(message).await?;
                 Err(JobFailure::Retry(format!("the lookup failed: {reason}")))
             }
             // Nothing to ask: in doubt until staff settle it.
             Found::Unknowable => {
-                in_doubt(stopped).await?;
+                self.in_doubt(message).await?;
                 Ok(JobResult::Done)
             }
         }
+    }
+
+    /// The provider does not have `message`: planned again at once, unless
+    /// its request may still be on its way (before `believed_from`): then in
+    /// doubt, asked again once it would have arrived.
+    async fn not_found(
+        &self,
+        message: &Message,
+        provider: &str,
+        believed_from: jiff::Timestamp,
+    ) -> Result<JobResult, JobFailure> {
+        let now = self.store.clock().now();
+        if now < believed_from {
+            self.in_doubt(message).await?;
+            return Ok(JobResult::Later { until: believed_from });
+        }
+        let why = format!("reconciled: {provider} never received it");
+        let (org, id) = (message.organization_id, message.id);
+        self.store.return_to_planned(org, id, &why).await.map_err(retry)?;
+        Ok(JobResult::Later { until: now })
+    }
+
+    /// A message found `sending` after its start goes `in_doubt`.
+    async fn in_doubt(&self, message: &Message) -> Result<(), JobFailure> {
+        if message.state == MessageState::Sending {
+            let why = "the previous attempt stopped during the hand-off";
+            self.store.record_in_doubt(message.organization_id, message.id, why).await.map_err(retry)?;
+        }
+        Ok(())
     }
 }

@@ -132,48 +132,35 @@ impl Store {
         purposes: &[Purpose],
         evidence: &str,
     ) -> Result<usize, StoreError> {
-        keyword_in(tx, org, number, status, purposes, evidence, self.clock.now()).await
-    }
-}
-
-/// Appends a keyword's SMS entries for every live patient with `number`;
-/// how many patients it reached.
-async fn keyword_in(
-    tx: &mut Tx,
-    org: OrganizationId,
-    number: &str,
-    status: ConsentStatus,
-    purposes: &[Purpose],
-    evidence: &str,
-    now: jiff::Timestamp,
-) -> Result<usize, StoreError> {
-    let patients = tx
-        .fetch_all(
-            "SELECT DISTINCT c.patient_id FROM patient_contacts c JOIN patients p ON p.id = c.patient_id
-             WHERE c.organization_id = $1 AND c.value = $2 AND p.deleted_at IS NULL ORDER BY c.patient_id",
-            args([org.to_string().into(), number.into()]),
-        )
-        .await?;
-    for row in &patients {
-        let patient: PatientId = row.parsed("patient_id")?;
-        for purpose in purposes {
-            tx.execute(
-                "INSERT INTO consents (id, organization_id, patient_id, channel, purpose, status, source, evidence, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                args([
-                    ConsentId::generate().to_string().into(),
-                    org.to_string().into(),
-                    patient.to_string().into(),
-                    Channel::Sms.as_str().into(),
-                    purpose.as_str().into(),
-                    status.as_str().into(),
-                    KEYWORD_SOURCE.into(),
-                    evidence.into(),
-                    now.into(),
-                ]),
+        let now = self.clock.now();
+        let patients = tx
+            .fetch_all(
+                "SELECT DISTINCT c.patient_id FROM patient_contacts c JOIN patients p ON p.id = c.patient_id
+                 WHERE c.organization_id = $1 AND c.value = $2 AND p.deleted_at IS NULL ORDER BY c.patient_id",
+                args([org.to_string().into(), number.into()]),
             )
             .await?;
+        for row in &patients {
+            let patient: PatientId = row.parsed("patient_id")?;
+            for purpose in purposes {
+                tx.execute(
+                    "INSERT INTO consents (id, organization_id, patient_id, channel, purpose, status, source, evidence, recorded_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    args([
+                        ConsentId::generate().to_string().into(),
+                        org.to_string().into(),
+                        patient.to_string().into(),
+                        Channel::Sms.as_str().into(),
+                        purpose.as_str().into(),
+                        status.as_str().into(),
+                        KEYWORD_SOURCE.into(),
+                        evidence.into(),
+                        now.into(),
+                    ]),
+                )
+                .await?;
+            }
         }
+        Ok(patients.len())
     }
-    Ok(patients.len())
 }

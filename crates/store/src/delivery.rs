@@ -236,16 +236,7 @@ impl Store {
         };
         let moved = move_in(&mut tx, org, id, change, now).await?;
         if moved && settle == Settle::Resend {
-            let work = super::JobWork::Send { message_id: id };
-            let job = super::NewJob {
-                organization_id: Some(org),
-                kind: work.kind().as_str().into(),
-                idempotency_key: format!("{}:{id}", work.kind().as_str()),
-                payload: work.payload(),
-                run_at: now,
-                max_attempts: super::messages::SEND_ATTEMPTS,
-                rank: 0,
-            };
+            let job = super::job_kinds::send_job(org, id, now, 0);
             self.requeue_job_in(&mut tx, &job).await?;
         }
         tx.commit().await?;

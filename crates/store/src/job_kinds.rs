@@ -95,6 +95,21 @@ impl Job {
     }
 }
 
+/// The send job of message `id`, due at `run_at`, at `rank`: one per
+/// message (its key), queued with the message, queued again by a resend.
+pub(super) fn send_job(org: OrganizationId, id: MessageId, run_at: jiff::Timestamp, rank: i64) -> NewJob {
+    NewJob {
+        organization_id: Some(org),
+        kind: JobKind::Send.as_str().into(),
+        payload: JobWork::Send { message_id: id }.payload(),
+        idempotency_key: format!("{}:{id}", JobKind::Send.as_str()),
+        run_at,
+        // Retries span about three hours (30 s doubling to a 1 h cap).
+        max_attempts: super::messages::SEND_ATTEMPTS,
+        rank,
+    }
+}
+
 /// The reminder sync job for a visit's state `tag` (its version, or
 /// `deleted`): every write of an appointment enqueues one in its own
 /// transaction, so no change is missed even if the process dies.

@@ -11,7 +11,7 @@ use rapport_domain::{
 };
 
 use super::db::{Row, Tx, args};
-use super::{JobKind, JobWork, NewJob, Page, PageRequest, Store, StoreError};
+use super::{Page, PageRequest, Store, StoreError};
 
 /// Runs of a send job before it gives up (a run cut short by a crash counts).
 pub const SEND_ATTEMPTS: i64 = 10;
@@ -244,16 +244,7 @@ impl Store {
             == 1;
         if created {
             note(tx, id, now, &format!("planned as {} for {}", plan.class, plan.due_at)).await?;
-            let job = NewJob {
-                organization_id: Some(org),
-                kind: JobKind::Send.as_str().into(),
-                payload: JobWork::Send { message_id: id }.payload(),
-                idempotency_key: format!("{}:{id}", JobKind::Send.as_str()),
-                run_at: plan.due_at,
-                // Retries span about three hours (30 s doubling to a 1 h cap).
-                max_attempts: SEND_ATTEMPTS,
-                rank: plan.priority.rank(),
-            };
+            let job = super::job_kinds::send_job(org, id, plan.due_at, plan.priority.rank());
             self.enqueue_job_in(tx, &job).await?;
         }
         Ok(created)
